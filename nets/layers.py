@@ -1,0 +1,119 @@
+"""Caffe layer behaviours in PyTorch, each named where it differs from a modern default."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def bilinear_kernel(channels: int, k: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Caffe-shaped (in=channels, out=channels, k, k) Deconvolution weights: a bilinear filter on the diagonal
+    (output class c reads only input class c), zero elsewhere.
+
+    f = ceil(k / 2); centre c = f - 1 for odd k, f - 0.5 for even k; w[i, j] = (1 - |i - c| / f)(1 - |j - c| / f).
+    """
+    f = (k + 1) // 2
+    centre = f - 1 if k % 2 == 1 else f - 0.5
+    og = np.arange(k, dtype=np.float64)
+    filt1d = 1 - np.abs(og - centre) / f
+    filt = np.outer(filt1d, filt1d)
+    weight = np.zeros((channels, channels, k, k), dtype=np.float64)
+    weight[range(channels), range(channels)] = filt
+    return torch.from_numpy(weight).to(dtype)
+
+
+class Deconvolution(nn.Module):
+    """Caffe Deconvolution without bias, frozen: its kernel is a buffer, never a trainable parameter.
+
+    Buffer ``weight`` has Caffe's (and PyTorch's transposed-convolution) layout (in, out / group, k, k). When the
+    kernel is diagonal (the bilinear upsampler) each class is upsampled on its own, which is the same sum over
+    fewer zeros; any other kernel is applied as the full transposed convolution.
+    """
+
+    def __init__(self, channels_in: int, num_output: int, kernel_size: int, stride: int, pad: int = 0,
+                 group: int = 1):
+        super().__init__()
+        self.stride, self.pad, self.group = stride, pad, group
+        self.register_buffer("weight", torch.zeros(channels_in, num_output // group, kernel_size, kernel_size))
+        self._diag_cache: tuple[int, int, torch.Tensor | None] | None = None
+
+    def _diagonal(self) -> torch.Tensor | None:
+        """(C, 1, k, k) per-class kernels if ``weight`` is zero off the diagonal, else None (cached per version)."""
+        w = self.weight
+        key = (w.data_ptr(), w._version)
+        if self._diag_cache is None or self._diag_cache[:2] != key:
+            diag = None
+            if self.group == 1 and w.shape[0] == w.shape[1]:
+                idx = torch.arange(w.shape[0], device=w.device)
+                on_diag = w[idx, idx]
+                off = w.clone()
+                off[idx, idx] = 0
+                if not torch.any(off):
+                    diag = on_diag.unsqueeze(1).contiguous()
+            self._diag_cache = (*key, diag)
+        return self._diag_cache[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype)
+        diag = self._diagonal()
+        if diag is not None:
+            return F.conv_transpose2d(x, diag.to(x.dtype), stride=self.stride, padding=self.pad, groups=w.shape[0])
+        return F.conv_transpose2d(x, w, stride=self.stride, padding=self.pad, groups=self.group)
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.weight.shape)}, stride={self.stride}, pad={self.pad}, frozen"
+
+
+class Scale(nn.Module):
+    """Caffe Scale with one bottom and no bias: multiplies channel c by ``weight[c]``. Frozen (lr_mult 0), so the
+    factor is a buffer; the reference fills it with a constant (0.01 for pool4, 0.0001 for pool3)."""
+
+    def __init__(self, channels: int, value: float):
+        super().__init__()
+        self.register_buffer("weight", torch.full((channels,), float(value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.to(x.dtype).view(1, -1, 1, 1)
+
+
+def caffe_max_pool(x: torch.Tensor, kernel_size: int, stride: int, pad: int = 0) -> torch.Tensor:
+    """Caffe MAX pooling: output size rounded UP (ceil mode), windows clipped at the border. PyTorch's ceil_mode
+    uses the same size formula, including dropping a last window that would start in the padding."""
+    return F.max_pool2d(x, kernel_size, stride, pad, ceil_mode=True)
+
+
+def caffe_dropout(x: torch.Tensor, ratio: float, training: bool) -> torch.Tensor:
+    """Caffe Dropout: each ELEMENT kept with probability 1 - ratio and scaled by 1 / (1 - ratio) at train time;
+    identity at test time. (Not channel dropout.)"""
+    return F.dropout(x, ratio, training)
+
+
+def caffe_lrn(x: torch.Tensor, local_size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """Caffe LRN across channels: b = a / (k + alpha / n * sum of a^2 over the n-channel window) ^ beta, the
+    window centred with (n - 1) / 2 channels each side and zero beyond the ends. PyTorch's local_response_norm
+    computes exactly this formula (same division by n, same zero padding)."""
+    return F.local_response_norm(x, local_size, alpha, beta, k)
+
+
+def caffe_crop(x: torch.Tensor, like: torch.Tensor, offset: int) -> torch.Tensor:
+    """Caffe Crop on axis 2: ``x[:, :, o:o + H, o:o + W]`` with (H, W) from ``like``; counted from the top-left,
+    not centred."""
+    h, w = like.shape[2:]
+    if x.shape[2] < offset + h or x.shape[3] < offset + w:
+        raise ValueError(f"crop: bottom of size {tuple(x.shape[2:])} is too small for offset {offset} and "
+                         f"reference size {(h, w)}")
+    return x[:, :, offset:offset + h, offset:offset + w]
+
+
+def caffe_eltwise_sum(tensors: list[torch.Tensor], coeff: tuple[float, ...]) -> torch.Tensor:
+    """Caffe Eltwise SUM: sum_i coeff_i * bottom_i (coefficients 1 when none are given). Shapes must match."""
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"Eltwise SUM needs bottoms of one shape, found {sorted(shapes)}")
+    coeff = coeff or (1.0,) * len(tensors)
+    out = tensors[0] * coeff[0] if coeff[0] != 1 else tensors[0]
+    for c, t in zip(coeff[1:], tensors[1:], strict=True):
+        out = out + (t * c if c != 1 else t)
+    return out

@@ -1,0 +1,132 @@
+"""CaffeNet: runs a NetSpec layer by layer, keeping Caffe's blob names and in-place semantics."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import layers as L
+from .spec import Layer, NetSpec
+
+
+class CaffeNet(nn.Module):
+    """A reference FCN as a torch Module.
+
+    Submodules are named after the Caffe layers that own parameter blobs, so ``state_dict()`` keys are
+    ``<layer>.weight`` (Caffe blob 0) and ``<layer>.bias`` (blob 1). Upsampling kernels and Scale factors are
+    buffers: frozen by construction.
+    """
+
+    def __init__(self, spec: NetSpec):
+        super().__init__()
+        self.spec = spec
+        self.name = spec.name
+        self.inputs: tuple[str, ...] = tuple(spec.inputs)
+        self.outputs: tuple[str, ...] = spec.outputs
+        self.layers: tuple[Layer, ...] = spec.layers
+        channels = dict(spec.inputs)
+        for layer in spec.layers:
+            c_in = channels[layer.bottom[0]]
+            if layer.type == "Convolution":
+                if c_in % layer.group:
+                    raise ValueError(f"layer {layer.name!r}: {c_in} input channels do not split into "
+                                     f"{layer.group} groups")
+                module = nn.Conv2d(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
+                                   groups=layer.group, bias=layer.bias_term)
+                c_out = layer.num_output
+            elif layer.type == "Deconvolution":
+                module = L.Deconvolution(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
+                                         layer.group)
+                c_out = layer.num_output
+            elif layer.type == "Scale":
+                module = L.Scale(c_in, layer.scale_value)
+                c_out = c_in
+            elif layer.type == "Concat":
+                module, c_out = None, sum(channels[b] for b in layer.bottom)
+            else:
+                module, c_out = None, c_in
+            if module is not None:
+                self.add_module(layer.name, module)
+            for top in layer.top:
+                channels[top] = c_out
+        self.channels = channels
+        # How many later layers read each blob: lets __call__ free blobs early. In-place layers read and
+        # rewrite one blob, so they count as one read.
+        self._last_use = {}
+        for i, layer in enumerate(spec.layers):
+            for b in layer.bottom:
+                self._last_use[b] = i
+
+    # ---- what the net is ------------------------------------------------------------------------------------
+
+    @property
+    def num_classes(self) -> int | tuple[int, ...]:
+        counts = tuple(self.channels[o] for o in self.outputs)
+        return counts[0] if len(counts) == 1 else counts
+
+    def param_multipliers(self) -> dict[str, tuple[float, float]]:
+        """(lr_mult, decay_mult) of every trainable parameter, from the layers' ``param`` blocks."""
+        out = {}
+        for layer in self.layers:
+            if layer.type != "Convolution":
+                continue
+            out[f"{layer.name}.weight"] = layer.param[0]
+            if layer.bias_term:
+                out[f"{layer.name}.bias"] = layer.param[1]
+        return out
+
+    # ---- running it -----------------------------------------------------------------------------------------
+
+    def _check_inputs(self, inputs: tuple[torch.Tensor, ...]) -> None:
+        if len(inputs) != len(self.inputs):
+            raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) {self.inputs}, got {len(inputs)}")
+        for name, x in zip(self.inputs, inputs, strict=True):
+            want = self.spec.inputs[name]
+            if x.dim() != 4 or x.shape[1] != want:
+                raise ValueError(f"{self.name}: input {name!r} must be N x {want} x H x W, got {tuple(x.shape)}")
+        if len({tuple(x.shape[2:]) for x in inputs}) != 1:
+            raise ValueError(f"{self.name}: inputs {self.inputs} must share H x W, got "
+                             f"{[tuple(x.shape[2:]) for x in inputs]}")
+
+    def _run(self, inputs: tuple[torch.Tensor, ...], keep_all: bool) -> dict[str, torch.Tensor]:
+        self._check_inputs(inputs)
+        blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
+        for i, layer in enumerate(self.layers):
+            bottoms = [blobs[b] for b in layer.bottom]
+            x = bottoms[0]
+            t = layer.type
+            if t in ("Convolution", "Deconvolution", "Scale"):
+                y = getattr(self, layer.name)(x)
+            elif t == "ReLU":
+                y = torch.relu(x)
+            elif t == "Pooling":
+                y = L.caffe_max_pool(x, layer.kernel_size, layer.stride, layer.pad)
+            elif t == "Dropout":
+                y = L.caffe_dropout(x, layer.dropout_ratio, self.training)
+            elif t == "Crop":
+                y = L.caffe_crop(x, bottoms[1], layer.offset)
+            elif t == "Eltwise":
+                y = L.caffe_eltwise_sum(bottoms, layer.coeff)
+            elif t == "Concat":
+                y = torch.cat(bottoms, dim=layer.concat_axis)
+            elif t == "LRN":
+                y = L.caffe_lrn(x, layer.local_size, layer.alpha, layer.beta, layer.k)
+            else:
+                raise NotImplementedError(f"layer {layer.name!r}: Caffe type {t!r} is not implemented")
+            blobs[layer.top[0]] = y
+            if not keep_all:
+                for b in set(layer.bottom) - set(layer.top):
+                    if self._last_use.get(b) == i and b not in self.outputs:
+                        del blobs[b]
+        return blobs
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The output blob(s), N x C x H x W with the input's H x W."""
+        blobs = self._run(inputs, keep_all=False)
+        outs = tuple(blobs[o] for o in self.outputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def forward_blobs(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every blob of the deploy net after a forward pass, by Caffe blob name. As in Caffe, an in-place
+        layer's blob holds its last writer's value: "conv1_1" is the ReLU output, "fc6" is post-dropout."""
+        return self._run(inputs, keep_all=True)

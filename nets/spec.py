@@ -1,0 +1,135 @@
+"""A net as Caffe sees it: a flat list of layers with bottoms and tops.
+
+Every net in the kit is declared as such a list (the same list a reference ``net.py`` produced through Caffe's
+NetSpec), and everything else is derived from it: the PyTorch module, the crop offsets, the prototxt and the
+audit tables. Layer and blob names are Caffe's, character for character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+# (lr_mult, decay_mult) per parameter blob, as in a prototxt ``param { }`` block.
+ParamSpec = tuple[tuple[float, float], ...]
+
+# Learning-rate and decay multipliers used by the reference nets (FACTS.md section 2).
+TRAINED = ((1.0, 1.0), (2.0, 0.0))  # VGG16 convs and every score layer
+CAFFE_DEFAULT = ((1.0, 1.0), (1.0, 1.0))  # no param block: FCN-AlexNet's trunk
+FROZEN = ((0.0, 1.0),)  # Deconvolution and Scale: lr_mult 0, so never updated
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One Caffe layer. Fields other than name/type/bottom/top apply to the types that use them."""
+
+    name: str
+    type: str
+    bottom: tuple[str, ...]
+    top: tuple[str, ...]
+    # Convolution / Deconvolution
+    num_output: int | None = None
+    kernel_size: int | None = None
+    stride: int = 1
+    pad: int = 0
+    group: int = 1
+    bias_term: bool = True
+    param: ParamSpec = ()
+    # Pooling (only MAX occurs in FCN)
+    pool: str = "MAX"
+    # Dropout
+    dropout_ratio: float = 0.5
+    # Crop: offset is derived from geometry when the net is assembled (nets.geometry)
+    axis: int = 2
+    offset: int | None = None
+    # Eltwise (only SUM occurs in FCN); empty coeff means all ones
+    operation: str = "SUM"
+    coeff: tuple[float, ...] = ()
+    # Scale: a constant per-channel factor (at-once FCN-8s)
+    scale_value: float | None = None
+    # LRN (FCN-AlexNet), across channels
+    local_size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+    # Concat
+    concat_axis: int = 1
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def in_place(self) -> bool:
+        return self.bottom == self.top
+
+    def with_offset(self, offset: int) -> Layer:
+        return replace(self, offset=offset)
+
+
+def conv(name: str, bottom: str, num_output: int, kernel_size: int, *, pad: int = 0, stride: int = 1,
+         group: int = 1, param: ParamSpec = TRAINED) -> Layer:
+    return Layer(name, "Convolution", (bottom,), (name,), num_output=num_output, kernel_size=kernel_size,
+                 pad=pad, stride=stride, group=group, param=param)
+
+
+def relu(name: str, blob: str) -> Layer:
+    return Layer(name, "ReLU", (blob,), (blob,))
+
+
+def conv_relu(conv_name: str, relu_name: str, bottom: str, num_output: int, kernel_size: int = 3, *,
+              pad: int = 1, stride: int = 1, group: int = 1, param: ParamSpec = TRAINED) -> list[Layer]:
+    """A convolution followed by its in-place ReLU, as the reference's ``conv_relu`` helper wrote them."""
+    return [conv(conv_name, bottom, num_output, kernel_size, pad=pad, stride=stride, group=group, param=param),
+            relu(relu_name, conv_name)]
+
+
+def max_pool(name: str, bottom: str, kernel_size: int = 2, stride: int = 2) -> Layer:
+    return Layer(name, "Pooling", (bottom,), (name,), kernel_size=kernel_size, stride=stride, pool="MAX")
+
+
+def dropout(name: str, blob: str, ratio: float = 0.5) -> Layer:
+    return Layer(name, "Dropout", (blob,), (blob,), dropout_ratio=ratio)
+
+
+def deconv(name: str, bottom: str, num_output: int, kernel_size: int, stride: int) -> Layer:
+    """A frozen upsampling layer: Deconvolution without bias, lr_mult 0."""
+    return Layer(name, "Deconvolution", (bottom,), (name,), num_output=num_output, kernel_size=kernel_size,
+                 stride=stride, bias_term=False, param=FROZEN)
+
+
+def crop(name: str, bottom: str, like: str) -> Layer:
+    """Crop ``bottom`` to the spatial size of ``like``; the offset is filled in by nets.geometry."""
+    return Layer(name, "Crop", (bottom, like), (name,), axis=2)
+
+
+def eltwise_sum(name: str, a: str, b: str, coeff: tuple[float, ...] = ()) -> Layer:
+    return Layer(name, "Eltwise", (a, b), (name,), operation="SUM", coeff=coeff)
+
+
+def scale(name: str, bottom: str, value: float) -> Layer:
+    return Layer(name, "Scale", (bottom,), (name,), scale_value=value, bias_term=False, param=FROZEN)
+
+
+def concat(name: str, bottoms: tuple[str, ...]) -> Layer:
+    return Layer(name, "Concat", bottoms, (name,), concat_axis=1)
+
+
+def lrn(name: str, bottom: str, local_size: int = 5, alpha: float = 1e-4, beta: float = 0.75) -> Layer:
+    return Layer(name, "LRN", (bottom,), (name,), local_size=local_size, alpha=alpha, beta=beta, k=1.0)
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A whole deploy net: its inputs (name -> channels), layers in execution order and output blobs."""
+
+    name: str
+    inputs: dict[str, int]
+    layers: tuple[Layer, ...]
+    outputs: tuple[str, ...]
+    # Architecture tag used to look up the reference's crop table: "32s", "16s", "8s" or "alexnet".
+    heads: str
+    # Loss layers of the reference's train/val net: (loss layer name, score blob, label blob).
+    losses: tuple[tuple[str, str, str], ...] = ()
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"net {self.name!r} has no layer {name!r}; its layers are {[x.name for x in self.layers]}")
