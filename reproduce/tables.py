@@ -88,7 +88,8 @@ class Row:
     method: str  # as the paper labels it
     paper: dict[str, float | None]  # column key -> the printed number
     status: Status
-    net: str | None = None  # the kit net closest to this row (also set for unreleased FCN rows, for retraining)
+    # The kit net closest to this row; also set for unreleased FCN rows (what a re-training run would train).
+    net: str | None = None
     note: str = ""
 
     @property
@@ -121,7 +122,8 @@ class Table:
         return tuple(r for r in self.rows if r.status == "released")
 
 
-def _scores(pa: float | None, ma: float | None, iu: float | None, fw: float | None) -> dict[str, float | None]:
+def _scores(pa: float | None, ma: float | None, iu: float | None,
+            fw: float | None) -> dict[str, float | None]:
     return dict(zip(SCORES, (pa, ma, iu, fw), strict=True))
 
 
@@ -131,7 +133,7 @@ TABLE1 = Table(
     (
         Row("FCN-AlexNet", {"mean_iu": 39.8, "forward_ms": 50, "conv_layers": 8, "params_millions": 57,
                             "rf_size": 355, "max_stride": 32}, "released", "voc-fcn-alexnet",
-            "released weights are the reference's FCN-AlexNet (seg11valid 48.0), trained longer than the paper's"),
+            "the release is the reference's FCN-AlexNet (seg11valid 48.0), trained longer than the paper's"),
         Row("FCN-VGG16", {"mean_iu": 56.0, "forward_ms": 210, "conv_layers": 16, "params_millions": 134,
                           "rf_size": 404, "max_stride": 32}, "released", "voc-fcn32s",
             "the closest release is the heavy FCN-32s (seg11valid 63.6), not the paper's batch-20 model"),
@@ -140,7 +142,7 @@ TABLE1 = Table(
             "the reference never released FCN-GoogLeNet (and the kit has no GoogLeNet net)"),
     ),
     notes=("Timings: 500x500 input on an NVIDIA Tesla K40c (2015); compare ratios, not absolute times.",
-           "The releases were trained on SBD train, which overlaps VOC2011 val: the kit scores on seg11valid."),
+           "The releases were trained on SBD train, which overlaps VOC2011 val: the kit scores seg11valid."),
 )
 
 TABLE2 = Table(
@@ -169,8 +171,8 @@ TABLE3 = Table(
         Row("FCN-8s", {"mean_iu_voc2011_test": 62.7, "mean_iu_voc2012_test": 62.2, "inference_ms": 175},
             "released", "voc-fcn8s", "~175 ms"),
     ),
-    notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which takes "
-           "results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
+    notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which "
+           "takes results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
            "Local proxy: the released FCN-8s on seg11valid (65.5 mean IU, reference README).",
            "The PAMI version reports the heavy FCN-8s at 67.2 on VOC2012 test.",
            "Paper claims: 20% relative improvement; inference 114x faster (convnet only), 286x overall."),
@@ -208,9 +210,9 @@ TABLE5 = Table(
             "siftflow-fcn16s"),
     ),
     present_only=True,
-    notes=("The paper averages semantic mean IU over the classes present in the test set (cow, desert and moon "
-           "never occur); the reference's scorer would also count classes that are predicted but absent. Both "
-           "are printed.",
+    notes=("The paper averages semantic mean IU over the classes present in the test set (cow, desert and "
+           "moon never occur); the reference's scorer would also count classes that are predicted but "
+           "absent. Both are printed.",
            "The 32s and 8s releases have no paper row; they are scored for information.",
            "No scores are published for the SIFT Flow releases: their rows are informational."),
 )
@@ -221,17 +223,20 @@ TABLE6 = Table(
     (
         Row("O2P", {"mean_iu": 18.1, "mean_iu_33": 29.2}, "baseline"),
         Row("CFM", {"mean_iu": 31.5, "mean_iu_33": 46.1}, "baseline"),
-        Row("FCN-32s", {**_scores(63.8, 42.7, 31.8, 48.3), "pixel_accuracy_33": 69.8, "mean_accuracy_33": 65.1,
-                        "mean_iu_33": 50.4, "fw_iu_33": 54.9}, "released", "pascalcontext-fcn32s"),
-        Row("FCN-16s", {**_scores(65.7, 46.2, 34.8, 50.7), "pixel_accuracy_33": 71.8, "mean_accuracy_33": 68.0,
-                        "mean_iu_33": 53.4, "fw_iu_33": 57.5}, "released", "pascalcontext-fcn16s"),
-        Row("FCN-8s", {**_scores(65.9, 46.5, 35.1, 51.0), "pixel_accuracy_33": 71.8, "mean_accuracy_33": 67.6,
-                       "mean_iu_33": 53.5, "fw_iu_33": 57.7}, "released", "pascalcontext-fcn8s"),
+        Row("FCN-32s", {**_scores(63.8, 42.7, 31.8, 48.3), "pixel_accuracy_33": 69.8,
+                        "mean_accuracy_33": 65.1, "mean_iu_33": 50.4, "fw_iu_33": 54.9},
+                "released", "pascalcontext-fcn32s"),
+        Row("FCN-16s", {**_scores(65.7, 46.2, 34.8, 50.7), "pixel_accuracy_33": 71.8,
+                        "mean_accuracy_33": 68.0, "mean_iu_33": 53.4, "fw_iu_33": 57.5},
+                "released", "pascalcontext-fcn16s"),
+        Row("FCN-8s", {**_scores(65.9, 46.5, 35.1, 51.0), "pixel_accuracy_33": 71.8,
+                        "mean_accuracy_33": 67.6, "mean_iu_33": 53.5, "fw_iu_33": 57.7},
+                "released", "pascalcontext-fcn8s"),
     ),
     notes=("The paper says 59 classes; the reference's nets have 60 outputs (0 = background/other). Whether "
            "the paper's mean IU averages 59 or 60 classes is not known: both are printed.",
-           "The 33-class columns need the 33-class task's label mapping, which the kit does not have: they are "
-           "not checkable.",
+           "The 33-class columns need the 33-class task's label mapping, which the kit does not have: they "
+           "are not checkable.",
            "No scores are published for the Context releases: their rows are informational."),
 )
 

@@ -36,7 +36,8 @@ def test_fast_hist_summed_over_images_equals_hist_of_all_pixels():
     preds = [rng.integers(0, 4, (4, 6)) for _ in range(3)]
     labels[1][0, :] = 255
     accumulated = sum(fast_hist(lab, p, 4) for lab, p in zip(labels, preds, strict=True))
-    whole = fast_hist(np.concatenate([x.ravel() for x in labels]), np.concatenate([x.ravel() for x in preds]), 4)
+    whole = fast_hist(np.concatenate([x.ravel() for x in labels]),
+                      np.concatenate([x.ravel() for x in preds]), 4)
     np.testing.assert_array_equal(accumulated, whole)
     assert accumulated.sum() == sum(int(((x >= 0) & (x < 4)).sum()) for x in labels)
 

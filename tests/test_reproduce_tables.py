@@ -38,8 +38,8 @@ def test_cells_match_facts_section_5():
     assert tables.TABLES[2].row("FCN-32s-fixed").paper == {"pixel_accuracy": 83.0, "mean_accuracy": 59.7,
                                                           "mean_iu": 45.4, "fw_iu": 72.0}
     assert tables.TABLES[2].row("FCN-8s").paper["fw_iu"] == 83.2
-    assert tables.TABLES[3].row("FCN-8s").paper == {"mean_iu_voc2011_test": 62.7, "mean_iu_voc2012_test": 62.2,
-                                                   "inference_ms": 175}
+    assert tables.TABLES[3].row("FCN-8s").paper == {"mean_iu_voc2011_test": 62.7,
+                                                   "mean_iu_voc2012_test": 62.2, "inference_ms": 175}
     assert tables.TABLES[4].row("FCN-16s RGB-HHA").paper["mean_iu"] == 34.0
     assert tables.TABLES[4].row("Gupta et al.").paper["mean_accuracy"] is None
     assert tables.TABLES[5].row("FCN-16s").paper["geo_pixel_accuracy"] == 94.3
@@ -48,8 +48,10 @@ def test_cells_match_facts_section_5():
 
 
 def test_rows_without_released_weights_are_the_four_the_reference_never_published():
-    unreleased = {(t.number, r.method) for t in tables.TABLES.values() for r in t.rows if r.status == "not released"}
-    assert unreleased == {(1, "FCN-GoogLeNet"), (2, "FCN-32s-fixed"), (4, "FCN-32s RGBD"), (4, "FCN-16s RGB-HHA")}
+    unreleased = {(t.number, r.method) for t in tables.TABLES.values() for r in t.rows
+                  if r.status == "not released"}
+    assert unreleased == {(1, "FCN-GoogLeNet"), (2, "FCN-32s-fixed"), (4, "FCN-32s RGBD"),
+                          (4, "FCN-16s RGB-HHA")}
 
 
 def test_every_released_row_names_a_kit_net_with_a_release_and_every_column_has_a_header():
