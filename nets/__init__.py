@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
-
 from . import alexnet, vgg
 from .geometry import resolve_crops
 from .layers import bilinear_kernel
@@ -52,11 +50,6 @@ def build(name: str) -> CaffeNet:
     frozen upsampling kernels (bilinear) and Scale factors (the reference's constants); load weights with
     ``weights.load``."""
     net = CaffeNet(spec(name))
-    for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            module.weight.data.zero_()
-            if module.bias is not None:
-                module.bias.data.zero_()
     for layer in net.layers:
         if layer.type == "Deconvolution":
             getattr(net, layer.name).weight.copy_(bilinear_kernel(layer.num_output, layer.kernel_size))

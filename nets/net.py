@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from . import layers as L
 from .spec import Layer, NetSpec
@@ -31,8 +32,12 @@ class CaffeNet(nn.Module):
                 if c_in % layer.group:
                     raise ValueError(f"layer {layer.name!r}: {c_in} input channels do not split into "
                                      f"{layer.group} groups")
-                module = nn.Conv2d(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
+                # Caffe's default filler is constant 0: skip PyTorch's random init (slow on fc6's 103M weights).
+                module = skip_init(nn.Conv2d, c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
                                    groups=layer.group, bias=layer.bias_term)
+                with torch.no_grad():
+                    for p in module.parameters():
+                        p.zero_()
                 c_out = layer.num_output
             elif layer.type == "Deconvolution":
                 module = L.Deconvolution(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
