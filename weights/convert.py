@@ -1,0 +1,73 @@
+"""Convert a binary caffemodel to Caffe's HDF5 snapshot layout.
+
+``python -m weights.convert SRC.caffemodel DST.h5`` reads the file without Caffe (``weights.caffemodel``),
+prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32 datasets in
+Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root attributes. The
+.h5 appears only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
+from .snapshot import write_h5
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike,
+            log: Callable[[str], None] | None = print) -> Path:
+    """Convert caffemodel ``src`` to weights .h5 ``dst`` (atomic). Layers are streamed from a memory map of
+    the source, so memory stays near the size of the file. Raises CaffemodelError naming the layer on bad
+    input; ``dst`` is then left as it was."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(f"no caffemodel at {src}")
+    digest = sha256_of(src)
+    formats: list[str] = []
+    with open_buffer(src) as buf:
+
+        def layers() -> Iterator[CaffeLayer]:
+            for layer, fmt in iter_layers(buf, src.name):
+                formats.append(fmt)
+                yield layer
+
+        try:
+            write_h5(dst, layers(), {"source": src.name, "source_sha256": digest}, log=log)
+        except ValueError as e:
+            if isinstance(e, CaffemodelError):
+                raise
+            raise CaffemodelError(f"{src.name}: {e}") from None
+    if log is not None:
+        fmt = "V1 'layers'" if formats and formats[-1] == "layers" else "'layer'"
+        log(f"{src.name} ({fmt} format, sha256 {digest}) -> {dst}")
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("src", type=Path, help="binary caffemodel")
+    parser.add_argument("dst", type=Path, help="weights .h5 to write")
+    args = parser.parse_args(argv)
+    try:
+        convert(args.src, args.dst)
+    except (CaffemodelError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""Weights on disk in Caffe's HDF5 snapshot layout, and strict loading into a ``nets`` module.
+
+Layout (what Caffe's ``Net::ToHDF5`` writes and ``CopyTrainedLayersFromHDF5`` reads): dataset
+``/data/<layer>/<i>`` holds parameter blob i of layer <layer>, float32, in Caffe's blob shape. Only layers
+that have parameter blobs get a group. Each group carries the layer's Caffe type as attribute ``type`` (Caffe
+ignores it); the root carries where the weights came from (``source``, ``source_sha256``) and ``converter``.
+
+The map between blobs and a net is the identity: blob 0 of layer L is ``L.weight``, blob 1 is ``L.bias``
+(``nets`` names its submodules after the Caffe layers). A name that differs goes in LAYER_RENAMES, which wants
+to stay empty.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel
+
+# Version of the conversion written into every .h5 (bump when the output of the same input changes).
+CONVERTER_VERSION = "1"
+CONVERTER = f"fcn-kit weights {CONVERTER_VERSION}"
+
+# File layer name -> net layer name, for weights whose layer names differ from the kit's. Empty: the released
+# caffemodels use the kit's names character for character.
+LAYER_RENAMES: dict[str, str] = {}
+
+# Caffe parameter blob index -> attribute of the net's layer module (the nets contract).
+BLOB_ATTRS = ("weight", "bias")
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+Blobs = Mapping[str, Sequence[np.ndarray]]
+
+
+class WeightsMismatchError(ValueError):
+    """The weights do not fit the net: lists every missing layer, unexpected layer and shape mismatch."""
+
+
+@contextmanager
+def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path in ``dst``'s folder; renamed to ``dst`` when the block ends normally, removed
+    otherwise, so that ``dst`` is never left half-written."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,
+             log=None) -> Path:
+    """Write layers with blobs as ``/data/<layer>/<i>`` float32 datasets, atomically. ``log`` (a print-like
+    callable) gets one line per layer written. Returns the path."""
+    dst = Path(dst)
+    seen: set[str] = set()
+    with atomic_path(dst) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["converter"] = CONVERTER
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        data = f.create_group("data")
+        for layer in layers:
+            if layer.name in seen:
+                raise ValueError(f"layer {layer.name!r} appears twice; Caffe matches weights by layer name, "
+                                 "so names must be unique")
+            seen.add(layer.name)
+            if log is not None:
+                log(layer_line(layer))
+            if not layer.blobs:
+                continue
+            group = data.create_group(layer.name)
+            group.attrs["type"] = layer.type
+            for i, blob in enumerate(layer.blobs):
+                group.create_dataset(str(i), data=np.asarray(blob, dtype=np.float32))
+        if not data:
+            raise ValueError(f"no layer with parameter blobs to write to {dst.name}")
+    return dst
+
+
+def layer_line(layer: CaffeLayer) -> str:
+    """``name  type  shapes``: the line printed for each layer converted."""
+    shapes = " ".join(str(tuple(b.shape)) for b in layer.blobs) if layer.blobs else "(no blobs)"
+    return f"{layer.name:<24} {layer.type or '?':<16} {shapes}"
+
+
+def read_h5(path: str | os.PathLike) -> CaffeModel:
+    """The layers of a weights .h5 (groups under /data, nested groups for layer names holding '/')."""
+    path = Path(path)
+    layers: list[CaffeLayer] = []
+    with h5py.File(path, "r") as f:
+        if "data" not in f or not isinstance(f["data"], h5py.Group):
+            raise ValueError(f"{path.name} has no /data group: not weights in Caffe's HDF5 snapshot layout "
+                             "(make one with python -m weights.convert SRC.caffemodel DST.h5)")
+
+        def visit(group: h5py.Group, prefix: str) -> None:
+            blobs = {k: v for k, v in group.items() if isinstance(v, h5py.Dataset)}
+            if blobs:
+                if set(blobs) != {str(i) for i in range(len(blobs))}:
+                    raise ValueError(f"{path.name}: layer {prefix!r} has datasets {sorted(blobs)}; Caffe's "
+                                     "layout names them 0, 1, ... in blob order")
+                arrays = tuple(np.asarray(blobs[str(i)][()], dtype=np.float32) for i in range(len(blobs)))
+                layer_type = group.attrs.get("type", "")
+                layers.append(CaffeLayer(prefix, str(layer_type), arrays))
+            for key, sub in group.items():
+                if isinstance(sub, h5py.Group):
+                    visit(sub, f"{prefix}/{key}" if prefix else key)
+
+        visit(f["data"], "")
+    return CaffeModel(tuple(layers), "hdf5")
+
+
+def read_weights(path: str | os.PathLike) -> CaffeModel:
+    """A weights file of either kind, told apart by its first bytes: HDF5 snapshot or binary caffemodel."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}; fetch one with python -m weights.zoo fetch NAME")
+    with path.open("rb") as f:
+        head = f.read(8)
+    return read_h5(path) if head == HDF5_MAGIC else read_caffemodel(path)
+
+
+# ---- nets --------------------------------------------------------------------------------------------------
+
+
+def net_blobs(net: torch.nn.Module) -> dict[str, list[torch.Tensor]]:
+    """Layer name -> the net's tensors for Caffe blobs 0, 1, ... (parameters and frozen buffers alike)."""
+    out: dict[str, dict[int, torch.Tensor]] = {}
+    for key, tensor in net.state_dict(keep_vars=True).items():
+        layer, _, attr = key.rpartition(".")
+        if attr not in BLOB_ATTRS:
+            raise ValueError(f"net tensor {key!r} is not a Caffe blob (expected <layer>.weight or "
+                             "<layer>.bias)")
+        out.setdefault(layer, {})[BLOB_ATTRS.index(attr)] = tensor
+    result = {}
+    for layer, blobs in out.items():
+        if sorted(blobs) != list(range(len(blobs))):
+            raise ValueError(f"net layer {layer!r} has a bias but no weight")
+        result[layer] = [blobs[i] for i in range(len(blobs))]
+    return result
+
+
+def _shapes(shapes: Iterable[Sequence[int]]) -> str:
+    return " ".join(str(tuple(s)) for s in shapes)
+
+
+def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
+              file_shapes: Mapping[str, Sequence[Sequence[int]]], net_name: str, source: str) -> None:
+    """Raise one WeightsMismatchError listing every difference between the net's blobs and the file's."""
+    missing = [n for n in net_shapes if n not in file_shapes]
+    unexpected = [n for n in file_shapes if n not in net_shapes]
+    mismatched = []
+    for name, want in net_shapes.items():
+        if name not in file_shapes:
+            continue
+        have = file_shapes[name]
+        if len(have) != len(want):
+            mismatched.append(f"{name}: the net has {len(want)} blob(s) {_shapes(want)}, the file "
+                              f"{len(have)} {_shapes(have)}")
+            continue
+        for i, (w, h) in enumerate(zip(want, have, strict=True)):
+            if tuple(w) != tuple(h):
+                what = BLOB_ATTRS[i] if i < len(BLOB_ATTRS) else i
+                mismatched.append(f"{name} blob {i} ({what}): net expects {tuple(w)}, file has {tuple(h)}")
+    if not (missing or unexpected or mismatched):
+        return
+    lines = [f"weights {source} do not fit net {net_name}:"]
+    if missing:
+        lines.append(f"  missing from the file ({len(missing)}):")
+        lines += [f"    {n} {_shapes(net_shapes[n])}" for n in missing]
+    if unexpected:
+        lines.append(f"  unexpected in the file, the net has no such layer ({len(unexpected)}):")
+        lines += [f"    {n} {_shapes(file_shapes[n])}" for n in unexpected]
+    if mismatched:
+        lines.append(f"  shape mismatches ({len(mismatched)}):")
+        lines += [f"    {m}" for m in mismatched]
+    lines.append("  Load the weights made for this net (python -m weights.zoo list), or start one from "
+                 f"another net with python -m weights.transplant --net {net_name} --out DST.h5 SRC.h5; layer "
+                 "names that differ go in weights.snapshot.LAYER_RENAMES.")
+    raise WeightsMismatchError("\n".join(lines))
+
+
+def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) -> torch.nn.Module:
+    """Fill every parameter and frozen buffer of ``net`` from a weights .h5, a caffemodel (read in memory)
+    or a mapping layer -> blobs. Strict: every layer of the file must land on the net and every blob of the
+    net must be filled, with identical shapes; otherwise one WeightsMismatchError lists all differences and
+    the net is left untouched. Returns the net."""
+    source = "mapping"
+    if isinstance(weights, (str, os.PathLike)):
+        source = Path(weights).name
+        weights = read_weights(weights)
+    if isinstance(weights, CaffeModel):
+        weights = weights.blobs()
+    file_blobs = {LAYER_RENAMES.get(name, name): blobs for name, blobs in weights.items() if len(blobs)}
+    targets = net_blobs(net)
+    check_fit({n: [t.shape for t in ts] for n, ts in targets.items()},
+              {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()},
+              getattr(net, "name", type(net).__name__), source)
+    with torch.no_grad():
+        for name, tensors in targets.items():
+            for tensor, blob in zip(tensors, file_blobs[name], strict=True):
+                tensor.copy_(torch.as_tensor(np.asarray(blob)))
+    return net
+
+
+def save(net: torch.nn.Module, path: str | os.PathLike) -> Path:
+    """Write every parameter and frozen buffer of ``net`` in the same layout (float32), atomically. Loading
+    the file into the same net restores a float32 net exactly."""
+    types = {layer.name: layer.type for layer in getattr(net, "layers", ())}
+    reverse = {v: k for k, v in LAYER_RENAMES.items()}
+    layers = []
+    for name, tensors in net_blobs(net).items():
+        blobs = tuple(t.detach().cpu().numpy().astype(np.float32, copy=False) for t in tensors)
+        layers.append(CaffeLayer(reverse.get(name, name), types.get(name, ""), blobs))
+    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}"})
