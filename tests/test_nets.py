@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import parity
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,25 +15,7 @@ from nets import geometry
 from nets.layers import Deconvolution, bilinear_kernel, caffe_lrn
 from nets.spec import NetSpec, crop, deconv
 
-# The reference's crop table (FACTS.md section 1), typed out here independently of nets.geometry.
-REFERENCE_OFFSETS = {
-    "voc-fcn32s": {"score": 19},
-    "voc-fcn16s": {"score_pool4c": 5, "score": 27},
-    "voc-fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
-    "voc-fcn8s-atonce": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
-    "voc-fcn-alexnet": {"score": 18},
-    "nyud-fcn32s-color": {"score": 19},
-    "nyud-fcn32s-hha": {"score": 19},
-    "nyud-fcn32s-color-d": {"score": 19},
-    "nyud-fcn32s-color-hha": {"score": 19},
-    "siftflow-fcn32s": {"score_sem": 19, "score_geo": 19},
-    "siftflow-fcn16s": {"score_pool4_semc": 5, "score_sem": 27, "score_pool4_geoc": 5, "score_geo": 27},
-    "siftflow-fcn8s": {"score_pool4_semc": 5, "score_pool3_semc": 9, "score_sem": 31,
-                       "score_pool4_geoc": 5, "score_pool3_geoc": 9, "score_geo": 31},
-    "pascalcontext-fcn32s": {"score": 19},
-    "pascalcontext-fcn16s": {"score_pool4c": 5, "score": 27},
-    "pascalcontext-fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
-}
+REFERENCE_OFFSETS = parity.REFERENCE_CROP_OFFSETS  # typed out independently of nets.geometry
 
 
 def test_names_are_the_fifteen_reference_directories():

@@ -1,0 +1,16 @@
+"""Shared test set-up: puts tests/ on the import path (for parity.py) and prints parity tables at the end."""
+
+from __future__ import annotations
+
+import parity
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not parity.REPORT:
+        return
+    terminalreporter.section("parity with real Caffe: worst relative error per net and blob kind")
+    rows = [("net", "kind", "worst blob", "max rel err", "limit")] + [
+        (n, k, b, f"{e:.2e}", lim) for n, k, b, e, lim in parity.REPORT]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))

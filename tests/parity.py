@@ -1,0 +1,140 @@
+"""Parity cases shared by the real-Caffe tests and the golden fixtures: seeded weights, inputs, comparisons.
+
+Nothing here imports Caffe. The Caffe side of every comparison gets its crop offsets from
+REFERENCE_CROP_OFFSETS, a literal copy of the reference's table, never from the kit's geometry, so that one bug
+cannot sit on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import nets
+
+# The reference's crop offsets (FACTS.md section 1), typed out, per net and crop layer.
+REFERENCE_CROP_OFFSETS: dict[str, dict[str, int]] = {
+    "voc-fcn32s": {"score": 19},
+    "voc-fcn16s": {"score_pool4c": 5, "score": 27},
+    "voc-fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
+    "voc-fcn8s-atonce": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
+    "voc-fcn-alexnet": {"score": 18},
+    "nyud-fcn32s-color": {"score": 19},
+    "nyud-fcn32s-hha": {"score": 19},
+    "nyud-fcn32s-color-d": {"score": 19},
+    "nyud-fcn32s-color-hha": {"score": 19},
+    "siftflow-fcn32s": {"score_sem": 19, "score_geo": 19},
+    "siftflow-fcn16s": {"score_pool4_semc": 5, "score_sem": 27, "score_pool4_geoc": 5, "score_geo": 27},
+    "siftflow-fcn8s": {"score_pool4_semc": 5, "score_pool3_semc": 9, "score_sem": 31,
+                       "score_pool4_geoc": 5, "score_pool3_geoc": 9, "score_geo": 31},
+    "pascalcontext-fcn32s": {"score": 19},
+    "pascalcontext-fcn16s": {"score_pool4c": 5, "score": 27},
+    "pascalcontext-fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31},
+}
+
+# Odd, non-square input sizes per net (small enough for a 2-core CPU, large enough for several score cells).
+INPUT_SIZES: dict[str, tuple[int, int]] = {name: (37 + 2 * (i % 4), 53 - 2 * (i % 3))
+                                           for i, name in enumerate(REFERENCE_CROP_OFFSETS)}
+
+# Tolerances of the forward comparison (issue: per blob max|ours - caffe| / max|caffe|, argmax agreement).
+FORWARD_RTOL = 1e-4
+ARGMAX_AGREEMENT = 0.9999
+
+# Rows for the end-of-session table (printed by tests/conftest.py).
+REPORT: list[tuple[str, str, str, float, str]] = []
+
+
+def random_params(name: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Seeded parameters in Caffe's layout ``{layer: [blob0, blob1]}``: He-scaled normal convolution weights
+    (std sqrt(2 / fan_in)), uniform biases in [-0.1, 0.1], bilinear Deconvolution kernels and the reference's
+    Scale constants. numpy's legacy RandomState, whose stream is stable across numpy versions."""
+    rng = np.random.RandomState(seed)
+    spec = nets.spec(name)
+    ch = dict(spec.inputs)
+    params: dict[str, list[np.ndarray]] = {}
+    for layer in spec.layers:
+        c_in = ch[layer.bottom[0]]
+        c_out = c_in
+        if layer.type == "Convolution":
+            k, g = layer.kernel_size, layer.group
+            fan_in = c_in // g * k * k
+            w = rng.normal(0.0, np.sqrt(2.0 / fan_in), (layer.num_output, c_in // g, k, k)).astype(np.float32)
+            b = rng.uniform(-0.1, 0.1, layer.num_output).astype(np.float32)
+            params[layer.name] = [w, b]
+            c_out = layer.num_output
+        elif layer.type == "Deconvolution":
+            params[layer.name] = [nets.bilinear_kernel(layer.num_output, layer.kernel_size).numpy()]
+            c_out = layer.num_output
+        elif layer.type == "Scale":
+            params[layer.name] = [np.full(c_in, layer.scale_value, np.float32)]
+        elif layer.type == "Concat":
+            c_out = sum(ch[b] for b in layer.bottom)
+        for t in layer.top:
+            ch[t] = c_out
+    return params
+
+
+def random_inputs(name: str, seed: int = 0, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """Seeded inputs: images on the scale of mean-subtracted pixels, depth on the scale of log depth."""
+    rng = np.random.RandomState(1000 + seed)
+    spec = nets.spec(name)
+    h, w = size or INPUT_SIZES[name]
+    out = {}
+    for blob, c in spec.inputs.items():
+        scale = 1.0 if blob == "depth" else 60.0
+        out[blob] = (rng.standard_normal((1, c, h, w)) * scale).astype(np.float32)
+    return out
+
+
+def random_labels(name: str, seed: int = 0, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """Seeded labels per loss, N x 1 x H x W float (as Caffe feeds them), with about 10% ignore (255)."""
+    rng = np.random.RandomState(2000 + seed)
+    spec = nets.spec(name)
+    h, w = size or INPUT_SIZES[name]
+    out = {}
+    for _, score, label in spec.losses:
+        c = spec.layer(spec.layer(score).bottom[0]).num_output  # score = crop(upscore..., data)
+        lab = rng.randint(0, c, (1, 1, h, w))
+        lab[rng.uniform(size=lab.shape) < 0.1] = 255
+        out[label] = lab.astype(np.float32)
+    return out
+
+
+def load_params(net: nets.CaffeNet, params: dict[str, list[np.ndarray]]) -> nets.CaffeNet:
+    """Copy Caffe-layout params into the net by the identity name map (blob 0 -> weight, 1 -> bias), strictly."""
+    state = net.state_dict()
+    names = ("weight", "bias")
+    wanted = {f"{layer}.{names[i]}": torch.from_numpy(np.asarray(a)) for layer, blobs in params.items()
+              for i, a in enumerate(blobs)}
+    if set(wanted) != set(state):
+        raise KeyError(f"params and net differ: missing {sorted(set(state) - set(wanted))}, "
+                       f"unexpected {sorted(set(wanted) - set(state))}")
+    net.load_state_dict(wanted, strict=True)
+    return net
+
+
+def max_rel_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """max |ours - theirs| / max |theirs| (0 when both are all zero)."""
+    scale = float(np.abs(theirs).max())
+    diff = float(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max())
+    return diff / scale if scale > 0 else diff
+
+
+def argmax_agreement(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float((ours.argmax(axis=1) == theirs.argmax(axis=1)).mean())
+
+
+@dataclass
+class BlobComparison:
+    blob: str
+    rel_error: float
+    shape_ours: tuple[int, ...]
+    shape_caffe: tuple[int, ...]
+
+
+def compare_blobs(ours: dict[str, np.ndarray], caffe: dict[str, np.ndarray]) -> list[BlobComparison]:
+    """Compare every blob the two sides share; shapes are asserted separately by the caller."""
+    return [BlobComparison(b, max_rel_error(ours[b], caffe[b]) if ours[b].shape == caffe[b].shape else float("inf"),
+                           tuple(ours[b].shape), tuple(caffe[b].shape)) for b in caffe if b in ours]
