@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import parity
 import pytest
 import torch
 import torch.nn.functional as F
 
 import nets
+import parity
 from nets import geometry
 from nets.layers import Deconvolution, bilinear_kernel, caffe_lrn
 from nets.spec import NetSpec, crop, deconv
