@@ -1,0 +1,110 @@
+"""What every experiment record carries (git revision, hashes, device) and atomic writes for it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``dst``, renamed onto ``dst`` when the block succeeds and removed when it
+    fails, so that nothing on disk is ever half-written."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(dst: str | os.PathLike, text: str) -> Path:
+    with atomic_path(dst) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(dst)
+
+
+def _jsonable(x):
+    """NaN and infinity are not JSON: a skipped class's IU is written as null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def write_json(dst: str | os.PathLike, record: dict) -> Path:
+    return write_text(dst, json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n")
+
+
+def git_revision() -> str:
+    """The kit's commit, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{rev}+dirty" if dirty else rev
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def md5_text(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested`` if given, else the first CUDA GPU when present, else the CPU."""
+    if requested:
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name for records: the GPU model, or the CPU and how many threads torch uses."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu}, {torch.get_num_threads()} threads"
+
+
+def environment(device: torch.device) -> dict:
+    """The software and hardware a number was measured with."""
+    return {"git_revision": git_revision(), "device": device_name(device), "torch": torch.__version__,
+            "python": platform.python_version()}

@@ -1,0 +1,145 @@
+"""reproduce.train: one Caffe iteration per step, snapshots, and resuming on the same trajectory."""
+
+from __future__ import annotations
+
+import random
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from nets.net import CaffeNet
+from nets.spec import TRAINED, NetSpec, conv, dropout, relu
+from reproduce.solver import SolverSetting
+from reproduce.train import Trainer, run
+
+
+class _ReferenceOrder:
+    """Stand-in for data's sampler in these tests: Python 2 randint order, int(random() * N)."""
+
+    def __init__(self, n: int, seed: int = 1337):
+        self.n, self.rng = n, random.Random(seed)
+
+    def __next__(self) -> int:
+        return int(self.rng.random() * self.n)
+
+    def getstate(self):
+        return self.rng.getstate()
+
+    def setstate(self, state) -> None:
+        self.rng.setstate(state)
+
+
+def _tiny_net(seed: int = 0) -> CaffeNet:
+    """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score (3 classes): small enough to train in milliseconds, with
+    dropout so that the dropout RNG matters."""
+    layers = (conv("conv1", "data", 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
+              dropout("drop1", "conv1"), conv("score", "conv1", 3, 1, param=TRAINED))
+    spec = NetSpec("tiny", {"data": 3}, layers, ("score",), "32s", losses=(("loss", "score", "label"),))
+    net = CaffeNet(spec)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return net
+
+
+def _reader(n: int = 5) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    items = []
+    for _ in range(n):
+        label = rng.integers(0, 3, (6, 7)).astype(np.uint8)
+        label[0, :2] = 255
+        items.append({"data": rng.normal(0, 20, (3, 6, 7)).astype(np.float32), "label": label})
+    return items
+
+
+SETTING = SolverSetting("tiny", base_lr=1e-3, momentum=0.9, iter_size=2, normalize=False, max_iter=4,
+                        init="random", train=("toy", "train"), val=("toy", "val"))
+
+
+def _trainer(seed_torch: int = 5) -> Trainer:
+    torch.manual_seed(seed_torch)
+    return Trainer(_tiny_net(), SETTING, _reader(), _ReferenceOrder(5), torch.device("cpu"),
+                   {"data": "data"}, {"score": "label"})
+
+
+def test_four_straight_steps_equal_two_steps_snapshot_resume_two_steps_bit_for_bit(tmp_path):
+    straight = _trainer()
+    losses_straight = run(straight, 4, tmp_path / "a", log=lambda s: None)
+
+    first = _trainer()
+    losses_first = run(first, 2, tmp_path / "b", snapshot_every=2, log=lambda s: None)
+    state = tmp_path / "b" / "tiny_iter_2.solverstate.h5"
+    assert state.is_file() and (tmp_path / "b" / "tiny_iter_2.h5").is_file()
+
+    # A fresh process: other weights, another RNG position, a fresh sampler; restore must set all three.
+    resumed = Trainer(_tiny_net(seed=99), SETTING, _reader(), _ReferenceOrder(5), torch.device("cpu"),
+                      {"data": "data"}, {"score": "label"})
+    torch.manual_seed(12345)
+    resumed.restore(state)
+    assert resumed.iter == 2
+    losses_resumed = run(resumed, 4, tmp_path / "c", log=lambda s: None)
+
+    assert losses_first + losses_resumed == losses_straight
+    a, b = straight.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(straight.solver.history[k], resumed.solver.history[k]) for k in a if k in
+               straight.solver.history)
+    # The weights moved: the comparison above is not between two untouched nets.
+    assert not torch.equal(a["conv1.weight"], _tiny_net().state_dict()["conv1.weight"])
+
+
+def test_resume_depends_on_the_saved_dropout_rng(tmp_path):
+    """The snapshot must carry the dropout RNG: resuming with another RNG state leaves the trajectory."""
+    straight = _trainer()
+    run(straight, 4, tmp_path / "a", log=lambda s: None)
+    first = _trainer()
+    run(first, 2, tmp_path / "b", snapshot_every=2, log=lambda s: None)
+    state = tmp_path / "b" / "tiny_iter_2.solverstate.h5"
+    resumed = _trainer()
+    resumed.restore(state)
+    torch.manual_seed(12345)  # what a resume that forgot the RNG would run with
+    run(resumed, 4, tmp_path / "c", log=lambda s: None)
+    assert not torch.equal(straight.net.conv1.weight, resumed.net.conv1.weight)
+
+
+def test_solverstate_holds_iteration_history_and_rng_states(tmp_path):
+    t = _trainer()
+    run(t, 1, tmp_path, log=lambda s: None)
+    path = t.snapshot(tmp_path)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["iter"] == 1 and f.attrs["learned_net"] == "tiny_iter_1.h5"
+        assert set(f["history"]) == {"conv1.weight", "conv1.bias", "score.weight", "score.bias"}
+        np.testing.assert_array_equal(f["history/score.weight"][()], t.solver.history["score.weight"].numpy())
+        assert "torch" in f["rng"]
+    assert not list(tmp_path.glob("*.tmp")), "an atomic write left its temporary file behind"
+
+
+def test_one_step_draws_iter_size_images_in_the_reference_order():
+    t = _trainer()
+    seen = []
+    reader = t.reader
+
+    class Spy(list):
+        def __getitem__(self, i):
+            seen.append(i)
+            return reader[i]
+
+    t.reader = Spy(reader)
+    t.step()
+    t.step()
+    expected = random.Random(1337)
+    assert seen == [int(expected.random() * 5) for _ in range(4)]  # 2 iterations x iter_size 2
+
+
+def test_restore_refuses_a_snapshot_of_another_net(tmp_path):
+    t = _trainer()
+    path = t.snapshot(tmp_path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["net"] = "voc-fcn8s"
+    with pytest.raises(ValueError, match="snapshot of voc-fcn8s"):
+        _trainer().restore(path)
+    with pytest.raises(FileNotFoundError, match="solverstate"):
+        _trainer().restore(tmp_path / "missing.solverstate.h5")
