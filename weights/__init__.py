@@ -5,12 +5,12 @@ them strictly into ``nets``, transplant them between nets, and fetch the release
 >>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")   # or the .caffemodel itself
 >>> weights.save(net, "mine.h5")
 
-Command lines: ``python -m weights.convert``, ``python -m weights.transplant``, ``python -m weights.zoo``,
+The package's modules share their names with its command lines (so ``weights.convert`` is the module whose
+``convert`` function does the conversion): ``python -m weights.convert``, ``python -m weights.transplant``, ``python -m weights.zoo``,
 ``python -m weights.bench``.
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel
-from .convert import convert
 from .snapshot import LAYER_RENAMES, WeightsMismatchError, load, read_weights, save
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "CaffeModel",
     "CaffemodelError",
     "WeightsMismatchError",
-    "convert",
     "load",
     "read_caffemodel",
     "read_weights",

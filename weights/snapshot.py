@@ -81,7 +81,7 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
                 log(layer_line(layer))
             if not layer.blobs:
                 continue
-            group = data.create_group(layer.name)
+            group = data.require_group(layer.name)  # exists already when "a/b" came before "a"
             group.attrs["type"] = layer.type
             for i, blob in enumerate(layer.blobs):
                 group.create_dataset(str(i), data=np.asarray(blob, dtype=np.float32))
