@@ -67,8 +67,13 @@ def deploy_prototxt(spec: NetSpec | str, height: int = 500, width: int = 500, ba
     """The prototxt text of ``spec``.
 
     ``offsets`` replaces every Crop's offset (a parity harness passes the reference's literal table so that
-    Caffe does not inherit the kit's derivation); every crop must then be named in it.
+    Caffe does not inherit the kit's derivation); every crop must then be named in it. ``spec`` may be a reference
+    net's name.
     """
+    if isinstance(spec, str):
+        import nets
+
+        spec = nets.spec(spec)
     if offsets is not None:
         missing = [x.name for x in spec.layers if x.type == "Crop" and x.name not in offsets]
         if missing:

@@ -7,6 +7,7 @@ cannot sit on both sides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +123,11 @@ def load_params(net: nets.CaffeNet, params: dict[str, list[np.ndarray]]) -> nets
                        f"unexpected {sorted(set(wanted) - set(state))}")
     net.load_state_dict(wanted, strict=True)
     return net
+
+
+def is_caffe_split(name: str) -> bool:
+    """Caffe's automatic Split layers and their tops: ``<blob>_<layer>_<i>_split[_<j>]``."""
+    return re.search(r"_split(_\d+)?$", name) is not None
 
 
 def max_rel_error(ours: np.ndarray, theirs: np.ndarray) -> float:
