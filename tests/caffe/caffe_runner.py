@@ -1,0 +1,501 @@
+"""Run real BVLC Caffe for the kit's parity tests.
+
+This script runs under the pycaffe interpreter that build_caffe.sh makes (numpy<2, its own process); the kit
+(numpy 2) drives it through harness.py. Arrays travel as HDF5 files:
+
+- parameters: ``/data/<layer>/<i>``, Caffe's HDF5 snapshot layout (blob i of layer <layer>);
+- inputs: ``/inputs/<blob>`` for the tops of the net's Input layers.
+
+Subcommands:
+
+- ``forward``: load parameters, feed inputs, run Net::Forward (and Net::Backward with ``--backward``), write
+  every blob (``/blobs``), and with ``--backward`` every parameter diff (``/param_diff``) and blob diff
+  (``/blob_diff``), the total loss (``/loss``) and ``/meta`` attributes (layer and blob names in order).
+- ``save-caffemodel``: write the parameters as a binary caffemodel, current format (Net::ToProto) or, with
+  ``--v1``, the old V1 format (``layers`` of V1LayerParameter, legacy num/channels/height/width blob dims),
+  checked by loading it back into caffe.Net.
+- ``dump-caffemodel``: load a caffemodel with Caffe and write its parameters with the shapes Caffe gives them.
+- ``solve``: run Caffe's SGDSolver N steps on fixed inputs and write the parameters, the momentum history
+  (read from a .solverstate snapshot, since pycaffe does not expose it) and the loss after every step.
+
+Every output is written to a temporary file in the destination folder and then renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import caffe  # noqa: E402  (after GLOG_minloglevel so that Caffe's start-up logging is quiet)
+from caffe.proto import caffe_pb2  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+
+PHASES = {"test": caffe.TEST, "train": caffe.TRAIN}
+
+# Current layer type string -> V1LayerParameter.LayerType name (the inverse of Caffe's UpgradeV1LayerType).
+V1_TYPES = {
+    "AbsVal": "ABSVAL", "Accuracy": "ACCURACY", "ArgMax": "ARGMAX", "BNLL": "BNLL", "Concat": "CONCAT",
+    "ContrastiveLoss": "CONTRASTIVE_LOSS", "Convolution": "CONVOLUTION", "Data": "DATA",
+    "Deconvolution": "DECONVOLUTION", "Dropout": "DROPOUT", "DummyData": "DUMMY_DATA",
+    "EuclideanLoss": "EUCLIDEAN_LOSS", "Eltwise": "ELTWISE", "Exp": "EXP", "Flatten": "FLATTEN",
+    "HDF5Data": "HDF5_DATA", "HDF5Output": "HDF5_OUTPUT", "HingeLoss": "HINGE_LOSS", "Im2col": "IM2COL",
+    "ImageData": "IMAGE_DATA", "InfogainLoss": "INFOGAIN_LOSS", "InnerProduct": "INNER_PRODUCT", "LRN": "LRN",
+    "MemoryData": "MEMORY_DATA", "MultinomialLogisticLoss": "MULTINOMIAL_LOGISTIC_LOSS", "MVN": "MVN",
+    "Pooling": "POOLING", "Power": "POWER", "ReLU": "RELU", "Sigmoid": "SIGMOID",
+    "SigmoidCrossEntropyLoss": "SIGMOID_CROSS_ENTROPY_LOSS", "Silence": "SILENCE", "Softmax": "SOFTMAX",
+    "SoftmaxWithLoss": "SOFTMAX_LOSS", "Split": "SPLIT", "Slice": "SLICE", "TanH": "TANH",
+    "WindowData": "WINDOW_DATA", "Threshold": "THRESHOLD",
+}
+
+
+class RunnerError(Exception):
+    """Bad input to the runner: reported on stderr with exit status 2."""
+
+
+# ---- files -------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(out: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``out``; rename it to ``out`` only if the block succeeds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def h5_key(name: str, what: str) -> str:
+    if "/" in name or name in ("", ".", ".."):
+        raise RunnerError(f"{what} name {name!r} cannot be an HDF5 key; rename it without '/'")
+    return name
+
+
+def read_blob_lists(group: h5py.Group, where: str) -> dict[str, list[np.ndarray]]:
+    """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}."""
+    out = {}
+    for layer, sub in group.items():
+        if not isinstance(sub, h5py.Group):
+            raise RunnerError(f"{where}/{layer} is a dataset; expected a group of blobs named 0, 1, ...")
+        keys = sorted(sub.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        if keys != [str(i) for i in range(len(keys))]:
+            raise RunnerError(f"{where}/{layer} holds {sorted(sub.keys())}; "
+                              f"expected blobs named 0..{len(keys) - 1}")
+        out[layer] = [np.asarray(sub[k][()]) for k in keys]
+    return out
+
+
+def read_params(path: Path) -> dict[str, list[np.ndarray]]:
+    with h5py.File(path, "r") as f:
+        if "data" not in f:
+            raise RunnerError(f"{path} has no /data group; expected parameters as /data/<layer>/<i>")
+        return read_blob_lists(f["data"], "/data")
+
+
+def read_inputs(path: Path) -> dict[str, np.ndarray]:
+    with h5py.File(path, "r") as f:
+        if "inputs" not in f:
+            raise RunnerError(f"{path} has no /inputs group; expected input blobs as /inputs/<blob>")
+        return {name: np.asarray(ds[()]) for name, ds in f["inputs"].items()}
+
+
+def write_blob_lists(group: h5py.Group, blobs: dict[str, list[np.ndarray]]) -> None:
+    for layer, arrays in blobs.items():
+        sub = group.create_group(h5_key(layer, "layer"))
+        for i, a in enumerate(arrays):
+            sub.create_dataset(str(i), data=a)
+
+
+def string_attr(values: list[str]) -> np.ndarray:
+    return np.array(values, dtype=h5py.string_dtype())
+
+
+# ---- nets --------------------------------------------------------------------------------------------------
+
+
+def read_net_param(prototxt: Path) -> caffe_pb2.NetParameter:
+    param = caffe_pb2.NetParameter()
+    try:
+        text_format.Merge(prototxt.read_text(), param)
+    except text_format.ParseError as err:
+        raise RunnerError(f"{prototxt} is not a valid Caffe NetParameter prototxt: {err}") from err
+    return param
+
+
+def net_params(net: caffe.Net) -> dict[str, list[np.ndarray]]:
+    return {name: [b.data.copy() for b in blobs] for name, blobs in net.params.items()}
+
+
+def load_params(net: caffe.Net, params: dict[str, list[np.ndarray]], source: Path) -> None:
+    """Copy ``params`` into the net strictly: same layers, same blob counts, same shapes."""
+    missing = [name for name in net.params if name not in params]
+    unknown = [name for name in params if name not in net.params]
+    if unknown:
+        raise RunnerError(f"{source} has parameters for layers {unknown} that the net does not have "
+                          f"(layers with parameters: {list(net.params)})")
+    if missing:
+        raise RunnerError(f"{source} lacks parameters for the net's layers {missing}; every layer with blobs "
+                          "must be given")
+    for name, blobs in net.params.items():
+        given = params[name]
+        if len(given) != len(blobs):
+            raise RunnerError(f"layer {name}: {source} has {len(given)} blobs, the net has {len(blobs)}")
+        for i, (blob, a) in enumerate(zip(blobs, given, strict=True)):
+            if tuple(a.shape) != tuple(blob.data.shape):
+                raise RunnerError(f"layer {name} blob {i}: {source} has shape {tuple(a.shape)}, "
+                                  f"Caffe expects {tuple(blob.data.shape)}")
+            blob.data[...] = a
+
+
+def set_inputs(net: caffe.Net, inputs: dict[str, np.ndarray], source: Path) -> None:
+    """Reshape the Input layers' tops to the given arrays, reshape the net, then fill them."""
+    wanted = list(net.inputs)
+    unknown = [name for name in inputs if name not in wanted]
+    missing = [name for name in wanted if name not in inputs]
+    if unknown or missing:
+        raise RunnerError(f"{source} gives inputs {sorted(inputs)}; the net's Input layers produce {wanted} "
+                          f"(missing {missing}, unknown {unknown})")
+    for name in wanted:
+        net.blobs[name].reshape(*inputs[name].shape)
+    net.reshape()
+    for name in wanted:
+        net.blobs[name].data[...] = inputs[name]
+
+
+def loss_weights(net: caffe.Net) -> dict[str, float]:
+    return {name: float(w) for name, w in zip(net._blob_names, net._blob_loss_weights, strict=True) if w != 0}
+
+
+def write_meta(f: h5py.File, net: caffe.Net) -> None:
+    meta = f.create_group("meta")
+    meta.attrs["layers"] = string_attr(list(net._layer_names))
+    meta.attrs["layer_types"] = string_attr([layer.type for layer in net.layers])
+    meta.attrs["blobs"] = string_attr(list(net.blobs))
+    meta.attrs["inputs"] = string_attr(list(net.inputs))
+    meta.attrs["outputs"] = string_attr(list(net.outputs))
+    weights = loss_weights(net)
+    meta.attrs["loss_blobs"] = string_attr(list(weights))
+    meta.attrs["loss_weights"] = np.array(list(weights.values()), dtype=np.float64)
+
+
+# ---- forward -----------------------------------------------------------------------------------------------
+
+
+def cmd_forward(args: argparse.Namespace) -> None:
+    if args.backward and not read_net_param(args.prototxt).force_backward:
+        raise RunnerError(f"--backward needs 'force_backward: true' in {args.prototxt}; without it Caffe "
+                          "skips the diffs of blobs that do not lead to parameters (the inputs among them)")
+    net = caffe.Net(str(args.prototxt), PHASES[args.phase])
+    load_params(net, read_params(args.params), args.params)
+    set_inputs(net, read_inputs(args.inputs), args.inputs)
+    # Net::ForwardFromTo returns the weighted sum of the loss blobs (pycaffe's forward() drops it).
+    loss = net._forward(0, len(net.layers) - 1)
+    if args.backward:
+        net.clear_param_diffs()
+        net._backward(len(net.layers) - 1, 0)
+    with atomic_path(args.out) as tmp, h5py.File(tmp, "w") as f:
+        write_meta(f, net)
+        f.create_dataset("loss", data=np.float64(loss))
+        blobs = f.create_group("blobs")
+        for name, blob in net.blobs.items():
+            blobs.create_dataset(h5_key(name, "blob"), data=blob.data)
+        if args.backward:
+            write_blob_lists(f.create_group("param_diff"),
+                             {name: [b.diff for b in bl] for name, bl in net.params.items()})
+            diffs = f.create_group("blob_diff")
+            for name, blob in net.blobs.items():
+                diffs.create_dataset(name, data=blob.diff)
+
+
+# ---- caffemodels -------------------------------------------------------------------------------------------
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def length_delimited(field: int, payload: bytes) -> bytes:
+    """One protobuf field of wire type 2 (a message, or a packed repeated scalar)."""
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+
+def v1_blob_bytes(a: np.ndarray) -> bytes:
+    """A BlobProto with legacy num/channels/height/width dims (up to 4 axes, padded with 1 in front).
+
+    The float payload is encoded directly (BlobProto.data, field 5, packed float) because filling a repeated
+    field from Python is far too slow for VGG-sized blobs; the structure comes from caffe_pb2.
+    """
+    if a.ndim > 4:
+        raise RunnerError(f"a blob of shape {a.shape} has more than 4 axes; the V1 format cannot store it")
+    dims = (1,) * (4 - a.ndim) + tuple(a.shape)
+    head = caffe_pb2.BlobProto(num=dims[0], channels=dims[1], height=dims[2], width=dims[3])
+    data_field = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"].number
+    return head.SerializeToString() + length_delimited(data_field, np.ascontiguousarray(a, "<f4").tobytes())
+
+
+def v1_layer(layer: caffe_pb2.LayerParameter) -> caffe_pb2.V1LayerParameter:
+    """The V1LayerParameter (without blobs) that Caffe's UpgradeV1LayerParameter turns back into ``layer``."""
+    if layer.type not in V1_TYPES:
+        raise RunnerError(f"layer {layer.name} of type {layer.type} has no V1 layer type")
+    v1 = caffe_pb2.V1LayerParameter(name=layer.name, type=caffe_pb2.V1LayerParameter.LayerType.Value(
+        V1_TYPES[layer.type]))
+    v1.bottom.extend(layer.bottom)
+    v1.top.extend(layer.top)
+    v1.include.extend(layer.include)
+    v1.exclude.extend(layer.exclude)
+    v1.loss_weight.extend(layer.loss_weight)
+    # ParamSpec -> the V1 parallel lists; a list is written only when some spec sets that field.
+    if any(p.name for p in layer.param):
+        v1.param.extend(p.name for p in layer.param)
+    if any(p.HasField("lr_mult") for p in layer.param):
+        v1.blobs_lr.extend(p.lr_mult for p in layer.param)
+    if any(p.HasField("decay_mult") for p in layer.param):
+        v1.weight_decay.extend(p.decay_mult for p in layer.param)
+    v1_fields = caffe_pb2.V1LayerParameter.DESCRIPTOR.fields_by_name
+    for field, value in layer.ListFields():
+        if field.name.endswith("_param") and field.name != "param":
+            if field.name not in v1_fields:
+                raise RunnerError(f"layer {layer.name}: {field.name} has no V1 counterpart")
+            getattr(v1, field.name).CopyFrom(value)
+    return v1
+
+
+def write_v1_caffemodel(net_param: caffe_pb2.NetParameter, params: dict[str, list[np.ndarray]],
+                        out: Path) -> list[str]:
+    """Write a V1 NetParameter; return the names of layers left out (no V1 type and no blobs, e.g. Crop).
+
+    Input layers become the net-level ``input``/``input_dim`` fields, as in the original VGG16 ILSVRC model.
+    The file is streamed layer by layer so that a full-size net never sits in memory as one message.
+    """
+    head = caffe_pb2.NetParameter(name=net_param.name)
+    layers_field = caffe_pb2.NetParameter.DESCRIPTOR.fields_by_name["layers"].number
+    blobs_field = caffe_pb2.V1LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
+    left_out = []
+    body = []
+    for layer in net_param.layer:
+        if layer.type == "Input":
+            for top, shape in zip(layer.top, layer.input_param.shape, strict=False):
+                head.input.append(top)
+                dims = list(shape.dim)
+                if len(dims) != 4:
+                    raise RunnerError(f"Input {top} has shape {dims}; V1 input_dim needs 4 axes")
+                head.input_dim.extend(dims)
+            continue
+        if layer.type not in V1_TYPES:
+            if layer.name in params:
+                raise RunnerError(f"layer {layer.name} of type {layer.type} has blobs but no V1 layer type")
+            left_out.append(layer.name)
+            continue
+        body.append((v1_layer(layer), params.get(layer.name, [])))
+    with out.open("wb") as f:
+        f.write(head.SerializeToString())
+        for v1, blobs in body:
+            payload = v1.SerializeToString() + b"".join(length_delimited(blobs_field, v1_blob_bytes(a))
+                                                          for a in blobs)
+            f.write(length_delimited(layers_field, payload))
+    return left_out
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a32 = np.ascontiguousarray(a, np.float32)
+    b32 = np.ascontiguousarray(b, np.float32)
+    return a32.shape == b32.shape and np.array_equal(a32.view(np.uint32), b32.view(np.uint32))
+
+
+def cmd_save_caffemodel(args: argparse.Namespace) -> None:
+    net = caffe.Net(str(args.prototxt), caffe.TEST)
+    params = read_params(args.params)
+    load_params(net, params, args.params)
+    with atomic_path(args.out) as tmp:
+        if not args.v1:
+            net.save(str(tmp))
+            return
+        # Parameters as Caffe holds them (float32) are what the V1 file must carry.
+        held = net_params(net)
+        left_out = write_v1_caffemodel(read_net_param(args.prototxt), held, tmp)
+        check = caffe_pb2.NetParameter()
+        check.ParseFromString(tmp.read_bytes())
+        if len(check.layer) or not len(check.layers):
+            raise RunnerError(f"the written file has {len(check.layer)} current and {len(check.layers)} V1 "
+                              "layers; expected V1 layers only")
+        # Proof: Caffe upgrades V1 on load (UpgradeV1Net) and must see the same parameters bit for bit.
+        loaded = net_params(caffe.Net(str(args.prototxt), str(tmp), caffe.TEST))
+        for name, blobs in held.items():
+            for i, a in enumerate(blobs):
+                if not same_bits(loaded[name][i], a):
+                    raise RunnerError(f"V1 round trip changed layer {name} blob {i}")
+        if left_out:
+            print(f"V1 caffemodel: left out layers without V1 type and blobs: {left_out}", file=sys.stderr)
+
+
+def cmd_dump_caffemodel(args: argparse.Namespace) -> None:
+    if not args.model.is_file():
+        raise RunnerError(f"no caffemodel at {args.model}")
+    net = caffe.Net(str(args.prototxt), str(args.model), caffe.TEST)
+    with atomic_path(args.out) as tmp, h5py.File(tmp, "w") as f:
+        write_meta(f, net)
+        write_blob_lists(f.create_group("data"), net_params(net))
+
+
+# ---- solver ------------------------------------------------------------------------------------------------
+
+
+def read_history(state_path: Path, net: caffe.Net) -> dict[str, list[np.ndarray]]:
+    """SGDSolver's momentum history from a .solverstate: one blob per learnable parameter, in net order."""
+    state = caffe_pb2.SolverState()
+    state.ParseFromString(state_path.read_bytes())
+    slots = [(name, i, blob.data.shape) for name, blobs in net.params.items() for i, blob in enumerate(blobs)]
+    if len(state.history) != len(slots):
+        raise RunnerError(f"{state_path} holds {len(state.history)} history blobs for {len(slots)} "
+                          "parameters (shared parameters are not supported)")
+    history: dict[str, list[np.ndarray]] = {name: [] for name in net.params}
+    for (name, i, shape), blob in zip(slots, state.history, strict=True):
+        a = np.array(blob.data, dtype=np.float32)
+        if a.size != int(np.prod(shape)):
+            raise RunnerError(f"history of layer {name} blob {i} has {a.size} values for shape {shape}")
+        history[name].append(a.reshape(shape))
+    return history
+
+
+def cmd_solve(args: argparse.Namespace) -> None:
+    if args.steps < 1:
+        raise RunnerError(f"--steps must be at least 1, got {args.steps}")
+    solver_param = caffe_pb2.SolverParameter()
+    try:
+        text_format.Merge(args.solver.read_text(), solver_param)
+    except text_format.ParseError as err:
+        raise RunnerError(f"{args.solver} is not a valid Caffe SolverParameter prototxt: {err}") from err
+    solver_type = solver_param.type if solver_param.HasField("type") else "SGD"
+    if solver_type != "SGD" or solver_param.solver_type != caffe_pb2.SolverParameter.SGD:
+        raise RunnerError(f"{args.solver} asks for solver type {solver_type!r}; "
+                          "this runner drives SGDSolver only")
+    with tempfile.TemporaryDirectory(prefix="caffe-solve-") as work:
+        work_dir = Path(work)
+        # One net (the given one), no test nets, no automatic snapshots; this runner snapshots itself to read
+        # the momentum history, which pycaffe does not expose.
+        if args.net is not None:
+            for field in ("net", "net_param", "train_net", "train_net_param"):
+                solver_param.ClearField(field)
+            solver_param.net = str(args.net.resolve())
+        for field in ("test_net", "test_net_param", "test_iter", "test_state", "test_interval"):
+            solver_param.ClearField(field)
+        solver_param.test_initialization = False
+        solver_param.snapshot = 0
+        solver_param.snapshot_after_train = False
+        solver_param.snapshot_format = caffe_pb2.SolverParameter.BINARYPROTO
+        solver_param.snapshot_prefix = str(work_dir / "state")
+        solver_param.display = 0
+        solver_param.max_iter = max(solver_param.max_iter, args.steps)
+        solver_path = work_dir / "solver.prototxt"
+        solver_path.write_text(text_format.MessageToString(solver_param))
+
+        solver = caffe.SGDSolver(str(solver_path))
+        net = solver.net
+        load_params(net, read_params(args.params), args.params)
+        inputs = read_inputs(args.inputs)
+        weights = loss_weights(net)
+        if not weights:
+            raise RunnerError("the solver's net has no loss blobs (layers with loss_weight); "
+                              "nothing to minimise")
+        with atomic_path(args.out) as tmp, h5py.File(tmp, "w") as f:
+            write_meta(f, net)
+            for _ in range(args.steps):
+                set_inputs(net, inputs, args.inputs)
+                solver.step(1)
+                k = solver.iter
+                step = f.create_group(f"step{k}")
+                # The loss blobs still hold this step's forward pass (computed before the update).
+                step.create_dataset("loss", data=np.float64(sum(w * float(net.blobs[name].data.sum())
+                                                               for name, w in weights.items())))
+                write_blob_lists(step.create_group("data"), net_params(net))
+                solver.snapshot()
+                state = work_dir / f"state_iter_{k}.solverstate"
+                if not state.is_file():
+                    raise RunnerError(f"Caffe's snapshot did not write {state.name}")
+                write_blob_lists(step.create_group("history"), read_history(state, net))
+                for leftover in work_dir.glob(f"state_iter_{k}.*"):
+                    leftover.unlink()
+
+
+# ---- command line ------------------------------------------------------------------------------------------
+
+
+def existing(path: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise argparse.ArgumentTypeError(f"no file at {p}")
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    fwd = sub.add_parser("forward", help="Net::Forward (and Backward) on given parameters and inputs")
+    fwd.add_argument("--prototxt", type=existing, required=True)
+    fwd.add_argument("--params", type=existing, required=True, help="HDF5 with /data/<layer>/<i>")
+    fwd.add_argument("--inputs", type=existing, required=True, help="HDF5 with /inputs/<blob>")
+    fwd.add_argument("--out", type=Path, required=True)
+    fwd.add_argument("--backward", action="store_true", help="also run Net::Backward (needs force_backward)")
+    fwd.add_argument("--phase", choices=sorted(PHASES), default="test")
+    fwd.set_defaults(run=cmd_forward)
+
+    save = sub.add_parser("save-caffemodel", help="write parameters as a binary caffemodel")
+    save.add_argument("--prototxt", type=existing, required=True)
+    save.add_argument("--params", type=existing, required=True)
+    save.add_argument("--out", type=Path, required=True)
+    save.add_argument("--v1", action="store_true", help="the old V1 format (layers, legacy 4-D blob dims)")
+    save.set_defaults(run=cmd_save_caffemodel)
+
+    dump = sub.add_parser("dump-caffemodel", help="load a caffemodel with Caffe and write its parameters")
+    dump.add_argument("--prototxt", type=existing, required=True)
+    dump.add_argument("--model", type=Path, required=True)
+    dump.add_argument("--out", type=Path, required=True)
+    dump.set_defaults(run=cmd_dump_caffemodel)
+
+    solve = sub.add_parser("solve", help="run Caffe's SGDSolver step by step on fixed inputs")
+    solve.add_argument("--solver", type=existing, required=True)
+    solve.add_argument("--net", type=existing, default=None, help="net prototxt replacing the solver's nets")
+    solve.add_argument("--params", type=existing, required=True)
+    solve.add_argument("--inputs", type=existing, required=True)
+    solve.add_argument("--steps", type=int, required=True)
+    solve.add_argument("--out", type=Path, required=True)
+    solve.set_defaults(run=cmd_solve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    caffe.set_mode_cpu()
+    try:
+        args.run(args)
+    except RunnerError as err:
+        print(f"caffe_runner {args.command}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
