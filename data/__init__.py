@@ -1,0 +1,77 @@
+"""The paper's datasets, read exactly as the reference's Caffe data layers fed its nets.
+
+>>> import data
+>>> reader = data.load("voc", "seg11valid")          # $FCN_DATA/VOC2011, SBD train from $FCN_DATA/sbd
+>>> len(reader), reader.ids[0], reader.tops
+(736, '2007_000033', ('data', 'label'))
+>>> item = reader[0]    # {"data": float32 3 x H x W, BGR minus mean; "label": uint8 H x W, 255 = ignore}
+>>> data.net_tops("nyud-fcn32s-hha")                 # net input blob -> reader top
+{'data': 'hha'}
+
+Readers: voc, sbd, nyud, siftflow, pascalcontext (readers.py). Preprocessing for a user's own image:
+``data.preprocess_image(path_or_pil, data.MEANS["voc"])``. Loaders: ``data.eval_loader``,
+``data.train_loader``. Fetch datasets with ``make data DATASET=<name>`` (download.py); the root is $FCN_DATA
+(layout.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from .classes import CLASSES, IGNORE_LABEL, num_classes
+from .errors import BadSampleError, DownloadError, MissingDataError, SplitMismatchError, SplitMismatchWarning
+from .feeds import NET_DATA, NET_DATASET, NetData, net_data, net_inputs, net_labels, net_mean, net_tops
+from .layout import ENV_VAR, data_root, default_root
+from .palette import VOC_PALETTE, colorize, label_image, overlay, save_label_png, save_overlay, voc_palette
+from .preprocess import (
+    CHANNEL_ORDER,
+    MEANS,
+    NYUD_HHA_MEAN,
+    NYUD_LOG_DEPTH_MEAN,
+    deprocess_image,
+    preprocess_depth,
+    preprocess_hha,
+    preprocess_image,
+    to_rgb,
+)
+from .readers import READERS, Reader
+from .splits import REFERENCE_SPLITS, SplitInfo
+
+NAMES: tuple[str, ...] = tuple(READERS)
+
+# The loaders need torch, whose import takes seconds; reading data does not, so they load on first use.
+_LAZY = {"ReferenceSampler", "eval_loader", "train_loader"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import loaders
+
+        return getattr(loaders, name)
+    raise AttributeError(f"module 'data' has no attribute {name!r}")
+
+
+def load(name: str, split: str, root: Path | str | None = None, **options) -> Reader:
+    """A reader for one split of a dataset. ``root`` defaults to $FCN_DATA/<folder> (layout.py). Options:
+    tops= (which tops to produce), expect_split= (split check: "reference" (default), None, or (count, set
+    MD5)); voc: sbd_root= (for seg11valid); pascalcontext: voc_root= (the VOC2010 folder)."""
+    if name not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; the readers are: {', '.join(READERS)}")
+    cls = READERS[name]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "split", "root")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(f"{name} reader options are {accepted}; got unknown {unknown}")
+    return cls(split, root, **options)
+
+
+__all__ = [
+    "CHANNEL_ORDER", "CLASSES", "ENV_VAR", "IGNORE_LABEL", "MEANS", "NAMES", "NET_DATA", "NET_DATASET",
+    "NYUD_HHA_MEAN", "NYUD_LOG_DEPTH_MEAN", "READERS", "REFERENCE_SPLITS", "VOC_PALETTE", "BadSampleError",
+    "DownloadError", "MissingDataError", "NetData", "Reader", "ReferenceSampler", "SplitInfo",
+    "SplitMismatchError", "SplitMismatchWarning", "colorize", "data_root", "default_root", "deprocess_image",
+    "eval_loader", "label_image", "load", "net_data", "net_inputs", "net_labels", "net_mean", "net_tops",
+    "num_classes", "overlay", "preprocess_depth", "preprocess_hha", "preprocess_image", "save_label_png",
+    "save_overlay", "to_rgb", "train_loader", "voc_palette",
+]

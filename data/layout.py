@@ -1,0 +1,94 @@
+"""Where the datasets live: one root from the FCN_DATA environment variable (default ~/.cache/fcn-kit/data,
+outside the code), one folder per dataset under it. LAYOUT below lists each folder, the files the readers open
+and the archive size; ``python -m data.download --list`` prints it. The VOC nets need VOC2011 (seg11valid) and
+sbd (training): ``make data DATASET=voc`` fetches both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "FCN_DATA"
+DEFAULT_ROOT = Path("~/.cache/fcn-kit/data")
+
+# Reader name -> its default folder under the data root (and extra roots some readers need).
+FOLDERS = {
+    "voc": "VOC2011",
+    "sbd": "sbd",
+    "nyud": "nyud",
+    "siftflow": "siftflow",
+    "pascalcontext": "pascalcontext",
+}
+VOC2010_FOLDER = "VOC2010"
+DOWNLOADS_FOLDER = "downloads"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One folder under the data root."""
+
+    what: str
+    files: tuple[str, ...]  # what the readers open, relative to the folder
+    size: str  # the archive's size as fetched; the publishers give no byte counts or hashes
+
+
+LAYOUT: dict[str, Folder] = {
+    "VOC2011": Folder("PASCAL VOC 2011 (target voc2011; voc = VOC2011 + sbd)", (
+        "JPEGImages/{id}.jpg", "SegmentationClass/{id}.png (palette indices, 255 void)",
+        "ImageSets/Segmentation/{train,val,trainval}.txt"), "about 1.7 GB"),
+    "VOC2012": Folder("PASCAL VOC 2012 (target voc2012)", ("as VOC2011",), "about 1.9 GB"),
+    "VOC2010": Folder("PASCAL VOC 2010, PASCAL-Context's images (target voc2010)", (
+        "JPEGImages/{id}.jpg", "ImageSets/Main/{train,val}.txt"), "about 1.3 GB"),
+    "sbd": Folder("SBD, the dataset/ folder of benchmark.tgz (target sbd)", (
+        "img/{id}.jpg", "cls/{id}.mat (struct GTcls, field Segmentation)",
+        "train.txt (8498 ids), val.txt (2857)"),
+        "about 1.4 GB"),
+    "nyud": Folder("NYUDv2 as prepared by the reference, nyud.tar.gz (target nyud)", (
+        "data/images/img_{id}.png (RGB)", "data/hha/img_{id}.png (HHA, 3 x 8 bit)",
+        "data/depth/img_{id}.png (16-bit, millimetres)", "segmentation/img_{id}.mat ('segmentation', 0 void)",
+        "{train,val,test}.txt (the reference's lists, fetched with the archive)"), "not published"),
+    "siftflow": Folder("SIFT Flow, SiftFlowDataset.zip (target siftflow)", (
+        "Images/spatial_envelope_256x256_static_8outdoorcategories/{id}.jpg",
+        "SemanticLabels/spatial_envelope_256x256_static_8outdoorcategories/{id}.mat ('S')",
+        "GeoLabels/spatial_envelope_256x256_static_8outdoorcategories/{id}.mat ('S')", "TestSet1.txt",
+        "{trainval,test}.txt (the reference's lists, for its exact training order)"), "not published"),
+    "pascalcontext": Folder("PASCAL-Context labels (target pascalcontext, which also fetches VOC2010)", (
+        "trainval/{id}.mat ('LabelMap')", "labels.txt (459 'N: name' lines)", "59_labels.txt"),
+        "not published"),
+    DOWNLOADS_FOLDER: Folder("the archives as fetched (resumable; delete once unpacked)", (), ""),
+}
+
+
+def describe_layout(root: Path | None = None) -> str:
+    """LAYOUT as text, with the actual root."""
+    root = data_root() if root is None else root
+    lines = [f"data root: {root} (set ${ENV_VAR} to move it)"]
+    for folder, entry in LAYOUT.items():
+        size = f", {entry.size}" if entry.size else ""
+        lines.append(f"  {folder}/  {entry.what}{size}")
+        lines += [f"      {f}" for f in entry.files]
+    return "\n".join(lines)
+
+
+def data_root() -> Path:
+    """$FCN_DATA, or ~/.cache/fcn-kit/data when it is unset (outside the code, so a checkout stays small)."""
+    value = os.environ.get(ENV_VAR)
+    return Path(value).expanduser() if value else DEFAULT_ROOT.expanduser()
+
+
+def default_root(dataset: str) -> Path:
+    """The folder a reader uses when no root= is given."""
+    return data_root() / FOLDERS[dataset]
+
+
+def fetch_command(dataset: str, root: Path | None = None) -> str:
+    """The command that fetches a dataset's files, for error messages. A VOC root named VOC2010/2011/2012
+    names that year's archive."""
+    target = dataset
+    if dataset == "voc" and root is not None:
+        match = re.fullmatch(r"voc(20\d\d)", Path(root).name.lower())
+        target = f"voc{match.group(1)}" if match else "voc2011"
+    return f"make data DATASET={target}"

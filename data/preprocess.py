@@ -1,0 +1,123 @@
+"""Preprocessing exactly as the reference's Python data layers did it, in one place.
+
+Colour images (every dataset): read with PIL, cast to float32, RGB -> BGR, subtract the per-dataset BGR mean,
+H x W x C -> C x H x W. No resizing, cropping or flipping. The cast comes first, as in the reference, so the
+mean is subtracted in float32. NYUD's HHA images keep their stored channel order (no flip) and subtract their
+own mean; NYUD's depth becomes one channel of log(depth in mm) - 7.844.
+
+The same ``preprocess_image`` serves every reader and inference on a user's own image, so that a picture from
+disk reaches the net exactly as the training data did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# The order the nets' first convolution expects (Caffe / OpenCV convention inherited from the ILSVRC nets).
+CHANNEL_ORDER = "BGR"
+
+# Per-dataset means (B, G, R) from FACTS.md section 3, float32 like the reference's np.array(..., float32).
+MEANS: dict[str, np.ndarray] = {
+    "voc": np.array((104.00699, 116.66877, 122.67892), dtype=np.float32),
+    "sbd": np.array((104.00699, 116.66877, 122.67892), dtype=np.float32),
+    "nyud": np.array((116.190, 97.203, 92.318), dtype=np.float32),
+    "siftflow": np.array((114.578, 115.294, 108.353), dtype=np.float32),
+    "pascalcontext": np.array((104.007, 116.669, 122.679), dtype=np.float32),
+}
+# NYUD HHA mean in the stored channel order (horizontal disparity, height, angle): no BGR flip.
+NYUD_HHA_MEAN = np.array((132.431, 94.076, 118.477), dtype=np.float32)
+# NYUD depth: log of the depth PNG value (millimetres), minus this one-channel mean.
+NYUD_LOG_DEPTH_MEAN = np.array((7.844,), dtype=np.float32)
+
+ImageLike = Image.Image | np.ndarray | str | Path
+
+# 16-bit and 32-bit single-channel PIL modes: scaled to 8 bits before the RGB conversion, not clipped.
+_WIDE_GRAY = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
+
+
+def to_rgb(image: ImageLike) -> Image.Image:
+    """Any still image as an 8-bit RGB PIL image: grayscale is replicated, palette images are expanded, an
+    alpha channel is dropped (not composited: the reference never saw alpha), CMYK and YCbCr are converted.
+    An RGB image comes back unchanged, so the reference's pixel values are kept bit for bit."""
+    if isinstance(image, str | Path):
+        image = Image.open(image)
+    if isinstance(image, np.ndarray):
+        image = _array_to_pil(image)
+    if image.mode == "RGB":
+        return image
+    if image.mode in _WIDE_GRAY:
+        wide = np.asarray(image, dtype=np.float64)
+        eight = np.clip(np.rint(wide * (255.0 / _WIDE_GRAY[image.mode])), 0, 255).astype(np.uint8)
+        return Image.fromarray(eight).convert("RGB")
+    if image.mode == "F":
+        raise ValueError("a floating-point (mode F) image has no defined 0..255 range; save it as 8-bit "
+                         "RGB or grayscale first")
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")  # the palette may carry transparency; dropped below
+    return image.convert("RGB")
+
+
+def _array_to_pil(array: np.ndarray) -> Image.Image:
+    if array.dtype != np.uint8:
+        raise ValueError(f"an image array must be uint8 (H x W, H x W x 3 RGB or H x W x 4 RGBA); got "
+                         f"{array.dtype} {array.shape}. Convert with np.clip(a, 0, 255).astype(np.uint8).")
+    if array.ndim == 2:
+        return Image.fromarray(array)
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(array[:, :, :3]))
+    raise ValueError(f"an image array must be H x W, H x W x 3 (RGB) or H x W x 4 (RGBA); got shape "
+                     f"{array.shape}")
+
+
+def preprocess_image(image: ImageLike, mean: np.ndarray | str) -> np.ndarray:
+    """The reference's load_image: float32 C x H x W, BGR, mean subtracted. ``mean`` is a (B, G, R) array or a
+    dataset name in MEANS. Grayscale, palette and RGBA images are converted to RGB first."""
+    mean = MEANS[mean] if isinstance(mean, str) else np.asarray(mean, dtype=np.float32)
+    if mean.shape != (3,):
+        raise ValueError(f"a colour mean is three numbers (B, G, R); got shape {mean.shape}")
+    in_ = np.array(to_rgb(image), dtype=np.float32)  # cast first: the mean is subtracted in float32
+    in_ = in_[:, :, ::-1]  # RGB -> BGR
+    in_ -= mean
+    return np.ascontiguousarray(in_.transpose((2, 0, 1)))
+
+
+def preprocess_hha(image: ImageLike) -> np.ndarray:
+    """NYUD HHA as the reference fed it: float32 3 x H x W, stored channel order, minus NYUD_HHA_MEAN."""
+    image = Image.open(image) if isinstance(image, str | Path) else image
+    hha = np.array(image, dtype=np.float32)
+    if hha.ndim != 3 or hha.shape[2] != 3:
+        raise ValueError(f"an HHA image has three 8-bit channels; got array shape {hha.shape}")
+    hha -= NYUD_HHA_MEAN
+    return np.ascontiguousarray(hha.transpose((2, 0, 1)))
+
+
+def preprocess_depth(image: ImageLike) -> np.ndarray:
+    """NYUD depth as the reference fed it: float32 1 x H x W, log(depth in mm) - 7.844.
+
+    The depth PNG of the reference's prepared archive is single-channel 16-bit, millimetres (exp(7.844) is
+    about 2.55 m, a typical indoor depth). A zero (missing depth) would give -inf, so it is refused here."""
+    image = Image.open(image) if isinstance(image, str | Path) else image
+    d = np.array(image, dtype=np.float32)
+    if d.ndim != 2:
+        raise ValueError(f"a depth image has one channel (16-bit PNG, millimetres); got array shape "
+                         f"{d.shape}")
+    zeros = int(np.count_nonzero(d <= 0))
+    if zeros:
+        raise ValueError(f"depth has {zeros} pixel(s) <= 0 and log(depth) would be -inf; the reference's "
+                         "depth maps are filled (no holes). Fill the holes or use the reference's prepared "
+                         "archive.")
+    d = np.log(d)
+    d -= NYUD_LOG_DEPTH_MEAN
+    return d[np.newaxis, ...]
+
+
+def deprocess_image(blob: np.ndarray, mean: np.ndarray | str) -> np.ndarray:
+    """The inverse of preprocess_image for display: C x H x W BGR minus mean -> H x W x 3 uint8 RGB."""
+    mean = MEANS[mean] if isinstance(mean, str) else np.asarray(mean, dtype=np.float32)
+    if blob.ndim != 3 or blob.shape[0] != 3:
+        raise ValueError(f"expected a 3 x H x W colour blob; got shape {blob.shape}")
+    bgr = blob.transpose((1, 2, 0)) + mean
+    return np.clip(np.rint(bgr[:, :, ::-1]), 0, 255).astype(np.uint8)
