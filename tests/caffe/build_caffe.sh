@@ -33,7 +33,7 @@ links=$home/links
 stamp=$home/BUILT
 recipe=$(cat "${BASH_SOURCE[0]}" "$requirements" | sha256sum | cut -c1-16)
 
-say() { printf '[build_caffe] %s\n' "$*"; }
+say() { printf '[build_caffe %4ss] %s\n' "$(($(date +%s) - ${start:-$(date +%s)}))" "$*"; }
 die() { printf '[build_caffe] error: %s\n' "$*" >&2; exit 1; }
 
 stamp_ok() {
@@ -72,10 +72,11 @@ if ((${#missing[@]})); then
         command -v sudo >/dev/null || die "Debian packages missing (${missing[*]}) and not root; install them as root"
         sudo=(sudo)
     fi
-    say "installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-        --no-install-recommends "${missing[@]}"
+    say "installing Debian packages: ${missing[*]} (log: $home/apt.log)"
+    { "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update \
+        && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
+            --no-install-recommends "${missing[@]}"; } >"$home/apt.log" 2>&1 \
+        || { tail -n 30 "$home/apt.log" >&2; die "apt-get failed; see $home/apt.log"; }
 else
     say "Debian packages present"
 fi
@@ -87,7 +88,8 @@ if [[ ! -f $venv/.fcn-ready ]] || [[ $(cat "$venv/.fcn-ready") != "$req_hash" ]]
     say "creating the pycaffe venv at $venv"
     rm -rf "$venv"
     "$sys_py" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -r "$requirements" >"$home/pip.log" 2>&1 \
+        || { tail -n 30 "$home/pip.log" >&2; die "pip install failed; see $home/pip.log"; }
     echo "$req_hash" >"$venv/.fcn-ready"
 fi
 py_base=$("$venv/bin/python" -c 'import sys; print(sys.base_prefix)')
@@ -100,8 +102,9 @@ if [[ ! -f $src/.fcn-patched ]]; then
     if [[ ! -f $tarball ]] || ! echo "$sdist_sha256  $tarball" | sha256sum -c --status; then
         say "downloading the $pkg==$version source package"
         rm -rf "$home/dist.tmp"
-        "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
-            --no-binary :all: "$pkg==$version" -d "$home/dist.tmp"
+        "$venv/bin/python" -m pip download --disable-pip-version-check --no-deps \
+            --no-binary :all: "$pkg==$version" -d "$home/dist.tmp" >"$home/pip-download.log" 2>&1 \
+            || { tail -n 30 "$home/pip-download.log" >&2; die "pip download failed; see $home/pip-download.log"; }
         echo "$sdist_sha256  $home/dist.tmp/$pkg-$version.tar.gz" | sha256sum -c --status \
             || die "$pkg-$version.tar.gz does not have the expected sha256 $sdist_sha256"
         rm -rf "$home/dist"
@@ -144,9 +147,10 @@ cmake -S "$src" -B "$build" -Wno-dev \
     -DCMAKE_CXX_FLAGS="-I$numpy_inc -I/usr/include/hdf5/serial" \
     -DCMAKE_SHARED_LINKER_FLAGS="-L$links" >"$home/cmake-configure.log" 2>&1 \
     || die "cmake configure failed; see $home/cmake-configure.log"
-say "building pycaffe with $jobs jobs (about 4 minutes on 2 cores; log: $home/cmake-build.log)"
+say "building pycaffe with $jobs jobs (4 to 9 minutes on 2 cores; log: $home/cmake-build.log)"
 cmake --build "$build" --target pycaffe -j"$jobs" >"$home/cmake-build.log" 2>&1 \
-    || { tail -n 40 "$home/cmake-build.log" >&2; die "build failed; see $home/cmake-build.log"; }
+    || { tail -n 40 "$home/cmake-build.log" >&2
+         die "build failed; see $home/cmake-build.log (after a killed build, rm -rf $build and rerun)"; }
 
 # ---- 6. smoke test: import, build a net, run it -------------------------------------------------------------
 say "smoke test"

@@ -6,6 +6,8 @@ Caffe computes, so that the parity tests built on them compare the kit with Caff
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -243,11 +245,23 @@ def proto_fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     return out
 
 
-@pytest.mark.parametrize("v1", [False, True], ids=["current", "v1"])
-def test_caffemodel_round_trip_is_bit_exact(caffe, tmp_path, v1: bool) -> None:
-    params = awkward_params(5)
-    path = caffe.save_caffemodel(SAVE_NET, params, tmp_path / "net.caffemodel", v1=v1)
-    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+@pytest.fixture(scope="module")
+def saved_models(caffe, tmp_path_factory) -> dict[str, tuple[dict[str, list[np.ndarray]], Path]]:
+    """One caffemodel per format, {format: (params, path)}, shared by the tests below (each save costs a
+    Caffe start-up)."""
+    out = {}
+    for seed, fmt in enumerate(("current", "v1")):
+        params = awkward_params(5 + seed)
+        folder = tmp_path_factory.mktemp(fmt)
+        path = caffe.save_caffemodel(SAVE_NET, params, folder / f"{fmt}.caffemodel", v1=fmt == "v1")
+        assert [p.name for p in folder.iterdir()] == [path.name], "a temporary file was left behind"
+        out[fmt] = (params, path)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["current", "v1"])
+def test_caffemodel_round_trip_is_bit_exact(caffe, saved_models, fmt: str) -> None:
+    params, path = saved_models[fmt]
     loaded = caffe.dump_caffemodel(SAVE_NET, path)
     assert list(loaded) == list(SAVE_SHAPES)
     for layer, blobs in params.items():
@@ -256,11 +270,10 @@ def test_caffemodel_round_trip_is_bit_exact(caffe, tmp_path, v1: bool) -> None:
             assert_same_bits(loaded[layer][i], a, f"{layer} blob {i}")
 
 
-def test_v1_caffemodel_has_v1_layers_and_legacy_blob_dims(caffe, tmp_path) -> None:
+def test_v1_caffemodel_has_v1_layers_and_legacy_blob_dims(saved_models) -> None:
     # Caffe's field numbers: NetParameter.layers = 2 (V1), .layer = 100 (current); V1LayerParameter.name = 4,
     # .type = 5 (enum), .blobs = 6; BlobProto.num/channels/height/width = 1..4, .shape = 7.
-    path = caffe.save_caffemodel(SAVE_NET, awkward_params(6), tmp_path / "v1.caffemodel", v1=True)
-    net = proto_fields(path.read_bytes())
+    net = proto_fields(saved_models["v1"][1].read_bytes())
     assert not [v for f, v in net if f == 100], "a V1 file has no current-format layer fields"
     layers = {}
     for f, v in net:
@@ -277,12 +290,16 @@ def test_v1_caffemodel_has_v1_layers_and_legacy_blob_dims(caffe, tmp_path) -> No
     assert legacy == {"conv": [(4, 3, 3, 3), (1, 1, 1, 4)], "up": [(4, 1, 4, 4)],
                       "fc": [(1, 1, 5, 256), (1, 1, 1, 5)]}
     assert not any(7 in b for _, blobs in layers.values() for b in blobs), "V1 blobs carry no BlobShape"
+    # NetParameter.input = 3, .input_dim = 4 (the V1-era way to declare the data blob).
+    assert [v for f, v in net if f == 3] == [b"data"] and [v for f, v in net if f == 4] == [1, 3, 8, 8]
 
 
-def test_current_caffemodel_has_current_layers(caffe, tmp_path) -> None:
-    path = caffe.save_caffemodel(SAVE_NET, awkward_params(7), tmp_path / "new.caffemodel")
-    net = proto_fields(path.read_bytes())
-    assert not [v for f, v in net if f == 2] and [v for f, v in net if f == 100]
+def test_current_caffemodel_has_current_layers(saved_models) -> None:
+    net = proto_fields(saved_models["current"][1].read_bytes())
+    assert not [v for f, v in net if f == 2], "a current-format file has no V1 layers"
+    names = [dict(proto_fields(v))[1].decode() for f, v in net if f == 100]  # LayerParameter.name = 1
+    # Net::ToProto writes the Split layer Caffe inserted because two layers read "data".
+    assert names == ["data", "data_data_0_split", "conv", "up", "crop", "fc"]
 
 
 # ---- solver ------------------------------------------------------------------------------------------------
