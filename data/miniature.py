@@ -121,7 +121,7 @@ def _union(split_lists: dict[str, list[str]]) -> list[str]:
 
 def voc_ids(n: int, first: int = 0) -> list[str]:
     """VOC-style ids (year_number)."""
-    return [f"{2007 + k % 5}_{k:06d}" for k in range(first, first + n)]
+    return [f"{2007 + k // 200}_{k:06d}" for k in range(first, first + n)]  # sorted, as VOC lists are
 
 
 def build_voc(root: Path | str, *, splits: dict[str, list[str]] | None = None, n: int = 6, seed: int = 0,
