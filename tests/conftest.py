@@ -5,6 +5,14 @@ from __future__ import annotations
 import parity
 
 
+def pytest_addoption(parser):
+    # Registered here, not in tests/caffe/conftest.py: pytest reads only the root conftest before parsing options.
+    group = parser.getgroup("caffe", "parity against real Caffe on released weights (make test-caffe WEIGHTS=...)")
+    group.addoption("--weights", default=None, help="a released FCN .caffemodel to compare on")
+    group.addoption("--net", default=None, help="the reference net name of --weights (e.g. voc-fcn8s)")
+    group.addoption("--image", default=None, help="an image to run --weights on")
+
+
 def pytest_terminal_summary(terminalreporter):
     if not parity.REPORT:
         return
