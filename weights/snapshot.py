@@ -211,7 +211,10 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) 
     with torch.no_grad():
         for name, tensors in targets.items():
             for tensor, blob in zip(tensors, file_blobs[name], strict=True):
-                tensor.copy_(torch.as_tensor(np.asarray(blob)))
+                array = np.asarray(blob)
+                if not array.flags.writeable:
+                    array = array.copy()  # torch refuses to wrap read-only memory
+                tensor.copy_(torch.from_numpy(array))
     return net
 
 

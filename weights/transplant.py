@@ -23,19 +23,20 @@ A trunk layer found in no source is an error, not zeros: a net with a zero trunk
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import nets
 from nets.layers import bilinear_kernel
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
-from .snapshot import Blobs, net_blobs, read_weights, write_h5
+from .snapshot import Blobs, read_weights, write_h5
 
 # Nets made of several source nets: the suffix each source's layer names get, in source order.
 STREAM_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -77,11 +78,47 @@ def _source_blobs(source: str | os.PathLike | CaffeModel | Blobs) -> tuple[str, 
     return name, {k: [np.asarray(b, dtype=np.float32) for b in v] for k, v in source.items() if len(v)}
 
 
-def target_shapes(net_name: str) -> tuple[nets.CaffeNet, dict[str, list[tuple[int, ...]]]]:
-    """The net (on the meta device: shapes only, no memory) and its blob shapes by layer."""
-    with torch.device("meta"):
-        net = nets.build(net_name)
-    return net, {name: [tuple(t.shape) for t in ts] for name, ts in net_blobs(net).items()}
+def blob_shapes(spec: nets.NetSpec) -> tuple[dict[str, list[tuple[int, ...]]], dict[str, int]]:
+    """Caffe's blob shapes of every parameter layer, read off the layer list, and the channel count of every
+    blob. Convolution (out, in/group, k, k) and (out,); Deconvolution (in, out/group, k, k) (and (out,) with
+    a bias); Scale (C,)."""
+    channels = dict(spec.inputs)
+    out: dict[str, list[tuple[int, ...]]] = {}
+    for layer in spec.layers:
+        c_in = c_out = channels[layer.bottom[0]]
+        k = layer.kernel_size
+        if layer.type == "Convolution":
+            c_out = layer.num_output
+            out[layer.name] = [(c_out, c_in // layer.group, k, k)]
+        elif layer.type == "Deconvolution":
+            c_out = layer.num_output
+            out[layer.name] = [(c_in, c_out // layer.group, k, k)]
+        elif layer.type == "Scale":
+            out[layer.name] = [(c_in,)]
+        elif layer.type == "Concat":
+            c_out = sum(channels[b] for b in layer.bottom)
+        if layer.type in ("Convolution", "Deconvolution") and layer.bias_term:
+            out[layer.name].append((c_out,))
+        for top in layer.top:
+            channels[top] = c_out
+    return out, channels
+
+
+@dataclass(frozen=True)
+class Target:
+    """What surgery needs to know of a kit net: its layers, class counts and blob shapes by layer."""
+
+    layers: tuple[nets.Layer, ...]
+    classes: frozenset[int]
+    shapes: dict[str, list[tuple[int, ...]]]
+
+
+@functools.cache
+def target(net_name: str) -> Target:
+    """A kit net as surgery sees it, from its NetSpec (no parameters are allocated)."""
+    spec = nets.spec(net_name)
+    shapes, channels = blob_shapes(spec)
+    return Target(spec.layers, frozenset(channels[o] for o in spec.outputs), shapes)
 
 
 def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel | Blobs],
@@ -90,7 +127,8 @@ def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel |
     (weights files or mappings) by the reference's surgery; see the module docstring. Raises TransplantError
     listing every layer it cannot fill."""
     say = log or (lambda _: None)
-    net, want = target_shapes(net_name)
+    tgt = target(net_name)
+    want = tgt.shapes
     suffixes = STREAM_SUFFIXES.get(net_name, ("",))
     if len(sources) != len(suffixes):
         what = " and ".join(f"the {s} net" for s in suffixes) if suffixes != ("",) else "one net"
@@ -106,8 +144,7 @@ def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel |
     used: set[str] = set()
     out: dict[str, list[np.ndarray]] = {}
     errors: list[str] = []
-    classes = {net.channels[o] for o in net.outputs}
-    for layer in net.layers:
+    for layer in tgt.layers:
         if layer.name not in want:
             continue
         shapes = want[layer.name]
@@ -148,7 +185,7 @@ def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel |
             out[name] = blobs
             say(f"initialising {name} {_fmt(shapes)} from {src_name} "
                 f"{_fmt(b.shape for b in pool[src_name])}: {how}")
-        elif layer.type == "Convolution" and layer.num_output in classes:
+        elif layer.type == "Convolution" and layer.num_output in tgt.classes:
             out[name] = [np.zeros(s, dtype=np.float32) for s in shapes]
             say(f"initialising {name}: zeros {_fmt(shapes)} (new score layer; Caffe's default constant "
                 "filler)")
@@ -173,7 +210,7 @@ def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: st
                     log: Callable[[str], None] | None = print) -> Path:
     """Run ``transplant`` and write the result as a weights .h5 that ``weights.load`` accepts strictly."""
     blobs = transplant(net_name, sources, log)
-    types = {layer.name: layer.type for layer in target_shapes(net_name)[0].layers}
+    types = {layer.name: layer.type for layer in target(net_name).layers}
     layers = [CaffeLayer(name, types[name], tuple(b)) for name, b in blobs.items()]
     label = " + ".join(Path(s).name for s in sources)
     path = write_h5(out, layers, {"source": f"transplant {net_name} from {label}"})
