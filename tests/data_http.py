@@ -64,7 +64,8 @@ class LocalServer:
         self.behaviour = Behaviour(files=dict(files or {}))
         handler = type("Handler", (_Handler,), {"behaviour": self.behaviour})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
 
     def url(self, path: str) -> str:
         host, port = self.httpd.server_address[:2]

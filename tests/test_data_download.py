@@ -1,0 +1,188 @@
+"""The downloader against a local HTTP server on 127.0.0.1 (data_http.py): whole and resumed transfers, size
+checks, atomic unpacking, list MD5s, and the offline message. No test reaches the internet."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from data_http import LocalServer
+
+import data
+from data import download, miniature
+from data.download import Archive, ListFile
+from data.errors import DownloadError
+
+PAYLOAD = bytes(range(256)) * 1000  # 256 kB, several read chunks' worth of distinct bytes
+
+
+def test_fetch_downloads_the_whole_file(tmp_path: Path) -> None:
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        path = download.fetch(server.url("/f.bin"), tmp_path / "f.bin", size=len(PAYLOAD))
+    assert path.read_bytes() == PAYLOAD and server.behaviour.ranges == [None]
+    assert not (tmp_path / "f.bin.part").exists()
+
+
+def test_fetch_resumes_a_partial_file_with_a_range_request(tmp_path: Path) -> None:
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:1000])
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+    assert server.behaviour.ranges == ["bytes=1000-"]
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_fetch_starts_over_when_the_server_ignores_range(tmp_path: Path) -> None:
+    (tmp_path / "f.bin.part").write_bytes(b"x" * 1000)  # would corrupt the file if appended to
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        server.behaviour.honour_range = False
+        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_interrupted_transfer_keeps_the_part_file_and_the_rerun_resumes(tmp_path: Path) -> None:
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        server.behaviour.cut_after = 70_000
+        with pytest.raises(DownloadError, match=r"70000 .*rerun the same command to resume"):
+            download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+        assert (tmp_path / "f.bin.part").stat().st_size == 70_000 and not (tmp_path / "f.bin").exists()
+        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+    assert server.behaviour.ranges == [None, "bytes=70000-"]
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_complete_part_file_is_finished_without_a_transfer(tmp_path: Path) -> None:
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD)
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")  # the server answers 416
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_size_differing_from_the_known_size_is_an_error(tmp_path: Path) -> None:
+    with LocalServer({"/f.bin": PAYLOAD}) as server, pytest.raises(DownloadError, match="bytes but 5 were"):
+        download.fetch(server.url("/f.bin"), tmp_path / "f.bin", size=5)
+    assert not (tmp_path / "f.bin").exists()
+
+
+def _siftflow_archive(tmp_path: Path, kind: str) -> bytes:
+    """A miniature SIFT Flow tree packed as the real archive is: one top folder, SiftFlowDataset/."""
+    tree = miniature.build_siftflow(tmp_path / "src" / "SiftFlowDataset", size=(16, 16))
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as z:
+            for p in sorted(tree.rglob("*")):
+                z.write(p, p.relative_to(tree.parent).as_posix())
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as t:
+            t.add(tree, arcname="SiftFlowDataset")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_download_unpacks_atomically_into_the_dataset_folder(tmp_path: Path, kind: str) -> None:
+    archive = _siftflow_archive(tmp_path, kind)
+    root = tmp_path / "fcn_data"
+    with LocalServer({f"/SiftFlowDataset.{kind}": archive}) as server:
+        part = Archive("siftflow", server.url(f"/SiftFlowDataset.{kind}"), "siftflow",
+                       ("Images", "SemanticLabels", "GeoLabels"))
+        messages: list[str] = []
+        placed = download.download("siftflow", root, parts=[part], log=messages.append)
+        assert placed == [root / "siftflow"] and str(root / "siftflow") in messages[0]
+        assert sorted(p.name for p in root.iterdir()) == ["downloads", "siftflow"]  # no staging folder left
+        reader = data.load("siftflow", "test", root / "siftflow", expect_split=None)
+        assert len(reader) == 2 and reader[0]["data"].shape == (3, 16, 16)
+        again: list[str] = []
+        download.download("siftflow", root, parts=[part], log=again.append)
+    assert "already in" in again[0] and len(server.behaviour.ranges) == 1
+
+
+def test_damaged_archive_leaves_no_dataset_folder(tmp_path: Path) -> None:
+    archive = _siftflow_archive(tmp_path, "tar.gz")
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/s.tar.gz": archive[: len(archive) // 2]}) as server:
+        part = Archive("siftflow", server.url("/s.tar.gz"), "siftflow", ("Images",))
+        with pytest.raises(DownloadError, match="damaged"):
+            download.download("siftflow", root, parts=[part])
+    assert sorted(p.name for p in root.iterdir()) == ["downloads"]
+
+
+def test_archive_without_the_expected_folder_is_refused(tmp_path: Path) -> None:
+    archive = _siftflow_archive(tmp_path, "zip")
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/s.zip": archive}) as server:
+        part = Archive("nyud", server.url("/s.zip"), "nyud", ("data/images", "segmentation"))
+        with pytest.raises(DownloadError, match=r"no folder holding \['data/images', 'segmentation'\]"):
+            download.download("nyud", root, parts=[part])
+    assert not (root / "nyud").exists()
+
+
+def test_list_files_are_checked_against_their_published_md5(tmp_path: Path) -> None:
+    good = b"5001\n5002"
+    root = tmp_path / "fcn_data"
+    (root / "nyud").mkdir(parents=True)
+    with LocalServer({"/train.txt": good, "/val.txt": b"tampered"}) as server:
+        ok = ListFile(server.url("/train.txt"), "nyud/train.txt", hashlib.md5(good).hexdigest())
+        bad = ListFile(server.url("/val.txt"), "nyud/val.txt", hashlib.md5(b"5003\n").hexdigest())
+        download.download("nyud", root, parts=[ok], log=lambda _: None)
+        with pytest.raises(DownloadError, match="has MD5 .* expected"):
+            download.download("nyud", root, parts=[bad], log=lambda _: None)
+    assert (root / "nyud/train.txt").read_bytes() == good
+    assert not (root / "nyud/val.txt").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_error_names_every_url_and_the_manual_steps(tmp_path: Path) -> None:
+    port = _closed_port()
+    parts = [Archive("nyud", f"http://127.0.0.1:{port}/nyud.tar.gz", "nyud", ("data",)),
+             ListFile(f"http://127.0.0.1:{port}/train.txt", "nyud/train.txt")]
+    with pytest.raises(DownloadError) as caught:
+        download.download("nyud", tmp_path, parts=parts)
+    message = str(caught.value)
+    assert f"cannot reach http://127.0.0.1:{port}/nyud.tar.gz" in message
+    assert f"http://127.0.0.1:{port}/train.txt" in message
+    assert str(tmp_path / "downloads" / "nyud.tar.gz") in message
+    assert "make data DATASET=nyud" in message
+
+
+def test_archive_copied_in_by_hand_is_unpacked_without_network(tmp_path: Path) -> None:
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "SiftFlowDataset.zip").write_bytes(_siftflow_archive(tmp_path, "zip"))
+    part = Archive("siftflow", f"http://127.0.0.1:{_closed_port()}/SiftFlowDataset.zip", "siftflow",
+                   ("Images",))
+    download.download("siftflow", tmp_path, parts=[part], log=lambda _: None)
+    assert (tmp_path / "siftflow" / "TestSet1.txt").is_file()
+
+
+def test_targets_cover_every_reader_and_the_published_urls() -> None:
+    assert set(data.NAMES) <= set(download.TARGETS)
+    assert download.TARGETS["voc"] == ("voc2011", "sbd")
+    urls = {p.url for p in download.PARTS.values()}
+    for expected in ("host.robots.ox.ac.uk/pascal/VOC/voc2011/VOCtrainval_25-May-2011.tar",
+                     "host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
+                     "host.robots.ox.ac.uk/pascal/VOC/voc2010/VOCtrainval_03-May-2010.tar",
+                     "www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz",
+                     "dl.caffe.berkeleyvision.org/nyud.tar.gz",
+                     "www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip",
+                     "cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz"):
+        assert any(url.endswith(expected) for url in urls), expected
+    lists = {p.dest: p.md5 for p in download.PARTS.values() if isinstance(p, ListFile)}
+    for (name, split), ref in data.REFERENCE_SPLITS.items():
+        dest = f"{name}/{split}.txt"
+        if dest in lists:
+            assert lists[dest] == ref.file_md5, dest
+
+
+def test_cli_without_a_name_prints_the_layout_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert download.main([]) == 2
+    out, err = capsys.readouterr()
+    assert "VOC2011/" in out and "FCN_DATA" in out and "make data DATASET=" in err
+    assert download.main(["--list"]) == 0
