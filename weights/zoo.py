@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import sys
 import urllib.error
@@ -185,14 +186,18 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60
         total = have + int(length) if length is not None else None
         bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
                    disable=not progress)
+        reason = "the connection closed"
         with part.open(mode) as f, bar:
-            while block := response.read(chunk):
-                f.write(block)
-                bar.update(len(block))
+            try:
+                while block := response.read(chunk):
+                    f.write(block)
+                    bar.update(len(block))
+            except (http.client.IncompleteRead, ConnectionError, TimeoutError) as e:
+                # Whatever arrived stays in the .part file for the next attempt to resume from.
+                reason = f"the transfer broke off ({type(e).__name__})"
     size = part.stat().st_size
     if total is not None and size != total:
-        raise ZooError(f"{url}: the connection closed at {size} of {total} bytes; run the command again to "
-                       "resume")
+        raise ZooError(f"{url}: {reason} at {size} of {total} bytes; run the command again to resume")
     os.replace(part, dest)
     return dest
 
