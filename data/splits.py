@@ -148,7 +148,7 @@ def check(dataset: str, split: str, ids: Sequence[str], source: str, derived: bo
                 "pass expect_split=None to use the derived list anyway.")
         warnings.warn(f"{dataset} split {split!r} read from {source} differs from the reference's list: "
                       f"{detail}. It is used as given (pass expect_split=None to silence this).",
-                      SplitMismatchWarning, stacklevel=4)
+                      SplitMismatchWarning, stacklevel=6)  # points at the caller of data.load
     return info
 
 

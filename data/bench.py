@@ -1,0 +1,48 @@
+"""Images per second through the evaluation loader for VOC-sized images on this machine.
+
+``python -m data.bench`` builds a miniature VOC tree of 500 x 375 JPEGs with palette PNG labels in a temporary
+folder and reads it through ``eval_loader`` (decode, BGR, mean, label checks, batching) with 0 and 2 worker
+processes. The time of a pass includes starting the workers, as an evaluation run pays it once per split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import load, miniature
+from .loaders import eval_loader
+
+
+def images_per_second(root: Path, workers: int, passes: int = 2) -> float:
+    """Best of ``passes`` full passes over the miniature split, in images per second."""
+    reader = load("voc", "val", root, expect_split=None)
+    best = 0.0
+    for _ in range(passes):
+        start = time.perf_counter()
+        count = sum(1 for _ in eval_loader(reader, workers=workers))
+        best = max(best, count / (time.perf_counter() - start))
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m data.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="fcn-data-bench-") as tmp:
+        ids = miniature.voc_ids(args.images)
+        root = miniature.build_voc(Path(tmp) / "VOC2011", splits={"val": ids}, size=(375, 500))
+        print(f"eval loader, {args.images} VOC-sized images (500 x 375 JPEG + palette PNG), batch 1, "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        for workers in args.workers:
+            rate = images_per_second(root, workers)
+            print(f"  workers={workers}: {rate:.1f} images/s")
+
+
+if __name__ == "__main__":
+    main()
