@@ -11,6 +11,7 @@ Nothing is skipped.
 from __future__ import annotations
 
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,9 +34,8 @@ _IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
 SIFTFLOW_SUBDIR = "spatial_envelope_256x256_static_8outdoorcategories"
 
 
-class Reader:
-    """A dataset split as the reference's data layer saw it. ``reader[i]`` -> {top: array} for
-    ``reader.ids[i]``."""
+class Reader(ABC):
+    """A dataset split as the reference's data layer saw it: reader[i] -> {top: array} of reader.ids[i]."""
 
     dataset: str = ""
     all_tops: tuple[str, ...] = ()
@@ -80,13 +80,14 @@ class Reader:
             raise BadSampleError(self.dataset, sample_id, f"sizes (H x W) differ between tops: {detail}")
         return out
 
+    @abstractmethod
     def image_path(self, sample_id: str) -> Path:
         """The colour image file of an id (for overlays and reports)."""
-        raise NotImplementedError
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
+    @abstractmethod
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
-        raise NotImplementedError
+        """One top of one image, checked."""
 
     def _require(self, path: Path, what: str, sample_id: str) -> Path:
         if not path.is_file():
