@@ -23,6 +23,7 @@ audit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m nets.bench
+	$(PY) -m data.bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
