@@ -12,8 +12,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch takes seconds to import; the missing-input checks must not wait for it
+    import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,6 +86,8 @@ def md5_text(text: str) -> str:
 
 def pick_device(requested: str | None = None) -> torch.device:
     """``requested`` if given, else the first CUDA GPU when present, else the CPU."""
+    import torch
+
     if requested:
         return torch.device(requested)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -91,6 +95,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 def device_name(device: torch.device) -> str:
     """A human-readable name for records: the GPU model, or the CPU and how many threads torch uses."""
+    import torch
+
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
     cpu = platform.processor() or platform.machine()
@@ -106,5 +112,7 @@ def device_name(device: torch.device) -> str:
 
 def environment(device: torch.device) -> dict:
     """The software and hardware a number was measured with."""
+    import torch
+
     return {"git_revision": git_revision(), "device": device_name(device), "torch": torch.__version__,
             "python": platform.python_version()}

@@ -23,7 +23,7 @@ FLT_MIN = 1.17549435e-38  # float.h FLT_MIN: SoftmaxWithLoss clamps probabilitie
 WEIGHT_DECAY = 5e-4  # every reference solver
 
 
-# ---- SoftmaxWithLoss --------------------------------------------------------------------------------------
+# ---- SoftmaxWithLoss ------------------------------------------------------------------------------------
 
 
 class _SoftmaxWithLoss(torch.autograd.Function):
@@ -90,7 +90,7 @@ def softmax_with_loss(score: torch.Tensor, label: torch.Tensor, normalize: bool,
     return _SoftmaxWithLoss.apply(score, label, normalize, ignore_label)
 
 
-# ---- SGD --------------------------------------------------------------------------------------------------
+# ---- SGD ------------------------------------------------------------------------------------------------
 
 
 class CaffeSGD:
@@ -168,7 +168,7 @@ class CaffeSGD:
         self.iter = int(state["iter"])
 
 
-# ---- the reference's solvers ------------------------------------------------------------------------------
+# ---- the reference's solvers ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

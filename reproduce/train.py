@@ -21,7 +21,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -34,34 +33,34 @@ from .solver import CaffeSGD, SolverSetting, softmax_with_loss
 
 SNAPSHOT_FORMAT = "fcn-kit solverstate 1"
 DISPLAY = 20  # the reference solvers' display and average_loss
-
-
-class Sampler(Protocol):
-    """The reference-order training sampler: next(sampler) is the next image index; its state round-trips."""
-
-    def __next__(self) -> int: ...
-
-    def getstate(self) -> Any: ...
-
-    def setstate(self, state: Any) -> None: ...
+REFERENCE_SEED = 1337  # random.seed(1337) in the reference's data layers
 
 
 class Trainer:
     """One Caffe SGDSolver over one net and one training reader.
 
     ``reader[i]`` is a dict top -> numpy array (data.load); ``inputs`` maps each net input to the reader top
-    feeding it, ``labels`` each score blob to its label top.
+    feeding it, ``labels`` each score blob to its label top. Images are drawn by data's ReferenceSampler
+    (seed 1337: the reference's order), one per forward pass; ``draws`` counts them, so a snapshot resumes
+    the sequence where it stopped.
     """
 
     def __init__(self, net: nn.Module, setting: SolverSetting, reader: Sequence[Mapping[str, np.ndarray]],
-                 sampler: Sampler, device: torch.device, inputs: Mapping[str, str],
-                 labels: Mapping[str, str]):
+                 device: torch.device, inputs: Mapping[str, str], labels: Mapping[str, str],
+                 seed: int = REFERENCE_SEED):
         self.net = net.to(device).train()  # train mode: Caffe's Dropout drops at train time
         self.setting = setting
         self.solver = CaffeSGD(self.net, setting.base_lr, setting.momentum, setting.weight_decay,
                                setting.iter_size)
-        self.reader, self.sampler, self.device = reader, sampler, device
+        self.reader, self.device, self.seed = reader, device, seed
         self.inputs, self.labels = dict(inputs), dict(labels)
+        self._seek(0)
+
+    def _seek(self, draws: int) -> None:
+        from data.loaders import ReferenceSampler
+
+        self.draws = draws
+        self._order = iter(ReferenceSampler(len(self.reader), self.seed, start=draws))
 
     @property
     def iter(self) -> int:
@@ -69,7 +68,8 @@ class Trainer:
 
     def forward_backward(self) -> float:
         """One pass on the next image in the reference's order; gradients accumulate into .grad."""
-        item = self.reader[next(self.sampler)]
+        item = self.reader[next(self._order)]
+        self.draws += 1
         x = feed.inputs_from_item(self.net, item, self.device, self.inputs)
         y = feed.labels_from_item(self.net, item, self.device, self.labels)
         outs = feed.outputs_by_name(self.net, self.net(*x))
@@ -107,7 +107,10 @@ class Trainer:
             f.attrs["solver"] = json.dumps({k: solver[k] for k in ("base_lr", "momentum", "weight_decay",
                                                                      "iter_size")})
             f.attrs["normalize"] = self.setting.normalize
-            f.attrs["sampler_state"] = json.dumps(_to_json(self.sampler.getstate()))
+            # The sampler is a seeded sequence: its state is the seed and how many images were drawn.
+            f.attrs["sampler_seed"] = self.seed
+            f.attrs["sampler_draws"] = self.draws
+            f.attrs["sampler_size"] = len(self.reader)
             f.create_dataset("rng/torch", data=torch.get_rng_state().numpy())
             if self.device.type == "cuda":
                 f.create_dataset("rng/cuda", data=torch.cuda.get_rng_state(self.device).numpy())
@@ -136,39 +139,19 @@ class Trainer:
             state = {**json.loads(f.attrs["solver"]), "iter": int(f.attrs["iter"]),
                      "history": {k: torch.from_numpy(v[()]) for k, v in f["history"].items()}}
             learned = state_path.parent / str(f.attrs["learned_net"])
-            sampler_state = _from_json(json.loads(f.attrs["sampler_state"]))
+            if int(f.attrs["sampler_size"]) != len(self.reader):
+                raise ValueError(f"{state_path.name} drew from {int(f.attrs['sampler_size'])} images, this "
+                                 f"training split has {len(self.reader)}; resume on the same split")
+            seed, draws = int(f.attrs["sampler_seed"]), int(f.attrs["sampler_draws"])
             rng = torch.from_numpy(f["rng/torch"][()])
             cuda_rng = torch.from_numpy(f["rng/cuda"][()]) if "rng/cuda" in f else None
         weights.load(self.net, learned)
         self.solver.load_state_dict(state)
-        self.sampler.setstate(sampler_state)
+        self.seed = seed
+        self._seek(draws)
         torch.set_rng_state(rng)
         if cuda_rng is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(cuda_rng, self.device)
-
-
-def _to_json(x: Any) -> Any:
-    """Sampler states are nested tuples of ints (Python's random.getstate()); JSON keeps them as tagged lists
-    so that _from_json gives back tuples."""
-    if isinstance(x, tuple):
-        return {"tuple": [_to_json(v) for v in x]}
-    if isinstance(x, list):
-        return [_to_json(v) for v in x]
-    if isinstance(x, dict):
-        return {"dict": {k: _to_json(v) for k, v in x.items()}}
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
-def _from_json(x: Any) -> Any:
-    if isinstance(x, dict) and set(x) == {"tuple"}:
-        return tuple(_from_json(v) for v in x["tuple"])
-    if isinstance(x, dict) and set(x) == {"dict"}:
-        return {k: _from_json(v) for k, v in x["dict"].items()}
-    if isinstance(x, list):
-        return [_from_json(v) for v in x]
-    return x
 
 
 def run(trainer: Trainer, iters: int, out_dir: Path, snapshot_every: int = 0, val_every: int = 0,
@@ -232,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     net = nets.build(args.net)
     weights.load(net, args.init)
     train_reader = datasets.open_split(args.net, *setting.train, args.data_root)
-    sampler = datasets.training_sampler(len(train_reader))
-    trainer = Trainer(net, setting, train_reader, sampler, device, feed.input_tops(net), feed.label_tops(net))
+    trainer = Trainer(net, setting, train_reader, device, feed.input_tops(net), feed.label_tops(net))
     if args.resume:
         trainer.restore(args.resume)
     iters = args.iters or setting.max_iter

@@ -1,0 +1,248 @@
+"""Score a net on a split: ``python -m reproduce.evaluate NET --weights FILE.h5 [--dataset D --split S]``.
+
+What it does: runs the net over the split in list order (the reference's score.py), one image at a time at
+its own size, accumulates one confusion matrix per output over the whole split and prints pixel accuracy,
+mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with class names (FACTS.md section 4).
+Optionally writes palette PNG predictions (--save-png) and a JSON record (--json: git revision, weights
+SHA-256, split hash, device, seconds per image).
+
+Time: seg11valid (736 VOC images, ~500x375) takes about a minute on a current GPU and about an hour for a
+VGG16 FCN on a 2-core CPU (several seconds per image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import feed
+from .metrics import fast_hist, scores
+from .records import device_name, environment, pick_device, sha256_file, write_json
+
+
+@dataclass
+class Evaluation:
+    """The confusion matrices and timings of one pass over a split."""
+
+    net: str
+    ids: list[str]
+    hists: dict[str, np.ndarray]  # score blob -> C x C confusion matrix (ground-truth rows)
+    label_tops: dict[str, str]  # score blob -> reader top of its labels
+    seconds: list[float] = field(default_factory=list)  # forward + argmax time per image
+    present_only: dict[str, bool] = field(default_factory=dict)
+
+    def scores(self, blob: str | None = None) -> dict:
+        """metrics.scores of one output (default: the first), with its averaging variant."""
+        blob = blob or next(iter(self.hists))
+        return scores(self.hists[blob], present_only=self.present_only.get(blob, False))
+
+    def summary(self) -> dict[str, float]:
+        """Flat scores of every output: ``mean_iu`` etc. for a single output, ``score_sem/mean_iu`` ... for
+        two."""
+        out = {}
+        for blob in self.hists:
+            prefix = "" if len(self.hists) == 1 else f"{blob}/"
+            out.update({f"{prefix}{k}": v for k, v in self.scores(blob).items() if k != "per_class_iu"})
+        return out
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
+                    inputs: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
+                    ids: Sequence[str] | None = None, present_only: Mapping[str, bool] | None = None,
+                    on_prediction: Callable[[str, dict[str, np.ndarray]], None] | None = None,
+                    progress: bool = True, limit: int | None = None) -> Evaluation:
+    """Run ``net`` (test mode) over ``reader`` in order and accumulate a confusion matrix per output.
+
+    ``inputs`` / ``labels`` map net inputs and score blobs to reader tops (default: data's table and the net's
+    loss layers). ``on_prediction(id, {score blob: H x W uint8 label map})`` sees every prediction.
+    """
+    inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
+    labels = dict(labels) if labels is not None else feed.label_tops(net)
+    ids = list(ids) if ids is not None else list(getattr(reader, "ids", range(len(reader))))
+    n = len(reader) if limit is None else min(limit, len(reader))
+    classes = {}
+    was_training = net.training
+    net.to(device).eval()
+    hists: dict[str, np.ndarray] = {}
+    seconds: list[float] = []
+    indices = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc=f"{getattr(net, 'name', 'net')}", unit="img", dynamic_ncols=True)
+    try:
+        with torch.inference_mode():
+            for i in indices:
+                item = reader[i]
+                x = feed.inputs_from_item(net, item, device, inputs)
+                _sync(device)
+                start = time.perf_counter()
+                outs = feed.outputs_by_name(net, net(*x))
+                preds = {b: outs[b][0].argmax(dim=0) for b in labels}
+                _sync(device)
+                seconds.append(time.perf_counter() - start)
+                preds = {b: p.to(torch.uint8).cpu().numpy() for b, p in preds.items()}
+                for blob, top in labels.items():
+                    c = classes.setdefault(blob, outs[blob].shape[1])
+                    hist = fast_hist(np.asarray(item[top]), preds[blob], c)
+                    hists[blob] = hists[blob] + hist if blob in hists else hist
+                if on_prediction is not None:
+                    on_prediction(str(ids[i]), preds)
+    finally:
+        net.train(was_training)
+    if not hists:
+        raise ValueError("the split is empty: nothing was scored")
+    return Evaluation(getattr(net, "name", type(net).__name__), [str(x) for x in ids[:n]], hists, labels,
+                      seconds, dict(present_only or {}))
+
+
+def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device,
+                   on_prediction: Callable[[str, dict[str, np.ndarray]], None], *,
+                   inputs: Mapping[str, str] | None = None, progress: bool = True,
+                   limit: int | None = None) -> list[float]:
+    """Run ``net`` over an unlabelled split (VOC test) in order, handing every prediction to
+    ``on_prediction(id, {output blob: H x W uint8})``. Returns the forward + argmax seconds per image."""
+    inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
+    ids = list(getattr(reader, "ids", range(len(reader))))
+    n = len(reader) if limit is None else min(limit, len(reader))
+    indices = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc=f"{getattr(net, 'name', 'net')} (predict)", unit="img", dynamic_ncols=True)
+    was_training = net.training
+    net.to(device).eval()
+    seconds = []
+    try:
+        with torch.inference_mode():
+            for i in indices:
+                x = feed.inputs_from_item(net, reader[i], device, inputs)
+                _sync(device)
+                start = time.perf_counter()
+                outs = feed.outputs_by_name(net, net(*x))
+                preds = {b: o[0].argmax(dim=0) for b, o in outs.items()}
+                _sync(device)
+                seconds.append(time.perf_counter() - start)
+                on_prediction(str(ids[i]), {b: p.to(torch.uint8).cpu().numpy() for b, p in preds.items()})
+    finally:
+        net.train(was_training)
+    return seconds
+
+
+# ---- printing -------------------------------------------------------------------------------------------
+
+
+def format_scores(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The four scores per output (percent) and a per-class IU table with class names."""
+    lines = []
+    for blob in ev.hists:
+        s = ev.scores(blob)
+        variant = " (mean IU over classes present in the ground truth)" if ev.present_only.get(blob) else ""
+        lines.append(f"{blob}: pixel acc. {100 * s['pixel_accuracy']:.2f}  mean acc. "
+                     f"{100 * s['mean_accuracy']:.2f}  mean IU {100 * s['mean_iu']:.2f}  f.w. IU "
+                     f"{100 * s['fw_iu']:.2f}{variant}")
+        names = list((class_names or {}).get(blob, ()))
+        gt = ev.hists[blob].sum(axis=1)
+        lines.append(f"  {'class':<4} {'name':<18} {'IU':>7} {'pixels':>12}")
+        for c, iu in enumerate(s["per_class_iu"]):
+            name = names[c] if c < len(names) else "?"
+            cell = "   -   " if np.isnan(iu) else f"{100 * iu:7.2f}"
+            lines.append(f"  {c:<4} {name:<18} {cell} {int(gt[c]):>12}")
+    return "\n".join(lines)
+
+
+def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_path: Path | None,
+           device: torch.device, class_names: Mapping[str, Sequence[str]] | None = None,
+           extra: Mapping | None = None) -> dict:
+    """A JSON-able record of one evaluation."""
+    per_output = {}
+    for blob in ev.hists:
+        s = ev.scores(blob)
+        names = list((class_names or {}).get(blob, ()))
+        per_output[blob] = {
+            **{k: v for k, v in s.items() if k != "per_class_iu"},
+            "present_only": ev.present_only.get(blob, False),
+            "per_class_iu": {(names[c] if c < len(names) else str(c)): v
+                             for c, v in enumerate(s["per_class_iu"])},
+            "label_top": ev.label_tops[blob],
+        }
+    return {
+        "net": ev.net,
+        "dataset": dataset,
+        "split": split,
+        "images": len(ev.ids),
+        "split_md5": split_md5,
+        "weights": str(weights_path) if weights_path else None,
+        "weights_sha256": sha256_file(weights_path) if weights_path else None,
+        **environment(device),
+        "seconds_per_image_median": ev.median_seconds,
+        "seconds_per_image_mean": statistics.fmean(ev.seconds) if ev.seconds else None,
+        "scores": per_output,
+        **dict(extra or {}),
+    }
+
+
+# ---- command line ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    import nets
+
+    from . import datasets
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("--weights", required=True, type=Path, help="weights .h5 (or .caffemodel)")
+    parser.add_argument("--dataset", help="data.load name (default: the net's evaluation dataset)")
+    parser.add_argument("--split", help="split (default: the net's evaluation split)")
+    parser.add_argument("--data-root", type=Path, help="dataset root (default: under $FCN_DATA)")
+    parser.add_argument("--save-png", type=Path, metavar="DIR", help="write palette PNG predictions here")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the record here")
+    parser.add_argument("--limit", type=int,
+                        help="score only the first N images (a quick look, not a result)")
+    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    args = parser.parse_args(argv)
+
+    dataset, split = datasets.eval_split(args.net, args.dataset, args.split)
+    datasets.require_weights(args.weights, args.net)
+    reader = datasets.open_split(args.net, dataset, split, args.data_root)
+    device = pick_device(args.device)
+    import weights
+
+    net = weights.load(nets.build(args.net), args.weights)
+    print(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, "
+          f"device {device_name(device)}")
+    save = datasets.png_writer(args.save_png, args.net) if args.save_png else None
+    ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net, dataset),
+                         on_prediction=save, limit=args.limit)
+    names = datasets.class_names(net, dataset)
+    print(format_scores(ev, names))
+    print(f"median {1000 * ev.median_seconds:.1f} ms per image (forward + argmax) on {device_name(device)}")
+    if args.json:
+        rec = record(ev, dataset=dataset, split=split, split_md5=datasets.split_md5(reader),
+                     weights_path=args.weights, device=device, class_names=names,
+                     extra={"limit": args.limit} if args.limit else None)
+        print(f"record: {write_json(args.json, rec)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

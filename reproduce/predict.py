@@ -1,0 +1,78 @@
+"""Segment a picture from disk with a reference net: ``predict(net, image) -> label map``.
+
+>>> import nets, weights
+>>> from reproduce.predict import predict
+>>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")
+>>> label = predict(net, "cat.jpg")            # H x W uint8, VOC class indices
+
+The image is preprocessed exactly as the net's training data was (data.preprocess: RGB -> BGR, the net's
+dataset mean, no resizing), so a JPEG from disk reaches the net as the reference's data layer fed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+ImageLike = Image.Image | np.ndarray | str | Path
+
+
+def preprocess_top(net_name: str, top: str, image: ImageLike) -> np.ndarray:
+    """One reader top of a net from a picture: colour with the net's dataset mean, HHA with its own mean
+    (no channel flip), depth as log depth (data.preprocess)."""
+    from data.feeds import net_mean
+    from data.preprocess import preprocess_depth, preprocess_hha, preprocess_image
+
+    if top in ("data", "color"):
+        return preprocess_image(image, net_mean(net_name))
+    if top == "hha":
+        return preprocess_hha(image)
+    if top == "depth":
+        return preprocess_depth(image)
+    raise ValueError(f"no preprocessing for reader top {top!r}")
+
+
+def predict(net: nn.Module, image: ImageLike | Mapping[str, ImageLike],
+            device: torch.device | str | None = None) -> np.ndarray | dict[str, np.ndarray]:
+    """The net's label map for one picture: H x W uint8 (argmax over classes), at the picture's own size.
+
+    ``image``: a path, PIL image or H x W x 3 uint8 RGB array. Nets with two inputs take a mapping from reader
+    top to picture: {"color": ..., "hha": ...} (nyud-fcn32s-color-hha) or {"color": ..., "depth": ...}
+    (nyud-fcn32s-color-d); nyud-fcn32s-hha takes the HHA picture itself. Two-headed nets (SIFT Flow) return
+    {score blob: label map}.
+    """
+    from data.feeds import net_tops
+
+    tops = net_tops(net.name)  # net input -> reader top
+    if isinstance(image, Mapping):
+        missing = [t for t in tops.values() if t not in image]
+        if missing:
+            raise KeyError(f"{net.name} needs pictures for {sorted(tops.values())}; missing {missing}")
+        pictures = dict(image)
+    else:
+        if len(tops) != 1:
+            raise TypeError(f"{net.name} takes {len(tops)} inputs; pass a mapping {{top: picture}} for "
+                            f"tops {sorted(tops.values())}")
+        pictures = {next(iter(tops.values())): image}
+    # Default: wherever the net's weights are (move the net with net.to(pick_device()) for a GPU).
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    arrays = [preprocess_top(net.name, tops[name], pictures[tops[name]]) for name in net.inputs]
+    sizes = {a.shape[1:] for a in arrays}
+    if len(sizes) != 1:
+        raise ValueError(f"the pictures for {net.name} differ in size (H x W): {sorted(sizes)}")
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            out = net(*(torch.from_numpy(a)[None].to(device) for a in arrays))
+    finally:
+        net.train(was_training)
+    outs = out if isinstance(out, tuple) else (out,)
+    labels = {o: x[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+              for o, x in zip(net.outputs, outs, strict=True)}
+    return labels[net.outputs[0]] if len(labels) == 1 else labels

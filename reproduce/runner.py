@@ -1,0 +1,462 @@
+"""The machinery behind ``python -m reproduce.tableN``: check inputs, evaluate the released weights, print paper
+vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
+
+Exit status: 0 when every check that applies passed (or the run was a smoke run), 1 when a check failed,
+2 when weights or data are missing (the message lists each with the command that fetches it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import tables
+from .datasets import MissingInputs, weights_missing
+from .records import REPO, environment, pick_device, sha256_file, write_json, write_text
+from .tables import COLUMNS, SCORES, Row, Table, Verdict
+
+RESULTS = REPO / "results"
+SMOKE_SEED = 0
+
+
+@dataclass
+class Outcome:
+    """One row of a table as the kit measured it."""
+
+    method: str
+    status: str
+    net: str | None
+    paper: dict[str, float | None]
+    ours: dict[str, float | None] = field(default_factory=dict)
+    extra: dict[str, float | str] = field(default_factory=dict)  # other variants and facts worth printing
+    verdict: str = ""  # PASS / FAIL / informational / not released / baseline / not judged (...)
+    checks: list[dict] = field(default_factory=list)  # the pass/fail comparisons that apply
+    note: str = ""
+
+
+@dataclass
+class Context:
+    """Everything a table run shares: options, device, where inputs are, what was measured."""
+
+    table: Table
+    args: argparse.Namespace
+    device: object = None
+    smoke_root: Path | None = None
+    inputs: dict = field(default_factory=dict)  # check_inputs: weights paths and readers
+    test_reader: object = None  # Table 3: the VOC2012 test images, when present
+    evaluations: dict[str, object] = field(default_factory=dict)  # net -> evaluate.Evaluation
+    nets: dict[str, object] = field(default_factory=dict)  # net -> the module evaluated (kept for reuse)
+    provenance: dict[str, dict] = field(default_factory=dict)  # net -> weights file, SHA-256, split record
+    notes: list[str] = field(default_factory=list)
+    record_extra: dict = field(default_factory=dict)
+
+    @property
+    def smoke(self) -> bool:
+        return bool(self.args.smoke)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.args.out / "smoke" if self.smoke else self.args.out
+
+
+# ---- command line ---------------------------------------------------------------------------------------
+
+
+def parser(table: Table, doc: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m reproduce.table{table.number}",
+                                description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(doc.splitlines()[1:]))
+    p.add_argument("--smoke", action="store_true",
+                   help="run the pipeline on a generated miniature dataset with random weights (numbers "
+                        "MEANINGLESS): checks the wiring in seconds")
+    p.add_argument("--data-root", type=Path,
+                   help="the datasets' root folder ($FCN_DATA layout; default $FCN_DATA)")
+    p.add_argument("--weights-dir", type=Path, help="folder of NET.h5 files (default: $FCN_WEIGHTS)")
+    p.add_argument("--weights", action="append", default=[], metavar="NET=FILE",
+                   help="use FILE for NET instead of the released weights (repeatable)")
+    p.add_argument("--retrained", action="store_true",
+                   help="the weights come from the kit's own training run: judge each row against its paper "
+                        f"row at {tables.RETRAIN_TOLERANCE} mean IU instead of the releases' scores")
+    p.add_argument("--nets", nargs="+", metavar="NET", help="only these nets (default: every released row)")
+    p.add_argument("--limit", type=int, help="score only the first N images of each split (a quick look; "
+                                             "nothing is judged)")
+    p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="records folder (default: results/)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="evaluate again even when results/evaluations holds a record for the same weights, "
+                        "split and code revision")
+    return p
+
+
+def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
+    out = {}
+    for item in args.weights:
+        net, sep, path = item.partition("=")
+        if not sep or not path:
+            raise SystemExit(f"--weights takes NET=FILE, got {item!r}")
+        out[net] = Path(path)
+    return out
+
+
+# ---- inputs ---------------------------------------------------------------------------------------------
+
+
+def evaluated_rows(ctx: Context, extra_nets: Sequence[tuple[str, str]] = ()) -> list[Row]:
+    """The table's rows plus reference-only releases (label, net), restricted to --nets."""
+    rows = list(ctx.table.rows) + [Row(label, {}, "released", net, "released by the reference; no paper row")
+                                   for label, net in extra_nets]
+    if ctx.args.nets:
+        known = {r.net for r in rows if r.status == "released"}
+        unknown = sorted(set(ctx.args.nets) - known)
+        if unknown:
+            raise SystemExit(f"--nets {unknown} have no released row in Table {ctx.table.number}; "
+                             f"choose from {sorted(known)}")
+    return rows
+
+
+def nets_to_run(ctx: Context, rows: Sequence[Row]) -> list[str]:
+    nets = list(dict.fromkeys(r.net for r in rows if r.status == "released" and r.net))
+    return [n for n in nets if not ctx.args.nets or n in ctx.args.nets]
+
+
+def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, str, str]]) -> dict:
+    """Weights path per net and a reader per (net, dataset, split); one MissingInputs listing everything
+    absent. Cheap: no net is built and no image is read."""
+    from .datasets import open_split, weights_path
+
+    missing: list[tuple[str, str]] = []
+    paths = {}
+    overrides = weights_overrides(ctx.args)
+    for net in nets:
+        path = overrides.get(net) or weights_path(net, ctx.args.weights_dir)
+        paths[net] = path
+        if not ctx.smoke and not path.is_file():
+            missing.append(weights_missing(net, path))
+    readers = {}
+    root = ctx.smoke_root if ctx.smoke else ctx.args.data_root
+    options = {"expect_split": None} if ctx.smoke else {}
+    for net, dataset, split in splits:
+        try:
+            readers[(net, dataset, split)] = open_split(net, dataset, split, root, **options)
+        except MissingInputs as e:
+            missing += [m for m in e.missing if m not in missing]
+    if missing:
+        raise MissingInputs(missing)
+    return {"weights": paths, "readers": readers}
+
+
+# ---- evaluation -----------------------------------------------------------------------------------------
+
+
+def load_net(ctx: Context, net_name: str):
+    """The evaluated module of ``net_name`` if this run built one, else a fresh one with its weights."""
+    import nets
+
+    if net_name in ctx.nets:
+        return ctx.nets[net_name]
+    net = nets.build(net_name)
+    if ctx.smoke:
+        random_init(net, SMOKE_SEED)
+    else:
+        import weights
+
+        weights.load(net, ctx.inputs["weights"][net_name])
+    ctx.nets[net_name] = net
+    return net
+
+
+def random_init(net, seed: int) -> None:
+    """Smoke-run weights: He-scaled uniform convolutions (variance 2 / fan_in) from a seeded generator, zero
+    biases; the frozen upsamplers keep their bilinear kernels. Meaningless by design: only the wiring is
+    exercised. (Uniform rather than normal draws: a VGG16 FCN has 134M weights and this runs on busy CPUs.)"""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith(".weight"):
+                bound = math.sqrt(6.0 / p[0].numel())
+                p.uniform_(-bound, bound, generator=g)
+            else:
+                p.zero_()
+
+
+def _cache_path(ctx: Context, net: str, dataset: str, split: str) -> Path:
+    return ctx.out_dir / "evaluations" / f"{net}_{dataset}_{split}.json"
+
+
+def _cache_key(net: str, dataset: str, split: str, sha: str, split_md5: str, limit: int | None,
+               device) -> dict:
+    from .records import device_name, git_revision
+
+    # The device is part of the key: the record's timings belong to it.
+    return {"net": net, "dataset": dataset, "split": split, "weights_sha256": sha, "split_md5": split_md5,
+            "limit": limit, "git_revision": git_revision(), "device": device_name(device)}
+
+
+def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: str, split: str,
+                 on_prediction: Callable | None = None):
+    """Evaluate one net (or reuse results/evaluations/... for the same weights, split and revision)."""
+    from . import datasets
+    from .evaluate import Evaluation, evaluate_reader
+
+    limit = ctx.args.limit
+    if ctx.smoke:
+        sha, source = f"random (seed {SMOKE_SEED}, smoke run)", "random"
+    else:
+        print(f"hashing {weights} ...", flush=True)
+        sha, source = sha256_file(weights), str(weights)
+    md5 = datasets.split_md5(reader)
+    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device)
+    ctx.provenance[net_name] = {"weights": source, "weights_sha256": sha, "dataset": dataset, "split": split,
+                                "split_md5": md5, "split_info": datasets.split_record(reader)}
+    cache = _cache_path(ctx, net_name, dataset, split)
+    if not ctx.smoke and not ctx.args.no_cache and on_prediction is None and cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key and not key["git_revision"].endswith("+dirty"):
+            print(f"{net_name}: reusing {cache} (same weights, split and revision; --no-cache to evaluate "
+                  "again)")
+            hists = {b: np.array(h, dtype=np.int64) for b, h in saved["hists"].items()}
+            ev = Evaluation(net_name, saved["ids"], hists, saved["label_tops"], saved["seconds"],
+                            saved["present_only"])
+            ctx.evaluations[net_name] = ev
+            return ev
+    net = load_net(ctx, net_name)
+    count = len(reader) if limit is None else min(limit, len(reader))
+    print(f"evaluating {net_name} on {dataset} {split} ({count} images)", flush=True)
+    ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_name, dataset),
+                         on_prediction=on_prediction, limit=limit, progress=not ctx.smoke)
+    ctx.evaluations[net_name] = ev
+    ctx.nets[net_name] = net
+    if not ctx.smoke:
+        write_json(cache, {"key": key, "ids": ev.ids, "hists": {b: h.tolist() for b, h in ev.hists.items()},
+                           "label_tops": ev.label_tops, "seconds": ev.seconds, "present_only": ev.present_only})
+    return ev
+
+
+def score_columns(ev) -> dict[str, float]:
+    """The paper's score columns (percent) from an evaluation: the first output's four scores, plus the
+    geometric pixel accuracy of a two-headed net."""
+    first = next(iter(ev.hists))
+    s = ev.scores(first)
+    out = {k: 100 * s[k] for k in SCORES}
+    if "score_geo" in ev.hists:
+        out["geo_pixel_accuracy"] = 100 * ev.scores("score_geo")["pixel_accuracy"]
+    return out
+
+
+# ---- judging --------------------------------------------------------------------------------------------
+
+
+def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
+    """Pass/fail for the five VOC releases (reference README, 0.1) or a re-training run (paper row, 1.0);
+    everything else is informational."""
+    iu = outcome.ours.get("mean_iu")
+    if row.status == "baseline":
+        outcome.verdict = "baseline (another method; nothing to run)"
+        return
+    if row.status == "not released":
+        outcome.verdict = "not released: no weights to evaluate"
+        return
+    if iu is None:
+        outcome.verdict = "not evaluated"
+        return
+    if ctx.smoke:
+        outcome.verdict = "smoke run: MEANINGLESS, not judged"
+        return
+    if ctx.args.limit is not None:
+        outcome.verdict = f"partial split (--limit {ctx.args.limit}): not judged"
+        return
+    if ctx.args.retrained and row.paper.get("mean_iu") is not None:
+        add_check(outcome, "mean IU, re-training vs paper row", tables.check_retrained(row, iu))
+    elif not ctx.args.retrained and row.release is not None and row.release.checked and \
+            row.net not in weights_overrides(ctx.args):
+        add_check(outcome, f"mean IU on {row.release.split}, release vs reference README",
+                  tables.check_release(row.net, iu))
+    if not outcome.checks:
+        outcome.verdict = "informational (no published score for these weights)"
+        return
+    outcome.verdict = "PASS" if all(c["passed"] for c in outcome.checks) else "FAIL"
+
+
+def add_check(outcome: Outcome, kind: str, verdict: Verdict) -> None:
+    outcome.checks.append({"kind": kind, "target": verdict.target, "ours": round(verdict.ours, 4),
+                           "delta": round(verdict.delta, 4), "tolerance": verdict.tolerance,
+                           "passed": verdict.passed})
+
+
+# ---- output ---------------------------------------------------------------------------------------------
+
+
+def _fmt(x: float | str | None, signed: bool = False, digits: int = 1) -> str:
+    """Paper cells with one decimal as printed, the kit's with two (a 0.1 tolerance needs them)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if not isinstance(x, float):
+        return str(x)
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def delta(paper: float | None, ours: float | None) -> float | None:
+    return None if paper is None or ours is None else ours - paper
+
+
+def format_text(ctx: Context, outcomes: Sequence[Outcome]) -> str:
+    t = ctx.table
+    lines = [f"Table {t.number}: {t.title} (paper: {t.paper_split}; kit: {t.dataset} {t.split})"]
+    if ctx.smoke:
+        lines.append("SMOKE RUN: miniature generated data, random weights. Every number below is MEANINGLESS.")
+    for o in outcomes:
+        head = f"{o.method}" + (f"  [{o.net}, {o.status}]" if o.net else f"  [{o.status}]")
+        lines.append("")
+        lines.append(head)
+        cols = [c for c in t.columns if c in o.paper or c in o.ours]
+        if cols:
+            lines.append(f"  {'':<24} {'paper':>8} {'ours':>8} {'delta':>8}")
+            for c in cols:
+                p, u = o.paper.get(c), o.ours.get(c)
+                lines.append(f"  {COLUMNS[c]:<24} {_fmt(p):>8} {_fmt(u, digits=2):>8} "
+                             f"{_fmt(delta(p, u), True, 2):>8}")
+        for k, v in o.extra.items():
+            lines.append(f"  {k}: {_fmt(v, digits=2)}")
+        for c in o.checks:
+            lines.append(f"  check, {c['kind']}: {c['ours']:.2f} vs {c['target']} (delta {c['delta']:+.2f}, "
+                         f"tolerance {c['tolerance']}): {'PASS' if c['passed'] else 'FAIL'}")
+        lines.append(f"  verdict: {o.verdict}")
+        if o.note:
+            lines.append(f"  note: {o.note}")
+    for n in (*t.notes, *ctx.notes):
+        lines.append(f"* {n}")
+    return "\n".join(lines)
+
+
+def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> str:
+    t = ctx.table
+    title = f"# Table {t.number}: {t.title}"
+    lines = [title + (" (SMOKE RUN: numbers MEANINGLESS)" if ctx.smoke else ""), ""]
+    lines.append(f"Paper: {t.paper_split}. Kit: {t.dataset} {t.split}. Revision {record['git_revision']}, "
+                 f"device {record['device']}, {time.strftime('%Y-%m-%d', time.gmtime(record['finished']))}.")
+    lines.append("")
+    header = ["method", "net"] + [COLUMNS[c] + " (paper / ours / delta)" for c in t.columns] + ["verdict"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for o in outcomes:
+        cells = [o.method, o.net or "-"]
+        for c in t.columns:
+            p, u = o.paper.get(c), o.ours.get(c)
+            cells.append(f"{_fmt(p)} / {_fmt(u, digits=2)} / {_fmt(delta(p, u), True, 2)}")
+        cells.append(o.verdict)
+        lines.append("| " + " | ".join(cells) + " |")
+    extras = [(o.method, k, v) for o in outcomes for k, v in o.extra.items()]
+    if extras:
+        lines += ["", "Also measured:", ""] + [f"- {m}: {k} = {_fmt(v, digits=2)}" for m, k, v in extras]
+    lines += ["", "Weights and splits:", ""]
+    for net, prov in record["provenance"].items():
+        lines.append(f"- {net}: weights {prov['weights']} (SHA-256 {prov['weights_sha256']}); "
+                     f"{prov['dataset']} {prov['split']} split MD5 {prov['split_md5']}")
+    notes = [*t.notes, *ctx.notes]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> dict:
+    record = {
+        "table": ctx.table.number,
+        "title": ctx.table.title,
+        "smoke": ctx.smoke,
+        "meaningless": ctx.smoke,
+        "seed": SMOKE_SEED if ctx.smoke else None,
+        "command": " ".join([f"python -m reproduce.table{ctx.table.number}", *sys.argv[1:]]),
+        **environment(ctx.device),
+        "started": started,
+        "finished": time.time(),
+        "limit": ctx.args.limit,
+        "provenance": ctx.provenance,
+        "rows": [asdict(o) for o in outcomes],
+        "notes": [*ctx.table.notes, *ctx.notes],
+        **ctx.record_extra,
+    }
+    name = f"table{ctx.table.number}"
+    write_json(ctx.out_dir / f"{name}.json", record)
+    write_text(ctx.out_dir / f"{name}.md", format_markdown(ctx, outcomes, record))
+    return record
+
+
+# ---- the whole run --------------------------------------------------------------------------------------
+
+
+Measure = Callable[[Context, Row, Outcome], None]
+
+
+def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *,
+              extra_nets: Sequence[tuple[str, str]] = (), measure: Measure | None = None,
+              prepare: Callable[[Context], None] | None = None,
+              finish: Callable[[Context, list[Outcome]], None] | None = None,
+              add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+              smoke_data: Callable[[Path], None] | None = None, keep_nets: Sequence[str] = ()) -> int:
+    """Evaluate every released row of ``table`` and report. Hooks: ``add_arguments`` (extra options),
+    ``prepare(ctx)`` after the inputs check, ``measure(ctx, row, outcome)`` per row after the scores,
+    ``finish(ctx, outcomes)`` before the records are written, ``smoke_data(root)`` builds the miniature
+    datasets for --smoke; ``keep_nets`` stay in memory for ``finish`` (others are freed after their row)."""
+    p = parser(table, doc)
+    if add_arguments:
+        add_arguments(p)
+    args = p.parse_args(argv)
+    ctx = Context(table, args)
+    started = time.time()
+    rows = evaluated_rows(ctx, extra_nets)
+    nets = nets_to_run(ctx, rows)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fcn-smoke-") as tmp:
+        if ctx.smoke:
+            ctx.smoke_root = Path(tmp) / "data"
+            (smoke_data or default_smoke_data(table))(ctx.smoke_root)
+        try:
+            found = check_inputs(ctx, nets, [(n, table.dataset, table.split) for n in nets])
+            ctx.inputs = found
+            ctx.device = pick_device(args.device)
+            if prepare:
+                prepare(ctx)
+        except MissingInputs as e:
+            print(f"Table {table.number} cannot run.\n{e}", file=sys.stderr)
+            return 2
+        outcomes = []
+        for row in rows:
+            o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note)
+            if row.status == "released" and row.net in nets:
+                reader = found["readers"][(row.net, table.dataset, table.split)]
+                ev = evaluate_net(ctx, row.net, found["weights"][row.net], reader, table.dataset, table.split)
+                o.ours.update(score_columns(ev))
+            if measure:
+                measure(ctx, row, o)
+            judge(ctx, row, o)
+            outcomes.append(o)
+            if row.net not in keep_nets:
+                ctx.nets.pop(row.net, None)
+        if finish:
+            finish(ctx, outcomes)
+    print()
+    print(format_text(ctx, outcomes))
+    write_records(ctx, outcomes, started)
+    print(f"\nrecords: {ctx.out_dir / f'table{table.number}.json'} and .md")
+    failed = [o for o in outcomes if o.verdict == "FAIL"]
+    if failed:
+        print(f"FAILED: {', '.join(o.method for o in failed)}")
+        return 1
+    return 0
+
+
+def default_smoke_data(table: Table) -> Callable[[Path], None]:
+    from .smoke import build_for
+
+    return lambda root: build_for(table.dataset, root)

@@ -1,0 +1,72 @@
+"""Table 1 (CVPR 2015): from classifier to dense FCN, on VOC2011 val (the kit scores seg11valid).
+
+Command: ``make reproduce-table1`` (= ``python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
+
+Expected: the structure columns are exact and computed from the nets: conv. layers 8 / 16, parameters 57M /
+134M (trunk conv1..fc7 plus a 21-class score_fr), receptive field 355 / 404, max. stride 32 / 32 for
+FCN-AlexNet / FCN-VGG16. Mean IU: the released voc-fcn-alexnet must score 48.0 and voc-fcn32s 63.6 on
+seg11valid within 0.1 (PASS/FAIL, the reference README); the paper's 39.8 / 56.0 (CVPR recipe) are printed
+beside them for information. Forward time is measured on one 500x500 input on the device at hand; the
+paper's 50 ms / 210 ms are a 2015 Tesla K40c, so only the ratio (about 4x) compares. FCN-GoogLeNet (42.5)
+was never released.
+
+Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
+
+Hardware and time: one GPU, about two minutes; a 2-core CPU, about an hour and a half (FCN-VGG16 several
+seconds per image).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .runner import Context, Outcome, run_table
+from .tables import TABLE1, Row
+
+STRUCTURE = ("conv_layers", "params_millions", "rf_size", "max_stride")
+
+
+def structure(net_name: str) -> dict[str, float]:
+    """Table 1's structure columns of a 21-class net, from its layer list: convolution layers (trunk and
+    score_fr), trainable parameters in millions, receptive field and stride of fc7 in input pixels."""
+    import nets
+    from nets.geometry import receptive_fields
+
+    spec = nets.spec(net_name)
+    convs = [x for x in spec.layers if x.type == "Convolution"]
+    params = 0
+    channels = dict(spec.inputs)
+    for layer in spec.layers:
+        c_in = channels[layer.bottom[0]]
+        c_out = layer.num_output if layer.type in ("Convolution", "Deconvolution") else c_in
+        if layer.type == "Convolution":
+            params += layer.num_output * (c_in // layer.group) * layer.kernel_size ** 2 + layer.num_output
+        for top in layer.top:
+            channels[top] = c_out
+    fc7 = receptive_fields(spec)["fc7"]
+    return {"conv_layers": len(convs), "params_millions": round(params / 1e6, 1), "rf_size": int(fc7.size),
+            "max_stride": int(fc7.jump)}
+
+
+def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
+    if row.net is None or row.status != "released":
+        return
+    from nets.bench import measure as bench
+
+    ours = structure(row.net)
+    outcome.ours.update(ours)
+    exact = [c for c in STRUCTURE if round(ours[c]) == row.paper.get(c)]
+    outcome.extra["structure columns equal to the paper"] = f"{len(exact)} of {len(STRUCTURE)}"
+    # Timing does not depend on the weights: the bench builds the net with random ones.
+    size, runs = (64, 1) if ctx.smoke else (500, 10 if ctx.device.type == "cuda" else 3)
+    t = bench(row.net, size, runs, ctx.device)
+    outcome.ours["forward_ms"] = round(t["median_ms"], 1)
+    outcome.extra["forward time"] = f"median of {runs} on {t['device']}, {size}x{size} input"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_table(TABLE1, __doc__, argv, measure=measure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

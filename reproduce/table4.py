@@ -1,0 +1,31 @@
+"""Table 4 (CVPR 2015): NYUDv2, RGB, depth and HHA inputs, on the 654 test images.
+
+Command: ``make reproduce-table4`` (= ``python -m reproduce.table4``); ``SMOKE=1`` for the wiring check.
+
+Expected (paper, pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s RGB 60.0 / 42.2 / 29.2 / 43.9, HHA
+57.1 / 35.2 / 24.2 / 40.4, RGB-HHA 64.3 / 44.9 / 32.8 / 48.0; RGBD 61.5 / 42.4 / 30.5 / 45.5 and FCN-16s
+RGB-HHA 65.4 / 46.1 / 34.0 / 49.5 were never released. No score is published for the releases
+(nyud-fcn32s-color, -hha, -color-hha), so every row is informational: paper vs ours vs delta, no pass/fail.
+A re-training run (``--retrained --weights NET=FILE``) is judged against its paper row at 1.0 mean IU.
+
+Needs: ``make weights NET=nyud-fcn32s-color`` (and nyud-fcn32s-hha, nyud-fcn32s-color-hha), ``make data
+DATASET=nyud``.
+
+Hardware and time: one GPU, about a minute per net (640x480 images); a 2-core CPU, about two hours per net
+and twice that for the two-stream net.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .runner import run_table
+from .tables import TABLE4
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_table(TABLE4, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

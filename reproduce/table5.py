@@ -1,0 +1,43 @@
+"""Table 5 (CVPR 2015): SIFT Flow, the two-headed FCN-16s (33 semantic and 3 geometric classes), test split.
+
+Command: ``make reproduce-table5`` (= ``python -m reproduce.table5``); ``SMOKE=1`` for the wiring check.
+
+Expected (paper): FCN-16s pixel acc. 85.2, mean acc. 51.7, mean IU 39.5, f.w. IU 76.1, geometric pixel acc.
+94.3, with the paper's averaging: mean IU over the classes present in the 200 test images (cow, desert and moon
+never occur). The reference's own scorer also counts classes predicted but absent; both are printed. The
+siftflow-fcn32s and -fcn8s releases have no paper row and are scored for information. No score is published
+for any SIFT Flow release: every row is informational (no pass/fail).
+
+Needs: ``make weights NET=siftflow-fcn16s`` (and siftflow-fcn32s, siftflow-fcn8s), ``make data
+DATASET=siftflow``.
+
+Hardware and time: one GPU, under a minute per net (256x256 images); a 2-core CPU, about 15 minutes per net.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .metrics import scores
+from .runner import Context, Outcome, run_table
+from .tables import TABLE5, Row
+
+EXTRA_NETS = (("FCN-32s (reference release)", "siftflow-fcn32s"), ("FCN-8s (reference release)", "siftflow-fcn8s"))
+
+
+def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
+    ev = ctx.evaluations.get(row.net) if row.net else None
+    if ev is None:
+        return
+    reference = scores(ev.hists["score_sem"], present_only=False)
+    outcome.extra["semantic mean IU, reference scorer (present or predicted classes)"] = 100 * reference["mean_iu"]
+    absent = [i for i, n in enumerate(ev.hists["score_sem"].sum(axis=1)) if n == 0]
+    outcome.extra["semantic classes absent from the ground truth"] = str(absent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_table(TABLE5, __doc__, argv, extra_nets=EXTRA_NETS, measure=measure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
