@@ -15,22 +15,6 @@ from reproduce.solver import SolverSetting
 from reproduce.train import Trainer, run
 
 
-class _ReferenceOrder:
-    """Stand-in for data's sampler in these tests: Python 2 randint order, int(random() * N)."""
-
-    def __init__(self, n: int, seed: int = 1337):
-        self.n, self.rng = n, random.Random(seed)
-
-    def __next__(self) -> int:
-        return int(self.rng.random() * self.n)
-
-    def getstate(self):
-        return self.rng.getstate()
-
-    def setstate(self, state) -> None:
-        self.rng.setstate(state)
-
-
 def _tiny_net(seed: int = 0) -> CaffeNet:
     """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score (3 classes): small enough to train in milliseconds, with
     dropout so that the dropout RNG matters."""
@@ -61,8 +45,7 @@ SETTING = SolverSetting("tiny", base_lr=1e-3, momentum=0.9, iter_size=2, normali
 
 def _trainer(seed_torch: int = 5) -> Trainer:
     torch.manual_seed(seed_torch)
-    return Trainer(_tiny_net(), SETTING, _reader(), _ReferenceOrder(5), torch.device("cpu"),
-                   {"data": "data"}, {"score": "label"})
+    return Trainer(_tiny_net(), SETTING, _reader(), torch.device("cpu"), {"data": "data"}, {"score": "label"})
 
 
 def test_four_straight_steps_equal_two_steps_snapshot_resume_two_steps_bit_for_bit(tmp_path):
@@ -74,9 +57,10 @@ def test_four_straight_steps_equal_two_steps_snapshot_resume_two_steps_bit_for_b
     state = tmp_path / "b" / "tiny_iter_2.solverstate.h5"
     assert state.is_file() and (tmp_path / "b" / "tiny_iter_2.h5").is_file()
 
-    # A fresh process: other weights, another RNG position, a fresh sampler; restore must set all three.
-    resumed = Trainer(_tiny_net(seed=99), SETTING, _reader(), _ReferenceOrder(5), torch.device("cpu"),
-                      {"data": "data"}, {"score": "label"})
+    # A fresh process: other weights, another RNG position, a sampler elsewhere; restore must set all three.
+    resumed = Trainer(_tiny_net(seed=99), SETTING, _reader(), torch.device("cpu"), {"data": "data"},
+                      {"score": "label"})
+    next(resumed._order)
     torch.manual_seed(12345)
     resumed.restore(state)
     assert resumed.iter == 2
@@ -130,8 +114,10 @@ def test_one_step_draws_iter_size_images_in_the_reference_order():
     t.reader = Spy(reader)
     t.step()
     t.step()
+    # Python 2's random.randint(0, N - 1) after random.seed(1337), which is int(random() * N):
     expected = random.Random(1337)
     assert seen == [int(expected.random() * 5) for _ in range(4)]  # 2 iterations x iter_size 2
+    assert t.draws == 4
 
 
 def test_restore_refuses_a_snapshot_of_another_net(tmp_path):

@@ -12,7 +12,7 @@ from nets.net import CaffeNet
 from nets.spec import CAFFE_DEFAULT, TRAINED, NetSpec, conv, deconv
 from reproduce.solver import FLT_MIN, SOLVERS, CaffeSGD, softmax_with_loss
 
-# ---- SGD --------------------------------------------------------------------------------------------------
+# ---- SGD -------------------------------------------------------------------------------------------------
 
 
 def _toy_net() -> CaffeNet:
@@ -120,7 +120,7 @@ def test_solver_table_holds_the_reference_settings():
     assert all(s.weight_decay == 5e-4 for s in SOLVERS.values())
 
 
-# ---- SoftmaxWithLoss --------------------------------------------------------------------------------------
+# ---- SoftmaxWithLoss ------------------------------------------------------------------------------------
 
 
 def _reference_loss(score: np.ndarray, label: np.ndarray, normalize: bool) -> tuple[float, np.ndarray]:
