@@ -17,10 +17,13 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel
 
@@ -208,6 +211,8 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) 
     check_fit({n: [t.shape for t in ts] for n, ts in targets.items()},
               {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()},
               getattr(net, "name", type(net).__name__), source)
+    import torch  # here, not at the top: converting caffemodels does not need torch
+
     with torch.no_grad():
         for name, tensors in targets.items():
             for tensor, blob in zip(tensors, file_blobs[name], strict=True):
