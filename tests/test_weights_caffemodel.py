@@ -279,3 +279,9 @@ def test_mixing_current_and_v1_layers_is_an_error(tmp_path):
 def test_unknown_v1_type_enum_is_an_error_naming_the_layer(tmp_path):
     with pytest.raises(CaffemodelError, match=r"layer 'odd': unknown V1 layer type enum value 77"):
         read_bytes(tmp_path, v1_layer("odd", 77))
+
+
+def test_packed_data_of_a_broken_length_is_an_error_naming_the_layer(tmp_path):
+    body = ld(5, W.tobytes()[:-2]) + shape_msg(W.shape)
+    with pytest.raises(CaffemodelError, match=r"layer 'conv1' blob 0: packed float data of 190 bytes"):
+        read_bytes(tmp_path, layer("conv1", "Convolution", body))

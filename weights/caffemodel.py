@@ -217,7 +217,7 @@ def _read_blob(buf: memoryview, start: int, stop: int) -> _RawBlob:
     double_data: list[np.ndarray] = []
     pos = start
     while pos < stop:
-        key, vpos = _varint(buf, pos, stop)
+        key, _ = _varint(buf, pos, stop)
         number, wire = key >> 3, key & 7
         if number == BLOB_DATA and wire == I32:
             values, pos = _unpacked_run(buf, pos, stop, key, 4, "<f4")
@@ -253,8 +253,9 @@ def _read_blob(buf: memoryview, start: int, stop: int) -> _RawBlob:
     legacy_dims = None
     if legacy:
         # Caffe reads a missing legacy dim as its default, 0.
-        legacy_dims = tuple(legacy.get(n, 0) for n in (BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH))
-    return _RawBlob(shape, legacy_dims, data, double_data)  # type: ignore[arg-type]
+        legacy_dims = (legacy.get(BLOB_NUM, 0), legacy.get(BLOB_CHANNELS, 0), legacy.get(BLOB_HEIGHT, 0),
+                       legacy.get(BLOB_WIDTH, 0))
+    return _RawBlob(shape, legacy_dims, data, double_data)
 
 
 def _blob_shape(raw: _RawBlob, layer: str, layer_type: str, index: int) -> tuple[int, ...]:
@@ -322,7 +323,10 @@ def _read_layer(buf: memoryview, start: int, stop: int, v1: bool, index: int) ->
             else:
                 raise CaffemodelError(f"layer {name!r}: type field has wire type {wire}; not a caffemodel")
         elif number == blobs_field and wire == LEN:
-            raws.append(_read_blob(buf, a, b))
+            try:
+                raws.append(_read_blob(buf, a, b))
+            except CaffemodelError as e:
+                raise CaffemodelError(f"layer {name!r} blob {len(raws)}: {e}") from None
         elif v1 and number == V1_V0_LAYER and wire == LEN:
             raise CaffemodelError(
                 f"layer {index} uses the V0 layer format (caffe.proto V0LayerParameter), older than V1; "
