@@ -1,0 +1,147 @@
+"""reproduce.evaluate, predict and infer on miniature datasets in the real on-disk formats, with tiny nets that
+carry a reference net's name (so data's feeding table applies) but run in milliseconds."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import data
+import nets
+import weights
+from data import miniature
+from nets.net import CaffeNet
+from nets.spec import TRAINED, NetSpec, conv, relu
+from reproduce import evaluate, infer
+from reproduce.metrics import fast_hist, scores
+from reproduce.predict import predict
+from reproduce.runner import random_init
+
+
+def tiny_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = None) -> CaffeNet:
+    """conv 3x3 + ReLU + 1x1 score with ``classes`` outputs, named like a reference net, seeded weights."""
+    inputs = inputs or {"data": 3}
+    first = next(iter(inputs))
+    layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
+              conv("score", "conv1", classes, 1, param=TRAINED))
+    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), "32s", losses=(("loss", "score", "label"),)))
+    random_init(net, 3)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def voc_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("voc") / "VOC2011"
+    return miniature.build_voc(root, n=5, seed=11)
+
+
+def test_confusion_matrix_accumulates_argmax_against_labels_over_the_split_in_order(voc_root):
+    reader = data.load("voc", "val", voc_root, expect_split=None)
+    net = tiny_net()
+    seen = []
+    ev = evaluate.evaluate_reader(net, reader, torch.device("cpu"), progress=False,
+                                  on_prediction=lambda i, p: seen.append((i, p["score"])))
+    expected = np.zeros((21, 21), np.int64)
+    with torch.no_grad():
+        for i in range(len(reader)):
+            item = reader[i]
+            pred = net(torch.from_numpy(item["data"])[None])[0].argmax(0).numpy()
+            expected += fast_hist(item["label"], pred, 21)
+            np.testing.assert_array_equal(seen[i][1], pred)
+    assert [i for i, _ in seen] == list(reader.ids) == ev.ids
+    np.testing.assert_array_equal(ev.hists["score"], expected)
+    assert ev.summary()["mean_iu"] == scores(expected)["mean_iu"]
+    assert len(ev.seconds) == len(reader) and ev.median_seconds > 0
+    assert not net.training
+
+
+def test_scores_table_names_every_class(voc_root):
+    reader = data.load("voc", "val", voc_root, expect_split=None)
+    ev = evaluate.evaluate_reader(tiny_net(), reader, torch.device("cpu"), progress=False)
+    text = evaluate.format_scores(ev, {"score": data.CLASSES[("voc", "label")]})
+    assert "mean IU" in text and "aeroplane" in text and "tvmonitor" in text
+    assert len([line for line in text.splitlines() if line.startswith("  ") and line.split()[0].isdigit()]) == 21
+
+
+def test_evaluate_command_writes_pngs_and_a_record_with_hashes(voc_root, tmp_path, monkeypatch, capsys):
+    net = tiny_net()
+    weights_file = weights.save(net, tmp_path / "tiny.h5")
+    monkeypatch.setattr(nets, "build", lambda name: tiny_net(name))
+    data_root = voc_root.parent
+    rc = evaluate.main(["voc-fcn32s", "--weights", str(weights_file), "--dataset", "voc", "--split", "val",
+                        "--data-root", str(data_root), "--save-png", str(tmp_path / "png"),
+                        "--json", str(tmp_path / "rec.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "mean IU" in out and "person" in out
+    rec = json.loads((tmp_path / "rec.json").read_text())
+    reader = data.load("voc", "val", voc_root, expect_split=None)
+    import hashlib
+
+    assert rec["weights_sha256"] == hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    assert rec["split_md5"] == data.splits.set_md5(reader.ids)
+    assert rec["images"] == len(reader) and rec["git_revision"] and rec["device"].startswith("CPU")
+    assert 0 <= rec["scores"]["score"]["mean_iu"] <= 1
+    assert set(rec["scores"]["score"]["per_class_iu"]) == set(data.CLASSES[("voc", "label")])
+    pngs = sorted(p.stem for p in (tmp_path / "png").glob("*.png"))
+    assert pngs == sorted(reader.ids)
+    with Image.open(tmp_path / "png" / f"{reader.ids[0]}.png") as im:
+        assert im.mode == "P"
+
+
+def test_evaluate_command_without_weights_names_the_make_target(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="make weights NET=voc-fcn8s"):
+        evaluate.main(["voc-fcn8s", "--weights", str(tmp_path / "nope.h5"), "--data-root", str(tmp_path)])
+
+
+def test_predict_preprocesses_a_picture_as_the_reader_does(voc_root):
+    net = tiny_net()
+    path = voc_root / "JPEGImages" / f"{data.load('voc', 'val', voc_root, expect_split=None).ids[0]}.jpg"
+    label = predict(net, path)
+    blob = data.preprocess_image(path, data.MEANS["voc"])
+    with torch.no_grad():
+        want = net(torch.from_numpy(blob)[None])[0].argmax(0).numpy()
+    assert label.dtype == np.uint8 and label.shape == blob.shape[1:]
+    np.testing.assert_array_equal(label, want)
+    # A grayscale picture is converted, not rejected.
+    gray = np.asarray(Image.open(path).convert("L"))
+    assert predict(net, gray).shape == gray.shape
+
+
+def test_predict_needs_every_picture_of_a_two_input_net():
+    net = tiny_net("nyud-fcn32s-color-hha", 40, {"color": 3, "hha": 3})
+    picture = np.zeros((8, 9, 3), np.uint8)
+    with pytest.raises(TypeError, match="mapping"):
+        predict(net, picture)
+    with pytest.raises(KeyError, match="hha"):
+        predict(net, {"color": picture})
+
+
+def test_infer_writes_a_palette_png_and_an_overlay_per_image(voc_root, tmp_path, monkeypatch):
+    weights_file = weights.save(tiny_net(), tmp_path / "tiny.h5")
+    monkeypatch.setattr(nets, "build", lambda name: tiny_net(name))
+    images = sorted((voc_root / "JPEGImages").glob("*.jpg"))[:2]
+    assert infer.main(["voc-fcn32s", "--weights", str(weights_file), *map(str, images), "-o",
+                       str(tmp_path / "out")]) == 0
+    for image in images:
+        with Image.open(tmp_path / "out" / f"{image.stem}.png") as png, Image.open(image) as src:
+            assert png.mode == "P" and png.size == src.size
+        with Image.open(tmp_path / "out" / f"{image.stem}_overlay.png") as over:
+            assert over.mode == "RGB"
+
+
+def test_a_seg11valid_list_file_in_the_root_pins_the_split(tmp_path):
+    """Users and tests pin a split with {root}/{split}.txt; the evaluation then reads exactly those ids."""
+    root = miniature.build_voc(tmp_path / "VOC2011", n=4, seed=5)
+    ids = data.load("voc", "val", root, expect_split=None).ids[:1]
+    (root / "seg11valid.txt").write_text("\n".join(ids) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", data.SplitMismatchWarning)
+        reader = data.load("voc", "seg11valid", root)
+    ev = evaluate.evaluate_reader(tiny_net(), reader, torch.device("cpu"), progress=False)
+    assert ev.ids == list(ids)
