@@ -186,6 +186,14 @@ class SolverSetting:
     val: tuple[str, str]  # (dataset, split) scored in order
     weight_decay: float = WEIGHT_DECAY
     note: str = ""
+    init_sources: tuple[str, ...] = ()  # weights.zoo names that weights.transplant turns into the start
+
+    def init_command(self, out: str = "INIT.h5") -> str:
+        """The commands that build the starting weights from the zoo (the released coarser nets stand in for
+        the user's own; the reference trained each finer net from its own coarser one)."""
+        fetch = " && ".join(f"make weights NET={s}" for s in self.init_sources)
+        sources = " ".join(f"$FCN_WEIGHTS/{s}.h5" for s in self.init_sources)
+        return f"{fetch} && python -m weights.transplant --net {self.net} --out {out} {sources}"
 
 
 _VOC = (("sbd", "train"), ("voc", "seg11valid"))
@@ -195,23 +203,38 @@ _CONTEXT = (("pascalcontext", "train"), ("pascalcontext", "val"))
 _ROUNDS = "the reference's solve.py runs 2000-step rounds, scoring the test split after each"
 
 SOLVERS: dict[str, SolverSetting] = {s.net: s for s in (
-    SolverSetting("voc-fcn32s", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC (fc6/fc7 reshaped)", *_VOC),
-    SolverSetting("voc-fcn16s", 1e-12, 0.99, 1, False, 100_000, "voc-fcn32s", *_VOC),
-    SolverSetting("voc-fcn8s", 1e-14, 0.99, 1, False, 100_000, "voc-fcn16s", *_VOC),
-    SolverSetting("voc-fcn8s-atonce", 1e-10, 0.99, 1, False, 300_000, "VGG16 ILSVRC", *_VOC),
-    SolverSetting("voc-fcn-alexnet", 1e-4, 0.9, 20, True, 100_000, "CaffeNet ILSVRC", *_VOC),
-    SolverSetting("nyud-fcn32s-color", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_NYUD, note=_ROUNDS),
-    SolverSetting("nyud-fcn32s-hha", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_NYUD, note=_ROUNDS),
+    SolverSetting("voc-fcn32s", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC (fc6/fc7 reshaped)", *_VOC,
+                  init_sources=("vgg16",)),
+    SolverSetting("voc-fcn16s", 1e-12, 0.99, 1, False, 100_000, "voc-fcn32s", *_VOC,
+                  init_sources=("voc-fcn32s",)),
+    SolverSetting("voc-fcn8s", 1e-14, 0.99, 1, False, 100_000, "voc-fcn16s", *_VOC,
+                  init_sources=("voc-fcn16s",)),
+    SolverSetting("voc-fcn8s-atonce", 1e-10, 0.99, 1, False, 300_000, "VGG16 ILSVRC", *_VOC,
+                  init_sources=("vgg16",)),
+    SolverSetting("voc-fcn-alexnet", 1e-4, 0.9, 20, True, 100_000, "CaffeNet ILSVRC", *_VOC,
+                  init_sources=("caffenet",)),
+    SolverSetting("nyud-fcn32s-color", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_NYUD, note=_ROUNDS,
+                  init_sources=("vgg16",)),
+    SolverSetting("nyud-fcn32s-hha", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_NYUD, note=_ROUNDS,
+                  init_sources=("vgg16",)),
     SolverSetting("nyud-fcn32s-color-d", 1e-10, 0.99, 1, False, 100_000,
-                  "VGG16 ILSVRC, depth filter = mean of conv1_1's RGB filters", *_NYUD, note=_ROUNDS),
+                  "VGG16 ILSVRC, depth filter = mean of conv1_1's RGB filters", *_NYUD, note=_ROUNDS,
+                  init_sources=("vgg16",)),
     SolverSetting("nyud-fcn32s-color-hha", 1e-12, 0.99, 1, False, 100_000,
-                  "nyud-fcn32s-color and nyud-fcn32s-hha", *_NYUD),
-    SolverSetting("siftflow-fcn32s", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_SIFT),
-    SolverSetting("siftflow-fcn16s", 1e-12, 0.99, 1, False, 100_000, "siftflow-fcn32s", *_SIFT),
-    SolverSetting("siftflow-fcn8s", 1e-12, 0.99, 1, False, 100_000, "siftflow-fcn16s", *_SIFT),
-    SolverSetting("pascalcontext-fcn32s", 1e-10, 0.99, 1, False, 400_000, "VGG16 ILSVRC", *_CONTEXT),
-    SolverSetting("pascalcontext-fcn16s", 1e-12, 0.99, 1, False, 400_000, "pascalcontext-fcn32s", *_CONTEXT),
-    SolverSetting("pascalcontext-fcn8s", 1e-14, 0.99, 1, False, 400_000, "pascalcontext-fcn16s", *_CONTEXT),
+                  "nyud-fcn32s-color and nyud-fcn32s-hha", *_NYUD,
+                  init_sources=("nyud-fcn32s-color", "nyud-fcn32s-hha")),
+    SolverSetting("siftflow-fcn32s", 1e-10, 0.99, 1, False, 100_000, "VGG16 ILSVRC", *_SIFT,
+                  init_sources=("vgg16",)),
+    SolverSetting("siftflow-fcn16s", 1e-12, 0.99, 1, False, 100_000, "siftflow-fcn32s", *_SIFT,
+                  init_sources=("siftflow-fcn32s",)),
+    SolverSetting("siftflow-fcn8s", 1e-12, 0.99, 1, False, 100_000, "siftflow-fcn16s", *_SIFT,
+                  init_sources=("siftflow-fcn16s",)),
+    SolverSetting("pascalcontext-fcn32s", 1e-10, 0.99, 1, False, 400_000, "VGG16 ILSVRC", *_CONTEXT,
+                  init_sources=("vgg16",)),
+    SolverSetting("pascalcontext-fcn16s", 1e-12, 0.99, 1, False, 400_000, "pascalcontext-fcn32s", *_CONTEXT,
+                  init_sources=("pascalcontext-fcn32s",)),
+    SolverSetting("pascalcontext-fcn8s", 1e-14, 0.99, 1, False, 400_000, "pascalcontext-fcn16s", *_CONTEXT,
+                  init_sources=("pascalcontext-fcn16s",)),
 )}
 
 

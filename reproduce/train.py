@@ -193,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
-    parser.add_argument("--init", required=True, type=Path,
+    parser.add_argument("--init", type=Path,
                         help="starting weights .h5 (python -m weights.transplant builds it from the net the "
-                             "reference started from)")
+                             "reference started from); not needed with --resume")
+    parser.add_argument("--seed", type=int, default=0, help="torch seed of the dropout masks (default 0)")
     parser.add_argument("--data-root", type=Path, help="dataset root (default: data's environment variable)")
     parser.add_argument("--iters", type=int,
                         help="train until this iteration (default: the reference's max_iter)")
@@ -207,14 +208,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="score the validation split every N iterations")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     args = parser.parse_args(argv)
+    if not args.init and not args.resume:
+        parser.error("give --init FILE.h5 (the starting weights) or --resume NET_iter_N.solverstate.h5")
 
     from . import datasets
 
     setting = SOLVERS[args.net]
+    if args.init and not args.init.is_file():
+        print(f"no starting weights at {args.init}. The reference started {args.net} from {setting.init}; "
+              f"build the file with:\n  {setting.init_command(str(args.init))}", file=sys.stderr)
+        return 2
+    try:
+        train_reader = datasets.open_split(args.net, *setting.train, args.data_root)
+        val_reader = datasets.open_split(args.net, *setting.val, args.data_root) if args.val_every else None
+    except datasets.MissingInputs as e:
+        print(f"cannot train {args.net}.\n{e}", file=sys.stderr)
+        return 2
     device = pick_device(args.device)
+    torch.manual_seed(args.seed)  # dropout masks; a resumed run restores the RNG state from its snapshot
     net = nets.build(args.net)
-    weights.load(net, args.init)
-    train_reader = datasets.open_split(args.net, *setting.train, args.data_root)
+    if args.init:
+        weights.load(net, args.init)
     trainer = Trainer(net, setting, train_reader, device, feed.input_tops(net), feed.label_tops(net))
     if args.resume:
         trainer.restore(args.resume)
@@ -224,10 +238,8 @@ def main(argv: list[str] | None = None) -> int:
           f"iteration {trainer.iter} to {iters}: base_lr {setting.base_lr}, momentum {setting.momentum}, "
           f"iter_size {setting.iter_size}, normalize {setting.normalize}, device {device_name(device)}")
     validate = None
-    if args.val_every:
+    if val_reader is not None:
         from .evaluate import evaluate_reader
-
-        val_reader = datasets.open_split(args.net, *setting.val, args.data_root)
 
         def validate(n: nn.Module) -> dict:
             return evaluate_reader(n, val_reader, device, progress=False).summary()

@@ -15,12 +15,12 @@ from reproduce.solver import SolverSetting
 from reproduce.train import Trainer, run
 
 
-def _tiny_net(seed: int = 0) -> CaffeNet:
-    """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score (3 classes): small enough to train in milliseconds, with
-    dropout so that the dropout RNG matters."""
+def _tiny_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNet:
+    """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score: small enough to train in milliseconds, with dropout so
+    that the dropout RNG matters."""
     layers = (conv("conv1", "data", 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
-              dropout("drop1", "conv1"), conv("score", "conv1", 3, 1, param=TRAINED))
-    spec = NetSpec("tiny", {"data": 3}, layers, ("score",), "32s", losses=(("loss", "score", "label"),))
+              dropout("drop1", "conv1"), conv("score", "conv1", classes, 1, param=TRAINED))
+    spec = NetSpec(name, {"data": 3}, layers, ("score",), "32s", losses=(("loss", "score", "label"),))
     net = CaffeNet(spec)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -129,3 +129,81 @@ def test_restore_refuses_a_snapshot_of_another_net(tmp_path):
         _trainer().restore(path)
     with pytest.raises(FileNotFoundError, match="solverstate"):
         _trainer().restore(tmp_path / "missing.solverstate.h5")
+
+
+# ---- the command line on a miniature dataset ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mini_root(tmp_path_factory):
+    """$FCN_DATA-style root: SBD (training) and VOC2011 (validation), with seg11valid pinned by a list file."""
+    from data import miniature
+
+    root = tmp_path_factory.mktemp("data")
+    voc = miniature.voc_ids(4)
+    miniature.build_voc(root / "VOC2011", splits={"train": voc[:2], "val": voc[2:], "trainval": voc}, size=(12, 14))
+    miniature.build_sbd(root / "sbd", splits={"train": voc[:2] + miniature.voc_ids(3, 100), "val": voc[2:3]},
+                        size=(12, 14))
+    (root / "VOC2011" / "seg11valid.txt").write_text("\n".join(voc[2:]) + "\n")
+    return root
+
+
+def _cli(monkeypatch, tmp_path):
+    """Patch the CLI's net and solver to the tiny net under a reference name; returns the init weights path."""
+    import dataclasses
+
+    import nets
+    import weights
+    from reproduce import solver
+
+    monkeypatch.setattr(nets, "build", lambda name: _tiny_net_named(name))
+    setting = dataclasses.replace(SETTING, net="voc-fcn32s", train=("sbd", "train"), val=("voc", "seg11valid"))
+    monkeypatch.setitem(solver.SOLVERS, "voc-fcn32s", setting)
+    return weights.save(_tiny_net_named("voc-fcn32s"), tmp_path / "init.h5")
+
+
+def _tiny_net_named(name: str) -> CaffeNet:
+    return _tiny_net(name=name, classes=21)  # VOC labels
+
+
+def _read(path):
+    import weights
+
+    return {x.name: x.blobs for x in weights.read_weights(path).layers}
+
+
+def test_train_command_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(mini_root, tmp_path, monkeypatch,
+                                                                                  capsys):
+    from reproduce import train
+
+    init = _cli(monkeypatch, tmp_path)
+    common = ["voc-fcn32s", "--data-root", str(mini_root), "--snapshot-every", "2"]
+    with pytest.warns(UserWarning):  # the miniature splits are not the reference's lists
+        assert train.main([*common, "--init", str(init), "--iters", "4", "--out", str(tmp_path / "a"),
+                           "--val-every", "2"]) == 0
+    log = capsys.readouterr().out
+    assert "iter 4, loss" in log and "iter/s" in log
+    assert "iter 2 validation:" in log and "mean_iu" in log
+    with pytest.warns(UserWarning):
+        assert train.main([*common, "--init", str(init), "--iters", "2", "--out", str(tmp_path / "b")]) == 0
+        state = tmp_path / "b" / "voc-fcn32s" / "voc-fcn32s_iter_2.solverstate.h5"
+        assert train.main([*common, "--resume", str(state), "--iters", "4", "--out", str(tmp_path / "b")]) == 0
+    straight = _read(tmp_path / "a" / "voc-fcn32s" / "voc-fcn32s_iter_4.h5")
+    resumed = _read(tmp_path / "b" / "voc-fcn32s" / "voc-fcn32s_iter_4.h5")
+    assert set(straight) == set(resumed)
+    for name in straight:
+        for a, b in zip(straight[name], resumed[name], strict=True):
+            np.testing.assert_array_equal(a, b)
+    start = _read(init)
+    assert not np.array_equal(straight["conv1"][0], start["conv1"][0]), "training did not move the weights"
+
+
+def test_train_command_without_inputs_says_how_to_make_them(tmp_path, capsys):
+    from reproduce import train
+
+    assert train.main(["voc-fcn16s", "--init", str(tmp_path / "init.h5"), "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "make weights NET=voc-fcn32s" in err and "weights.transplant --net voc-fcn16s" in err
+    (tmp_path / "init.h5").write_bytes(b"")
+    assert train.main(["voc-fcn16s", "--init", str(tmp_path / "init.h5"), "--data-root", str(tmp_path)]) == 2
+    assert "make data DATASET=sbd" in capsys.readouterr().err
