@@ -31,8 +31,11 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
         return
     reference = scores(ev.hists["score_sem"], present_only=False)
     outcome.extra["semantic mean IU, reference scorer (present or predicted classes)"] = 100 * reference["mean_iu"]
-    absent = [i for i, n in enumerate(ev.hists["score_sem"].sum(axis=1)) if n == 0]
-    outcome.extra["semantic classes absent from the ground truth"] = str(absent)
+    from data import CLASSES
+
+    names = CLASSES[("siftflow", "sem")]
+    absent = [names[i] for i, n in enumerate(ev.hists["score_sem"].sum(axis=1)) if n == 0]
+    outcome.extra["semantic classes absent from the ground truth"] = ", ".join(absent) or "none"
 
 
 def main(argv: list[str] | None = None) -> int:
