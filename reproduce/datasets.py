@@ -53,11 +53,6 @@ def weights_missing(net: str, path: Path) -> tuple[str, str]:
     return (f"weights of {net}: {path}", f"make weights NET={net}")
 
 
-def require_weights(path: Path, net: str) -> None:
-    if not Path(path).is_file():
-        raise MissingInputs([weights_missing(net, Path(path))])
-
-
 def reader_options(dataset: str, split: str, data_root: Path | None) -> tuple[Path | None, dict]:
     """(root, options) for data.load: with ``data_root`` (a $FCN_DATA-style folder) every folder under it,
     otherwise data's defaults."""

@@ -222,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     dataset, split = datasets.eval_split(args.net, args.dataset, args.split)
-    datasets.require_weights(args.weights, args.net)
-    reader = datasets.open_split(args.net, dataset, split, args.data_root)
+    missing = [] if args.weights.is_file() else [datasets.weights_missing(args.net, args.weights)]
+    try:
+        reader = datasets.open_split(args.net, dataset, split, args.data_root)
+    except datasets.MissingInputs as e:
+        missing += e.missing
+    if missing:
+        print(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", file=sys.stderr)
+        return 2
     device = pick_device(args.device)
     import weights
 

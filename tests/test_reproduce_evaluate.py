@@ -94,9 +94,10 @@ def test_evaluate_command_writes_pngs_and_a_record_with_hashes(voc_root, tmp_pat
         assert im.mode == "P"
 
 
-def test_evaluate_command_without_weights_names_the_make_target(tmp_path, capsys):
-    with pytest.raises(FileNotFoundError, match="make weights NET=voc-fcn8s"):
-        evaluate.main(["voc-fcn8s", "--weights", str(tmp_path / "nope.h5"), "--data-root", str(tmp_path)])
+def test_evaluate_command_without_weights_or_data_names_both_make_targets(tmp_path, capsys):
+    assert evaluate.main(["voc-fcn8s", "--weights", str(tmp_path / "nope.h5"), "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "make weights NET=voc-fcn8s" in err and "make data DATASET=voc" in err
 
 
 def test_predict_preprocesses_a_picture_as_the_reader_does(voc_root):
