@@ -8,8 +8,10 @@ uniformly with replacement in the reference's order (random.seed(1337)), dropout
 Snapshots every --snapshot-every iterations, as Caffe writes them: ``NET_iter_N.h5`` (the weights, HDF5 layout
 of weights.save) and ``NET_iter_N.solverstate.h5`` (iteration, momentum history, the sampler's and the dropout
 RNG's state, the weights file's name). ``--resume NET_iter_N.solverstate.h5`` continues bit for bit where
-an uninterrupted run would be. Cost: voc-fcn32s runs 100k iterations of one ~500x375 image; budget days on one
-GPU; a CPU manages a few iterations per minute and is only for trying things.
+an uninterrupted run would be (tested on the CPU; on a GPU cuDNN is asked for deterministic kernels).
+
+Cost: voc-fcn32s runs 100k iterations of one ~500x375 image; budget days on one GPU. A CPU manages a few
+iterations per minute and is only for trying things.
 """
 
 from __future__ import annotations
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot train {args.net}.\n{e}", file=sys.stderr)
         return 2
     device = pick_device(args.device)
+    if device.type == "cuda":
+        # cuDNN may pick non-deterministic kernels; a resumed run is then only statistically the same.
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(args.seed)  # dropout masks; a resumed run restores the RNG state from its snapshot
     net = nets.build(args.net)
     if args.init:
