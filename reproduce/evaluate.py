@@ -1,4 +1,4 @@
-"""Score a net on a split: ``python -m reproduce.evaluate NET --weights FILE.h5 [--dataset D --split S]``.
+"""Score a net on a split: ``python -m reproduce.evaluate NET [--weights FILE.h5] [--dataset D --split S]``.
 
 What it does: runs the net over the split in list order (the reference's score.py), one image at a time at
 its own size, accumulates one confusion matrix per output over the whole split and prints pixel accuracy,
@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
-    parser.add_argument("--weights", required=True, type=Path, help="weights .h5 (or .caffemodel)")
+    parser.add_argument("--weights", type=Path,
+                        help="weights .h5 or .caffemodel (default: the release, $FCN_WEIGHTS/NET.h5)")
     parser.add_argument("--dataset", help="data.load name (default: the net's evaluation dataset)")
     parser.add_argument("--split", help="split (default: the net's evaluation split)")
     parser.add_argument("--data-root", type=Path, help="dataset root (default: under $FCN_DATA)")
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     dataset, split = datasets.eval_split(args.net, args.dataset, args.split)
+    args.weights = args.weights or datasets.weights_path(args.net)
     missing = [] if args.weights.is_file() else [datasets.weights_missing(args.net, args.weights)]
     try:
         reader = datasets.open_split(args.net, dataset, split, args.data_root)
