@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test test-caffe audit bench lint weights data clean \
+.PHONY: setup test test-caffe audit bench lint weights weights-list data clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
@@ -14,9 +14,10 @@ $(STAMP): requirements.txt
 test: $(STAMP)
 	$(PY) -m pytest -m "not caffe" -q
 
+# With WEIGHTS=x.caffemodel NET=name IMAGE=file, only the check on those released weights runs.
 test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
-	$(PY) -m pytest -m caffe -q -s $(if $(WEIGHTS),--weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
+	$(PY) -m pytest -m caffe -q -rA $(if $(WEIGHTS),-s tests/caffe/test_released_weights.py --weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
 
 audit: $(STAMP)
 	$(PY) -m nets.audit
@@ -24,12 +25,16 @@ audit: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m nets.bench
 	$(PY) -m data.bench
+	$(PY) -m weights.bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
 weights: $(STAMP)
 	$(PY) -m weights.zoo fetch $(NET)
+
+weights-list: $(STAMP)
+	$(PY) -m weights.zoo list
 
 data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
