@@ -27,7 +27,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = ("FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py {name}  "
          "(after bash tests/caffe/build_caffe.sh)")
 RTOL = 1e-4  # |ours - caffe| / max|caffe blob|, at every stored position
-LOSS_RTOL = 1e-5
+LOSS_RTOL = 1e-4  # the summed loss inherits the scores' float32 error (~1e-6 of max|score| per pixel)
 # Gradients need the kit in float64 (CAFFE.md), which is slow on a CPU: the fast suite checks them on the cheap
 # AlexNet net (LRN, groups, normalised loss) and the at-once VGG net (Scale, all skips); make test-caffe checks
 # every net against live Caffe.
