@@ -12,8 +12,10 @@ was never released.
 
 Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
 
-Hardware and time: one GPU, about two minutes; a 2-core CPU, about an hour and a half (FCN-VGG16 several
-seconds per image).
+Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
+image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): a 2-core CPU takes
+about two hours (seg11valid for both nets, plus the 500x500 timing); a GPU, minutes. Smoke run: about 20 s on
+the CPU.
 """
 
 from __future__ import annotations
