@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test test-caffe audit bench lint weights weights-list data clean \
+.PHONY: setup test test-caffe audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
@@ -38,6 +38,12 @@ weights-list: $(STAMP)
 
 data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
+
+evaluate: $(STAMP)
+	$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
+
+train: $(STAMP)
+	$(PY) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
 
 reproduce-table%: $(STAMP)
 	$(PY) -m reproduce.table$* $(if $(SMOKE),--smoke)
