@@ -45,7 +45,9 @@ evaluate: $(STAMP)
 train: $(STAMP)
 	$(PY) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
 
-reproduce-table%: $(STAMP)
+# A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
+TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
+$(TABLES): reproduce-table%: $(STAMP)
 	$(PY) -m reproduce.table$* $(if $(SMOKE),--smoke)
 
 clean:
