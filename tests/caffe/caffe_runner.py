@@ -363,19 +363,21 @@ def cmd_dump_caffemodel(args: argparse.Namespace) -> None:
 
 
 def read_history(state_path: Path, net: caffe.Net) -> dict[str, list[np.ndarray]]:
-    """SGDSolver's momentum history from a .solverstate: one blob per learnable parameter, in net order."""
-    state = caffe_pb2.SolverState()
-    state.ParseFromString(state_path.read_bytes())
+    """SGDSolver's momentum history from an HDF5 .solverstate.h5: datasets history/<j>, one per learnable
+    parameter in net order. (HDF5, not the binary proto: this venv's protobuf is pure Python and takes minutes
+    and gigabytes to parse a VGG16-sized state.)"""
     slots = [(name, i, blob.data.shape) for name, blobs in net.params.items() for i, blob in enumerate(blobs)]
-    if len(state.history) != len(slots):
-        raise RunnerError(f"{state_path} holds {len(state.history)} history blobs for {len(slots)} "
-                          "parameters (shared parameters are not supported)")
     history: dict[str, list[np.ndarray]] = {name: [] for name in net.params}
-    for (name, i, shape), blob in zip(slots, state.history, strict=True):
-        a = np.array(blob.data, dtype=np.float32)
-        if a.size != int(np.prod(shape)):
-            raise RunnerError(f"history of layer {name} blob {i} has {a.size} values for shape {shape}")
-        history[name].append(a.reshape(shape))
+    with h5py.File(state_path, "r") as f:
+        if "history" not in f or len(f["history"]) != len(slots):
+            found = len(f["history"]) if "history" in f else 0
+            raise RunnerError(f"{state_path} holds {found} history blobs for {len(slots)} "
+                              "parameters (shared parameters are not supported)")
+        for j, (name, i, shape) in enumerate(slots):
+            a = np.asarray(f["history"][str(j)][()], dtype=np.float32)
+            if a.size != int(np.prod(shape)):
+                raise RunnerError(f"history of layer {name} blob {i} has {a.size} values for shape {shape}")
+            history[name].append(a.reshape(shape))
     return history
 
 
@@ -404,7 +406,7 @@ def cmd_solve(args: argparse.Namespace) -> None:
         solver_param.test_initialization = False
         solver_param.snapshot = 0
         solver_param.snapshot_after_train = False
-        solver_param.snapshot_format = caffe_pb2.SolverParameter.BINARYPROTO
+        solver_param.snapshot_format = caffe_pb2.SolverParameter.HDF5
         solver_param.snapshot_prefix = str(work_dir / "state")
         solver_param.display = 0
         solver_param.max_iter = max(solver_param.max_iter, args.steps)
@@ -431,7 +433,7 @@ def cmd_solve(args: argparse.Namespace) -> None:
                                                                for name, w in weights.items())))
                 write_blob_lists(step.create_group("data"), net_params(net))
                 solver.snapshot()
-                state = work_dir / f"state_iter_{k}.solverstate"
+                state = work_dir / f"state_iter_{k}.solverstate.h5"
                 if not state.is_file():
                     raise RunnerError(f"Caffe's snapshot did not write {state.name}")
                 write_blob_lists(step.create_group("history"), read_history(state, net))
