@@ -6,7 +6,8 @@ mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with clas
 Optionally writes palette PNG predictions (--save-png) and a JSON record (--json: git revision, weights
 SHA-256, split hash, device, seconds per image).
 
-Time: a VGG16 FCN took ~8 s per 500x375 image on a shared 2-core CPU here (FCN-AlexNet ~1.7 s), so
+Time: a VGG16 FCN took ~8 s per 500x375 image on a shared 2-core CPU here (FCN-AlexNet ~1.7 s; ~2.4 s
+and ~0.4 s per 500x500 image on the idle machine, make bench), so
 seg11valid (736 images) takes about 1.6 hours on such a CPU. On a GPU it is minutes (not measured here; the
 paper's 2015 K40c took ~175 ms per image).
 """

@@ -12,8 +12,10 @@ was never released.
 
 Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): a 2-core CPU takes
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): a 2-core CPU takes
 about two hours (seg11valid for both nets, plus the 500x500 timing); a GPU, minutes. Smoke run: about 20 s on
 the CPU.
 """

@@ -11,8 +11,10 @@ score about 3 points higher. FCN-32s-fixed was never released.
 Needs: ``make weights NET=voc-fcn32s`` (and voc-fcn16s, voc-fcn8s, voc-fcn8s-atonce), ``make data
 DATASET=voc`` (VOC2011 and SBD; seg11valid = VOC2011 val minus SBD train).
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): a 2-core CPU takes
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): a 2-core CPU takes
 about 1.6 hours per net, four nets; a GPU, a few minutes per net. Results are cached in results/evaluations/
 per weights, split, code revision and device. Smoke run: about 20 s on the CPU.
 """

@@ -16,8 +16,10 @@ K40c); R-CNN 47.9, SDS 52.6 / 51.6 at ~50 s. Test labels are private, so the kit
 
 Needs: ``make weights NET=voc-fcn8s``, ``make data DATASET=voc``; optionally the VOC2012 test images.
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): a 2-core CPU takes
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): a 2-core CPU takes
 about 1.6 hours for seg11valid and 3.3 more for the 1456 VOC2012 test images; a GPU, a few minutes. Smoke run:
 about 20 s on the CPU (under a minute).
 """

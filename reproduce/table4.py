@@ -11,8 +11,10 @@ A re-training run (``--retrained --weights NET=FILE``) is judged against its pap
 Needs: ``make weights NET=nyud-fcn32s-color`` (and nyud-fcn32s-hha, nyud-fcn32s-color-hha), ``make data
 DATASET=nyud``.
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): NYUD's 640x480
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): NYUD's 640x480
 images cost about 1.6x a VOC image, so a 2-core CPU takes about 2.5 hours per net for the 654 test images and
 twice that for the two-stream net; a GPU, a few minutes per net. Smoke run: about 25 s on the CPU.
 """

@@ -11,8 +11,10 @@ for any SIFT Flow release: every row is informational (no pass/fail).
 Needs: ``make weights NET=siftflow-fcn16s`` (and siftflow-fcn32s, siftflow-fcn8s), ``make data
 DATASET=siftflow``.
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): SIFT Flow's 256x256
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): SIFT Flow's 256x256
 images take a few seconds each on a 2-core CPU, about 15 minutes per net for the 200 test images (three nets);
 a GPU, under a minute per net. Smoke run: about 30 s on the CPU.
 """

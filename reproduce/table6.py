@@ -12,8 +12,10 @@ every row is informational (no pass/fail).
 Needs: ``make weights NET=pascalcontext-fcn32s`` (and -fcn16s, -fcn8s), ``make data DATASET=pascalcontext``
 (the Context labels and VOC2010).
 
-Hardware and time (measured here on a shared 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375
-image; a GPU was not available to measure; the paper's 2015 K40c took ~175 ms per image): 5105 VOC-sized
+Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
+other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
+hours below shrink to about a third when idle; a GPU was not available to measure; the paper's 2015
+K40c took ~175 ms per image): 5105 VOC-sized
 images take about 11 hours per net on a 2-core CPU (three nets); a GPU, about 15 minutes per net. Smoke run:
 about 30 s on the CPU.
 """
