@@ -153,3 +153,20 @@ def compare_blobs(ours: dict[str, np.ndarray], caffe: dict[str, np.ndarray]) -> 
     """Compare every blob the two sides share; shapes are asserted separately by the caller."""
     return [BlobComparison(b, max_rel_error(ours[b], caffe[b]) if ours[b].shape == caffe[b].shape else float("inf"),
                            tuple(ours[b].shape), tuple(caffe[b].shape)) for b in caffe if b in ours]
+
+
+def keep_conv_tops(net: nets.CaffeNet) -> dict[str, torch.Tensor]:
+    """Make every Convolution's output keep its gradient after backward, by layer name: the terms a bias gradient
+    sums, whose L1 mass is the scale its float32 rounding grows with."""
+    tops: dict[str, torch.Tensor] = {}
+
+    def keep(layer_name: str):
+        def hook(module, args, output):
+            output.retain_grad()
+            tops[layer_name] = output
+        return hook
+
+    for layer in net.layers:
+        if layer.type == "Convolution":
+            getattr(net, layer.name).register_forward_hook(keep(layer.name))
+    return tops

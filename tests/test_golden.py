@@ -101,17 +101,7 @@ def test_forward_blobs_and_losses_match_the_caffe_fixture(name):
 @pytest.mark.parametrize("name", GRADIENT_NETS)
 def test_parameter_and_input_gradients_match_the_caffe_fixture(name):
     net = seeded_net(name).double()
-    conv_tops: dict[str, torch.Tensor] = {}
-
-    def keep_top(layer_name):
-        def hook(module, args, output):
-            output.retain_grad()
-            conv_tops[layer_name] = output
-        return hook
-
-    for layer in net.layers:
-        if layer.type == "Convolution":
-            getattr(net, layer.name).register_forward_hook(keep_top(layer.name))
+    conv_tops = parity.keep_conv_tops(net)
     with golden(name) as g:
         normalize = bool(g.attrs["normalize"])
         xs = [torch.from_numpy(g["inputs"][i][()]).double().requires_grad_() for i in net.inputs]

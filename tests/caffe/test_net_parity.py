@@ -126,17 +126,7 @@ def check_backward(name: str, params: dict, inputs: dict, labels: dict, theirs: 
     spec = nets.spec(name)
     normalize = recipe_normalize(name)
     net = parity.load_params(nets.build(name), params).double()
-    conv_tops: dict[str, torch.Tensor] = {}
-
-    def keep_top(layer_name):
-        def hook(module, args, output):
-            output.retain_grad()
-            conv_tops[layer_name] = output
-        return hook
-
-    for layer in net.layers:
-        if layer.type == "Convolution":
-            getattr(net, layer.name).register_forward_hook(keep_top(layer.name))
+    conv_tops = parity.keep_conv_tops(net)
     relus = [layer for layer in net.layers if layer.type == "ReLU"]
     decisions = CaffeReluDecisions([torch.from_numpy(theirs["blobs"][layer.top[0]] > 0) for layer in relus])
     xs = [torch.from_numpy(inputs[i]).double().requires_grad_() for i in net.inputs]
