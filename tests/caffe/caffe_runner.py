@@ -12,8 +12,9 @@ Subcommands:
   every blob (``/blobs``), and with ``--backward`` every parameter diff (``/param_diff``) and blob diff
   (``/blob_diff``), the total loss (``/loss``) and ``/meta`` attributes (layer and blob names in order).
 - ``save-caffemodel``: write the parameters as a binary caffemodel, current format (Net::ToProto) or, with
-  ``--v1``, the old V1 format (``layers`` of V1LayerParameter, legacy num/channels/height/width blob dims),
-  checked by loading it back into caffe.Net.
+  ``--v1``, the old V1 format (``layers`` of V1LayerParameter, legacy num/channels/height/width blob dims,
+  composed with caffe_pb2), and prove it by loading it back into a fresh caffe.Net: every blob must equal the
+  given parameters bit for bit.
 - ``dump-caffemodel``: load a caffemodel with Caffe and write its parameters with the shapes Caffe gives them.
 - ``solve``: run Caffe's SGDSolver N steps on fixed inputs and write the parameters, the momentum history
   (read from a .solverstate snapshot, since pycaffe does not expose it) and the loss after every step.
@@ -28,8 +29,10 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import h5py
 import numpy as np
@@ -85,8 +88,9 @@ def h5_key(name: str, what: str) -> str:
     return name
 
 
-def read_blob_lists(group: h5py.Group, where: str) -> dict[str, list[np.ndarray]]:
-    """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}."""
+def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False) -> dict[str, list[Any]]:
+    """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}; ``lazy``: the datasets
+    themselves, read when used (while the file is open)."""
     out = {}
     for layer, sub in group.items():
         if not isinstance(sub, h5py.Group):
@@ -95,7 +99,7 @@ def read_blob_lists(group: h5py.Group, where: str) -> dict[str, list[np.ndarray]
         if keys != [str(i) for i in range(len(keys))]:
             raise RunnerError(f"{where}/{layer} holds {sorted(sub.keys())}; "
                               f"expected blobs named 0..{len(keys) - 1}")
-        out[layer] = [np.asarray(sub[k][()]) for k in keys]
+        out[layer] = [sub[k] if lazy else np.asarray(sub[k][()]) for k in keys]
     return out
 
 
@@ -223,6 +227,16 @@ def cmd_forward(args: argparse.Namespace) -> None:
 
 # ---- caffemodels -------------------------------------------------------------------------------------------
 
+# The fields the V1 writer composes by hand, looked up in Caffe's own schema (caffe_pb2) rather than typed in.
+NET_LAYER_FIELD = caffe_pb2.NetParameter.DESCRIPTOR.fields_by_name["layer"]
+NET_LAYERS_FIELD = caffe_pb2.NetParameter.DESCRIPTOR.fields_by_name["layers"]
+V1_BLOBS_FIELD = caffe_pb2.V1LayerParameter.DESCRIPTOR.fields_by_name["blobs"]
+BLOB_DATA_FIELD = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"]
+# Protobuf wire types.
+WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32 = 0, 1, 2, 5
+
+Chunk = bytes | memoryview
+
 
 def varint(n: int) -> bytes:
     out = bytearray()
@@ -236,23 +250,27 @@ def varint(n: int) -> bytes:
             return bytes(out)
 
 
-def length_delimited(field: int, payload: bytes) -> bytes:
-    """One protobuf field of wire type 2 (a message, or a packed repeated scalar)."""
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
+def length_delimited(field: int, payload: list[Chunk]) -> list[Chunk]:
+    """One protobuf field of wire type 2 (a message, or a packed repeated scalar) as chunks to write in order:
+    its key and length, then the payload chunks themselves (never joined, so a 400 MB blob is not copied)."""
+    return [varint(field << 3 | WIRE_LEN) + varint(sum(len(c) for c in payload)), *payload]
 
 
-def v1_blob_bytes(a: np.ndarray) -> bytes:
+def v1_blob_chunks(a: np.ndarray) -> list[Chunk]:
     """A BlobProto with legacy num/channels/height/width dims (up to 4 axes, padded with 1 in front).
 
-    The float payload is encoded directly (BlobProto.data, field 5, packed float) because filling a repeated
-    field from Python is far too slow for VGG-sized blobs; the structure comes from caffe_pb2.
+    The dims are serialized by caffe_pb2; the float payload (BlobProto.data, packed float in caffe.proto) is
+    appended as the array's own little-endian bytes, because filling a repeated field from pure-Python
+    protobuf costs minutes and gigabytes for VGG-sized blobs.
     """
     if a.ndim > 4:
         raise RunnerError(f"a blob of shape {a.shape} has more than 4 axes; the V1 format cannot store it")
     dims = (1,) * (4 - a.ndim) + tuple(a.shape)
     head = caffe_pb2.BlobProto(num=dims[0], channels=dims[1], height=dims[2], width=dims[3])
-    data_field = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"].number
-    return head.SerializeToString() + length_delimited(data_field, np.ascontiguousarray(a, "<f4").tobytes())
+    chunks: list[Chunk] = [head.SerializeToString()]
+    if a.size:  # protobuf writes nothing for an empty packed field
+        chunks += length_delimited(BLOB_DATA_FIELD.number, [memoryview(np.ascontiguousarray(a, "<f4")).cast("B")])
+    return chunks
 
 
 def v1_layer(layer: caffe_pb2.LayerParameter) -> caffe_pb2.V1LayerParameter:
@@ -283,15 +301,18 @@ def v1_layer(layer: caffe_pb2.LayerParameter) -> caffe_pb2.V1LayerParameter:
 
 
 def write_v1_caffemodel(net_param: caffe_pb2.NetParameter, params: dict[str, list[np.ndarray]],
-                        out: Path) -> list[str]:
-    """Write a V1 NetParameter; return the names of layers left out (no V1 type and no blobs, e.g. Crop).
+                        out: Path) -> tuple[int, list[str]]:
+    """Write a V1 NetParameter; return the number of V1 layers written and the names of the layers left out
+    (no V1 type and no blobs, e.g. Crop).
 
     Input layers become the net-level ``input``/``input_dim`` fields, as in the original VGG16 ILSVRC model.
-    The file is streamed layer by layer so that a full-size net never sits in memory as one message.
+    The file is streamed layer by layer and blob data goes from ``params`` to the file without a copy, so a
+    full-size net never sits in memory as one message.
     """
+    if not (BLOB_DATA_FIELD.type == BLOB_DATA_FIELD.TYPE_FLOAT and BLOB_DATA_FIELD.GetOptions().packed):
+        raise RunnerError("this caffe.proto does not declare BlobProto.data as packed float; the V1 writer "
+                          "encodes it that way and cannot write this schema")
     head = caffe_pb2.NetParameter(name=net_param.name)
-    layers_field = caffe_pb2.NetParameter.DESCRIPTOR.fields_by_name["layers"].number
-    blobs_field = caffe_pb2.V1LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
     left_out = []
     body = []
     for layer in net_param.layer:
@@ -312,10 +333,57 @@ def write_v1_caffemodel(net_param: caffe_pb2.NetParameter, params: dict[str, lis
     with out.open("wb") as f:
         f.write(head.SerializeToString())
         for v1, blobs in body:
-            payload = v1.SerializeToString() + b"".join(length_delimited(blobs_field, v1_blob_bytes(a))
-                                                          for a in blobs)
-            f.write(length_delimited(layers_field, payload))
-    return left_out
+            chunks: list[Chunk] = [v1.SerializeToString()]
+            for a in blobs:
+                chunks += length_delimited(V1_BLOBS_FIELD.number, v1_blob_chunks(a))
+            for chunk in length_delimited(NET_LAYERS_FIELD.number, chunks):
+                f.write(chunk)
+    return len(body), left_out
+
+
+def read_varint(f: BinaryIO, path: Path) -> int | None:
+    """The next varint of ``f``; None at a clean end of file."""
+    result = shift = 0
+    while True:
+        byte = f.read(1)
+        if not byte:
+            if shift:
+                raise RunnerError(f"{path} ends inside a varint")
+            return None
+        result |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return result
+        shift += 7
+
+
+def top_level_fields(path: Path) -> Counter[int]:
+    """How many times each field number occurs at the top level of a protobuf file.
+
+    Each field is skipped by its length, so no payload is decoded; a field running past the end of the file
+    is an error. Enough to tell a V1 NetParameter (``layers``) from a current one (``layer``) at any size.
+    """
+    counts: Counter[int] = Counter()
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        while (key := read_varint(f, path)) is not None:
+            number, wire = key >> 3, key & 7
+            if wire == WIRE_VARINT:
+                if read_varint(f, path) is None:
+                    raise RunnerError(f"{path} ends inside field {number}")
+                skip = 0
+            elif wire == WIRE_LEN:
+                length = read_varint(f, path)
+                if length is None:
+                    raise RunnerError(f"{path} ends inside the length of field {number}")
+                skip = length
+            elif wire in (WIRE_I32, WIRE_I64):
+                skip = 4 if wire == WIRE_I32 else 8
+            else:
+                raise RunnerError(f"{path}: field {number} has wire type {wire}, which caffe.proto never uses")
+            if f.seek(skip, os.SEEK_CUR) > size:
+                raise RunnerError(f"{path}: field {number} runs past the end of the file")
+            counts[number] += 1
+    return counts
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -324,30 +392,49 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return a32.shape == b32.shape and np.array_equal(a32.view(np.uint32), b32.view(np.uint32))
 
 
+def check_same(got: dict[str, list[np.ndarray]], want: dict[str, list[Any]], what: str) -> None:
+    """Every blob of ``want`` (arrays or HDF5 datasets, read one at a time) is in ``got`` with the same shape
+    and float32 bits; else a RunnerError."""
+    if set(got) != set(want) or any(len(got[name]) != len(blobs) for name, blobs in want.items()):
+        raise RunnerError(f"{what} has blobs {[(n, len(b)) for n, b in got.items()]}; "
+                          f"expected {[(n, len(b)) for n, b in want.items()]}")
+    for name, blobs in want.items():
+        for i, a in enumerate(blobs):
+            if not same_bits(got[name][i], a[()] if isinstance(a, h5py.Dataset) else a):
+                raise RunnerError(f"{what}: layer {name} blob {i} differs from the parameters given")
+
+
 def cmd_save_caffemodel(args: argparse.Namespace) -> None:
     net = caffe.Net(str(args.prototxt), caffe.TEST)
     params = read_params(args.params)
     load_params(net, params, args.params)
+    # What Caffe holds (float32 views of the net's blobs, not copies) is what goes into the file and what the
+    # load below must give back; first make sure it is what the caller gave, bit for bit.
+    held = {name: [b.data for b in blobs] for name, blobs in net.params.items()}
+    check_same(held, params, f"the net after loading {args.params}")
+    del params  # a VGG net is 550 MB a copy
     with atomic_path(args.out) as tmp:
-        if not args.v1:
+        if args.v1:
+            n_layers, left_out = write_v1_caffemodel(read_net_param(args.prototxt), held, tmp)
+            fields = top_level_fields(tmp)
+            if fields[NET_LAYER_FIELD.number] or fields[NET_LAYERS_FIELD.number] != n_layers:
+                raise RunnerError(f"the written file has {fields[NET_LAYER_FIELD.number]} current and "
+                                  f"{fields[NET_LAYERS_FIELD.number]} V1 layers; expected {n_layers} V1 layers")
+            if left_out:
+                print(f"V1 caffemodel: left out layers without V1 type and blobs: {left_out}", file=sys.stderr)
+        else:
             net.save(str(tmp))
-            return
-        # Parameters as Caffe holds them (float32) are what the V1 file must carry.
-        held = net_params(net)
-        left_out = write_v1_caffemodel(read_net_param(args.prototxt), held, tmp)
-        check = caffe_pb2.NetParameter()
-        check.ParseFromString(tmp.read_bytes())
-        if len(check.layer) or not len(check.layers):
-            raise RunnerError(f"the written file has {len(check.layer)} current and {len(check.layers)} V1 "
-                              "layers; expected V1 layers only")
-        # Proof: Caffe upgrades V1 on load (UpgradeV1Net) and must see the same parameters bit for bit.
-        loaded = net_params(caffe.Net(str(args.prototxt), str(tmp), caffe.TEST))
-        for name, blobs in held.items():
-            for i, a in enumerate(blobs):
-                if not same_bits(loaded[name][i], a):
-                    raise RunnerError(f"V1 round trip changed layer {name} blob {i}")
-        if left_out:
-            print(f"V1 caffemodel: left out layers without V1 type and blobs: {left_out}", file=sys.stderr)
+        # Proof that the file is a valid caffemodel holding exactly the given parameters: Caffe itself parses
+        # it (upgrading V1 on load, UpgradeV1Net) into a fresh net. For V1 this Caffe load, not a Python parse,
+        # is what validates the hand-composed fields. The writing net goes first (the views in ``held`` keep
+        # its blobs alive) and the given parameters are read again one blob at a time, so that Caffe's parsed
+        # message and the fresh net are the only full copies in memory.
+        del net, held
+        loaded = caffe.Net(str(args.prototxt), str(tmp), caffe.TEST)
+        with h5py.File(args.params, "r") as f:
+            check_same({name: [b.data for b in blobs] for name, blobs in loaded.params.items()},
+                       read_blob_lists(f["data"], "/data", lazy=True),
+                       f"the net Caffe loaded from the written {'V1' if args.v1 else 'current-format'} file")
 
 
 def cmd_dump_caffemodel(args: argparse.Namespace) -> None:
@@ -356,7 +443,8 @@ def cmd_dump_caffemodel(args: argparse.Namespace) -> None:
     net = caffe.Net(str(args.prototxt), str(args.model), caffe.TEST)
     with atomic_path(args.out) as tmp, h5py.File(tmp, "w") as f:
         write_meta(f, net)
-        write_blob_lists(f.create_group("data"), net_params(net))
+        # Straight from the blobs (no copies): a full-size net is 550 MB.
+        write_blob_lists(f.create_group("data"), {name: [b.data for b in bl] for name, bl in net.params.items()})
 
 
 # ---- solver ------------------------------------------------------------------------------------------------

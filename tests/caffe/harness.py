@@ -227,7 +227,8 @@ def forward(prototxt: str, params: Params, inputs: Mapping[str, Any], backward: 
 def save_caffemodel(prototxt: str, params: Params, out_path: str | Path, v1: bool = False) -> Path:
     """Write ``params`` as a binary caffemodel with Caffe; ``v1``: the old V1 format (legacy 4-D blob dims).
 
-    The V1 file is checked inside the runner: loaded into caffe.Net, every blob must match bit for bit.
+    Proven inside the same Caffe process: the written file is loaded into a fresh caffe.Net (V1 upgraded as
+    Caffe does) and every blob must equal ``params`` (as float32) bit for bit; CaffeError otherwise.
     """
     out = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="caffe-save-") as tmp:
