@@ -8,33 +8,20 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from weights.convert import sha256_of
+from weights.snapshot import atomic_path
 
 if TYPE_CHECKING:  # torch takes seconds to import; the missing-input checks must not wait for it
     import torch
 
+# Weights and records are written the same way: one atomic-write helper, one file hash, from weights/ (which
+# imports no torch, so the table scripts' fail-fast path stays light).
+sha256_file = sha256_of
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``dst``, renamed onto ``dst`` when the block succeeds and removed when it
-    fails, so that nothing on disk is ever half-written."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_text(dst: str | os.PathLike, text: str) -> Path:
@@ -70,14 +57,6 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{rev}+dirty" if dirty else rev
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def md5_text(text: str) -> str:
