@@ -6,7 +6,9 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
+from . import fast
 from . import layers as L
+from . import precision as P
 from .spec import Layer, NetSpec
 
 
@@ -80,6 +82,21 @@ class CaffeNet(nn.Module):
                 out[f"{layer.name}.bias"] = layer.param[1]
         return out
 
+    # ---- precision ------------------------------------------------------------------------------------------
+
+    @property
+    def precision(self) -> P.Precision:
+        """The precision policy every forward runs under: ``exact`` unless set (``net.precision = "bf16"``)."""
+        return self.__dict__.get("_precision", P.EXACT)
+
+    @precision.setter
+    def precision(self, mode: str | P.Precision) -> None:
+        policy = P.get(mode)
+        first = next(iter(self.parameters()), None)
+        if first is not None:
+            policy.check(first.device)
+        self.__dict__["_precision"] = policy
+
     # ---- running it -----------------------------------------------------------------------------------------
 
     def _check_inputs(self, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -94,44 +111,67 @@ class CaffeNet(nn.Module):
                              f"{[tuple(x.shape[2:]) for x in inputs]}")
 
     def _run(self, inputs: tuple[torch.Tensor, ...], keep_all: bool) -> dict[str, torch.Tensor]:
+        """The plain path: every layer in order on whole blobs (autograd, training, every blob kept)."""
         self._check_inputs(inputs)
         blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
+        policy = self.precision
+        rectified = fast.rectified_convs(self) if not policy.exact else set()
         for i, layer in enumerate(self.layers):
             bottoms = [blobs[b] for b in layer.bottom]
-            x = bottoms[0]
-            t = layer.type
-            if t in ("Convolution", "Deconvolution", "Scale"):
-                y = getattr(self, layer.name)(x)
-            elif t == "ReLU":
-                y = torch.relu(x)
-            elif t == "Pooling":
-                y = L.caffe_max_pool(x, layer.kernel_size, layer.stride, layer.pad)
-            elif t == "Dropout":
-                y = L.caffe_dropout(x, layer.dropout_ratio, self.training)
-            elif t == "Crop":
-                y = L.caffe_crop(x, bottoms[1], layer.offset)
-            elif t == "Eltwise":
-                y = L.caffe_eltwise_sum(bottoms, layer.coeff)
-            elif t == "Concat":
-                y = torch.cat(bottoms, dim=layer.concat_axis)
-            elif t == "LRN":
-                y = L.caffe_lrn(x, layer.local_size, layer.alpha, layer.beta, layer.k)
+            if policy.autocast_dtype is not None and policy.keeps_float32(layer.type, i in rectified or
+                                                                           layer.type != "Convolution"):
+                with torch.autocast(bottoms[0].device.type, enabled=False):
+                    blobs[layer.top[0]] = self._layer(layer, [b.float() for b in bottoms])
             else:
-                raise NotImplementedError(f"layer {layer.name!r}: Caffe type {t!r} is not implemented")
-            blobs[layer.top[0]] = y
+                blobs[layer.top[0]] = self._layer(layer, bottoms)
             if not keep_all:
                 for b in set(layer.bottom) - set(layer.top):
                     if self._last_use.get(b) == i and b not in self.outputs:
                         del blobs[b]
         return blobs
 
+    def _layer(self, layer: Layer, bottoms: list[torch.Tensor]) -> torch.Tensor:
+        """One Caffe layer on whole blobs."""
+        x = bottoms[0]
+        t = layer.type
+        if t in ("Convolution", "Deconvolution", "Scale"):
+            y = getattr(self, layer.name)(x)
+        elif t == "ReLU":
+            y = torch.relu(x)
+        elif t == "Pooling":
+            y = L.caffe_max_pool(x, layer.kernel_size, layer.stride, layer.pad)
+        elif t == "Dropout":
+            y = L.caffe_dropout(x, layer.dropout_ratio, self.training)
+        elif t == "Crop":
+            y = L.caffe_crop(x, bottoms[1], layer.offset)
+        elif t == "Eltwise":
+            y = L.caffe_eltwise_sum(bottoms, layer.coeff)
+        elif t == "Concat":
+            y = torch.cat(bottoms, dim=layer.concat_axis)
+        elif t == "LRN":
+            y = L.caffe_lrn(x, layer.local_size, layer.alpha, layer.beta, layer.k)
+        else:
+            raise NotImplementedError(f"layer {layer.name!r}: Caffe type {t!r} is not implemented")
+        return y
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """The output blob(s), N x C x H x W with the input's H x W."""
-        blobs = self._run(inputs, keep_all=False)
-        outs = tuple(blobs[o] for o in self.outputs)
+        """The output blob(s), N x C x H x W with the input's H x W, under ``self.precision``.
+
+        For inference (eval mode, autograd off) the trunk is computed only where it depends on the image
+        (nets.fast, exact to float32 rounding); otherwise, as for training, layer by layer."""
+        self._check_inputs(inputs)
+        with self.precision.applied(inputs[0].device):
+            if fast.applies(self):
+                outs = fast.forward(self, inputs, self.precision)
+            else:
+                blobs = self._run(inputs, keep_all=False)
+                outs = tuple(blobs[o] for o in self.outputs)
         return outs[0] if len(outs) == 1 else outs
 
     def forward_blobs(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every blob of the deploy net after a forward pass, by Caffe blob name. As in Caffe, an in-place
-        layer's blob holds its last writer's value: "conv1_1" is the ReLU output, "fc6" is post-dropout."""
-        return self._run(inputs, keep_all=True)
+        """Every blob of the deploy net after a forward pass, by Caffe blob name, on the plain path. As in
+        Caffe, an in-place layer's blob holds its last writer's value: "conv1_1" is the ReLU output, "fc6" is
+        post-dropout."""
+        self._check_inputs(inputs)
+        with self.precision.applied(inputs[0].device):
+            return self._run(inputs, keep_all=True)

@@ -1,0 +1,683 @@
+"""The inference forward pass, exact and faster: the trunk is computed only where it depends on the image.
+
+conv1_1 (conv1 in FCN-AlexNet) pads its input by 100 zeros. Far from the image, every blob of the trunk is a
+per-channel constant that depends only on the weights: the first conv gives its bias there, and each later layer
+maps a constant to a constant. So each trunk blob is held as
+
+    blob = c + Y       c: per-channel constant (C,); Y: a tensor on a computed window, exactly 0 outside it
+
+which is exact because each trunk layer commutes with that split: a convolution of c + Y is conv(Y) plus the
+constant b + sum(W) c (zero padding of Y stands for the constant band), max pooling is max(Y) + c per channel,
+and ReLU(c + Y) - ReLU(c) = max(Y + min(c, 0), -max(c, 0)), which folds into the convolution's bias and one
+in-place clamp. Windows are derived exactly from the layers' geometry per axis (``Span``): a layer's window is
+the set of positions whose kernel reaches the previous window, and its kernels must not reach the blob's edge.
+
+Near the blob's edge the zero padding of the later convolutions makes an "edge zone" that is not constant
+either, but it does not depend on the image: it is the net's response to an all-zero image, and it depends on
+the blob size only through the stride residues. It is computed once per weight set on a compressed grid (the
+same residues, a short constant band in the middle; ``Compression``), cached, and stretched to the real size
+when a trunk blob has to become an ordinary tensor (``materialise``): where the image window grows into the
+edge zone (conv5 of VGG16, for any input size), or where a skip layer reads it (pool3, pool4).
+
+The rest of the net runs layer by layer as nets.net does, in channels_last (oneDNN's and cuDNN's fast layout),
+with ReLU in place and the final upsampling computed only over the part the final crop keeps.
+
+Used for inference only (``applies``: eval mode, autograd off): the cached edge response holds no graph, so
+training and ``forward_blobs`` (every Caffe blob) run the plain layer-by-layer path of nets.net.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import layers as L
+from .geometry import conv_out, pool_out
+from .precision import Precision
+from .spec import Layer
+
+# Layers a trunk window passes through. Dropout is the identity in eval mode, the only mode used here.
+_WINDOWED = ("Convolution", "ReLU", "Pooling", "LRN", "Dropout", "Scale")
+_CACHE_SIZE = 8  # edge responses kept per net (one per stride-residue pair of input sizes seen)
+
+
+def applies(net) -> bool:
+    """The fast path runs for inference: eval mode (dropout off) and autograd off."""
+    return not net.training and not torch.is_grad_enabled()
+
+
+# ---- geometry of a window, one axis at a time ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Span:
+    """One axis of a trunk blob held as c + Y.
+
+    n: blob size; [lo, hi]: positions where Y is computed (Y is exactly 0 outside); [0, rim_lo) and
+    [n - rim_hi, n): the edge zones, whose values depend on the blob's border (zero padding of a convolution
+    reached through the layers), not on the image."""
+
+    n: int
+    lo: int
+    hi: int
+    rim_lo: int = 0
+    rim_hi: int = 0
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _geometry(layer: Layer) -> tuple[int, int, int, bool]:
+    """(kernel, stride, pad, pads with zeros) of a layer that moves pixels; (1, 1, 0, False) for pointwise ones."""
+    if layer.type == "Convolution":
+        return layer.kernel_size, layer.stride, layer.pad, True
+    if layer.type == "Pooling":
+        return layer.kernel_size, layer.stride, layer.pad, False
+    return 1, 1, 0, False
+
+
+def _out_size(layer: Layer, n: int) -> int:
+    k, s, p, _ = _geometry(layer)
+    if layer.type == "Convolution":
+        return conv_out(n, k, s, p)
+    if layer.type == "Pooling":
+        return pool_out(n, k, s, p)
+    return n
+
+
+def root_span(layer: Layer, n_in: int) -> Span | None:
+    """The window of a convolution over an ordinary tensor of size n_in: the outputs whose kernel reaches it.
+    The others see only the zero padding, so they hold the bias. None unless a constant band is left on both
+    sides (only conv1_1's pad of 100 makes one)."""
+    k, s, p, _ = _geometry(layer)
+    n = conv_out(n_in, k, s, p)
+    lo = max(0, _ceil_div(p - k + 1, s))
+    hi = min(n - 1, (n_in - 1 + p) // s)
+    if lo < 1 or hi > n - 2:
+        return None
+    return Span(n, lo, hi)
+
+
+def _rims(layer: Layer, n_in: int, rim_lo: int, rim_hi: int, n_out: int) -> tuple[int, int]:
+    """Edge zones of a layer's top: the outputs whose kernel reaches the bottom's edge zones, or (for a
+    zero-padding convolution) its padding. Max pooling's clipped last window only drops values, so it makes no
+    zone of its own."""
+    k, s, p, zero_pad = _geometry(layer)
+    pads = zero_pad and p > 0
+    t = max(rim_lo - 1, -1) if pads else rim_lo - 1  # last edge-dependent bottom position at the start
+    out_lo = 0 if t + p < 0 else min(n_out, (t + p) // s + 1)
+    if rim_hi == 0 and not pads:
+        return out_lo, 0
+    u = n_in - rim_hi  # first edge-dependent bottom position at the end (the padding starts at n_in)
+    first = max(0, _ceil_div(u + p - k + 1, s))
+    return out_lo, max(0, n_out - first)
+
+
+def next_span(layer: Layer, span: Span) -> Span | None:
+    """The window of a windowed layer's top, or None where its kernels would reach an edge zone (then the
+    bottom becomes an ordinary tensor and the layer runs as usual)."""
+    n_out = _out_size(layer, span.n)
+    k, s, p, _ = _geometry(layer)
+    lo = max(0, _ceil_div(span.lo + p - k + 1, s))
+    hi = min(n_out - 1, (span.hi + p) // s)
+    need_lo, need_hi = s * lo - p, s * hi - p + k - 1
+    if need_lo < span.rim_lo or need_hi > span.n - 1 - span.rim_hi:
+        return None
+    rim_lo, rim_hi = _rims(layer, span.n, span.rim_lo, span.rim_hi, n_out)
+    return Span(n_out, lo, hi, rim_lo, rim_hi)
+
+
+def needed(layer: Layer, out: Span) -> tuple[int, int]:
+    """Bottom positions [first, last] that the top's window [out.lo, out.hi] reads."""
+    k, s, p, _ = _geometry(layer)
+    return s * out.lo - p, s * out.hi - p + k - 1
+
+
+# ---- the plan: which layers run windowed, for one input size ----------------------------------------------------
+
+@dataclass
+class Chain:
+    """The windowed layers that grow from one root convolution, and what the edge response needs."""
+
+    root: int  # layer index of the root convolution
+    layers: list[int]  # indices of the windowed layers after the root, in order
+    stride: int  # product of their strides: the compressed grid keeps the blob sizes' residues modulo this
+    outputs: set[str]  # windowed blobs that become ordinary tensors (read by an ordinary layer, or net outputs)
+    compression: tuple[Compression, Compression] | None = None
+
+
+@dataclass(frozen=True)
+class Compression:
+    """One axis of the compressed grid of an edge response: blob sizes nc (compressed) and n (real) per windowed
+    blob; the real positions [0, split] and [split + 1 + n - nc, n) are the compressed [0, split] and
+    [split + 1, nc), the ones between all equal the constant at split."""
+
+    nc: dict[str, int]
+    n: dict[str, int]
+    split: dict[str, int]
+
+    def index(self, blob: str, device: torch.device) -> torch.Tensor:
+        n, nc, t = self.n[blob], self.nc[blob], self.split[blob]
+        i = torch.arange(n, device=device)
+        delta = n - nc
+        return torch.where(i <= t, i, torch.where(i >= t + 1 + delta, i - delta, torch.full_like(i, t)))
+
+
+@dataclass
+class Plan:
+    """For one input size: the span pair (h, w) of every windowed blob after each layer (None where the layer
+    runs on ordinary tensors), the chains, and which layers' bottoms must become ordinary tensors first."""
+
+    spans: list[tuple[Span, Span] | None]
+    chains: list[Chain]
+    chain_of: dict[int, int]  # windowed layer index -> chain index
+    fuse_relu: set[int]  # convolution indices whose in-place ReLU (the next layer) is folded into them
+    crop_fused: dict[int, int]  # deconvolution index -> the index of the Crop that alone reads it
+
+
+def make_plan(net, size: tuple[int, int]) -> Plan:
+    layers = net.layers
+    spans: list[tuple[Span, Span] | None] = [None] * len(layers)
+    blob_span: dict[str, tuple[Span, Span]] = {}  # current windowed blobs
+    blob_chain: dict[str, int] = {}
+    chains: list[Chain] = []
+    chain_of: dict[int, int] = {}
+    sizes = {name: size for name in net.inputs}
+    for i, layer in enumerate(layers):
+        bottom = layer.bottom[0]
+        top = layer.top[0]
+        new = None
+        if layer.type in _WINDOWED and len(layer.bottom) == 1 and not (layer.type == "Pooling" and layer.pad):
+            if bottom in blob_span:
+                sh, sw = blob_span[bottom]
+                h, w = next_span(layer, sh), next_span(layer, sw)
+                if h is not None and w is not None:
+                    new = (h, w)
+                    chain = blob_chain[bottom]
+                    chains[chain].layers.append(i)
+                    chains[chain].stride *= _geometry(layer)[1]
+            elif layer.type == "Convolution" and bottom in sizes:
+                nh, nw = sizes[bottom]
+                h, w = root_span(layer, nh), root_span(layer, nw)
+                if h is not None and w is not None:
+                    new = (h, w)
+                    chain = len(chains)
+                    chains.append(Chain(i, [], 1, set()))
+        for b in set(layer.bottom):
+            if b in blob_span and new is None:  # an ordinary layer reads it: it becomes an ordinary tensor
+                chains[blob_chain[b]].outputs.add(b)
+                sizes[b] = (blob_span[b][0].n, blob_span[b][1].n)
+                del blob_span[b]
+        if new is not None:
+            spans[i] = new
+            chain_of[i] = chain
+            blob_span[top] = new
+            blob_chain[top] = chain
+            sizes.pop(top, None)
+        else:
+            for t in layer.top:
+                blob_span.pop(t, None)
+            sizes[top] = _dense_size(layer, sizes)
+    for b in net.outputs:
+        if b in blob_span:
+            chains[blob_chain[b]].outputs.add(b)
+    for chain in chains:
+        chain.compression = (_compress(net, chain, spans, 0), _compress(net, chain, spans, 1))
+    return Plan(spans, chains, chain_of, _relu_fusions(net, spans), _crop_fusions(net))
+
+
+def _dense_size(layer: Layer, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    if layer.type == "Crop":
+        return sizes[layer.bottom[1]]
+    h, w = sizes[layer.bottom[0]]
+    if layer.type == "Deconvolution":
+        k, s, p = layer.kernel_size, layer.stride, layer.pad
+        return s * (h - 1) + k - 2 * p, s * (w - 1) + k - 2 * p
+    return _out_size(layer, h), _out_size(layer, w)
+
+
+def _compress(net, chain: Chain, spans, axis: int) -> Compression:
+    """The smallest compressed grid (sizes congruent to the real ones modulo the chain's stride) in which the
+    edge zones from both ends stay apart at every windowed layer, so that its zero-image response, stretched,
+    is the real one."""
+    root_n = spans[chain.root][axis].n
+    layers = net.layers
+    first = root_n % chain.stride or chain.stride
+    for nc_root in range(first, root_n, chain.stride):
+        ok, nc = _compressed_sizes(layers, chain, nc_root)
+        if ok:
+            break
+    else:
+        nc_root = root_n
+        ok, nc = _compressed_sizes(layers, chain, root_n)
+    n = {layers[chain.root].top[0]: root_n}
+    for i in chain.layers:
+        n[layers[i].top[0]] = spans[i][axis].n
+    split = {b: r for b, (_, r) in nc.items()}
+    return Compression({b: s for b, (s, _) in nc.items()}, n, split)
+
+
+def _compressed_sizes(layers, chain: Chain, nc_root: int) -> tuple[bool, dict[str, tuple[int, int]]]:
+    """Sizes and split points of the compressed grid from a root of size nc_root; False if the edge zones of
+    the two ends would meet (or a full-size grid is needed)."""
+    top = layers[chain.root].top[0]
+    state = {top: (nc_root, 0, 0)}  # blob -> (compressed size, rim_lo, rim_hi)
+    out = {top: (nc_root, 0)}
+    for i in chain.layers:
+        layer = layers[i]
+        n, rim_lo, rim_hi = state[layer.bottom[0]]
+        k, s, p, _ = _geometry(layer)
+        n_out = _out_size(layer, n)
+        lo, hi = _rims(layer, n, rim_lo, rim_hi, n_out)
+        if lo + hi >= n_out:
+            return False, out
+        if lo and s * (lo - 1) - p + k - 1 >= n - rim_hi:
+            return False, out
+        if hi and s * (n_out - hi) - p < rim_lo:
+            return False, out
+        state[layer.top[0]] = (n_out, lo, hi)
+        out[layer.top[0]] = (n_out, lo)
+    return True, out
+
+
+def rectified_convs(net) -> set[int]:
+    """Indices of the convolutions followed directly by an in-place ReLU on their top (the trunk's)."""
+    out = set()
+    for i, layer in enumerate(net.layers[:-1]):
+        nxt = net.layers[i + 1]
+        if layer.type == "Convolution" and nxt.type == "ReLU" and nxt.bottom == nxt.top == layer.top:
+            out.add(i)
+    return out
+
+
+def _relu_fusions(net, spans) -> set[int]:
+    """Convolutions followed directly by an in-place ReLU on their top (Caffe keeps only the rectified blob)."""
+    return {i for i in rectified_convs(net) if (spans[i] is None) == (spans[i + 1] is None)}
+
+
+def _crop_fusions(net) -> dict[int, int]:
+    """Deconvolutions whose top only a Crop reads (as its bottom to cut): only the kept part is computed."""
+    readers: dict[str, list[tuple[int, int]]] = {}
+    for i, layer in enumerate(net.layers):
+        for j, b in enumerate(layer.bottom):
+            readers.setdefault(b, []).append((i, j))
+    out = {}
+    for i, layer in enumerate(net.layers):
+        if layer.type != "Deconvolution" or layer.top[0] in net.outputs:
+            continue
+        r = readers.get(layer.top[0], [])
+        if len(r) == 1 and net.layers[r[0][0]].type == "Crop" and r[0][1] == 0:
+            out[i] = r[0][0]
+    return out
+
+
+# ---- per-net state: plans per input size, edge responses per weight set -----------------------------------------
+
+class _State:
+    def __init__(self):
+        self.plans: OrderedDict[tuple, Plan] = OrderedDict()
+        self.edges: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self.weights: dict[tuple, torch.Tensor] = {}
+
+
+def _state(net) -> _State:
+    st = net.__dict__.get("_fast_state")
+    if st is None:
+        st = net.__dict__["_fast_state"] = _State()
+    return st
+
+
+def _plan(net, size: tuple[int, int]) -> Plan:
+    st = _state(net)
+    plan = st.plans.get(size)
+    if plan is None:
+        plan = st.plans[size] = make_plan(net, size)
+        if len(st.plans) > 64:
+            st.plans.popitem(last=False)
+    st.plans.move_to_end(size)
+    return plan
+
+
+def _version(t: torch.Tensor) -> tuple:
+    return t.data_ptr(), t._version, t.dtype, t.device
+
+
+def _weight(net, name: str, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
+    """A layer's weight in the compute dtype and layout, converted once per weight version."""
+    w = getattr(net, name).weight
+    fmt = torch.channels_last if channels_last and w.dim() == 4 else torch.contiguous_format
+    if w.dtype == dtype and w.is_contiguous(memory_format=fmt):
+        return w
+    st = _state(net)
+    key = (name, dtype, channels_last)
+    hit = st.weights.get(key)
+    if hit is not None and hit[0] == _version(w):
+        return hit[1]
+    out = w.detach().to(dtype).contiguous(memory_format=fmt)
+    st.weights[key] = (_version(w), out)
+    return out
+
+
+# ---- running it -------------------------------------------------------------------------------------------------
+
+class _Run:
+    """One forward pass: ordinary blobs, windowed blobs (Y and c), and the policy's dtypes."""
+
+    def __init__(self, net, inputs: tuple[torch.Tensor, ...], precision: Precision):
+        self.net = net
+        self.precision = precision
+        x = inputs[0]
+        self.device = x.device
+        self.exact_dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+        self.low = precision.autocast_dtype or self.exact_dtype
+        self.cl = precision.channels_last
+        self.plan = _plan(net, tuple(x.shape[2:]))
+        self.dense: dict[str, torch.Tensor] = {}
+        self.win: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # blob -> (Y, c as float (C,))
+        self.rectified = rectified_convs(net)
+        for name, t in zip(net.inputs, inputs, strict=True):
+            self.dense[name] = self._layout(t)
+
+    def _layout(self, t: torch.Tensor) -> torch.Tensor:
+        return t.contiguous(memory_format=torch.channels_last) if self.cl and t.dim() == 4 else t
+
+    def dtype_of(self, layer: Layer, i: int) -> torch.dtype:
+        rectified = i in self.rectified or layer.type != "Convolution"
+        return self.exact_dtype if self.precision.keeps_float32(layer.type, rectified) else self.low
+
+    def get(self, blob: str, dtype: torch.dtype | None = None, where: str = "") -> torch.Tensor:
+        """An ordinary tensor of ``blob`` (made from its window and the edge response if need be)."""
+        if blob not in self.dense:
+            raise KeyError(f"fast path: blob {blob!r} is not an ordinary tensor here (plan error)")
+        t = self.dense[blob]
+        if dtype is not None and t.dtype != dtype:
+            if t.dtype == torch.float16 and self.precision.check_finite and not bool(torch.isfinite(t).all()):
+                raise FloatingPointError(
+                    f"{self.net.name}: blob {blob!r} overflowed in {self.precision.name} before {where!r} "
+                    f"(float16's largest value is 65504); run this input in precision 'bf16' or 'exact'")
+            t = t.to(dtype)
+        return t
+
+    def run(self) -> tuple[torch.Tensor, ...]:
+        net, plan = self.net, self.plan
+        last_use = net._last_use
+        skip: set[int] = set()
+        for i, layer in enumerate(net.layers):
+            if i not in skip:
+                if plan.spans[i] is not None:
+                    self._windowed(i, layer)
+                    if i in plan.fuse_relu:
+                        skip.add(i + 1)
+                else:
+                    for b in set(layer.bottom):
+                        if b in self.win:
+                            self._materialise(b)
+                    self._ordinary(i, layer, skip)
+            for b in set(layer.bottom) - set(layer.top):  # free blobs after their last reader, as nets.net does
+                if last_use.get(b) == i and b not in net.outputs:
+                    self.dense.pop(b, None)
+                    self.win.pop(b, None)
+        for o in net.outputs:
+            if o in self.win:
+                self._materialise(o)
+        return tuple(self.dense[o].contiguous() for o in net.outputs)
+
+    # -- windowed layers --
+
+    def _windowed(self, i: int, layer: Layer) -> None:
+        net, plan = self.net, self.plan
+        sh, sw = plan.spans[i]
+        t = layer.type
+        if t == "Convolution":
+            dt = self.dtype_of(layer, i)
+            module = getattr(net, layer.name)
+            if layer.bottom[0] in self.win:
+                y_in, c_in = self.win[layer.bottom[0]]
+                src = self._src_span(i)
+                c = _const_conv(c_in, module.weight, module.bias, layer)
+            else:  # the root: an ordinary tensor whose zero padding is real (its "c" is 0)
+                y_in = self.get(layer.bottom[0], dt, layer.name)
+                nh, nw = y_in.shape[2:]
+                src = (Span(nh, 0, nh - 1), Span(nw, 0, nw - 1))
+                c = module.bias.detach().to(self.exact_dtype) if module.bias is not None else \
+                    torch.zeros(layer.num_output, dtype=self.exact_dtype, device=self.device)
+            x, pad = _extend(y_in, src, needed(layer, sh), needed(layer, sw), as_padding=True)
+            weight = _weight(net, layer.name, dt, self.cl)
+            if i in plan.fuse_relu:  # ReLU(c + Y) - ReLU(c) = max(Y + min(c, 0), -max(c, 0))
+                y = F.conv2d(x.to(dt), weight, torch.clamp(c, max=0).to(dt), layer.stride, pad, 1, layer.group)
+                y.clamp_min_((-torch.relu(c)).to(dt).view(1, -1, 1, 1))
+                c = torch.relu(c)
+            else:
+                y = F.conv2d(x.to(dt), weight, None, layer.stride, pad, 1, layer.group)
+            self.win[layer.top[0]] = (y, c)
+            return
+        y, c = self.win[layer.bottom[0]]
+        if t == "ReLU":
+            y.add_(torch.clamp(c, max=0).to(y.dtype).view(1, -1, 1, 1))
+            y.clamp_min_((-torch.relu(c)).to(y.dtype).view(1, -1, 1, 1))
+            c = torch.relu(c)
+        elif t == "Pooling":  # max(c + Y) = c + max(Y) per channel; Y's zeros are written out for the kernel
+            x, _ = _extend(y, self._src_span(i), needed(layer, sh), needed(layer, sw), as_padding=False)
+            y = F.max_pool2d(x, layer.kernel_size, layer.stride)
+        elif t == "LRN":  # not additive: back to c + Y, normalise, subtract the constant's own response
+            dt = self.dtype_of(layer, i)
+            c_out = L.caffe_lrn(c.view(1, -1, 1, 1), layer.local_size, layer.alpha, layer.beta, layer.k).view(-1)
+            b = y.to(dt) + c.to(dt).view(1, -1, 1, 1)
+            y = L.caffe_lrn(b, layer.local_size, layer.alpha, layer.beta, layer.k)
+            y.sub_(c_out.to(dt).view(1, -1, 1, 1))
+            c = c_out
+        elif t == "Scale":
+            w = getattr(net, layer.name).weight.detach().to(self.exact_dtype)
+            y = y * w.to(y.dtype).view(1, -1, 1, 1)
+            c = c * w
+        # Dropout (eval mode): the identity
+        self.win[layer.top[0]] = (y, c)
+
+    def _src_span(self, i: int) -> tuple[Span, Span]:
+        """The span pair of layer i's windowed bottom (the last windowed layer before i that wrote it)."""
+        bottom = self.net.layers[i].bottom[0]
+        for j in range(i - 1, -1, -1):
+            if bottom in self.net.layers[j].top:
+                return self.plan.spans[j]
+        raise KeyError(f"fast path: no windowed layer writes {bottom!r} before layer {i} (plan error)")
+
+    # -- ordinary layers --
+
+    def _ordinary(self, i: int, layer: Layer, skip: set[int]) -> None:
+        net = self.net
+        t = layer.type
+        dt = self.dtype_of(layer, i)
+        top = layer.top[0]
+        if t == "Convolution":
+            x = self.get(layer.bottom[0], dt, layer.name)
+            module = getattr(net, layer.name)
+            bias = module.bias.to(dt) if module.bias is not None else None
+            y = F.conv2d(x, _weight(net, layer.name, dt, self.cl), bias, layer.stride, layer.pad, 1, layer.group)
+            if i in self.plan.fuse_relu:
+                y.relu_()
+                skip.add(i + 1)
+        elif t == "Deconvolution":
+            x = self.get(layer.bottom[0], dt, layer.name)
+            crop = self.plan.crop_fused.get(i)
+            if crop is not None:
+                like = self._shape_of(net.layers[crop].bottom[1])
+                y = _deconv_cropped(getattr(net, layer.name), x, net.layers[crop].offset, like)
+                self.dense[net.layers[crop].top[0]] = y
+                skip.add(crop)
+                return
+            y = getattr(net, layer.name)(x)
+        elif t == "ReLU":
+            y = self.get(layer.bottom[0])
+            y = torch.relu(y) if layer.bottom[0] in net.inputs else y.relu_()
+        elif t == "Pooling":
+            y = L.caffe_max_pool(self.get(layer.bottom[0]), layer.kernel_size, layer.stride, layer.pad)
+        elif t == "Dropout":
+            y = self.get(layer.bottom[0])
+        elif t == "Crop":
+            y = L.caffe_crop(self.get(layer.bottom[0]), self.get(layer.bottom[1]), layer.offset)
+        elif t == "Eltwise":
+            y = L.caffe_eltwise_sum([self.get(b, dt, layer.name) for b in layer.bottom], layer.coeff)
+        elif t == "Concat":
+            y = torch.cat([self.get(b) for b in layer.bottom], dim=layer.concat_axis)
+        elif t == "LRN":
+            y = L.caffe_lrn(self.get(layer.bottom[0], dt), layer.local_size, layer.alpha, layer.beta, layer.k)
+        elif t == "Scale":
+            y = getattr(net, layer.name)(self.get(layer.bottom[0], dt, layer.name))
+        else:
+            raise NotImplementedError(f"layer {layer.name!r}: Caffe type {t!r} is not implemented")
+        self.dense[top] = y
+
+    def _shape_of(self, blob: str) -> tuple[int, int]:
+        if blob in self.dense:
+            return tuple(self.dense[blob].shape[2:])
+        for j in range(len(self.net.layers) - 1, -1, -1):
+            if blob in self.net.layers[j].top and self.plan.spans[j] is not None:
+                sh, sw = self.plan.spans[j]
+                return sh.n, sw.n
+        raise KeyError(blob)
+
+    # -- windowed blob to ordinary tensor --
+
+    def _materialise(self, blob: str) -> None:
+        y, c = self.win.pop(blob)
+        j = max(k for k, layer in enumerate(self.net.layers) if blob in layer.top and self.plan.spans[k] is not None)
+        chain = self.plan.chains[self.plan.chain_of[j]]
+        sh, sw = self.plan.spans[j]
+        edge = _edge_response(self, chain)[blob]
+        ch, cw = chain.compression
+        full = edge.index_select(2, ch.index(blob, self.device)).index_select(3, cw.index(blob, self.device))
+        n = y.shape[0]
+        dense = torch.empty((n, *full.shape[1:]), dtype=y.dtype, device=self.device,
+                            memory_format=torch.channels_last if self.cl else torch.contiguous_format)
+        dense.copy_(full.expand(n, -1, -1, -1))
+        window = dense[:, :, sh.lo:sh.hi + 1, sw.lo:sw.hi + 1]
+        torch.add(y, c.to(y.dtype).view(1, -1, 1, 1), out=window)
+        self.dense[blob] = dense
+
+
+def _extend(y: torch.Tensor, src: tuple[Span, Span], need_h: tuple[int, int], need_w: tuple[int, int],
+            as_padding: bool) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Y held on src's window, extended by its zeros (or cut) to the positions need_h x need_w. With
+    ``as_padding`` an even extension is returned as a convolution's own padding (no copy): (y, (pad_h, pad_w))."""
+    lo_h, hi_h = src[0].lo - need_h[0], need_h[1] - src[0].hi
+    lo_w, hi_w = src[1].lo - need_w[0], need_w[1] - src[1].hi
+    if as_padding and lo_h == hi_h >= 0 and lo_w == hi_w >= 0:
+        return y, (lo_h, lo_w)
+    if lo_h or hi_h or lo_w or hi_w:
+        y = F.pad(y, (lo_w, hi_w, lo_h, hi_h))  # negative amounts cut
+    return y, (0, 0)
+
+
+def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, layer: Layer) -> torch.Tensor:
+    """The value a convolution gives where its whole kernel reads the constant c: b + sum(W) c."""
+    k = layer.kernel_size
+    patch = c.view(1, -1, 1, 1).expand(1, -1, k, k).to(weight.dtype)
+    return F.conv2d(patch, weight.detach(), None if bias is None else bias.detach(), 1, 0, 1,
+                    layer.group).view(-1).to(c.dtype)
+
+
+def _deconv_cropped(module: L.Deconvolution, x: torch.Tensor, offset: int, like: tuple[int, int]) -> torch.Tensor:
+    """Deconvolution followed by Caffe's Crop(offset, like): only the kept outputs are computed (the transposed
+    convolution's padding drops outputs at both ends; the rest is sliced off)."""
+    h, w = like
+    k, s, p = module.weight.shape[2], module.stride, module.pad
+    full_h, full_w = s * (x.shape[2] - 1) + k - 2 * p, s * (x.shape[3] - 1) + k - 2 * p
+    if full_h < offset + h or full_w < offset + w:
+        raise ValueError(f"crop: bottom of size {(full_h, full_w)} is too small for offset {offset} and "
+                         f"reference size {like}")
+    cut_h = min(offset, full_h - offset - h)
+    cut_w = min(offset, full_w - offset - w)
+    diag = module._diagonal()
+    weight = module.weight.to(x.dtype) if diag is None else diag.to(x.dtype)
+    groups = module.group if diag is None else weight.shape[0]
+    y = F.conv_transpose2d(x, weight, stride=s, padding=(p + cut_h, p + cut_w), groups=groups)
+    return y[:, :, offset - cut_h:offset - cut_h + h, offset - cut_w:offset - cut_w + w]
+
+
+def _edge_response(run: _Run, chain: Chain) -> dict[str, torch.Tensor]:
+    """The zero-image response of the chain's blobs that become ordinary tensors, on the compressed grid, in
+    the exact dtype; cached per weight set and grid."""
+    net = run.net
+    ch, cw = chain.compression
+    layers = net.layers
+    root = layers[chain.root]
+    modules = [getattr(net, layers[i].name) for i in [chain.root, *chain.layers]
+               if layers[i].type in ("Convolution", "Scale")]
+    params = [t for m in modules for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))]
+    key = (chain.root, tuple(sorted(ch.nc.items())), tuple(sorted(cw.nc.items())), run.exact_dtype, run.device,
+           tuple(_version(p) for p in params))
+    st = _state(net)
+    hit = st.edges.get(key)
+    if hit is not None:
+        st.edges.move_to_end(key)
+        return hit
+    top = root.top[0]
+    module = getattr(net, root.name)
+    bias = module.bias.detach() if module.bias is not None else torch.zeros(root.num_output, device=run.device)
+    z = bias.to(run.exact_dtype).view(1, -1, 1, 1).expand(1, -1, ch.nc[top], cw.nc[top]).contiguous()
+    out = {b: z for b in chain.outputs if b == top}
+    blobs = {top: z}
+    with torch.autocast(run.device.type, enabled=False):
+        for i in chain.layers:
+            layer = layers[i]
+            z = blobs[layer.bottom[0]]
+            if layer.type == "Convolution":
+                m = getattr(net, layer.name)
+                bias = None if m.bias is None else m.bias.detach().to(z.dtype)
+                z = F.conv2d(z, m.weight.detach().to(z.dtype), bias, layer.stride, layer.pad, 1, layer.group)
+            elif layer.type == "ReLU":
+                z = torch.relu(z)
+            elif layer.type == "Pooling":
+                z = L.caffe_max_pool(z, layer.kernel_size, layer.stride, layer.pad)
+            elif layer.type == "LRN":
+                z = L.caffe_lrn(z, layer.local_size, layer.alpha, layer.beta, layer.k)
+            elif layer.type == "Scale":
+                z = getattr(net, layer.name)(z)
+            blobs[layer.top[0]] = z
+            if layer.top[0] in chain.outputs:
+                out[layer.top[0]] = z
+    st.edges[key] = out
+    if len(st.edges) > _CACHE_SIZE:
+        st.edges.popitem(last=False)
+    return out
+
+
+def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision) -> tuple[torch.Tensor, ...]:
+    """The net's output blobs for ``inputs`` (inference only: see ``applies``)."""
+    with torch.autocast(inputs[0].device.type, enabled=False):  # dtypes are chosen per layer here
+        return _Run(net, inputs, precision).run()
+
+
+# ---- work -------------------------------------------------------------------------------------------------------
+
+def macs(net, size: tuple[int, int], windowed: bool = True) -> int:
+    """Multiply-accumulates of one forward pass (batch 1) in convolutions and deconvolutions: over the windows
+    and the kept part of the final upsampling (``windowed``), or over whole blobs as the plain path does."""
+    plan = make_plan(net, size) if windowed else None
+    sizes = {name: size for name in net.inputs}
+    channels = net.channels
+    total = 0
+    for i, layer in enumerate(net.layers):
+        if layer.type == "Crop":
+            sizes[layer.top[0]] = sizes[layer.bottom[1]]
+            continue
+        h, w = sizes[layer.bottom[0]]
+        out = _dense_size(layer, sizes) if layer.type != "Deconvolution" else _dense_size(layer, sizes)
+        sizes[layer.top[0]] = out
+        if layer.type not in ("Convolution", "Deconvolution"):
+            continue
+        c_in, k = channels[layer.bottom[0]], layer.kernel_size
+        oh, ow = out
+        if plan is not None and plan.spans[i] is not None:
+            sh, sw = plan.spans[i]
+            oh, ow = sh.hi - sh.lo + 1, sw.hi - sw.lo + 1
+        if layer.type == "Convolution":
+            total += oh * ow * layer.num_output * (c_in // layer.group) * k * k
+        else:  # a diagonal (bilinear) kernel: each output reads about (k / s)^2 inputs of its own class
+            if plan is not None and i in plan.crop_fused:
+                oh, ow = sizes[net.layers[plan.crop_fused[i]].bottom[1]]
+            total += oh * ow * layer.num_output * (k // layer.stride) ** 2
+    return total
