@@ -1,26 +1,67 @@
-"""Forward time and peak memory of each net family on one 500x500 image: ``python -m nets.bench``.
+"""Forward time, work and peak memory of each net family, beside torchfcn and real Caffe: ``python -m nets.bench``.
 
-A benchmark, not a test: it prints a table (median over --runs passes after one warm-up, the device named) and
-the time ratios beside the paper's Table 1 (K40c: FCN-AlexNet 50 ms, FCN-VGG16 210 ms). Each net runs in its own
-process so that its peak memory (resident set on CPU, allocator peak on CUDA) is its own.
+A benchmark, not a test. One table per device: for each net family at one SIZE x SIZE image (batch 1) the kit in
+exact precision and in every fast mode the device can run (nets.precision), torchfcn 1.9.7 run as its users run
+it (its own model class for the VOC nets it has, the same weights and input), and real Caffe when an external
+runner is given (``make bench`` passes tests/caffe/bench_caffe.py, which says "not built" until
+``make test-caffe`` has built Caffe).
+
+How it measures:
+- Every contestant runs in its own worker process, so that its peak memory (resident set on CPU, allocator
+  peak on CUDA) is its own. The workers take turns, one forward each per round, so that a machine shared with
+  other work slows all of them alike: the ratios are measured in one run, forward beside forward. Time is the
+  median of --runs rounds after a warm-up round (the kit's warm-up also computes its cached edge response).
+- Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.fast.macs:
+  the kit's windows, or whole blobs for torchfcn and Caffe, whose full 21x21 deconvolutions add a little more
+  than is counted). GMAC/s is that work over the time.
+- Peak: the best large float32 matrix product at the same thread count (4096^3 on CPU, 8192^3 on CUDA; TF32 off
+  for exact, the mode's own type for the fast modes), measured in the same rounds. The % of peak is the GMAC/s
+  over it. The nominal peak (cores x 2 FMA units x vector lanes x 2 x clock, the clock read from /proc/cpuinfo)
+  is printed beside it for reference only.
+
+``--steps`` instead times the kit's exact path with its speed-ups switched on one after another (what each
+buys). Writes results/bench-<device>.json (or --json). Worker protocol (used by external runners too): one JSON
+line when ready ({"ready": true, "label": ..., "detail": ...} or {"unavailable": reason}), then per ``run`` line
+on stdin one {"ms": ...}, and on ``quit`` one {"peak_mib": ...}.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib
+import importlib.util
 import json
-import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
 import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 import nets
 
+from . import fast
+from . import precision as P
+
 FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
+# torchfcn 1.9.7's model classes for the kit nets it implements (module, class); its other nets do not exist.
+TORCHFCN = {"voc-fcn32s": ("fcn32s", "FCN32s"), "voc-fcn16s": ("fcn16s", "FCN16s"), "voc-fcn8s": ("fcn8s", "FCN8s"),
+            "voc-fcn8s-atonce": ("fcn8s", "FCN8sAtOnce")}
+# The kit's exact path with its speed-ups switched on one after another (--steps).
+STEPS = (
+    ("plain, NCHW", "plain", None),
+    ("plain, channels_last", "plain-cl", None),
+    ("+ fast path (channels_last, ReLU in place)", "fast", fast.Options(windows=False, gemm=False, crop_deconv=False)),
+    ("+ windows (constant far field)", "fast", fast.Options(windows=True, gemm=False, crop_deconv=False)),
+    ("+ fc6/fc7/score as matrix products", "fast", fast.Options(windows=True, gemm=True, crop_deconv=False)),
+    ("+ only the cropped part of the last upsampling", "fast", fast.DEFAULT),
+)
 
 
 def paper_ms(net: str) -> float | None:
@@ -30,72 +71,393 @@ def paper_ms(net: str) -> float | None:
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return P.describe(device)
 
 
-def measure(name: str, size: int, runs: int, device: torch.device) -> dict:
-    """Median forward time (ms) and peak memory (MiB) of one net, in this process."""
-    torch.manual_seed(0)
-    net = nets.build(name).to(device)
+# ---- what runs -------------------------------------------------------------------------------------------------
+
+def random_weights(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Seeded He-scaled normal convolution weights (variance 2 / fan-in) and biases uniform in [-0.1, 0.1]: the
+    activations keep the scale of a trained net's, so no layer runs on zeros or denormals. Upsampling kernels
+    stay bilinear."""
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in net.parameters():
-            p.normal_(0, 0.01)
-    inputs = [torch.randn(1, net.spec.inputs[i], size, size, device=device) for i in net.inputs]
+        for name, p in net.named_parameters():
+            if name.endswith(".weight"):
+                p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.copy_(torch.rand(p.shape, generator=gen) * 0.2 - 0.1)
+    return net
+
+
+def make_inputs(net, size: int, device: torch.device, seed: int = 1) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [(torch.randn(1, net.spec.inputs[i], size, size, generator=gen) * 60).to(device) for i in net.inputs]
+
+
+def torchfcn_model(name: str) -> torch.nn.Module:
+    """torchfcn 1.9.7's own model class for ``name``, imported without running torchfcn/__init__.py (which
+    imports its trainer and datasets, with scikit-image, pytz and the Chainer-based ``fcn`` package). Its model
+    modules import ``fcn`` only for their ``download()`` helpers, so a stand-in whose every use raises takes its
+    place; the model classes themselves run unchanged. Install: ``.venv/bin/pip install --no-deps
+    torchfcn==1.9.7`` (requirements-bench.txt)."""
+    if name not in TORCHFCN:
+        raise KeyError(f"torchfcn has no model for {name}; it has {sorted(TORCHFCN)}")
+    found = importlib.util.find_spec("torchfcn")
+    if found is None or not found.submodule_search_locations:
+        raise ModuleNotFoundError("torchfcn is not installed: .venv/bin/pip install --no-deps -r "
+                                  "requirements-bench.txt")
+    root = Path(next(iter(found.submodule_search_locations)))
+    for mod, path in (("torchfcn", root), ("torchfcn.models", root / "models")):
+        if mod not in sys.modules:
+            pkg = types.ModuleType(mod)
+            pkg.__path__ = [str(path)]
+            sys.modules[mod] = pkg
+    if "fcn" not in sys.modules:
+        stand_in = types.ModuleType("fcn")
+        stand_in.__doc__ = "stand-in for the Chainer-based fcn package: only torchfcn's download() helpers use it"
+
+        def unavailable(*args, **kwargs):
+            raise RuntimeError("torchfcn's download helper needs the Chainer-based fcn package, not installed here")
+
+        stand_in.data = types.SimpleNamespace(cached_download=unavailable)
+        sys.modules["fcn"] = stand_in
+    module_name, cls = TORCHFCN[name]
+    module = importlib.import_module(f"torchfcn.models.{module_name}")
+    return getattr(module, cls)(n_class=21)
+
+
+def _peak_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _timed(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000
+
+
+def _serve(fn, device: torch.device, ready: dict) -> int:
+    """The worker protocol: ready line, one timing per ``run``, peak memory on ``quit``."""
+    print(json.dumps({"ready": True, **ready}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "run":
+            print(json.dumps({"ms": _timed(fn, device)}), flush=True)
+        elif cmd == "quit":
+            print(json.dumps({"peak_mib": _peak_mib(device)}), flush=True)
+            return 0
+    return 0
+
+
+def worker(kind: str, name: str, mode: str, size: int, device: torch.device, step: int | None = None) -> int:
+    """One contestant in this process: ``kit`` (net ``name`` in precision ``mode``; with ``step``, the STEPS
+    variant), ``torchfcn``, or ``peak`` (the matrix-product peak in ``mode``)."""
+    policy = P.get(mode)
+    if kind == "peak":
+        n = 8192 if device.type == "cuda" else 4096
+        dtype = policy.autocast_dtype or torch.float32
+        a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+
+        def product():
+            with policy.applied(device):
+                a @ b
+
+        return _serve(product, device, {"label": f"{n}^3 matmul ({mode})", "flop": 2 * n**3})
+    net = random_weights(nets.build(name)).to(device)
+    inputs = make_inputs(net, size, device)
+    if kind == "torchfcn":
+        model = torchfcn_model(name)
+        model.load_state_dict(net.state_dict(), strict=True)  # same names: the identity map
+        model = model.to(device).eval()
+        with torch.inference_mode():
+            agree = float((model(*inputs).argmax(1) == net(*inputs).argmax(1)).float().mean()) * 100
+        del net
+
+        def run():
+            with torch.inference_mode():
+                model(*inputs)
+
+        return _serve(run, device, {"label": "torchfcn 1.9.7", "macs": fast.macs(nets.build(name), (size, size),
+                                                                                 windowed=False),
+                                    "detail": f"its {TORCHFCN[name][1]} class, PyTorch defaults; argmax agrees "
+                                              f"with the kit's on {agree:.4f}% of pixels"})
+    net.precision = policy
+    label, macs = f"kit {mode}", fast.macs(net, (size, size))
+    run_net = None
+    if step is not None:
+        label, variant, options = STEPS[step]
+        if variant.startswith("plain"):
+            macs = fast.macs(net, (size, size), windowed=False)
+            if variant == "plain-cl":
+                net = net.to(memory_format=torch.channels_last)
+                inputs = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
+
+            def run_net():
+                with torch.inference_mode(), policy.applied(device):
+                    net._run(tuple(inputs), keep_all=False)
+        else:
+            if not options.windows:
+                macs = fast.macs(net, (size, size), windowed=False)
+
+            def run_net():
+                with torch.inference_mode(), policy.applied(device):
+                    fast.forward(net, tuple(inputs), policy, options)
+    if run_net is None:
+        def run_net():
+            with torch.inference_mode():
+                net(*inputs)
+
+    return _serve(run_net, device, {"label": label, "macs": macs, "detail": policy.description})
+
+
+# ---- the parent: workers in turn ---------------------------------------------------------------------------------
+
+@dataclass
+class Worker:
+    """A contestant's process, driven line by line."""
+
+    label: str
+    argv: list[str]
+    env: dict | None = None
+    info: dict = field(default_factory=dict)
+    times: list[float] = field(default_factory=list)
+    peak_mib: float | None = None
+    unavailable: str | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=self.env, bufsize=1)
+        first = self._read()
+        if first is None:
+            self.unavailable = f"failed to start (exit status {self.proc.wait()})"
+        elif "unavailable" in first:
+            self.unavailable = first["unavailable"]
+            self.proc.wait()
+        else:
+            self.info = first
+            self.label = first.get("label", self.label)
+
+    def _read(self) -> dict | None:
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                return None
+            line = line.strip()
+            if line.startswith("{"):
+                return json.loads(line)
+
+    def run(self, keep: bool) -> None:
+        if self.unavailable:
+            return
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        out = self._read()
+        if out is None or "ms" not in out:
+            self.unavailable = f"died during a forward (exit status {self.proc.wait()})"
+            return
+        if keep:
+            self.times.append(out["ms"])
+
+    def stop(self) -> None:
+        if self.unavailable:
+            return
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        out = self._read() or {}
+        self.peak_mib = out.get("peak_mib")
+        self.proc.wait()
+
+    @property
+    def ms(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+
+def rounds(workers: list[Worker], runs: int) -> None:
+    """One warm-up round, then ``runs`` rounds, each worker one forward per round, in turn."""
+    for w in workers:
+        w.start()
+    for r in range(runs + 1):
+        for w in workers:
+            w.run(keep=r > 0)
+    for w in workers:
+        w.stop()
+
+
+def _self(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nets.bench", *args]
+
+
+def nominal_peak_gflops(device: torch.device) -> str:
+    """cores x 2 FMA units x lanes x 2 FLOP x clock, from /proc/cpuinfo (an assumption-laden upper bound)."""
+    if device.type != "cpu":
+        return "n/a"
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    lanes = 16 if "avx512f" in P._cpu_flags() else 8 if "avx2" in P._cpu_flags() else 4
+    if not mhz:
+        return "unknown clock"
+    threads = torch.get_num_threads()
+    return f"{threads * 2 * lanes * 2 * max(mhz) / 1000:.0f} GFLOP/s ({threads} cores x 2 FMA x {lanes} lanes x 2 x " \
+           f"{max(mhz):.0f} MHz)"
+
+
+def bench_device(args, device: torch.device) -> dict:
+    modes = args.modes or list(P.available(device))
+    common = ["--size", str(args.size), "--device", str(device), "--threads", str(args.threads)]
+    peaks = {m: Worker(f"peak {m}", _self("--worker", "peak", "--mode", m, *common)) for m in modes}
+    record = {"device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
+              "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": []}
+    print(f"device: {record['device']}; input {args.size}x{args.size}, batch 1; median of {args.runs} rounds "
+          f"after a warm-up, contestants in turn", flush=True)
+    first = True
+    names = args.names or ([args.names_steps] if args.steps else list(FAMILIES))
+    for name in names:
+        if args.steps:
+            workers = [Worker(STEPS[i][0], _self("--worker", "kit", name, "--mode", "exact", "--step", str(i),
+                                                 *common)) for i in range(len(STEPS))]
+        else:
+            workers = [Worker(f"kit {m}", _self("--worker", "kit", name, "--mode", m, *common)) for m in modes]
+            if name in TORCHFCN and not args.no_torchfcn:
+                workers.append(Worker("torchfcn", _self("--worker", "torchfcn", name, *common)))
+            for ext in args.external:
+                label, _, template = ext.partition("=")
+                cmd = template.format(net=name, size=args.size, threads=args.threads)
+                workers.append(Worker(label, shlex.split(cmd)))
+        group = workers + (list(peaks.values()) if first else [])
+        rounds(group, args.runs)
+        first = False
+        rows = _rows(name, workers, peaks, args.size)
+        record["families"].append({"net": name, "rows": rows})
+        _print_table(name, rows)
+    record["peak"] = {m: {"method": "best of the rounds' large float32 matrix products" if m == "exact"
+                          else f"best of the rounds' large {m} matrix products",
+                          "gflops": _peak_gflops(w)} for m, w in peaks.items()}
+    record["nominal_peak"] = nominal_peak_gflops(device)
+    _paper_ratios(record)
+    print("peak (measured): " + ", ".join(f"{m} {v['gflops']:.0f} GFLOP/s" for m, v in record["peak"].items()
+                                           if v["gflops"]) + f"; nominal {record['nominal_peak']}")
+    return record
+
+
+def _paper_ratios(record: dict) -> None:
+    """The kit's exact FCN-VGG16 / FCN-AlexNet time ratio beside Table 1's (ratios compare across machines)."""
+    ms = {f["net"]: r["ms"] for f in record["families"] for r in f["rows"]
+          if r["contestant"] == "kit exact" and r.get("ms")}
+    vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
+    if "voc-fcn32s" in ms and "voc-fcn-alexnet" in ms and vgg and alex:
+        print(f"\nFCN-VGG16 / FCN-AlexNet time ratio (kit exact): {ms['voc-fcn32s'] / ms['voc-fcn-alexnet']:.2f}, "
+              f"paper Table 1 {vgg / alex:.2f} (K40c: {vgg:g} / {alex:g} ms)")
+
+
+def _peak_gflops(w: Worker) -> float | None:
+    if not w.times:
+        return None
+    return w.info["flop"] / (min(w.times) / 1000) / 1e9
+
+
+def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int) -> list[dict]:
+    ref = {w.label: w.ms for w in workers}
+    caffe_ms = next((w.ms for w in workers if w.label.lower().startswith("caffe")), None)
+    torchfcn_ms = ref.get("torchfcn 1.9.7")
+    rows = []
+    for w in workers:
+        row = {"contestant": w.label, "detail": w.info.get("detail", ""), "unavailable": w.unavailable}
+        if w.ms is not None:
+            mode = w.label.split()[-1] if w.label.startswith("kit ") else "exact"
+            macs = w.info.get("macs") or fast.macs(nets.build(name), (size, size), windowed=False)
+            peak = _peak_gflops(peaks[mode]) if mode in peaks else None
+            gmacs = macs / 1e9 / (w.ms / 1000)
+            row.update(ms=w.ms, min_ms=min(w.times), times_ms=w.times, gmac=macs / 1e9, gmac_per_s=gmacs,
+                       peak_fraction=(2 * gmacs / peak) if peak else None, peak_mib=w.peak_mib,
+                       vs_caffe=(caffe_ms / w.ms) if caffe_ms else None,
+                       vs_torchfcn=(torchfcn_ms / w.ms) if torchfcn_ms else None)
+        rows.append(row)
+    return rows
+
+
+def _print_table(name: str, rows: list[dict]) -> None:
+    print(f"\n{name}")
+    print(f"  {'contestant':48s} {'ms':>9s} {'x Caffe':>8s} {'x torchfcn':>10s} {'GMAC':>6s} {'GMAC/s':>7s} "
+          f"{'% peak':>6s} {'MiB':>6s}")
+
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
+    for r in rows:
+        if r.get("ms") is None:
+            print(f"  {r['contestant']:48s} {r['unavailable'] or 'no result'}")
+            continue
+        print(f"  {r['contestant']:48s} {r['ms']:9.1f} {f(r['vs_caffe'], '8.2f'):>8s} "
+              f"{f(r['vs_torchfcn'], '10.2f'):>10s} {r['gmac']:6.1f} {r['gmac_per_s']:7.1f} "
+              f"{f(r['peak_fraction'] and 100 * r['peak_fraction'], '6.1f'):>6s} {f(r['peak_mib'], '6.0f'):>6s}",
+              flush=True)
+
+
+# ---- the old single-net measurement (reproduce.table1 uses it) -----------------------------------------------------
+
+def measure(name: str, size: int, runs: int, device: torch.device, mode: str = "exact") -> dict:
+    """Median forward time (ms) and peak memory (MiB) of one net in this process, in precision ``mode``."""
+    net = random_weights(nets.build(name)).to(device)
+    net.precision = mode
+    inputs = make_inputs(net, size, device)
     times = []
     with torch.inference_mode():
         for i in range(runs + 1):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            net(*inputs)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i:  # the first pass warms up allocators and kernels
-                times.append((time.perf_counter() - start) * 1000)
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"net": name, "median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": peak,
-            "device": device_name(device), "runs": runs}
+            t = _timed(lambda: net(*inputs), device)
+            if i:  # the first pass warms up allocators, kernels and the edge response
+                times.append(t)
+    return {"net": name, "median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": _peak_mib(device),
+            "device": device_name(device), "runs": runs, "precision": mode}
+
+
+def _write(record: dict, path: Path) -> None:
+    from data.files import write_text  # the kit's one atomic writer
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(record, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(FAMILIES), metavar="NAME")
+    parser = argparse.ArgumentParser(prog="python -m nets.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
     parser.add_argument("--size", type=int, default=500)
-    parser.add_argument("--runs", type=int, help="timed passes per net (default 10 on CUDA, 3 on CPU)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: print one JSON line
+    parser.add_argument("--runs", type=int, help="timed rounds (default 20 on CUDA, 3 on CPU)")
+    parser.add_argument("--device", action="append", help="cpu, cuda (default: cpu, and cuda when present)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads per contestant")
+    parser.add_argument("--modes", nargs="*", help="precision modes of the kit (default: all the device runs)")
+    parser.add_argument("--external", action="append", default=[], metavar="LABEL=COMMAND",
+                        help="another contestant: a command speaking the worker protocol; {net} {size} {threads} "
+                             "are filled in (make bench: Caffe)")
+    parser.add_argument("--no-torchfcn", action="store_true")
+    parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")
+    parser.add_argument("--json", type=Path, help="record path (default results/bench-<device>.json)")
+    parser.add_argument("--worker", choices=["kit", "torchfcn", "peak"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="exact", help=argparse.SUPPRESS)
+    parser.add_argument("--step", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    args.runs = args.runs or (10 if device.type == "cuda" else 3)
-    if args.one:
-        print(json.dumps(measure(args.names[0], args.size, args.runs, device)))
-        return 0
-    results = []
-    for name in args.names:
-        cmd = [sys.executable, "-m", "nets.bench", name, "--one", "--size", str(args.size), "--runs",
-               str(args.runs), "--device", args.device]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            print(f"{name}: benchmark process failed:\n{done.stderr}", file=sys.stderr)
-            return 1
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        r = results[-1]
-        print(f"{name:24s} {r['median_ms']:9.1f} ms (min {r['min_ms']:.1f})  peak {r['peak_mib']:8.0f} MiB", flush=True)
-    print(f"\ndevice: {results[0]['device']}; input {args.size}x{args.size}, "
-          f"median of {args.runs} runs after a warm-up")
-    by = {r["net"]: r["median_ms"] for r in results}
-    if "voc-fcn32s" in by and "voc-fcn-alexnet" in by:
-        ours = by["voc-fcn32s"] / by["voc-fcn-alexnet"]
-        vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
-        print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {vgg / alex:.2f} "
-              f"(K40c: {vgg:g} / {alex:g} ms)")
-    if "voc-fcn8s" in by and "voc-fcn32s" in by:
-        print(f"FCN-8s / FCN-32s time ratio: ours {by['voc-fcn8s'] / by['voc-fcn32s']:.2f}")
+    torch.set_num_threads(args.threads)
+    if args.worker:
+        device = torch.device((args.device or ["cpu"])[0])
+        return worker(args.worker, args.names[0] if args.names else "", args.mode, args.size, device, args.step)
+    devices = [torch.device(d) for d in (args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
+    args.names_steps = (args.names or ["voc-fcn8s"])[0]
+    if args.steps:
+        args.names = [args.names_steps]
+    for device in devices:
+        args.runs = args.runs or (20 if device.type == "cuda" else 3)
+        if device.type == "cuda":
+            args.external = [e for e in args.external if "cuda" in e.lower()]  # the Caffe build is CPU only
+        record = bench_device(args, device)
+        record["command"] = " ".join(["python -m nets.bench", *(argv if argv is not None else sys.argv[1:])])
+        _write(record, args.json or Path("results") / f"bench{'-steps' if args.steps else ''}-{device.type}.json")
     return 0
 
 

@@ -44,6 +44,19 @@ _WINDOWED = ("Convolution", "ReLU", "Pooling", "LRN", "Dropout", "Scale")
 _CACHE_SIZE = 8  # edge responses kept per net (one per stride-residue pair of input sizes seen)
 
 
+@dataclass(frozen=True)
+class Options:
+    """The speed-ups of this path, each exact; all on by default. Switching them off one at a time is for the
+    benchmark's account of what each buys (``python -m nets.bench --steps``)."""
+
+    windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
+    gemm: bool = True  # convolutions whose weight outnumbers their output (fc6, fc7, scores) as one matrix product
+    crop_deconv: bool = True  # the final upsampling computed only over what the crop keeps
+
+
+DEFAULT = Options()
+
+
 def applies(net) -> bool:
     """The fast path runs for inference: eval mode (dropout off) and autograd off."""
     return not net.training and not torch.is_grad_enabled()
@@ -178,19 +191,21 @@ class Plan:
     crop_fused: dict[int, int]  # deconvolution index -> the index of the Crop that alone reads it
 
 
-def make_plan(net, size: tuple[int, int]) -> Plan:
+def make_plan(net, size: tuple[int, int] | dict[str, tuple[int, int]], options: Options = DEFAULT) -> Plan:
+    """The plan for inputs of ``size`` (one H x W for all inputs, or per input blob)."""
     layers = net.layers
     spans: list[tuple[Span, Span] | None] = [None] * len(layers)
     blob_span: dict[str, tuple[Span, Span]] = {}  # current windowed blobs
     blob_chain: dict[str, int] = {}
     chains: list[Chain] = []
     chain_of: dict[int, int] = {}
-    sizes = {name: size for name in net.inputs}
+    sizes = dict(size) if isinstance(size, dict) else {name: tuple(size) for name in net.inputs}
     for i, layer in enumerate(layers):
         bottom = layer.bottom[0]
         top = layer.top[0]
         new = None
-        if layer.type in _WINDOWED and len(layer.bottom) == 1 and not (layer.type == "Pooling" and layer.pad):
+        if options.windows and layer.type in _WINDOWED and len(layer.bottom) == 1 and \
+                not (layer.type == "Pooling" and layer.pad):
             if bottom in blob_span:
                 sh, sw = blob_span[bottom]
                 h, w = next_span(layer, sh), next_span(layer, sw)
@@ -226,7 +241,7 @@ def make_plan(net, size: tuple[int, int]) -> Plan:
             chains[blob_chain[b]].outputs.add(b)
     for chain in chains:
         chain.compression = (_compress(net, chain, spans, 0), _compress(net, chain, spans, 1))
-    return Plan(spans, chains, chain_of, _relu_fusions(net, spans), _crop_fusions(net))
+    return Plan(spans, chains, chain_of, _relu_fusions(net, spans), _crop_fusions(net) if options.crop_deconv else {})
 
 
 def _dense_size(layer: Layer, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
@@ -330,14 +345,15 @@ def _state(net) -> _State:
     return st
 
 
-def _plan(net, size: tuple[int, int]) -> Plan:
+def _plan(net, sizes: dict[str, tuple[int, int]], options: Options) -> Plan:
     st = _state(net)
-    plan = st.plans.get(size)
+    key = (tuple(sizes.items()), options)
+    plan = st.plans.get(key)
     if plan is None:
-        plan = st.plans[size] = make_plan(net, size)
+        plan = st.plans[key] = make_plan(net, sizes, options)
         if len(st.plans) > 64:
             st.plans.popitem(last=False)
-    st.plans.move_to_end(size)
+    st.plans.move_to_end(key)
     return plan
 
 
@@ -366,15 +382,16 @@ def _weight(net, name: str, dtype: torch.dtype, channels_last: bool) -> torch.Te
 class _Run:
     """One forward pass: ordinary blobs, windowed blobs (Y and c), and the policy's dtypes."""
 
-    def __init__(self, net, inputs: tuple[torch.Tensor, ...], precision: Precision):
+    def __init__(self, net, inputs: tuple[torch.Tensor, ...], precision: Precision, options: Options):
         self.net = net
         self.precision = precision
+        self.options = options
         x = inputs[0]
         self.device = x.device
         self.exact_dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
         self.low = precision.autocast_dtype or self.exact_dtype
         self.cl = precision.channels_last
-        self.plan = _plan(net, tuple(x.shape[2:]))
+        self.plan = _plan(net, {n: tuple(t.shape[2:]) for n, t in zip(net.inputs, inputs, strict=True)}, options)
         self.dense: dict[str, torch.Tensor] = {}
         self.win: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # blob -> (Y, c as float (C,))
         self.rectified = rectified_convs(net)
@@ -495,7 +512,11 @@ class _Run:
             x = self.get(layer.bottom[0], dt, layer.name)
             module = getattr(net, layer.name)
             bias = module.bias.to(dt) if module.bias is not None else None
-            y = F.conv2d(x, _weight(net, layer.name, dt, self.cl), bias, layer.stride, layer.pad, 1, layer.group)
+            if self.options.gemm and _as_gemm(layer, module.weight, x):
+                y = _conv_gemm(x, _weight(net, layer.name, dt, False), bias, layer)
+            else:
+                y = F.conv2d(x, _weight(net, layer.name, dt, self.cl), bias, layer.stride, layer.pad, 1,
+                             layer.group)
             if i in self.plan.fuse_relu:
                 y.relu_()
                 skip.add(i + 1)
@@ -554,6 +575,9 @@ class _Run:
                             memory_format=torch.channels_last if self.cl else torch.contiguous_format)
         dense.copy_(full.expand(n, -1, -1, -1))
         window = dense[:, :, sh.lo:sh.hi + 1, sw.lo:sw.hi + 1]
+        if window.shape != y.shape:
+            raise RuntimeError(f"fast path: blob {blob!r} holds a {tuple(y.shape)} window where its plan says "
+                               f"{tuple(window.shape)} (a bug in nets.fast)")
         torch.add(y, c.to(y.dtype).view(1, -1, 1, 1), out=window)
         self.dense[blob] = dense
 
@@ -572,11 +596,35 @@ def _extend(y: torch.Tensor, src: tuple[Span, Span], need_h: tuple[int, int], ne
 
 
 def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, layer: Layer) -> torch.Tensor:
-    """The value a convolution gives where its whole kernel reads the constant c: b + sum(W) c."""
-    k = layer.kernel_size
-    patch = c.view(1, -1, 1, 1).expand(1, -1, k, k).to(weight.dtype)
-    return F.conv2d(patch, weight.detach(), None if bias is None else bias.detach(), 1, 0, 1,
-                    layer.group).view(-1).to(c.dtype)
+    """The value a convolution gives where its whole kernel reads the constant c: b + sum(W) c, per group."""
+    g = layer.group
+    w = weight.detach().to(c.dtype).sum((2, 3))  # (out, in / group)
+    out = torch.bmm(w.view(g, w.shape[0] // g, w.shape[1]), c.view(g, -1, 1)).view(-1)
+    return out if bias is None else out + bias.detach().to(c.dtype)
+
+
+def _as_gemm(layer: Layer, weight: torch.Tensor, x: torch.Tensor) -> bool:
+    """Whether a convolution runs as one matrix product: ungrouped, unpadded, stride 1, with more weights than
+    outputs (fc6: 103M weights for 1M outputs at 500x500). There oneDNN's per-call reordering of the weight into
+    its blocked layout costs as much as the arithmetic; a BLAS product reads the weight as it is."""
+    if layer.group != 1 or layer.pad or layer.stride != 1:
+        return False
+    oh, ow = x.shape[2] - layer.kernel_size + 1, x.shape[3] - layer.kernel_size + 1
+    return weight.numel() > x.shape[0] * weight.shape[0] * oh * ow
+
+
+def _conv_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, layer: Layer) -> torch.Tensor:
+    """The convolution as (Cout x Cin k k) @ im2col(x) (Cin k k x positions) per image: Caffe's own formulation,
+    with the weight matrix read in place (Caffe's layout is already Cout x Cin k k)."""
+    n, k = x.shape[0], layer.kernel_size
+    oh, ow = x.shape[2] - k + 1, x.shape[3] - k + 1
+    w2 = weight.reshape(weight.shape[0], -1)
+    cols = F.unfold(x.contiguous(), k) if k > 1 else x.contiguous().reshape(n, x.shape[1], -1)
+    outs = []
+    for b in range(n):
+        y = w2 @ cols[b] if bias is None else torch.addmm(bias.view(-1, 1), w2, cols[b])
+        outs.append(y.view(1, -1, oh, ow))
+    return outs[0] if n == 1 else torch.cat(outs)
 
 
 def _deconv_cropped(module: L.Deconvolution, x: torch.Tensor, offset: int, like: tuple[int, int]) -> torch.Tensor:
@@ -645,10 +693,11 @@ def _edge_response(run: _Run, chain: Chain) -> dict[str, torch.Tensor]:
     return out
 
 
-def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision) -> tuple[torch.Tensor, ...]:
+def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision,
+            options: Options = DEFAULT) -> tuple[torch.Tensor, ...]:
     """The net's output blobs for ``inputs`` (inference only: see ``applies``)."""
     with torch.autocast(inputs[0].device.type, enabled=False):  # dtypes are chosen per layer here
-        return _Run(net, inputs, precision).run()
+        return _Run(net, inputs, precision, options).run()
 
 
 # ---- work -------------------------------------------------------------------------------------------------------
@@ -656,7 +705,7 @@ def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision) -> tupl
 def macs(net, size: tuple[int, int], windowed: bool = True) -> int:
     """Multiply-accumulates of one forward pass (batch 1) in convolutions and deconvolutions: over the windows
     and the kept part of the final upsampling (``windowed``), or over whole blobs as the plain path does."""
-    plan = make_plan(net, size) if windowed else None
+    plan = make_plan(net, size) if windowed else None  # the default options
     sizes = {name: size for name in net.inputs}
     channels = net.channels
     total = 0

@@ -1,8 +1,13 @@
-"""Shared test set-up: puts tests/ on the import path (for parity.py) and prints parity tables at the end."""
+"""Shared test set-up: puts tests/ on the import path (for parity.py and devices.py) and prints parity tables
+at the end. ``make test-gpu`` runs ``-m gpu --require-gpu``, which fails at once without a CUDA device."""
 
 from __future__ import annotations
 
+import pytest
+import torch
+
 import parity
+from devices import NO_GPU
 
 
 def pytest_addoption(parser):
@@ -11,6 +16,13 @@ def pytest_addoption(parser):
     group.addoption("--weights", default=None, help="a released FCN .caffemodel to compare on")
     group.addoption("--net", default=None, help="the reference net name of --weights (e.g. voc-fcn8s)")
     group.addoption("--image", default=None, help="an image to run --weights on")
+    parser.getgroup("gpu", "device checks").addoption(
+        "--require-gpu", action="store_true", help="fail unless a CUDA device is visible (make test-gpu)")
+
+
+def pytest_configure(config):
+    if config.getoption("--require-gpu") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"--require-gpu (make test-gpu): {NO_GPU}")
 
 
 def pytest_terminal_summary(terminalreporter):

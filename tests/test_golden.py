@@ -2,8 +2,12 @@
 
 The fixtures in tests/golden/ were written by tests/golden/make_golden.py from real Caffe runs of the seeded
 parity cases (tests/parity.py). Here the weights are regenerated from the seed and the kit's blobs, losses and
-gradients are compared with Caffe's at the stored positions. The mutation tests prove the comparison can fail:
-a crop offset, a padding and the pooling rounding are changed in turn and each must be caught.
+gradients are compared with Caffe's at the stored positions, on every device present (the CPU, and CUDA when
+there is one: ``make test-gpu``), in exact precision, at the same tolerances. Every blob comes from the plain
+layer-by-layer path (forward_blobs); the inference path (nets.fast, windows over the trunk) is compared on its
+outputs, and its argmax must equal the plain path's. The mutation tests prove the comparison can fail: a crop
+offset, a padding, the pooling rounding and the fast path's windows are changed in turn and each must be
+caught.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import torch.nn.functional as F
 
 import nets
 import parity
+from devices import DEVICES
+from nets import fast
 from nets import layers as caffe_layers
 from nets.layers import softmax_with_loss
 from nets.spec import NetSpec
@@ -50,18 +56,28 @@ def sampled_error(ours: np.ndarray, group: h5py.Group) -> float:
     return float(diff.max()) / scale
 
 
-def mismatches(net: nets.CaffeNet, g: h5py.File) -> list[str]:
-    """Every way the net's forward pass and losses differ from the fixture (empty when they agree)."""
-    inputs = [torch.from_numpy(g["inputs"][i][()]) for i in net.inputs]
+def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference: bool = False) -> list[str]:
+    """Every way the net's forward pass and losses differ from the fixture (empty when they agree): every blob
+    of the plain path, or with ``inference`` the outputs of the inference path (whose argmax must also equal the
+    plain path's)."""
+    net = net.to(device)
+    inputs = [torch.from_numpy(g["inputs"][i][()]).to(device) for i in net.inputs]
     try:
         with torch.no_grad():
-            blobs = net.forward_blobs(*inputs)
+            blobs = {b: t.cpu() for b, t in net.forward_blobs(*inputs).items()}
+            if inference:
+                assert fast.applies(net)
+                outs = net(*inputs)
+                plain = {o: blobs[o] for o in net.outputs}
+                blobs = dict(zip(net.outputs, (t.cpu() for t in (outs if isinstance(outs, tuple) else (outs,))),
+                                 strict=True))
     except ValueError as err:  # e.g. a crop that no longer fits: a disagreement with Caffe like any other
         return [f"forward failed: {err}"]
     problems = []
     for name, group in g["blobs"].items():
         if name not in blobs:
-            problems.append(f"blob {name} missing")
+            if not inference:
+                problems.append(f"blob {name} missing")
             continue
         err = sampled_error(blobs[name].numpy(), group)
         if not err <= RTOL:
@@ -72,6 +88,9 @@ def mismatches(net: nets.CaffeNet, g: h5py.File) -> list[str]:
             agree = float((blobs[out].argmax(1).numpy() == g["argmax"][out][()]).mean())
             if agree < parity.ARGMAX_AGREEMENT:
                 problems.append(f"{out}: argmax agrees on {agree:.4%}")
+            if inference and not torch.equal(blobs[out].argmax(1), plain[out].argmax(1)):
+                differ = int((blobs[out].argmax(1) != plain[out].argmax(1)).sum())
+                problems.append(f"{out}: the inference path's argmax differs from the plain path's at {differ} pixels")
     if not problems:
         normalize = bool(g.attrs["normalize"])
         for loss_name, score, label in net.spec.losses:
@@ -88,45 +107,55 @@ def seeded_net(name: str, spec: NetSpec | None = None) -> nets.CaffeNet:
     return parity.load_params(net, parity.random_params(name, 0)).eval()
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", nets.NAMES)
-def test_forward_blobs_and_losses_match_the_caffe_fixture(name):
+def test_forward_blobs_and_losses_match_the_caffe_fixture(name, device):
     with golden(name) as g:
         assert g.attrs["seed"] == 0 and g.attrs["net"] == name
         assert set(g["blobs"]) == set(nets.build(name).spec.inputs) | {t for x in nets.spec(name).layers
                                                                        for t in x.top}
-        problems = mismatches(seeded_net(name), g)
-    assert not problems, f"{name} differs from Caffe: {problems}"
+        problems = mismatches(seeded_net(name), g, device)
+    assert not problems, f"{name} on {device} differs from Caffe: {problems}"
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", nets.NAMES)
+def test_inference_path_matches_the_caffe_fixture_and_the_plain_argmax(name, device):
+    with golden(name) as g:
+        problems = mismatches(seeded_net(name), g, device, inference=True)
+    assert not problems, f"{name} on {device}: the inference path differs: {problems}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", GRADIENT_NETS)
-def test_parameter_and_input_gradients_match_the_caffe_fixture(name):
-    net = seeded_net(name).double()
+def test_parameter_and_input_gradients_match_the_caffe_fixture(name, device):
+    net = seeded_net(name).double().to(device)
     conv_tops = parity.keep_conv_tops(net)
     with golden(name) as g:
         normalize = bool(g.attrs["normalize"])
-        xs = [torch.from_numpy(g["inputs"][i][()]).double().requires_grad_() for i in net.inputs]
+        xs = [torch.from_numpy(g["inputs"][i][()]).double().to(device).requires_grad_() for i in net.inputs]
         outs = net(*xs)
         outs = outs if isinstance(outs, tuple) else (outs,)
         scores = dict(zip(net.outputs, outs, strict=True))
-        total = sum(softmax_with_loss(scores[s], torch.from_numpy(g["labels"][lab][()].astype(np.int64)), normalize)
-                    for _, s, lab in net.spec.losses)
+        total = sum(softmax_with_loss(scores[s], torch.from_numpy(g["labels"][lab][()].astype(np.int64)).to(device),
+                                      normalize) for _, s, lab in net.spec.losses)
         total.backward()
         errors = {}
         for layer in net.layers:
             if layer.type == "Convolution":
                 module = getattr(net, layer.name)
                 weight = g["param_diff"][f"{layer.name}.0"]
-                errors[f"{layer.name}.0"] = sampled_error(module.weight.grad.numpy(), weight)
+                errors[f"{layer.name}.0"] = sampled_error(module.weight.grad.cpu().numpy(), weight)
                 # A bias gradient sums its conv output's gradient over every position, in float32 in Caffe: its
                 # error is measured against the L1 mass of those terms (as in tests/caffe/test_net_parity.py).
                 bias = g["param_diff"][f"{layer.name}.1"]
                 l1_mass = float(conv_tops[layer.name].grad.abs().sum(dim=(0, 2, 3)).max())
-                ours = module.bias.grad.numpy()[bias["positions"][()]]
+                ours = module.bias.grad.cpu().numpy()[bias["positions"][()]]
                 errors[f"{layer.name}.1"] = float(np.abs(ours - bias["values"][()]).max()) / l1_mass
         for i, x in zip(net.inputs, xs, strict=True):
-            errors[f"input {i}"] = sampled_error(x.grad.numpy(), g["input_diff"][i])
+            errors[f"input {i}"] = sampled_error(x.grad.cpu().numpy(), g["input_diff"][i])
     bad = {k: f"{v:.2e}" for k, v in errors.items() if not v <= RTOL}
-    assert len(errors) > 10 and not bad, f"{name}: gradients differ from Caffe: {bad}"
+    assert len(errors) > 10 and not bad, f"{name} on {device}: gradients differ from Caffe: {bad}"
 
 
 # ---- the comparison can fail --------------------------------------------------------------------------------
@@ -167,3 +196,22 @@ def test_floor_mode_pooling_fails_the_golden_comparison(monkeypatch):
     with golden("voc-fcn8s") as g:
         problems = mismatches(seeded_net("voc-fcn8s"), g)
     assert problems, "floor-mode pooling went unnoticed"
+
+
+@pytest.mark.parametrize("name", ["voc-fcn8s", "voc-fcn-alexnet"])
+def test_ignoring_the_edge_zones_fails_the_golden_comparison(name, monkeypatch):
+    """The inference path must keep its windows out of the zones that the blobs' zero padding reaches: with the
+    zones forgotten, windows grow into them and the compressed edge response is too small to be right."""
+    monkeypatch.setattr(fast, "_rims", lambda layer, n_in, rim_lo, rim_hi, n_out: (0, 0))
+    with golden(name) as g:
+        problems = mismatches(seeded_net(name), g, inference=True)
+    assert any("score" in p for p in problems), problems
+
+
+def test_a_wrong_far_field_constant_fails_the_golden_comparison(monkeypatch):
+    """The constant outside the windows carries each convolution's bias: drop it and the outputs move."""
+    real = fast._const_conv
+    monkeypatch.setattr(fast, "_const_conv", lambda c, weight, bias, layer: real(c, weight, None, layer))
+    with golden("voc-fcn8s") as g:
+        problems = mismatches(seeded_net("voc-fcn8s"), g, inference=True)
+    assert any("score" in p for p in problems), problems

@@ -84,14 +84,21 @@ def caffe_python() -> Path:
     return Path(_stamp()["python"])
 
 
-def _run(command: str, *args: str | Path) -> str:
-    """Run ``caffe_runner.py <command> <args>`` under pycaffe; return its stderr (notes), raise on failure."""
+def caffe_env() -> dict[str, str]:
+    """The environment a script run by the pycaffe interpreter needs (Caffe's python/ on its path, quiet glog);
+    CaffeNotBuilt if Caffe is not built."""
     fields = _stamp()
     env = dict(os.environ)
     env["PYTHONPATH"] = fields["pythonpath"]
     env["PYTHONNOUSERSITE"] = "1"
     env.setdefault("GLOG_minloglevel", "2")
-    argv = [fields["python"], str(RUNNER), command, *map(str, args)]
+    return env
+
+
+def _run(command: str, *args: str | Path) -> str:
+    """Run ``caffe_runner.py <command> <args>`` under pycaffe; return its stderr (notes), raise on failure."""
+    env = caffe_env()
+    argv = [str(caffe_python()), str(RUNNER), command, *map(str, args)]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         if done.returncode < 0:
