@@ -67,7 +67,7 @@ class Precision:
     def check(self, device: torch.device | str) -> None:
         """Raise UnsupportedPrecision unless this device can run the mode."""
         device = torch.device(device)
-        if self.name not in available(device):
+        if not _runs(self, device):
             raise UnsupportedPrecision(
                 f"precision {self.name!r} cannot run on {describe(device)}: {_why_not(self, device)}. "
                 f"Modes this device can run: {', '.join(available(device))}")
