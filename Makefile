@@ -2,17 +2,22 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test test-caffe audit bench lint weights weights-list data evaluate train clean \
+.PHONY: setup test test-gpu test-caffe audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-bench.txt
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet -r requirements.txt
+	.venv/bin/pip install --quiet --no-deps -r requirements-bench.txt
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not caffe" -q
+
+# The CUDA cases (golden fixtures, layer semantics, inference path, precision): fails at once without a GPU.
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu --require-gpu -q
 
 # With WEIGHTS=x.caffemodel NET=name IMAGE=file, only the check on those released weights runs.
 test-caffe: $(STAMP)
@@ -22,8 +27,9 @@ test-caffe: $(STAMP)
 audit: $(STAMP)
 	$(PY) -m nets.audit
 
+# Real Caffe joins the table once make test-caffe has built it (bench_caffe.py says "not built" until then).
 bench: $(STAMP)
-	$(PY) -m nets.bench
+	$(PY) -m nets.bench --external "Caffe=$(PY) tests/caffe/bench_caffe.py {net} {size} {threads}"
 	$(PY) -m data.bench
 	$(PY) -m weights.bench
 

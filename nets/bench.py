@@ -311,6 +311,8 @@ def nominal_peak_gflops(device: torch.device) -> str:
 def bench_device(args, device: torch.device) -> dict:
     modes = args.modes or list(P.available(device))
     common = ["--size", str(args.size), "--device", str(device), "--threads", str(args.threads)]
+    if args.cudnn_benchmark:
+        common.append("--cudnn-benchmark")
     peaks = {m: Worker(f"peak {m}", _self("--worker", "peak", "--mode", m, *common)) for m in modes}
     record = {"device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
               "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": []}
@@ -437,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="another contestant: a command speaking the worker protocol; {net} {size} {threads} "
                              "are filled in (make bench: Caffe)")
     parser.add_argument("--no-torchfcn", action="store_true")
+    parser.add_argument("--cudnn-benchmark", action="store_true",
+                        help="let cuDNN time its algorithms per input size (torch.backends.cudnn.benchmark)")
     parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")
     parser.add_argument("--json", type=Path, help="record path (default results/bench-<device>.json)")
     parser.add_argument("--worker", choices=["kit", "torchfcn", "peak"], help=argparse.SUPPRESS)
@@ -444,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
     if args.worker:
         device = torch.device((args.device or ["cpu"])[0])
         return worker(args.worker, args.names[0] if args.names else "", args.mode, args.size, device, args.step)

@@ -1,4 +1,7 @@
-"""Fast checks of the nets without Caffe: names, geometry, sizes, alignment, frozen buffers, Caffe layer maths."""
+"""Fast checks of the nets without Caffe: names, geometry, sizes, alignment, frozen buffers, Caffe layer maths.
+
+The layer-semantics checks (blob sizes, deconvolution, alignment, in-place ReLU, dropout, LRN) run on every
+device present (tests/devices.py: CUDA cases carry the gpu marker, make test-gpu), at the same tolerances."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch.nn.functional as F
 
 import nets
 import parity
+from devices import DEVICES
 from nets import geometry
 from nets.layers import Deconvolution, bilinear_kernel, caffe_lrn
 from nets.spec import NetSpec, crop, deconv
@@ -78,9 +82,10 @@ def test_output_size_equals_input_size_for_every_size_from_1_to_520(name):
 @pytest.mark.parametrize("name,size", [("voc-fcn8s", (1, 1)), ("voc-fcn8s", (37, 53)),
                                        ("voc-fcn-alexnet", (2, 31)), ("siftflow-fcn16s", (33, 17)),
                                        ("nyud-fcn32s-color-d", (19, 24)), ("voc-fcn8s-atonce", (64, 65))])
-def test_every_blob_has_the_geometry_modules_size(name, size):
-    net = nets.build(name)
-    inputs = [torch.zeros(1, net.spec.inputs[i], *size) for i in net.inputs]
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_blob_has_the_geometry_modules_size(name, size, device):
+    net = nets.build(name).to(device)
+    inputs = [torch.zeros(1, net.spec.inputs[i], *size, device=device) for i in net.inputs]
     with torch.no_grad():
         blobs = net.forward_blobs(*inputs)
     expected = geometry.blob_sizes(net.spec, *size)
@@ -150,14 +155,19 @@ def test_bilinear_kernel_matches_the_formula_for_k4_and_k63():
     assert k63[31, 31] == 1.0 and k63[0, 31] == pytest.approx(1 / 32)
 
 
-def test_a_non_diagonal_deconvolution_kernel_is_applied_in_full():
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_non_diagonal_deconvolution_kernel_is_applied_in_full(device):
     torch.manual_seed(0)
-    layer = Deconvolution(3, 3, 4, 2)
-    x = torch.randn(1, 3, 5, 6)
+    layer = Deconvolution(3, 3, 4, 2).to(device)
+    x = torch.randn(1, 3, 5, 6).to(device)
     layer.weight.copy_(bilinear_kernel(3, 4))
-    np.testing.assert_allclose(layer(x).numpy(), F.conv_transpose2d(x, layer.weight, stride=2).numpy(), atol=1e-6)
+
+    def full():
+        return F.conv_transpose2d(x.cpu().double(), layer.weight.cpu().double(), stride=2).numpy()
+
+    np.testing.assert_allclose(layer(x).cpu().numpy(), full(), atol=1e-6)
     layer.weight.copy_(torch.randn(3, 3, 4, 4))  # a loaded kernel that is not the diagonal bilinear one
-    np.testing.assert_allclose(layer(x).numpy(), F.conv_transpose2d(x, layer.weight, stride=2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(layer(x).cpu().numpy(), full(), atol=1e-5)
 
 
 def _tent_centroid(profile: np.ndarray) -> float:
@@ -165,7 +175,8 @@ def _tent_centroid(profile: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("name,k,stride", [("voc-fcn32s", 64, 32), ("voc-fcn-alexnet", 63, 32)])
-def test_an_impulse_on_score_fr_lands_where_the_coordinate_map_says(name, k, stride):
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_impulse_on_score_fr_lands_where_the_coordinate_map_says(name, k, stride, device):
     """Feed the head alone: an impulse at score_fr pixel i must come out of upscore + crop as a bilinear tent
     centred at input position stride * i + shift, the shift the coordinate map gives score_fr."""
     full = nets.spec(name)
@@ -175,18 +186,19 @@ def test_an_impulse_on_score_fr_lands_where_the_coordinate_map_says(name, k, str
     layers = (deconv("upscore", "score_fr", 1, k, stride),
               crop("score", "upscore", "data").with_offset(full.layer("score").offset))
     head = NetSpec("head", {"data": 1, "score_fr": 1}, layers, ("score",))
-    net = nets.CaffeNet(head)
+    net = nets.CaffeNet(head).to(device)
     net._check_inputs = lambda inputs: None  # the head's two inputs live at different strides on purpose
     net.upscore.weight.copy_(bilinear_kernel(1, k))
     for i in (2, 5):
-        score_fr = torch.zeros(1, 1, n, n)
+        score_fr = torch.zeros(1, 1, n, n, device=device)
         score_fr[0, 0, i, i] = 1
-        out = net(torch.zeros(1, 1, size, size), score_fr)[0, 0].numpy()
+        out = net(torch.zeros(1, 1, size, size, device=device), score_fr)[0, 0].cpu().numpy()
         assert _tent_centroid(out[:, stride * i + int(shift)]) == pytest.approx(stride * i + float(shift), abs=1e-4)
 
 
 @pytest.mark.parametrize("name,stride", [("voc-fcn8s", 32), ("voc-fcn-alexnet", 32)])
-def test_shifting_the_input_by_the_net_stride_shifts_the_output_by_the_same(name, stride):
+@pytest.mark.parametrize("device", DEVICES)
+def test_shifting_the_input_by_the_net_stride_shifts_the_output_by_the_same(name, stride, device):
     torch.manual_seed(1)
     net = nets.build(name)
     with torch.no_grad():
@@ -196,7 +208,8 @@ def test_shifting_the_input_by_the_net_stride_shifts_the_output_by_the_same(name
         x = torch.zeros(1, 3, 192, 192)
         x[0, :, 60, 70] = 10.0
         shifted = torch.roll(x, shifts=(stride, stride), dims=(2, 3))
-        a, b = net(x), net(shifted)
+        net = net.to(device)
+        a, b = net(x.to(device)).cpu(), net(shifted.to(device)).cpu()
     # Away from the borders (output pixels whose score_fr cells, within +-56 pixels through the 8s skips, all
     # exist in both runs) the response to the shifted impulse is the same map, moved by one stride.
     lo, hi = 64, 112
@@ -205,12 +218,13 @@ def test_shifting_the_input_by_the_net_stride_shifts_the_output_by_the_same(name
     np.testing.assert_allclose(moved.numpy(), a[0, :, lo:hi, lo:hi].numpy(), rtol=1e-4, atol=1e-6 * moved.abs().max())
 
 
-def test_inplace_relu_leaves_the_conv_blob_non_negative():
+@pytest.mark.parametrize("device", DEVICES)
+def test_inplace_relu_leaves_the_conv_blob_non_negative(device):
     torch.manual_seed(0)
     net = nets.build("voc-fcn32s")
     with torch.no_grad():
         net.conv1_1.weight.normal_()
-        blobs = net.forward_blobs(torch.randn(1, 3, 8, 8))
+        blobs = net.to(device).forward_blobs(torch.randn(1, 3, 8, 8).to(device))
     assert blobs["conv1_1"].min() >= 0 and blobs["conv1_1"].max() > 0
     assert "relu1_1" not in blobs  # a layer name, not a blob
 
@@ -222,18 +236,20 @@ def test_ceil_mode_pooling_rounds_up():
     assert geometry.pool_out(199, 2, 2, 0) == 100 and geometry.pool_out(14, 3, 2, 0) == 7  # floor: 6
 
 
-def test_dropout_is_elementwise_and_scales_kept_units_at_train_time():
+@pytest.mark.parametrize("device", DEVICES)
+def test_dropout_is_elementwise_and_scales_kept_units_at_train_time(device):
     """Run the net itself: in train mode drop6 / drop7 zero single elements (not whole channels) with
     probability 0.5 and scale the kept ones by 1 / (1 - 0.5) = 2; in test mode they are the identity."""
-    net = parity.load_params(nets.build("voc-fcn-alexnet"), parity.random_params("voc-fcn-alexnet"))
-    x = torch.from_numpy(parity.random_inputs("voc-fcn-alexnet", size=(150, 150))["data"])
-    with torch.no_grad():
+    net = parity.load_params(nets.build("voc-fcn-alexnet"), parity.random_params("voc-fcn-alexnet")).to(device)
+    x = torch.from_numpy(parity.random_inputs("voc-fcn-alexnet", size=(150, 150))["data"]).to(device)
+    with torch.no_grad(), net.precision.applied(device):  # net.fc7 below runs in exact float32 too
         kept = net.eval().forward_blobs(x)
         torch.manual_seed(0)
         dropped = net.train().forward_blobs(x)
     for blob in ("fc6", "fc7"):
         # fc7 reads the dropped fc6, so compare each drop layer with the ReLU output it received.
-        before = kept["fc6"] if blob == "fc6" else torch.relu(net.fc7(dropped["fc6"]))
+        with net.precision.applied(device):
+            before = kept["fc6"] if blob == "fc6" else torch.relu(net.fc7(dropped["fc6"]))
         after = dropped[blob]
         live = before > 0
         assert live.sum() > 10_000, blob
@@ -243,11 +259,13 @@ def test_dropout_is_elementwise_and_scales_kept_units_at_train_time():
         per_channel = zero.float().sum(dim=(2, 3)) / live.float().sum(dim=(2, 3)).clamp(min=1)
         many = live.sum(dim=(2, 3)) >= 8
         assert ((per_channel[many] > 0) & (per_channel[many] < 1)).float().mean() > 0.9, blob
-    with torch.no_grad():  # test mode: drop7 passes relu7's output through unchanged
-        assert torch.equal(kept["fc7"], torch.relu(net.fc7(kept["fc6"])))
+    with torch.no_grad(), net.precision.applied(device):  # test mode: drop7 passes relu7's output through
+        torch.testing.assert_close(kept["fc7"], torch.relu(net.fc7(kept["fc6"])), rtol=0 if device == "cpu" else 1e-6,
+                                   atol=0)
 
 
-def test_lrn_is_caffes_across_channel_formula():
+@pytest.mark.parametrize("device", DEVICES)
+def test_lrn_is_caffes_across_channel_formula(device):
     torch.manual_seed(0)
     x = torch.randn(1, 7, 3, 3, dtype=torch.float64)
     a = x.numpy()[0]
@@ -256,7 +274,7 @@ def test_lrn_is_caffes_across_channel_formula():
     for c in range(7):
         lo, hi = max(0, c - 2), min(7, c + 3)
         expected[c] = a[c] / (1 + alpha / n * (a[lo:hi] ** 2).sum(0)) ** beta
-    np.testing.assert_allclose(caffe_lrn(x, n, alpha, beta, 1.0)[0].numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(caffe_lrn(x.to(device), n, alpha, beta, 1.0)[0].cpu().numpy(), expected, rtol=1e-12)
 
 
 def test_param_multipliers_follow_the_reference_solvers():
