@@ -29,7 +29,7 @@ training and ``forward_blobs`` (every Caffe blob) run the plain layer-by-layer p
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -189,6 +189,7 @@ class Plan:
     chain_of: dict[int, int]  # windowed layer index -> chain index
     fuse_relu: set[int]  # convolution indices whose in-place ReLU (the next layer) is folded into them
     crop_fused: dict[int, int]  # deconvolution index -> the index of the Crop that alone reads it
+    pool_pads: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # conv -> zeros its pool reads
 
 
 def make_plan(net, size: tuple[int, int] | dict[str, tuple[int, int]], options: Options = DEFAULT) -> Plan:
@@ -241,7 +242,29 @@ def make_plan(net, size: tuple[int, int] | dict[str, tuple[int, int]], options: 
             chains[blob_chain[b]].outputs.add(b)
     for chain in chains:
         chain.compression = (_compress(net, chain, spans, 0), _compress(net, chain, spans, 1))
-    return Plan(spans, chains, chain_of, _relu_fusions(net, spans), _crop_fusions(net) if options.crop_deconv else {})
+    fuse = _relu_fusions(net, spans)
+    return Plan(spans, chains, chain_of, fuse, _crop_fusions(net) if options.crop_deconv else {},
+                _pool_pads(net, spans, fuse) if options.windows else {})
+
+
+def _pool_pads(net, spans, fuse: set[int]) -> dict[int, tuple[int, int, int, int]]:
+    """For a windowed conv + ReLU read next by a windowed pooling: the zeros (top, bottom, left, right) the
+    pooling's kernels read beyond the conv's window."""
+    out = {}
+    layers = net.layers
+    for i in fuse:
+        j = i + 2
+        if j >= len(layers) or spans[i] is None or spans[j] is None:
+            continue
+        pool = layers[j]
+        if pool.type != "Pooling" or pool.bottom[0] != layers[i].top[0]:
+            continue
+        (sh, sw), (ph, pw) = spans[i], spans[j]
+        (nh_lo, nh_hi), (nw_lo, nw_hi) = needed(pool, ph), needed(pool, pw)
+        pads = (sh.lo - nh_lo, nh_hi - sh.hi, sw.lo - nw_lo, nw_hi - sw.hi)
+        if min(pads) >= 0 and max(pads) > 0:
+            out[i] = pads
+    return out
 
 
 def _dense_size(layer: Layer, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
@@ -445,6 +468,8 @@ class _Run:
     # -- windowed layers --
 
     def _windowed(self, i: int, layer: Layer) -> None:
+        """One trunk layer on c + Y. ``self.win[blob]`` is (Y, c, held): Y covers the positions ``held`` (a span
+        pair at least as large as the plan's window; the extra positions hold Y's exact zeros)."""
         net, plan = self.net, self.plan
         sh, sw = plan.spans[i]
         t = layer.type
@@ -452,33 +477,39 @@ class _Run:
             dt = self.dtype_of(layer, i)
             module = getattr(net, layer.name)
             if layer.bottom[0] in self.win:
-                y_in, c_in = self.win[layer.bottom[0]]
-                src = self._src_span(i)
+                y_in, c_in, held = self.win[layer.bottom[0]]
                 c = _const_conv(c_in, module.weight, module.bias, layer)
             else:  # the root: an ordinary tensor whose zero padding is real (its "c" is 0)
                 y_in = self.get(layer.bottom[0], dt, layer.name)
                 nh, nw = y_in.shape[2:]
-                src = (Span(nh, 0, nh - 1), Span(nw, 0, nw - 1))
+                held = (Span(nh, 0, nh - 1), Span(nw, 0, nw - 1))
                 c = module.bias.detach().to(self.exact_dtype) if module.bias is not None else \
                     torch.zeros(layer.num_output, dtype=self.exact_dtype, device=self.device)
-            x, pad = _extend(y_in, src, needed(layer, sh), needed(layer, sw), as_padding=True)
+            x, pad = _extend(y_in, held, needed(layer, sh), needed(layer, sw), as_padding=True)
             weight = _weight(net, layer.name, dt, self.cl)
+            held = (sh, sw)
             if i in plan.fuse_relu:  # ReLU(c + Y) - ReLU(c) = max(Y + min(c, 0), -max(c, 0))
                 y = F.conv2d(x.to(dt), weight, torch.clamp(c, max=0).to(dt), layer.stride, pad, 1, layer.group)
-                y.clamp_min_((-torch.relu(c)).to(dt).view(1, -1, 1, 1))
+                floor = (-torch.relu(c)).to(dt).view(1, -1, 1, 1)
+                pool = plan.pool_pads.get(i)
+                if pool is None:
+                    y.clamp_min_(floor)
+                else:  # the next pooling needs Y's zeros around it: clamp straight into a zero-bordered buffer
+                    y, held = _clamp_into_padded(y, floor, held, pool)
                 c = torch.relu(c)
             else:
                 y = F.conv2d(x.to(dt), weight, None, layer.stride, pad, 1, layer.group)
-            self.win[layer.top[0]] = (y, c)
+            self.win[layer.top[0]] = (y, c, held)
             return
-        y, c = self.win[layer.bottom[0]]
+        y, c, held = self.win[layer.bottom[0]]
         if t == "ReLU":
             y.add_(torch.clamp(c, max=0).to(y.dtype).view(1, -1, 1, 1))
             y.clamp_min_((-torch.relu(c)).to(y.dtype).view(1, -1, 1, 1))
             c = torch.relu(c)
         elif t == "Pooling":  # max(c + Y) = c + max(Y) per channel; Y's zeros are written out for the kernel
-            x, _ = _extend(y, self._src_span(i), needed(layer, sh), needed(layer, sw), as_padding=False)
+            x, _ = _extend(y, held, needed(layer, sh), needed(layer, sw), as_padding=False)
             y = F.max_pool2d(x, layer.kernel_size, layer.stride)
+            held = (sh, sw)
         elif t == "LRN":  # not additive: back to c + Y, normalise, subtract the constant's own response
             dt = self.dtype_of(layer, i)
             c_out = L.caffe_lrn(c.view(1, -1, 1, 1), layer.local_size, layer.alpha, layer.beta, layer.k).view(-1)
@@ -491,15 +522,7 @@ class _Run:
             y = y * w.to(y.dtype).view(1, -1, 1, 1)
             c = c * w
         # Dropout (eval mode): the identity
-        self.win[layer.top[0]] = (y, c)
-
-    def _src_span(self, i: int) -> tuple[Span, Span]:
-        """The span pair of layer i's windowed bottom (the last windowed layer before i that wrote it)."""
-        bottom = self.net.layers[i].bottom[0]
-        for j in range(i - 1, -1, -1):
-            if bottom in self.net.layers[j].top:
-                return self.plan.spans[j]
-        raise KeyError(f"fast path: no windowed layer writes {bottom!r} before layer {i} (plan error)")
+        self.win[layer.top[0]] = (y, c, held)
 
     # -- ordinary layers --
 
@@ -563,10 +586,9 @@ class _Run:
     # -- windowed blob to ordinary tensor --
 
     def _materialise(self, blob: str) -> None:
-        y, c = self.win.pop(blob)
+        y, c, (hh, hw) = self.win.pop(blob)
         j = max(k for k, layer in enumerate(self.net.layers) if blob in layer.top and self.plan.spans[k] is not None)
         chain = self.plan.chains[self.plan.chain_of[j]]
-        sh, sw = self.plan.spans[j]
         edge = _edge_response(self, chain)[blob]
         ch, cw = chain.compression
         full = edge.index_select(2, ch.index(blob, self.device)).index_select(3, cw.index(blob, self.device))
@@ -574,12 +596,28 @@ class _Run:
         dense = torch.empty((n, *full.shape[1:]), dtype=y.dtype, device=self.device,
                             memory_format=torch.channels_last if self.cl else torch.contiguous_format)
         dense.copy_(full.expand(n, -1, -1, -1))
-        window = dense[:, :, sh.lo:sh.hi + 1, sw.lo:sw.hi + 1]
+        window = dense[:, :, hh.lo:hh.hi + 1, hw.lo:hw.hi + 1]
         if window.shape != y.shape:
             raise RuntimeError(f"fast path: blob {blob!r} holds a {tuple(y.shape)} window where its plan says "
                                f"{tuple(window.shape)} (a bug in nets.fast)")
         torch.add(y, c.to(y.dtype).view(1, -1, 1, 1), out=window)
         self.dense[blob] = dense
+
+
+def _clamp_into_padded(y: torch.Tensor, floor: torch.Tensor, held: tuple[Span, Span],
+                       pads: tuple[int, int, int, int]) -> tuple[torch.Tensor, tuple[Span, Span]]:
+    """max(y, floor) written into the middle of a buffer bordered by ``pads`` (top, bottom, left, right) zeros:
+    the clamp pass the ReLU needs anyway also lays out the zeros the next pooling reads, so no copy is made."""
+    top, bottom, left, right = pads
+    n, c, h, w = y.shape
+    fmt = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    buf = torch.empty((n, c, h + top + bottom, w + left + right), dtype=y.dtype, device=y.device,
+                      memory_format=fmt)
+    for border in (buf[:, :, :top], buf[:, :, h + top:], buf[:, :, :, :left], buf[:, :, :, w + left:]):
+        border.zero_()
+    torch.clamp_min(y, floor, out=buf[:, :, top:top + h, left:left + w])
+    sh, sw = held
+    return buf, (Span(sh.n, sh.lo - top, sh.hi + bottom), Span(sw.n, sw.lo - left, sw.hi + right))
 
 
 def _extend(y: torch.Tensor, src: tuple[Span, Span], need_h: tuple[int, int], need_w: tuple[int, int],
