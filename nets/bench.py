@@ -32,6 +32,7 @@ import datetime
 import importlib
 import importlib.util
 import json
+import os
 import resource
 import shlex
 import statistics
@@ -315,7 +316,8 @@ def bench_device(args, device: torch.device) -> dict:
         common.append("--cudnn-benchmark")
     peaks = {m: Worker(f"peak {m}", _self("--worker", "peak", "--mode", m, *common)) for m in modes}
     record = {"device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
-              "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": []}
+              "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": [],
+              "load_average_before": os.getloadavg()}
     print(f"device: {record['device']}; input {args.size}x{args.size}, batch 1; median of {args.runs} rounds "
           f"after a warm-up, contestants in turn", flush=True)
     first = True
@@ -337,15 +339,22 @@ def bench_device(args, device: torch.device) -> dict:
         first = False
         rows = _rows(name, workers, peaks, args.size)
         record["families"].append({"net": name, "rows": rows})
-        _print_table(name, rows)
+        _print_table(name, rows, steps=args.steps)
     record["peak"] = {m: {"method": "best of the rounds' large float32 matrix products" if m == "exact"
                           else f"best of the rounds' large {m} matrix products",
                           "gflops": _peak_gflops(w)} for m, w in peaks.items()}
     record["nominal_peak"] = nominal_peak_gflops(device)
+    record["load_average_after"] = os.getloadavg()
     _paper_ratios(record)
+    print(f"load average (1, 5, 15 min) before {_load(record['load_average_before'])}, after "
+          f"{_load(record['load_average_after'])}: other work on the machine slows every contestant")
     print("peak (measured): " + ", ".join(f"{m} {v['gflops']:.0f} GFLOP/s" for m, v in record["peak"].items()
                                            if v["gflops"]) + f"; nominal {record['nominal_peak']}")
     return record
+
+
+def _load(avg) -> str:
+    return " ".join(f"{x:.1f}" for x in avg)
 
 
 def _paper_ratios(record: dict) -> None:
@@ -384,20 +393,30 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
     return rows
 
 
-def _print_table(name: str, rows: list[dict]) -> None:
+def _print_table(name: str, rows: list[dict], steps: bool = False) -> None:
+    """One net's rows. With ``steps`` the ratio columns are to the first row (the plain path) and to the row
+    before (what that step bought) instead of to Caffe and torchfcn."""
     print(f"\n{name}")
-    print(f"  {'contestant':48s} {'ms':>9s} {'x Caffe':>8s} {'x torchfcn':>10s} {'GMAC':>6s} {'GMAC/s':>7s} "
-          f"{'% peak':>6s} {'MiB':>6s}")
+    ratios = ("x plain", "x prev") if steps else ("x Caffe", "x torchfcn")
+    print(f"  {'contestant':48s} {'ms':>9s} {'min ms':>9s} {ratios[0]:>8s} {ratios[1]:>10s} {'GMAC':>6s} "
+          f"{'GMAC/s':>7s} {'% peak':>6s} {'MiB':>6s}")
 
     def f(v, fmt):
         return format(v, fmt) if v is not None else "-"
 
+    prev = None
     for r in rows:
         if r.get("ms") is None:
             print(f"  {r['contestant']:48s} {r['unavailable'] or 'no result'}")
             continue
-        print(f"  {r['contestant']:48s} {r['ms']:9.1f} {f(r['vs_caffe'], '8.2f'):>8s} "
-              f"{f(r['vs_torchfcn'], '10.2f'):>10s} {r['gmac']:6.1f} {r['gmac_per_s']:7.1f} "
+        if steps:
+            first = rows[0].get("ms")
+            a, b = (first / r["ms"] if first else None), (prev / r["ms"] if prev else None)
+            prev = r["ms"]
+        else:
+            a, b = r["vs_caffe"], r["vs_torchfcn"]
+        print(f"  {r['contestant']:48s} {r['ms']:9.1f} {r['min_ms']:9.1f} {f(a, '8.2f'):>8s} {f(b, '10.2f'):>10s} "
+              f"{r['gmac']:6.1f} {r['gmac_per_s']:7.1f} "
               f"{f(r['peak_fraction'] and 100 * r['peak_fraction'], '6.1f'):>6s} {f(r['peak_mib'], '6.0f'):>6s}",
               flush=True)
 
