@@ -5,12 +5,14 @@
 >>> score = net(data)                      # N x 21 x H x W, same H x W as data
 >>> blobs = net.forward_blobs(data)        # every Caffe blob by name
 >>> nets.record("voc-fcn8s").train         # everything else known about the net: nets/registry.py
+>>> net.precision = "bf16"                 # exact unless asked (nets/precision.py); fast modes where they run
 
 Importing ``nets`` does not import torch (the records and specs are plain data); ``build`` and ``CaffeNet`` do.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from .geometry import resolve_crops
@@ -47,6 +49,8 @@ def __getattr__(name: str):
         from .layers import bilinear_kernel
 
         return bilinear_kernel
+    if name in ("precision", "fast"):  # nets.precision.get("bf16"), nets.precision.agreement(...); they need torch
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nets' has no attribute {name!r}")
 
 

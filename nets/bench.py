@@ -54,6 +54,9 @@ FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fc
 # torchfcn 1.9.7's model classes for the kit nets it implements (module, class); its other nets do not exist.
 TORCHFCN = {"voc-fcn32s": ("fcn32s", "FCN32s"), "voc-fcn16s": ("fcn16s", "FCN16s"), "voc-fcn8s": ("fcn8s", "FCN8s"),
             "voc-fcn8s-atonce": ("fcn8s", "FCN8sAtOnce")}
+# bf16 through float32 kernels on a CPU without native bf16 (--emulated-bf16): shown to say why it is not offered.
+EMULATED_BF16 = P.Precision("bf16-emulated", "bf16 autocast on a CPU without native bf16 (not offered: measured "
+                            "to show why)", torch.bfloat16, False, ("cpu",))
 # The kit's exact path with its speed-ups switched on one after another (--steps).
 STEPS = (
     ("plain, NCHW", "plain", None),
@@ -160,7 +163,7 @@ def _serve(fn, device: torch.device, ready: dict) -> int:
 def worker(kind: str, name: str, mode: str, size: int, device: torch.device, step: int | None = None) -> int:
     """One contestant in this process: ``kit`` (net ``name`` in precision ``mode``; with ``step``, the STEPS
     variant), ``torchfcn``, or ``peak`` (the matrix-product peak in ``mode``)."""
-    policy = P.get(mode)
+    policy = EMULATED_BF16 if mode == EMULATED_BF16.name else P.get(mode)
     if kind == "peak":
         n = 8192 if device.type == "cuda" else 4096
         dtype = policy.autocast_dtype or torch.float32
@@ -328,6 +331,9 @@ def bench_device(args, device: torch.device) -> dict:
                                                  *common)) for i in range(len(STEPS))]
         else:
             workers = [Worker(f"kit {m}", _self("--worker", "kit", name, "--mode", m, *common)) for m in modes]
+            if args.emulated_bf16 and device.type == "cpu" and "bf16" not in P.available(device):
+                workers.append(Worker("kit bf16-emulated", _self("--worker", "kit", name, "--mode",
+                                                                 EMULATED_BF16.name, *common)))
             if name in TORCHFCN and not args.no_torchfcn:
                 workers.append(Worker("torchfcn", _self("--worker", "torchfcn", name, *common)))
             for ext in args.external:
@@ -458,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="another contestant: a command speaking the worker protocol; {net} {size} {threads} "
                              "are filled in (make bench: Caffe)")
     parser.add_argument("--no-torchfcn", action="store_true")
+    parser.add_argument("--emulated-bf16", action="store_true",
+                        help="on a CPU without native bf16, also time bf16 autocast (which the kit does not offer)")
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="let cuDNN time its algorithms per input size (torch.backends.cudnn.benchmark)")
     parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")

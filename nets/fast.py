@@ -41,7 +41,7 @@ from .spec import Layer
 
 # Layers a trunk window passes through. Dropout is the identity in eval mode, the only mode used here.
 _WINDOWED = ("Convolution", "ReLU", "Pooling", "LRN", "Dropout", "Scale")
-_CACHE_SIZE = 8  # edge responses kept per net (one per stride-residue pair of input sizes seen)
+_CACHE_SIZE = 64  # edge responses kept per net (one per stride-residue pair of input sizes seen; each is small)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Options:
     benchmark's account of what each buys (``python -m nets.bench --steps``)."""
 
     windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
-    gemm: bool = True  # convolutions whose weight outnumbers their output (fc6, fc7, scores) as one matrix product
+    gemm: bool = True  # on a CPU, convolutions whose weight outnumbers their output (fc6, fc7, scores) as a GEMM
     crop_deconv: bool = True  # the final upsampling computed only over what the crop keeps
 
 
@@ -173,10 +173,16 @@ class Compression:
     split: dict[str, int]
 
     def index(self, blob: str, device: torch.device) -> torch.Tensor:
-        n, nc, t = self.n[blob], self.nc[blob], self.split[blob]
-        i = torch.arange(n, device=device)
-        delta = n - nc
-        return torch.where(i <= t, i, torch.where(i >= t + 1 + delta, i - delta, torch.full_like(i, t)))
+        """For each real position of ``blob``, its compressed position (made once per device)."""
+        key = (blob, device)
+        cache = self.__dict__.setdefault("_index", {})
+        if key not in cache:
+            n, nc, t = self.n[blob], self.nc[blob], self.split[blob]
+            i = torch.arange(n)
+            delta = n - nc
+            cache[key] = torch.where(i <= t, i, torch.where(i >= t + 1 + delta, i - delta,
+                                                            torch.full_like(i, t))).to(device)
+        return cache[key]
 
 
 @dataclass
@@ -359,6 +365,12 @@ class _State:
         self.plans: OrderedDict[tuple, Plan] = OrderedDict()
         self.edges: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
         self.weights: dict[tuple, torch.Tensor] = {}
+        self.consts: OrderedDict[tuple, _Constants] = OrderedDict()
+
+
+def _weights_key(net) -> tuple:
+    """Identifies the current weight set: every parameter's and buffer's storage and in-place version."""
+    return tuple(_version(t) for t in (*net.parameters(), *net.buffers()))
 
 
 def _state(net) -> _State:
@@ -418,6 +430,9 @@ class _Run:
         self.dense: dict[str, torch.Tensor] = {}
         self.win: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # blob -> (Y, c as float (C,))
         self.rectified = rectified_convs(net)
+        self.weights_key = _weights_key(net)
+        self.consts = _constants(self)
+        self.finite: list[tuple[str, str, torch.Tensor]] = []  # float16 blobs to check, in one sync at the end
         for name, t in zip(net.inputs, inputs, strict=True):
             self.dense[name] = self._layout(t)
 
@@ -434,12 +449,17 @@ class _Run:
             raise KeyError(f"fast path: blob {blob!r} is not an ordinary tensor here (plan error)")
         t = self.dense[blob]
         if dtype is not None and t.dtype != dtype:
-            if t.dtype == torch.float16 and self.precision.check_finite and not bool(torch.isfinite(t).all()):
-                raise FloatingPointError(
-                    f"{self.net.name}: blob {blob!r} overflowed in {self.precision.name} before {where!r} "
-                    f"(float16's largest value is 65504); run this input in precision 'bf16' or 'exact'")
+            if t.dtype == torch.float16 and self.precision.check_finite:
+                self.finite.append((blob, where, torch.isfinite(t).all()))  # no sync here
             t = t.to(dtype)
         return t
+
+    def _check_finite(self) -> None:
+        if self.finite and not bool(torch.stack([f for _, _, f in self.finite]).all()):
+            blob, where = next((b, w) for b, w, f in self.finite if not bool(f))
+            raise FloatingPointError(
+                f"{self.net.name}: blob {blob!r} overflowed in {self.precision.name} before {where!r} "
+                f"(float16's largest value is 65504); run this input in precision 'bf16' or 'exact'")
 
     def run(self) -> tuple[torch.Tensor, ...]:
         net, plan = self.net, self.plan
@@ -463,6 +483,7 @@ class _Run:
         for o in net.outputs:
             if o in self.win:
                 self._materialise(o)
+        self._check_finite()
         return tuple(self.dense[o].contiguous() for o in net.outputs)
 
     # -- windowed layers --
@@ -473,54 +494,45 @@ class _Run:
         net, plan = self.net, self.plan
         sh, sw = plan.spans[i]
         t = layer.type
+        k = self.consts
         if t == "Convolution":
             dt = self.dtype_of(layer, i)
-            module = getattr(net, layer.name)
             if layer.bottom[0] in self.win:
-                y_in, c_in, held = self.win[layer.bottom[0]]
-                c = _const_conv(c_in, module.weight, module.bias, layer)
+                y_in, _, held = self.win[layer.bottom[0]]
             else:  # the root: an ordinary tensor whose zero padding is real (its "c" is 0)
                 y_in = self.get(layer.bottom[0], dt, layer.name)
                 nh, nw = y_in.shape[2:]
                 held = (Span(nh, 0, nh - 1), Span(nw, 0, nw - 1))
-                c = module.bias.detach().to(self.exact_dtype) if module.bias is not None else \
-                    torch.zeros(layer.num_output, dtype=self.exact_dtype, device=self.device)
             x, pad = _extend(y_in, held, needed(layer, sh), needed(layer, sw), as_padding=True)
             weight = _weight(net, layer.name, dt, self.cl)
             held = (sh, sw)
             if i in plan.fuse_relu:  # ReLU(c + Y) - ReLU(c) = max(Y + min(c, 0), -max(c, 0))
-                y = F.conv2d(x.to(dt), weight, torch.clamp(c, max=0).to(dt), layer.stride, pad, 1, layer.group)
-                floor = (-torch.relu(c)).to(dt).view(1, -1, 1, 1)
+                y = F.conv2d(x.to(dt), weight, k.negative_part(i, dt), layer.stride, pad, 1, layer.group)
                 pool = plan.pool_pads.get(i)
                 if pool is None:
-                    y.clamp_min_(floor)
+                    y.clamp_min_(k.floor(i, dt))
                 else:  # the next pooling needs Y's zeros around it: clamp straight into a zero-bordered buffer
-                    y, held = _clamp_into_padded(y, floor, held, pool)
-                c = torch.relu(c)
+                    y, held = _clamp_into_padded(y, k.floor(i, dt), held, pool)
+                c = k.after(i + 1)
             else:
                 y = F.conv2d(x.to(dt), weight, None, layer.stride, pad, 1, layer.group)
+                c = k.after(i)
             self.win[layer.top[0]] = (y, c, held)
             return
-        y, c, held = self.win[layer.bottom[0]]
+        y, _, held = self.win[layer.bottom[0]]
+        c = k.after(i)
         if t == "ReLU":
-            y.add_(torch.clamp(c, max=0).to(y.dtype).view(1, -1, 1, 1))
-            y.clamp_min_((-torch.relu(c)).to(y.dtype).view(1, -1, 1, 1))
-            c = torch.relu(c)
+            y.add_(k.negative_part(k.source(i), y.dtype).view(1, -1, 1, 1)).clamp_min_(k.floor(k.source(i), y.dtype))
         elif t == "Pooling":  # max(c + Y) = c + max(Y) per channel; Y's zeros are written out for the kernel
             x, _ = _extend(y, held, needed(layer, sh), needed(layer, sw), as_padding=False)
             y = F.max_pool2d(x, layer.kernel_size, layer.stride)
             held = (sh, sw)
         elif t == "LRN":  # not additive: back to c + Y, normalise, subtract the constant's own response
             dt = self.dtype_of(layer, i)
-            c_out = L.caffe_lrn(c.view(1, -1, 1, 1), layer.local_size, layer.alpha, layer.beta, layer.k).view(-1)
-            b = y.to(dt) + c.to(dt).view(1, -1, 1, 1)
-            y = L.caffe_lrn(b, layer.local_size, layer.alpha, layer.beta, layer.k)
-            y.sub_(c_out.to(dt).view(1, -1, 1, 1))
-            c = c_out
+            y = L.caffe_lrn(y.to(dt) + k.view(k.source(i), dt), layer.local_size, layer.alpha, layer.beta, layer.k)
+            y.sub_(k.view(i, dt))
         elif t == "Scale":
-            w = getattr(net, layer.name).weight.detach().to(self.exact_dtype)
-            y = y * w.to(y.dtype).view(1, -1, 1, 1)
-            c = c * w
+            y = y * getattr(net, layer.name).weight.detach().to(y.dtype).view(1, -1, 1, 1)
         # Dropout (eval mode): the identity
         self.win[layer.top[0]] = (y, c, held)
 
@@ -535,7 +547,7 @@ class _Run:
             x = self.get(layer.bottom[0], dt, layer.name)
             module = getattr(net, layer.name)
             bias = module.bias.to(dt) if module.bias is not None else None
-            if self.options.gemm and _as_gemm(layer, module.weight, x):
+            if self.options.gemm and x.device.type == "cpu" and _as_gemm(layer, module.weight, x):
                 y = _conv_gemm(x, _weight(net, layer.name, dt, False), bias, layer)
             else:
                 y = F.conv2d(x, _weight(net, layer.name, dt, self.cl), bias, layer.stride, layer.pad, 1,
@@ -620,6 +632,85 @@ def _clamp_into_padded(y: torch.Tensor, floor: torch.Tensor, held: tuple[Span, S
     return buf, (Span(sh.n, sh.lo - top, sh.hi + bottom), Span(sw.n, sw.lo - left, sw.hi + right))
 
 
+class _Constants:
+    """The per-channel constant c of every windowed trunk blob (the value far from the image) and the tensors
+    derived from it, computed once per weight set, dtype and device (they do not depend on the input size)."""
+
+    def __init__(self, net, dtype: torch.dtype, device: torch.device):
+        self.net, self.dtype, self.device = net, dtype, device
+        self._after: dict[int, torch.Tensor] = {}
+        self._derived: dict[tuple, torch.Tensor] = {}
+        self._producer = _producers(net)
+
+    def source(self, i: int) -> int | None:
+        """The layer that wrote layer i's bottom (None: a net input)."""
+        return self._producer[i]
+
+    def after(self, i: int) -> torch.Tensor:
+        """c of layer i's top after layer i (float, (C,))."""
+        if i in self._after:
+            return self._after[i]
+        layer = self.net.layers[i]
+        j = self._producer[i]
+        if layer.type == "Convolution":
+            m = getattr(self.net, layer.name)
+            if j is None or self.net.layers[j].type not in _WINDOWED:  # a root: its far field is the bias
+                c = m.bias.detach().to(self.dtype) if m.bias is not None else \
+                    torch.zeros(layer.num_output, dtype=self.dtype, device=self.device)
+            else:
+                c = _const_conv(self.after(j), m.weight, m.bias, layer)
+        elif layer.type == "ReLU":
+            c = torch.relu(self.after(j))
+        elif layer.type == "LRN":
+            c = L.caffe_lrn(self.after(j).view(1, -1, 1, 1), layer.local_size, layer.alpha, layer.beta,
+                            layer.k).view(-1)
+        elif layer.type == "Scale":
+            c = self.after(j) * getattr(self.net, layer.name).weight.detach().to(self.dtype)
+        else:  # Pooling, Dropout: a constant stays itself
+            c = self.after(j)
+        self._after[i] = c
+        return c
+
+    def _memo(self, key: tuple, make) -> torch.Tensor:
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
+
+    def negative_part(self, i: int, dtype: torch.dtype) -> torch.Tensor:
+        """min(c, 0) of layer i's top, (C,), in ``dtype``: the bias of a convolution with its ReLU folded in."""
+        return self._memo((i, "neg", dtype), lambda: torch.clamp(self.after(i), max=0).to(dtype))
+
+    def floor(self, i: int, dtype: torch.dtype) -> torch.Tensor:
+        """-max(c, 0) of layer i's top as 1 x C x 1 x 1: the clamp a folded ReLU applies to Y."""
+        return self._memo((i, "floor", dtype), lambda: (-torch.relu(self.after(i))).to(dtype).view(1, -1, 1, 1))
+
+    def view(self, i: int, dtype: torch.dtype) -> torch.Tensor:
+        """c of layer i's top as 1 x C x 1 x 1 in ``dtype``."""
+        return self._memo((i, "view", dtype), lambda: self.after(i).to(dtype).view(1, -1, 1, 1))
+
+
+def _producers(net) -> list[int | None]:
+    """For each layer, the index of the last earlier layer that wrote its first bottom (None: a net input)."""
+    last: dict[str, int] = {}
+    out: list[int | None] = []
+    for i, layer in enumerate(net.layers):
+        out.append(last.get(layer.bottom[0]))
+        for t in layer.top:
+            last[t] = i
+    return out
+
+
+def _constants(run) -> _Constants:
+    st = _state(run.net)
+    key = (run.exact_dtype, run.device, run.weights_key)
+    hit = st.consts.get(key)
+    if hit is None:
+        hit = st.consts[key] = _Constants(run.net, run.exact_dtype, run.device)
+        if len(st.consts) > 4:
+            st.consts.popitem(last=False)
+    return hit
+
+
 def _extend(y: torch.Tensor, src: tuple[Span, Span], need_h: tuple[int, int], need_w: tuple[int, int],
             as_padding: bool) -> tuple[torch.Tensor, tuple[int, int]]:
     """Y held on src's window, extended by its zeros (or cut) to the positions need_h x need_w. With
@@ -690,11 +781,8 @@ def _edge_response(run: _Run, chain: Chain) -> dict[str, torch.Tensor]:
     ch, cw = chain.compression
     layers = net.layers
     root = layers[chain.root]
-    modules = [getattr(net, layers[i].name) for i in [chain.root, *chain.layers]
-               if layers[i].type in ("Convolution", "Scale")]
-    params = [t for m in modules for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))]
     key = (chain.root, tuple(sorted(ch.nc.items())), tuple(sorted(cw.nc.items())), run.exact_dtype, run.device,
-           tuple(_version(p) for p in params))
+           run.weights_key)
     st = _state(net)
     hit = st.edges.get(key)
     if hit is not None:
