@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -50,7 +51,10 @@ import nets
 from . import fast
 from . import precision as P
 
-FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
+# One net per family (STYLE.md: the VGG16 FCNs, AlexNet, the two-stream and the two-headed compositions), plus
+# voc-fcn32s for Table 1's FCN-VGG16 / FCN-AlexNet ratio. FCN-16s costs what FCN-8s and FCN-32s cost (their
+# trunks are one; the heads are 0.1% of the work): name it to time it.
+FAMILIES = ("voc-fcn32s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
 # torchfcn 1.9.7's model classes for the kit nets it implements (module, class); its other nets do not exist.
 TORCHFCN = {"voc-fcn32s": ("fcn32s", "FCN32s"), "voc-fcn16s": ("fcn16s", "FCN16s"), "voc-fcn8s": ("fcn8s", "FCN8s"),
             "voc-fcn8s-atonce": ("fcn8s", "FCN8sAtOnce")}
@@ -113,9 +117,11 @@ def torchfcn_model(name: str) -> torch.nn.Module:
                                   "requirements-bench.txt")
     root = Path(next(iter(found.submodule_search_locations)))
     for mod, path in (("torchfcn", root), ("torchfcn.models", root / "models")):
-        if mod not in sys.modules:
+        if mod not in sys.modules:  # the package without its __init__: only its submodules get imported
             pkg = types.ModuleType(mod)
             pkg.__path__ = [str(path)]
+            pkg.__spec__ = importlib.machinery.ModuleSpec(mod, None, is_package=True)
+            pkg.__spec__.submodule_search_locations = [str(path)]
             sys.modules[mod] = pkg
     if "fcn" not in sys.modules:
         stand_in = types.ModuleType("fcn")

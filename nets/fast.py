@@ -20,7 +20,10 @@ when a trunk blob has to become an ordinary tensor (``materialise``): where the 
 edge zone (conv5 of VGG16, for any input size), or where a skip layer reads it (pool3, pool4).
 
 The rest of the net runs layer by layer as nets.net does, in channels_last (oneDNN's and cuDNN's fast layout),
-with ReLU in place and the final upsampling computed only over the part the final crop keeps.
+with ReLU in place; on a CPU fc6, fc7 and the score layers run as one matrix product each (``Options.gemm``),
+and the final upsampling is computed only over the part the final crop keeps. The far-field constants and the
+edge responses are cached per weight set (any in-place change of a parameter, as an optimizer step or
+weights.load makes, or a move to another device, invalidates them).
 
 Used for inference only (``applies``: eval mode, autograd off): the cached edge response holds no graph, so
 training and ``forward_blobs`` (every Caffe blob) run the plain layer-by-layer path of nets.net.

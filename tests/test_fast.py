@@ -28,7 +28,7 @@ F32_ARGMAX = 0.9999
 # Odd, even, thin, square and every residue of the input size modulo 32 (the stride of pool5, on which the
 # edge zones' alignment depends), up to 500x500.
 SIZES = [(1, 1), (1, 500), (500, 1), (2, 3), (17, 31), (33, 64), (63, 65), (99, 127), (128, 129), (375, 500),
-         (500, 500)] + [(100 + r, 131 - r) for r in range(32)]
+         (500, 500)] + [(1 + r, 32 - r) for r in range(32)]
 
 
 def narrow(name: str) -> nets.CaffeNet:
