@@ -22,7 +22,9 @@ How it measures:
 ``--steps`` instead times the kit's exact path with its speed-ups switched on one after another (what each
 buys). Writes results/bench-<device>.json (or --json). Worker protocol (used by external runners too): one JSON
 line when ready ({"ready": true, "label": ..., "detail": ...} or {"unavailable": reason}), then per ``run`` line
-on stdin one {"ms": ...}, and on ``quit`` one {"peak_mib": ...}.
+on stdin one {"ms": wall, "cpu_ms": process CPU time, optional}, and on ``quit`` one {"peak_mib": ...}. The CPU
+time (all threads) is printed beside the wall time: on a shared machine it shows how much of a forward's time
+went to other work.
 """
 
 from __future__ import annotations
@@ -144,13 +146,18 @@ def _peak_mib(device: torch.device) -> float:
 
 
 def _timed(fn, device: torch.device) -> float:
+    return _timed_both(fn, device)[0]
+
+
+def _timed_both(fn, device: torch.device) -> tuple[float, float]:
+    """Wall-clock and process CPU time (all threads, user + system) of one call, in ms."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) * 1000
+    return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
 
 
 def _serve(fn, device: torch.device, ready: dict) -> int:
@@ -159,7 +166,8 @@ def _serve(fn, device: torch.device, ready: dict) -> int:
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "run":
-            print(json.dumps({"ms": _timed(fn, device)}), flush=True)
+            wall, cpu = _timed_both(fn, device)
+            print(json.dumps({"ms": wall, "cpu_ms": cpu}), flush=True)
         elif cmd == "quit":
             print(json.dumps({"peak_mib": _peak_mib(device)}), flush=True)
             return 0
@@ -238,6 +246,7 @@ class Worker:
     env: dict | None = None
     info: dict = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
     peak_mib: float | None = None
     unavailable: str | None = None
 
@@ -274,6 +283,8 @@ class Worker:
             return
         if keep:
             self.times.append(out["ms"])
+            if "cpu_ms" in out:
+                self.cpu_times.append(out["cpu_ms"])
 
     def stop(self) -> None:
         if self.unavailable:
@@ -398,6 +409,7 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
             peak = _peak_gflops(peaks[mode]) if mode in peaks else None
             gmacs = macs / 1e9 / (w.ms / 1000)
             row.update(ms=w.ms, min_ms=min(w.times), times_ms=w.times, gmac=macs / 1e9, gmac_per_s=gmacs,
+                       cpu_ms=statistics.median(w.cpu_times) if w.cpu_times else None,
                        peak_fraction=(2 * gmacs / peak) if peak else None, peak_mib=w.peak_mib,
                        vs_caffe=(caffe_ms / w.ms) if caffe_ms else None,
                        vs_torchfcn=(torchfcn_ms / w.ms) if torchfcn_ms else None)
@@ -410,8 +422,8 @@ def _print_table(name: str, rows: list[dict], steps: bool = False) -> None:
     before (what that step bought) instead of to Caffe and torchfcn."""
     print(f"\n{name}")
     ratios = ("x plain", "x prev") if steps else ("x Caffe", "x torchfcn")
-    print(f"  {'contestant':48s} {'ms':>9s} {'min ms':>9s} {ratios[0]:>8s} {ratios[1]:>10s} {'GMAC':>6s} "
-          f"{'GMAC/s':>7s} {'% peak':>6s} {'MiB':>6s}")
+    print(f"  {'contestant':48s} {'ms':>9s} {'min ms':>9s} {'CPU ms':>9s} {ratios[0]:>8s} {ratios[1]:>10s} "
+          f"{'GMAC':>6s} {'GMAC/s':>7s} {'% peak':>6s} {'MiB':>6s}")
 
     def f(v, fmt):
         return format(v, fmt) if v is not None else "-"
@@ -427,7 +439,8 @@ def _print_table(name: str, rows: list[dict], steps: bool = False) -> None:
             prev = r["ms"]
         else:
             a, b = r["vs_caffe"], r["vs_torchfcn"]
-        print(f"  {r['contestant']:48s} {r['ms']:9.1f} {r['min_ms']:9.1f} {f(a, '8.2f'):>8s} {f(b, '10.2f'):>10s} "
+        print(f"  {r['contestant']:48s} {r['ms']:9.1f} {r['min_ms']:9.1f} {f(r.get('cpu_ms'), '9.1f'):>9s} "
+              f"{f(a, '8.2f'):>8s} {f(b, '10.2f'):>10s} "
               f"{r['gmac']:6.1f} {r['gmac_per_s']:7.1f} "
               f"{f(r['peak_fraction'] and 100 * r['peak_fraction'], '6.1f'):>6s} {f(r['peak_mib'], '6.0f'):>6s}",
               flush=True)
