@@ -1,4 +1,4 @@
-"""Fetch and unpack the datasets: ``python -m data.download NAME`` (``make data DATASET=NAME``).
+"""Fetch and unpack the datasets: ``.venv/bin/python -m data.download NAME`` (``make data DATASET=NAME``).
 
 Archives go to $FCN_DATA/downloads/ (resumable: a partial file is kept as NAME.part and continued with an HTTP
 Range request), are checked against the size the server announces (and a known size where there is one), then
@@ -29,7 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import DownloadError
-from .layout import DOWNLOADS_FOLDER, data_root, describe_layout
+from .layout import DOWNLOADS_FOLDER, data_root, describe_layout, kit_command
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.download", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=kit_command("data.download"), description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help=f"datasets: {', '.join(TARGETS)}")
     parser.add_argument("--root", type=Path, default=None, help="data root (default: $FCN_DATA or "
                         "~/.cache/fcn-kit/data)")
@@ -301,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(describe_layout(args.root))
         print("targets: " + "; ".join(f"{t} = {' + '.join(k)}" for t, k in TARGETS.items()))
         if not args.names and not args.list:
-            print("name a dataset: make data DATASET=voc (or python -m data.download voc)", file=sys.stderr)
+            print(f"name a dataset: make data DATASET=voc (or {kit_command('data.download', 'voc')})",
+                  file=sys.stderr)
             return 2
         return 0
     try:

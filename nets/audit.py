@@ -1,4 +1,4 @@
-"""Paper-to-code audit of every reference net: ``python -m nets.audit [NAME ...] [--size 500]``.
+"""Paper-to-code audit of every reference net: ``.venv/bin/python -m nets.audit [NAME ...] [--size 500]``.
 
 For each net: its layer table (kernel / stride / pad, output size for a 500x500 input, cumulative stride,
 receptive field), each crop offset as derived beside the reference's value, and the trainable parameter count

@@ -1,4 +1,4 @@
-"""Forward time and peak memory of each net family on one 500x500 image: ``python -m nets.bench``.
+"""Forward time and peak memory of each net family on one 500x500 image: ``.venv/bin/python -m nets.bench``.
 
 A benchmark, not a test: it prints a table (median over --runs passes after one warm-up, the device named) and
 the time ratios beside the paper's Table 1 (K40c: FCN-AlexNet 50 ms, FCN-VGG16 210 ms). Each net runs in its own

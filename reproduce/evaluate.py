@@ -1,4 +1,4 @@
-"""Score a net on a split: ``python -m reproduce.evaluate NET [--weights FILE.h5] [--dataset D --split S]``.
+"""Score a net on a split: ``.venv/bin/python -m reproduce.evaluate NET [--weights FILE.h5] [--dataset D --split S]``.
 
 What it does: runs the net over the split in list order (the reference's score.py), one image at a time at
 its own size, accumulates one confusion matrix per output over the whole split and prints pixel accuracy,

@@ -1,4 +1,4 @@
-"""Segment your own pictures: ``python -m reproduce.infer NET --weights FILE.h5 IMAGE... -o DIR``.
+"""Segment your own pictures: ``.venv/bin/python -m reproduce.infer NET --weights FILE.h5 IMAGE... -o DIR``.
 
 Writes, per image, DIR/{stem}.png (the label map as a VOC palette PNG, class indices of the net's dataset) and
 DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed SIFT Flow nets write one pair

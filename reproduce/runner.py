@@ -1,5 +1,5 @@
-"""The machinery behind ``python -m reproduce.tableN``: check inputs, evaluate the released weights, print paper
-vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
+"""The machinery behind ``.venv/bin/python -m reproduce.tableN``: check inputs, evaluate the released weights,
+print paper vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
 
 Exit status: 0 when every check that applies passed (or the run was a smoke run), 1 when a check failed,
 2 when weights or data are missing (the message lists each with the command that fetches it).
@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from data.layout import kit_command
 
 from . import tables
 from .datasets import MissingInputs, weights_missing
@@ -71,7 +73,7 @@ class Context:
 
 
 def parser(table: Table, doc: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m reproduce.table{table.number}",
+    p = argparse.ArgumentParser(prog=kit_command(f"reproduce.table{table.number}"),
                                 description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(doc.splitlines()[1:]))
     p.add_argument("--smoke", action="store_true",
@@ -375,7 +377,7 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
         "smoke": ctx.smoke,
         "meaningless": ctx.smoke,
         "seed": SMOKE_SEED if ctx.smoke else None,
-        "command": " ".join([f"python -m reproduce.table{ctx.table.number}", *sys.argv[1:]]),
+        "command": kit_command(f"reproduce.table{ctx.table.number}", *sys.argv[1:]),
         **environment(ctx.device),
         "started": started,
         "finished": time.time(),

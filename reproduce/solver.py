@@ -193,7 +193,9 @@ class SolverSetting:
         the user's own; the reference trained each finer net from its own coarser one)."""
         fetch = " && ".join(f"make weights NET={s}" for s in self.init_sources)
         sources = " ".join(f"$FCN_WEIGHTS/{s}.h5" for s in self.init_sources)
-        return f"{fetch} && python -m weights.transplant --net {self.net} --out {out} {sources}"
+        from data.layout import kit_command
+
+        return f"{fetch} && {kit_command('weights.transplant', f'--net {self.net} --out {out}', sources)}"
 
 
 _VOC = (("sbd", "train"), ("voc", "seg11valid"))

@@ -1,6 +1,6 @@
 """Table 1 (CVPR 2015): from classifier to dense FCN, on VOC2011 val (the kit scores seg11valid).
 
-Command: ``make reproduce-table1`` (= ``python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table1`` (= ``.venv/bin/python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
 
 Expected: the structure columns are exact and computed from the nets: conv. layers 8 / 16, parameters 57M /
 134M (trunk conv1..fc7 plus a 21-class score_fr), receptive field 355 / 404, max. stride 32 / 32 for

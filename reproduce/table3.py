@@ -1,6 +1,6 @@
 """Table 3 (CVPR 2015): FCN-8s against the state of the art on the VOC test sets, the table the slides cite.
 
-Command: ``make reproduce-table3`` (= ``python -m reproduce.table3``); ``SMOKE=1`` runs the whole pipeline
+Command: ``make reproduce-table3`` (= ``.venv/bin/python -m reproduce.table3``); ``SMOKE=1`` runs the whole pipeline
 on a generated miniature dataset with random weights in under a minute (numbers MEANINGLESS).
 
 Expected: paper FCN-8s 62.7 (VOC2011 test) / 62.2 (VOC2012 test) mean IU at ~175 ms per image (2015 Tesla

@@ -1,4 +1,4 @@
-"""Train a reference FCN with the reference's solver: ``python -m reproduce.train NET --init FILE.h5``.
+"""Train a reference FCN with the reference's solver: ``.venv/bin/python -m reproduce.train NET --init FILE.h5``.
 
 What it reproduces: the reference's solve.py for each net (FACTS.md section 2): Caffe SGD with fixed learning
 rate, momentum, weight decay 5e-4 and the per-parameter lr_mult / decay_mult of the net, iter_size,
@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
     parser.add_argument("--init", type=Path,
-                        help="starting weights .h5 (python -m weights.transplant builds it from the net the "
-                             "reference started from); not needed with --resume")
+                        help="starting weights .h5 (weights.transplant builds it from the net the reference "
+                             "started from); not needed with --resume")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the dropout masks (default 0)")
     parser.add_argument("--data-root", type=Path, help="dataset root (default: data's environment variable)")
     parser.add_argument("--iters", type=int,

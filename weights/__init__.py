@@ -5,9 +5,9 @@ them strictly into ``nets``, transplant them between nets, and fetch the release
 >>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")   # or the .caffemodel itself
 >>> weights.save(net, "mine.h5")
 
-Command lines: ``python -m weights.convert``, ``python -m weights.transplant``, ``python -m weights.zoo``,
-``python -m weights.bench``; each module's function of the same name does the work (``weights.convert`` is the
-module, ``weights.convert.convert`` the function).
+Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.transplant``, ``weights.zoo``,
+``weights.bench``; each module's function of the same name does the work (``weights.convert`` is the module,
+``weights.convert.convert`` the function).
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel

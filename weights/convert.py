@@ -1,6 +1,6 @@
 """Convert a binary caffemodel to Caffe's HDF5 snapshot layout.
 
-``python -m weights.convert SRC.caffemodel DST.h5`` reads the file without Caffe (``weights.caffemodel``),
+``.venv/bin/python -m weights.convert SRC.caffemodel DST.h5`` reads the file without Caffe (``weights.caffemodel``),
 prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32 datasets in
 Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root attributes. The
 .h5 appears only when complete.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
-from .snapshot import write_h5
+from .snapshot import AUTO, UNCHECKED, WeightsMismatchError, check_layers, kit_net_shapes, write_h5
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
@@ -27,14 +27,32 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
     return h.hexdigest()
 
 
+def refuse_destination(src: Path, dst: Path) -> None:
+    """A destination that is the source itself (same path, hard link or symlink) or not a .h5 is refused
+    before anything is written: converting ``X.caffemodel X.caffemodel`` would replace the download."""
+    if dst.suffix.lower() != ".h5":
+        raise ValueError(f"the destination {dst} does not end in .h5; the converted weights are an HDF5 file "
+                         f"(for example {src.with_suffix('.h5').name})")
+    if dst.exists() and os.path.samefile(src, dst):
+        raise ValueError(f"the destination {dst} is the source {src} itself; converting would overwrite the "
+                         f"caffemodel. Give another path, for example {src.with_suffix('.h5')}")
+
+
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
-            log: Callable[[str], None] | None = print) -> Path:
+            log: Callable[[str], None] | None = print, net: str | dict = AUTO) -> Path:
     """Convert caffemodel ``src`` to weights .h5 ``dst`` (atomic). Layers are streamed from a memory map of
-    the source, so memory stays near the size of the file. Raises CaffemodelError naming the layer on bad
-    input; ``dst`` is then left as it was."""
+    the source, so memory stays near the size of the file. ``net``: a kit net whose parameter layers the file
+    must hold exactly, AUTO (a strict part of a kit net is refused as a cut file) or "none" (weights.snapshot.
+    check_layers). Raises CaffemodelError naming the layer on bad input (IncompleteNetError for a net cut at
+    a layer boundary), ValueError for a destination that is the source or not a .h5; ``dst`` is then left as
+    it was."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise FileNotFoundError(f"no caffemodel at {src}")
+    refuse_destination(src, dst)
+    if isinstance(net, str) and net not in (AUTO, UNCHECKED):
+        kit_net_shapes(net)  # an unknown name fails now, not after the conversion
+    verdict: list[str] = []
     digest = sha256_of(src)
     formats: list[str] = []
     with open_buffer(src) as buf:
@@ -45,9 +63,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
                 yield layer
 
         try:
-            write_h5(dst, layers(), {"source": src.name, "source_sha256": digest}, log=log)
+            write_h5(dst, layers(), {"source": src.name, "source_sha256": digest}, log=log,
+                     check=lambda shapes: verdict.append(check_layers(shapes, net, src.name)))
         except ValueError as e:
-            if isinstance(e, CaffemodelError):
+            if isinstance(e, CaffemodelError | WeightsMismatchError):
                 raise
             raise CaffemodelError(f"{src.name}: {e}") from None
     if log is not None:
@@ -60,10 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path, help="binary caffemodel")
     parser.add_argument("dst", type=Path, help="weights .h5 to write")
+    parser.add_argument("--net", default=AUTO, help="a kit net whose parameter layers the file must hold "
+                        "exactly; default: compare with every kit net and refuse a strict part of one (a cut "
+                        "file); 'none': no check")
     args = parser.parse_args(argv)
     try:
-        convert(args.src, args.dst)
-    except (CaffemodelError, FileNotFoundError) as e:
+        convert(args.src, args.dst, net=args.net)
+    except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

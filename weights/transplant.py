@@ -1,6 +1,6 @@
 """The reference's net surgery: start a kit net from the weights of another net.
 
-``python -m weights.transplant --net NET --out DST.h5 SRC.h5 [SRC2.h5]``
+``.venv/bin/python -m weights.transplant --net NET --out DST.h5 SRC.h5 [SRC2.h5]``
 
 For every parameter layer of NET, in net order, one line says what happens:
 

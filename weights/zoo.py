@@ -1,8 +1,8 @@
 """The released caffemodels and the ILSVRC nets they were trained from; download, verify, convert.
 
-``python -m weights.zoo list``         the manifest and what is already in the weights folder
-``python -m weights.zoo fetch NAME``   download (resuming a partial file), verify, convert to NAME.h5
-``python -m weights.zoo path NAME``    print where NAME.h5 lies (or would lie)
+``.venv/bin/python -m weights.zoo list``         the manifest and what is already in the weights folder
+``.venv/bin/python -m weights.zoo fetch NAME``   download (resuming a partial file), verify, convert to NAME.h5
+``.venv/bin/python -m weights.zoo path NAME``    print where NAME.h5 lies (or would lie)
 
 The weights folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``. It holds
 ``<file>.caffemodel`` as downloaded and ``<NAME>.h5`` as converted; load one with
@@ -28,6 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data.layout import kit_command
+
 from .caffemodel import CaffemodelError
 from .convert import convert
 
@@ -51,7 +53,7 @@ class ZooEntry:
     """One downloadable caffemodel.
 
     ``net`` is the kit net it loads into, None for the ILSVRC classifiers (start a kit net from them with
-    ``python -m weights.transplant``). ``mean`` maps each input blob of the net to the per-channel mean
+    ``.venv/bin/python -m weights.transplant``). ``mean`` maps each input blob of the net to the per-channel mean
     subtracted from it, None where FACTS.md does not record one. ``size`` (bytes), ``sha1`` and ``sha256`` are
     None when unknown; ``hash_source`` says who published a known hash.
     """
@@ -111,9 +113,9 @@ MANIFEST: dict[str, ZooEntry] = {e.name: e for e in (
 # Kit nets without a released caffemodel, and how to make weights for them instead.
 UNRELEASED: dict[str, str] = {
     "nyud-fcn32s-color-d": "the reference released no caffemodel for nyud-fcn32s-color-d; start it from "
-                           "VGG16 with `python -m weights.zoo fetch vgg16` then `python -m "
-                           "weights.transplant --net nyud-fcn32s-color-d --out color-d-init.h5 "
-                           "<folder>/vgg16.h5` and train it",
+                           "VGG16 with `make weights NET=vgg16` then `"
+                           + kit_command("weights.transplant", "--net nyud-fcn32s-color-d --out color-d-init.h5",
+                                         "<folder>/vgg16.h5") + "` and train it",
 }
 
 
@@ -145,8 +147,8 @@ def entry_for(name: str, manifest: Mapping[str, ZooEntry] = MANIFEST) -> ZooEntr
 def _manual_steps(entry: ZooEntry, where: Path) -> str:
     model, h5 = caffemodel_path(entry, where), h5_path(entry.name, where)
     return (f"To install it by hand: download {entry.url} on a machine with network access, put it at "
-            f"{model}, then run `python -m weights.convert {model} {h5}` (or run `python -m weights.zoo "
-            f"fetch {entry.name}` again: it verifies and converts a file already at that path).")
+            f"{model}, then run `{kit_command('weights.convert', str(model), str(h5))}` (or run `make weights "
+            f"NET={entry.name}` again: it verifies and converts a file already at that path).")
 
 
 def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0,
@@ -258,7 +260,7 @@ def fetch(entry: ZooEntry, where: Path | None = None, *, progress: bool = True, 
         raise ZooError(f"{model} is not a usable caffemodel: {e}. Remove it and fetch again, or "
                        f"{_manual_steps(entry, where)}") from None
     how = f"weights.load(nets.build({entry.net!r}), {str(h5)!r})" if entry.net else (
-        f"python -m weights.transplant --net NET --out DST.h5 {h5}")
+        kit_command("weights.transplant", "--net NET --out DST.h5", str(h5)))
     log(f"{entry.name}: weights at {h5}; use them with {how}")
     return h5
 
