@@ -21,7 +21,7 @@ from PIL import Image
 
 from . import splits
 from .classes import CLASSES, CONTEXT_RENAMES, IGNORE_LABEL, PASCALCONTEXT
-from .errors import BadSampleError, MissingDataError
+from .errors import BadSampleError, MissingDataError, UnknownSplitError
 from .layout import VOC2010_FOLDER, data_root, default_root, fetch_command
 from .preprocess import preprocess_depth, preprocess_hha, preprocess_image
 
@@ -40,6 +40,8 @@ class Reader(ABC):
     dataset: str = ""
     all_tops: tuple[str, ...] = ()
     label_tops: tuple[str, ...] = ()
+    # The splits the dataset (or the reference's lists) defines; any other name needs its own {split}.txt.
+    split_names: tuple[str, ...] = ()
 
     def __init__(self, root: Path, split: str, tops: Sequence[str] | None, default_tops: tuple[str, ...]):
         self.root = Path(root).expanduser()
@@ -155,6 +157,10 @@ class Reader(ABC):
         self.ids = tuple(ids)
 
     def _listed_split(self, candidates: Sequence[Path], expect: splits.Expectation, hint: str = "") -> None:
+        if self.split not in self.split_names and splits.find_list(candidates) is None:
+            raise UnknownSplitError(
+                f"{self.dataset} has no split {self.split!r}: its splits are {', '.join(self.split_names)}. A "
+                f"split of your own is a list of ids, one per line, in {candidates[0]}.")
         path = splits.require_list(self.dataset, self.split, candidates, self.fetch, hint)
         self._set_split(splits.read_list(path), str(path), False, expect)
 
@@ -179,21 +185,28 @@ class VOCReader(Reader):
     dataset = "voc"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val", "trainval", "test", "seg11valid")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  sbd_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
-        root = Path(root) if root is not None else default_root("voc")
+        root = (Path(root) if root is not None else default_root("voc")).expanduser()
+        listed = [root / f"{split}.txt", root / "ImageSets" / "Segmentation" / f"{split}.txt"]
+        derive = split == "seg11valid" and splits.find_list(listed) is None
+        sbd_root = Path(sbd_root).expanduser() if sbd_root is not None else default_root("sbd")
+        val_path, sbd_path = root / "ImageSets" / "Segmentation" / "val.txt", sbd_root / "train.txt"
+        if derive:
+            # seg11valid needs VOC2011 and SBD: name whatever is missing of both at once, with the one target
+            # that fetches both (folders already in place are kept).
+            missing = [(w, p) for w, p in (("VOC2011 val list", val_path), ("SBD train list", sbd_path))
+                       if not p.is_file()]
+            if missing:
+                raise MissingDataError(*missing[0], fetch_command("voc"),
+                                       "seg11valid is VOC2011 val minus SBD train; pass sbd_root= to SBD's "
+                                       "dataset folder.", also=missing[1:])
         super().__init__(root, split, tops, ("data",) if split == "test" else ("data", "label"))
-        listed = [self.root / f"{split}.txt", self.root / "ImageSets" / "Segmentation" / f"{split}.txt"]
-        if splits.find_list(listed) is not None or split != "seg11valid":
+        if not derive:
             self._listed_split(listed, expect_split)
             return
-        val_path = splits.require_list("voc", "val", [self.root / "ImageSets" / "Segmentation" / "val.txt"],
-                                       self.fetch)
-        sbd_root = Path(sbd_root).expanduser() if sbd_root is not None else default_root("sbd")
-        sbd_path = splits.require_list("sbd", "train", [sbd_root / "train.txt"], fetch_command("sbd"),
-                                       "seg11valid is VOC2011 val minus SBD train; pass sbd_root= to SBD's "
-                                       "dataset folder.")
         ids = splits.seg11valid(splits.read_list(val_path), splits.read_list(sbd_path))
         self._set_split(ids, f"derived: {val_path} minus {sbd_path}", True, expect_split)
 
@@ -214,6 +227,7 @@ class SBDReader(Reader):
     dataset = "sbd"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -247,6 +261,7 @@ class NYUDReader(Reader):
     dataset = "nyud"
     all_tops = ("color", "hha", "depth", "label")
     label_tops = ("label",)
+    split_names = ("train", "val", "test", "trainval")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -292,6 +307,7 @@ class SIFTFlowReader(Reader):
     dataset = "siftflow"
     all_tops = ("data", "sem", "geo")
     label_tops = ("sem", "geo")
+    split_names = ("trainval", "test")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -378,6 +394,7 @@ class PASCALContextReader(Reader):
     dataset = "pascalcontext"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  voc_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
