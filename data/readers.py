@@ -23,13 +23,11 @@ from . import splits
 from .classes import CLASSES, CONTEXT_RENAMES, IGNORE_LABEL, PASCALCONTEXT
 from .errors import BadSampleError, MissingDataError, UnknownSplitError
 from .layout import VOC2010_FOLDER, data_root, default_root, fetch_command
-from .preprocess import preprocess_depth, preprocess_hha, preprocess_image
+from .preprocess import IMAGE_ERRORS, preprocess_depth, preprocess_hha, preprocess_image, read_image
 
 # What scipy.io.loadmat raises on a damaged file (found by feeding it garbage and truncated files).
 _MAT_ERRORS = (OSError, ValueError, IndexError, TypeError, KeyError, EOFError, zlib.error,
                scipy.io.matlab.MatReadError)
-# What PIL raises on a damaged image (UnidentifiedImageError is an OSError; truncated data raises OSError).
-_IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
 
 SIFTFLOW_SUBDIR = "spatial_envelope_256x256_static_8outdoorcategories"
 
@@ -99,9 +97,8 @@ class Reader(ABC):
     def _open_image(self, path: Path, what: str, sample_id: str) -> Image.Image:
         self._require(path, what, sample_id)
         try:
-            im = Image.open(path)
-            im.load()  # decode now, so that a damaged file fails here and names the id
-        except _IMAGE_ERRORS as e:
+            im = read_image(path)  # decoded now, so that a damaged file fails here and names the id
+        except IMAGE_ERRORS as e:
             raise BadSampleError(self.dataset, sample_id, f"cannot read {what} {path}: {e}") from e
         return im
 

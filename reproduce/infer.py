@@ -4,6 +4,10 @@ Writes, per image, DIR/{stem}.png (the label map as a VOC palette PNG, class ind
 DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed SIFT Flow nets write one pair
 per head ({stem}_sem.png, {stem}_geo.png ...). Nets with two inputs (nyud-fcn32s-color-hha,
 nyud-fcn32s-color-d) take their second picture with --second (one per IMAGE, the HHA or depth image).
+
+Bad input: weights that do not fit the net stop the run with one error before any image (exit 2); a picture
+that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
+and the others are still segmented; the exit status is then 1 and the last line lists the failures.
 """
 
 from __future__ import annotations
@@ -18,11 +22,31 @@ from .predict import predict
 from .records import device_name, pick_device
 
 
+def load_weights(net, path: Path):
+    """``weights.load`` with its refusal as one message, naming the kit net the file fits where there is one."""
+    import weights
+    from data.layout import kit_command
+    from weights.snapshot import match_kit_nets
+
+    try:
+        return weights.load(net, path)
+    except weights.WeightsMismatchError as e:
+        model = weights.read_weights(path)
+        fits, _ = match_kit_nets({layer.name: layer.shapes for layer in model.layers if layer.blobs})
+        if fits:
+            raise weights.WeightsMismatchError(
+                f"{path} holds the weights of {' or '.join(fits)}, not of {net.name}: segment with "
+                f"`{kit_command('reproduce.infer', fits[0], '--weights', str(path), '...')}`, or give the weights "
+                f"of {net.name}") from e
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     import nets
     import weights
     from data.feeds import net_tops
     from data.palette import save_label_png, save_overlay
+    from data.preprocess import IMAGE_ERRORS, read_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -45,25 +69,49 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.net} takes one picture per image; drop --second")
 
     device = pick_device(args.device)
-    net = weights.load(nets.build(args.net), args.weights).to(device)
+    try:
+        net = load_weights(nets.build(args.net), args.weights).to(device)
+    except (weights.WeightsMismatchError, weights.CaffemodelError, ValueError, OSError) as e:
+        print(f"error: cannot segment with {args.weights}: {e}", file=sys.stderr)
+        return 2
     print(f"{args.net} on {device_name(device)}: {len(args.images)} image(s) -> {args.out}")
+    failed: list[str] = []
     for i, path in enumerate(args.images):
-        picture = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else path
-        result = predict(net, picture, device)
+        files = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else {tops[0]: path}
+        # A bad picture costs only itself: one line, and the others are still segmented.
+        pictures, problem = {}, None
+        for top, file in files.items():
+            try:
+                pictures[top] = read_image(file)
+            except IMAGE_ERRORS as e:
+                problem = f"cannot read {file} as a picture ({e}); expected a complete JPEG or PNG file"
+                break
+        if problem is None:
+            try:
+                result = predict(net, pictures if len(tops) == 2 else pictures[tops[0]], device)
+            except ValueError as e:  # preprocessing refused it (depth with holes, sizes that differ, ...)
+                problem = f"cannot feed it to {args.net}: {e}"
+        if problem is not None:
+            print(f"{path}: skipped: {problem}", file=sys.stderr)
+            failed.append(str(path))
+            continue
         heads = result if isinstance(result, dict) else {net.outputs[0]: result}
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else "_" + blob.removeprefix("score_")
             png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
-            over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(path), label)
+            over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
             print(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+    if failed:
+        print(f"{len(failed)} of {len(args.images)} image(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _rgb(path: Path):
+def _rgb(picture):
     from data.preprocess import to_rgb
 
-    return to_rgb(path)
+    return to_rgb(picture)
 
 
 if __name__ == "__main__":
