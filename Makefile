@@ -1,14 +1,18 @@
 # Thin wrappers: every target is one command; `make setup` is the only prerequisite.
-PY := .venv/bin/python
-STAMP := .venv/.installed
+# The kit's own environment (VENV= moves it): the pinned requirements, and the kit itself installed editable, so
+# that `import nets, weights, data, reproduce` works from any folder with $(VENV)/bin/python.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
 
 .PHONY: setup test test-caffe audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
-$(STAMP): requirements.txt
-	python3 -m venv .venv
-	.venv/bin/pip install --quiet -r requirements.txt
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -30,8 +34,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# A missing NET= stops make with what to pass, before any recipe runs.
+need-net = $(if $(NET),,$(error make $@ needs NET=<name>, for example: make $@ NET=$(1); the names: make weights-list))
+
 weights: $(STAMP)
-	$(PY) -m weights.zoo fetch $(NET)
+	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch $(NET)
 
 weights-list: $(STAMP)
 	$(PY) -m weights.zoo list
@@ -40,10 +47,11 @@ data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
 
 evaluate: $(STAMP)
-	$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
+	$(call need-net,voc-fcn8s)$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
 
+# Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 train: $(STAMP)
-	$(PY) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
+	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(PY) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME))
 
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6

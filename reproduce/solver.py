@@ -191,10 +191,13 @@ class SolverSetting:
     def init_command(self, out: str = "INIT.h5") -> str:
         """The commands that build the starting weights from the zoo (the released coarser nets stand in for
         the user's own; the reference trained each finer net from its own coarser one)."""
-        fetch = " && ".join(f"make weights NET={s}" for s in self.init_sources)
-        sources = " ".join(f"$FCN_WEIGHTS/{s}.h5" for s in self.init_sources)
         from data.layout import kit_command
 
+        from .datasets import weights_path
+
+        fetch = " && ".join(f"make weights NET={s}" for s in self.init_sources)
+        # Where make weights puts them (a literal $FCN_WEIGHTS would be empty in a shell that never set it).
+        sources = " ".join(str(weights_path(s)) for s in self.init_sources)
         return f"{fetch} && {kit_command('weights.transplant', f'--net {self.net} --out {out}', sources)}"
 
 

@@ -210,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="score the validation split every N iterations")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     args = parser.parse_args(argv)
-    if not args.init and not args.resume:
-        parser.error("give --init FILE.h5 (the starting weights) or --resume NET_iter_N.solverstate.h5")
 
     from . import datasets
 
     setting = SOLVERS[args.net]
+    if not args.init and not args.resume:
+        print(f"cannot train {args.net}: no starting weights. Pass them with INIT=FILE.h5 to make train "
+              "(--init FILE.h5 here), or continue a snapshot with RESUME=NET_iter_N.solverstate.h5 (--resume). "
+              f"The reference started {args.net} from {setting.init}; build the file with:\n"
+              f"  {setting.init_command('INIT.h5')}", file=sys.stderr)
+        return 2
     if args.init and not args.init.is_file():
         print(f"no starting weights at {args.init}. The reference started {args.net} from {setting.init}; "
               f"build the file with:\n  {setting.init_command(str(args.init))}", file=sys.stderr)
