@@ -76,13 +76,17 @@ class Reader(ABC):
         out = {top: self._load_top(top, sample_id) for top in self.tops}
         sizes = {top: a.shape[-2:] for top, a in out.items()}
         if len(set(sizes.values())) > 1:
-            detail = ", ".join(f"{t} {h}x{w}" for t, (h, w) in sizes.items())
+            detail = ", ".join(f"{t} {h}x{w} ({self.top_file(t, sample_id)})" for t, (h, w) in sizes.items())
             raise BadSampleError(self.dataset, sample_id, f"sizes (H x W) differ between tops: {detail}")
         return out
 
     @abstractmethod
     def image_path(self, sample_id: str) -> Path:
         """The colour image file of an id (for overlays and reports)."""
+
+    @abstractmethod
+    def top_file(self, top: str, sample_id: str) -> Path:
+        """The file one top of an id is read from."""
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
     @abstractmethod
@@ -143,8 +147,8 @@ class Reader(ABC):
         bad = (label >= n) & (label != IGNORE_LABEL)
         if bad.any():
             shown = np.unique(label[bad])[:10].tolist()
-            raise BadSampleError(self.dataset, sample_id,
-                                 f"{top} has values {shown} outside 0..{n - 1} (255 = ignore)")
+            raise BadSampleError(self.dataset, sample_id, f"{top} {self.top_file(top, sample_id)} has values "
+                                 f"{shown} outside 0..{n - 1} (255 = ignore)")
         return label
 
     def _set_split(self, ids: list[str], source: str, derived: bool, expect: splits.Expectation) -> None:
@@ -210,10 +214,13 @@ class VOCReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "JPEGImages" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "SegmentationClass" / f"{sample_id}.png"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "voc")
-        return _palette_label(self, self.root / "SegmentationClass" / f"{sample_id}.png", sample_id)
+        return _palette_label(self, self.top_file(top, sample_id), sample_id)
 
 
 class SBDReader(Reader):
@@ -235,10 +242,13 @@ class SBDReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "img" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "cls" / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "sbd")
-        path = self.root / "cls" / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         gt = self._load_mat(path, "GTcls", "label", sample_id)
         try:  # MATLAB struct as scipy loads it: 1x1 record array, field Segmentation
             raw = gt[0]["Segmentation"][0]
@@ -278,17 +288,23 @@ class NYUDReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "data" / "images" / f"img_{sample_id}.png"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        if top == "color":
+            return self.image_path(sample_id)
+        if top in ("hha", "depth"):
+            return self.root / "data" / top / f"img_{sample_id}.png"
+        return self.root / "segmentation" / f"img_{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "color":
             return self._colour(self.image_path(sample_id), sample_id, "nyud")
+        path = self.top_file(top, sample_id)
         if top in ("hha", "depth"):
-            path = self.root / "data" / top / f"img_{sample_id}.png"
             im = self._open_image(path, top, sample_id)
             try:
                 return preprocess_hha(im) if top == "hha" else preprocess_depth(im)
             except ValueError as e:
                 raise BadSampleError(self.dataset, sample_id, f"{top} {path}: {e}") from e
-        path = self.root / "segmentation" / f"img_{sample_id}.mat"
         raw = self._load_mat(path, "segmentation", "label", sample_id)
         raw = self._integral(raw, 0, 40, f"label {path}", sample_id)
         # The reference's label.astype(uint8) - 1: classes 1..40 -> 0..39, void 0 wraps to 255.
@@ -333,11 +349,16 @@ class SIFTFlowReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "Images" / SIFTFLOW_SUBDIR / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        if top == "data":
+            return self.image_path(sample_id)
+        folder = "SemanticLabels" if top == "sem" else "GeoLabels"
+        return self.root / folder / SIFTFLOW_SUBDIR / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "siftflow")
-        folder = "SemanticLabels" if top == "sem" else "GeoLabels"
-        path = self.root / folder / SIFTFLOW_SUBDIR / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         raw = self._load_mat(path, "S", f"{top} label", sample_id)
         if top == "sem":
             raw = self._integral(raw, 0, 33, f"{top} label {path}", sample_id)
@@ -415,10 +436,13 @@ class PASCALContextReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.voc_root / "JPEGImages" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "trainval" / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "pascalcontext")
-        path = self.root / "trainval" / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         raw = self._load_mat(path, "LabelMap", "label", sample_id)
         raw = self._integral(raw, 0, len(self.lookup) - 1, f"label {path}", sample_id)
         return self.lookup[raw]
