@@ -429,7 +429,7 @@ def test_image_and_label_of_different_sizes_is_an_error_naming_the_id(root: Path
     reader = data.load("voc", "train", voc, expect_split=None)
     sample_id = reader.ids[0]
     data.save_label_png(voc / "SegmentationClass" / f"{sample_id}.png", np.zeros((5, 7), dtype=np.uint8))
-    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*data \d+x\d+, label 5x7"):
+    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*data \d+x\d+ \(.*\.jpg\), label 5x7 \(.*\.png\)"):
         reader.load(sample_id)
 
 
