@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from . import feed
-from .records import atomic_path, device_name, pick_device
+from .records import atomic_path, device_name, pick_device, sha256_file
 from .solver import CaffeSGD, SolverSetting, softmax_with_loss
 
 SNAPSHOT_FORMAT = "fcn-kit solverstate 1"
@@ -106,6 +106,9 @@ class Trainer:
             f.attrs["net"] = self.net.name
             f.attrs["iter"] = solver["iter"]
             f.attrs["learned_net"] = weights_path.name
+            # The pair is written as two files, so a run killed between them (or a later run writing the same
+            # iteration) could leave this state beside other weights; restore checks the hash.
+            f.attrs["learned_net_sha256"] = sha256_file(weights_path)
             f.attrs["solver"] = json.dumps({k: solver[k] for k in ("base_lr", "momentum", "weight_decay",
                                                                      "iter_size")})
             f.attrs["normalize"] = self.setting.normalize
@@ -141,12 +144,19 @@ class Trainer:
             state = {**json.loads(f.attrs["solver"]), "iter": int(f.attrs["iter"]),
                      "history": {k: torch.from_numpy(v[()]) for k, v in f["history"].items()}}
             learned = state_path.parent / str(f.attrs["learned_net"])
+            learned_sha256 = f.attrs.get("learned_net_sha256")
             if int(f.attrs["sampler_size"]) != len(self.reader):
                 raise ValueError(f"{state_path.name} drew from {int(f.attrs['sampler_size'])} images, this "
                                  f"training split has {len(self.reader)}; resume on the same split")
             seed, draws = int(f.attrs["sampler_seed"]), int(f.attrs["sampler_draws"])
             rng = torch.from_numpy(f["rng/torch"][()])
             cuda_rng = torch.from_numpy(f["rng/cuda"][()]) if "rng/cuda" in f else None
+        found = sha256_file(learned) if learned_sha256 is not None and learned.is_file() else learned_sha256
+        if found != learned_sha256:
+            raise ValueError(f"{state_path.name} was saved with {learned.name} of SHA-256 {learned_sha256}, but "
+                             f"that file now has {found}: it was replaced after the snapshot "
+                             "(a run killed between writing the two files, or a later run writing the same "
+                             "iteration). Resume from a snapshot whose two files belong together.")
         weights.load(self.net, learned)
         self.solver.load_state_dict(state)
         self.seed = seed

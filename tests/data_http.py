@@ -1,5 +1,6 @@
 """A local HTTP server for the downloader tests: serves byte strings on 127.0.0.1 from a thread, honours
-single-range Range requests (206 / 416) unless told not to, can cut a response short, and records the Range
+single-range Range requests (206 / 416) unless told not to, can cut a response short or hold it after some
+bytes until released (a transfer caught halfway, for the tests that kill a download), and records the Range
 header of every request. Never touches the internet."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ class Behaviour:
     files: dict[str, bytes] = field(default_factory=dict)  # URL path -> content
     honour_range: bool = True
     cut_after: int | None = None  # send only this many body bytes of the next response, then close
+    hold_after: int | None = None  # send this many body bytes of the next response, then wait for `release`
+    release: threading.Event = field(default_factory=threading.Event)
     ranges: list[str | None] = field(default_factory=list)  # Range header of each request, in order
 
 
@@ -54,7 +57,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(payload)
+        if b.hold_after is not None:
+            head, payload, b.hold_after = payload[: b.hold_after], payload[b.hold_after:], None
+            self.wfile.write(head)
+            self.wfile.flush()
+            b.release.wait(timeout=120)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client was killed while held
+            self.close_connection = True
 
 
 class LocalServer:
@@ -76,6 +87,7 @@ class LocalServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.behaviour.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)

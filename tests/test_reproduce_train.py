@@ -207,3 +207,20 @@ def test_train_command_without_inputs_says_how_to_make_them(tmp_path, capsys):
     (tmp_path / "init.h5").write_bytes(b"")
     assert train.main(["voc-fcn16s", "--init", str(tmp_path / "init.h5"), "--data-root", str(tmp_path)]) == 2
     assert "make data DATASET=sbd" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_solverstate_whose_weights_file_was_replaced(tmp_path):
+    """A snapshot is two files written one after the other: a run killed between them, or a later run writing
+    the same iteration into the same folder, leaves a state beside weights it was not saved with."""
+    first = _trainer()
+    first.step()
+    state = first.snapshot(tmp_path)
+    other = _trainer(seed_torch=9)
+    other.net.load_state_dict(_tiny_net(seed=3).state_dict())
+    other.step()
+    import weights
+
+    weights.save(other.net, tmp_path / "tiny_iter_1.h5")  # the second run got as far as its weights file
+    with pytest.raises(ValueError, match=r"tiny_iter_1.solverstate.h5 was saved with tiny_iter_1.h5 of SHA-256 "
+                                         r"[0-9a-f]{64}, but that file now has [0-9a-f]{64}: it was replaced"):
+        _trainer().restore(state)
