@@ -207,3 +207,29 @@ trainer.snapshot({str(out)!r})
     assert names(out) == ["tiny_iter_1.h5", "tiny_iter_1.solverstate.h5", "tiny_iter_2.h5",
                           "tiny_iter_2.solverstate.h5"]
     _trainer().restore(state)
+
+
+# ---- permissions -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)], ids=["umask 022", "umask 077"])
+def test_atomic_writes_get_the_permissions_the_umask_gives(tmp_path, umask, mode):
+    """A temporary file is created private (0600); the finished file must get what open() would have given
+    it, so that a weights folder shared through a group keeps working."""
+    import os
+
+    from test_reproduce_train import _trainer
+
+    old = os.umask(umask)
+    try:
+        h5 = convert(caffemodel(tmp_path / "w.caffemodel", 1, seed=4), tmp_path / "w.h5", log=None, net="none")
+        record = write_json(tmp_path / "r.json", {"net": "voc-fcn8s"})
+        trainer = _trainer()
+        state = trainer.snapshot(tmp_path / "train")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("what open() gives\n")
+    finally:
+        os.umask(old)
+    assert plain.stat().st_mode & 0o777 == mode
+    for path in (h5, record, state, tmp_path / "train" / "tiny_iter_0.h5"):
+        assert path.stat().st_mode & 0o777 == mode, f"{path.name}: {oct(path.stat().st_mode & 0o777)}"

@@ -281,3 +281,32 @@ def test_weights_folder_comes_from_one_variable_with_a_default_outside_the_code(
     monkeypatch.setenv(zoo.ENV_VAR, "/somewhere/else")
     assert zoo.folder() == Path("/somewhere/else")
     assert zoo.h5_path("voc-fcn8s") == Path("/somewhere/else/voc-fcn8s.h5")
+
+
+# ---- files the user put there ------------------------------------------------------------------------------
+
+
+def test_a_hand_placed_caffemodel_that_fails_its_checksum_is_moved_aside_not_deleted(tmp_path):
+    """A file the user copied in by hand is theirs: a checksum failure must not delete it."""
+    placed = tmp_path / "fcn-tiny.caffemodel"
+    original = b"weights the user copied here by hand" * 100
+    placed.write_bytes(original)
+    entry = zoo.ZooEntry("fcn-tiny", "http://127.0.0.1:9/fcn-tiny.caffemodel", None, None, sha1="0" * 40,
+                         hash_source="a test")
+    with pytest.raises(zoo.ZooError) as err:
+        zoo.fetch(entry, tmp_path, progress=False)
+    kept = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == original]
+    assert len(kept) == 1, sorted(p.name for p in tmp_path.rglob("*"))
+    assert kept[0] != placed and str(kept[0]) in str(err.value)  # moved aside, and the message says where
+    assert not (tmp_path / "fcn-tiny.h5").exists()
+
+
+def test_fetch_checks_the_fetched_file_against_the_net_it_is_for(server, payload, tmp_path):
+    """The payload's layers (conv1_1, fc6 of toy shapes) are no part of voc-fcn-alexnet: a release entry for
+    that net must refuse them rather than convert them."""
+    server.files["/models/fcn-alexnet-pascal.caffemodel"] = payload
+    entry = zoo.ZooEntry("voc-fcn-alexnet", server.url("/models/fcn-alexnet-pascal.caffemodel"),
+                         "voc-fcn-alexnet", None)
+    with pytest.raises(zoo.ZooError, match="voc-fcn-alexnet"):
+        fetch(entry, tmp_path)
+    assert not (tmp_path / "voc-fcn-alexnet.h5").exists()
