@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_http import LocalServer
+from http_server import LocalServer
 from interrupted import Child
 
-import data.download
 import weights
+from data.fetch import download
 from reproduce.records import write_json
-from weights import zoo
 from weights.caffemodel import write_caffemodel
 from weights.convert import convert
 from weights.snapshot import read_h5
@@ -96,12 +95,6 @@ convert({str(src)!r}, {str(dst)!r}, log=log, net="none")
 # ---- download ----------------------------------------------------------------------------------------------
 
 PAYLOAD = np.random.default_rng(3).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()
-DOWNLOADERS = {
-    "weights.zoo.download": "from weights.zoo import download; download({url!r}, Path({dest!r}), progress=False)",
-    "data.download.fetch": "from data.download import fetch; fetch({url!r}, Path({dest!r}))",
-}
-RESUME = {"weights.zoo.download": lambda url, dest: zoo.download(url, dest, progress=False),
-          "data.download.fetch": lambda url, dest: data.download.fetch(url, dest)}
 
 
 def wait_for_size(path: Path, size: int, child: Child, timeout: float = 60.0) -> int:
@@ -115,17 +108,17 @@ def wait_for_size(path: Path, size: int, child: Child, timeout: float = 60.0) ->
     raise AssertionError(f"{path} did not reach {size} bytes:\n{''.join(child.output)}")
 
 
-@pytest.mark.parametrize("downloader", DOWNLOADERS)
 @pytest.mark.parametrize("sig", SIGNALS)
-def test_a_killed_download_keeps_only_a_part_file_that_the_next_run_resumes(tmp_path, sig, downloader):
+def test_a_killed_download_keeps_only_a_part_file_that_the_next_run_resumes(tmp_path, sig):
+    """data.fetch.download, the one downloader of the datasets and the weights."""
     dest = tmp_path / "downloads" / "big.bin"
     part = dest.with_name("big.bin.part")
     with LocalServer({"/big.bin": PAYLOAD}) as server:
         # 1.5 MiB, then the server holds the transfer: the downloader has written its first 1 MiB block and
         # waits for the next, mid-file, when the signal comes.
         server.behaviour.hold_after = 3 << 19
-        child = Child(f"from pathlib import Path\n"
-                      f"{DOWNLOADERS[downloader].format(url=server.url('/big.bin'), dest=str(dest))}")
+        child = Child(f"from data.fetch import download\n"
+                      f"download({server.url('/big.bin')!r}, {str(dest)!r}, progress=False)")
         have = wait_for_size(part, 1 << 20, child)
         assert_killed(child.kill(sig), sig)
         server.behaviour.release.set()
@@ -133,7 +126,7 @@ def test_a_killed_download_keeps_only_a_part_file_that_the_next_run_resumes(tmp_
         assert names(dest.parent) == ["big.bin.part"]
         assert part.read_bytes() == PAYLOAD[: part.stat().st_size] and part.stat().st_size >= have
         kept = part.stat().st_size
-        RESUME[downloader](server.url("/big.bin"), dest)
+        download(server.url("/big.bin"), dest, progress=False)
         assert server.behaviour.ranges[-1] == f"bytes={kept}-"
     assert dest.read_bytes() == PAYLOAD and names(dest.parent) == ["big.bin"]
 

@@ -84,8 +84,9 @@ def test_a_kit_net_file_cut_at_a_layer_boundary_is_refused_naming_what_it_found_
     assert "fetch it again" in err and "--net none" in err
     assert not dst.exists()
     # --net checks against that net strictly: the same finding, as the net's error.
-    with pytest.raises(IncompleteNetError, match=f"hold only 3 of the {len(found) + len(missing)} parameter "
-                                                 f"layers of net voc-fcn-alexnet.*missing \\({len(missing)}\\): "
+    with pytest.raises(IncompleteNetError, match=f"do not fit net voc-fcn-alexnet: they hold only 3 of its "
+                                                 f"{len(found) + len(missing)} parameter layers.*missing "
+                                                 f"\\({len(missing)}\\): "
                                                  f"{', '.join(missing)}.*fetch it again"):
         convert_cli.convert(src, dst, log=None, net="voc-fcn-alexnet")
     # "none" converts it as it is (a net of the user's own).

@@ -9,22 +9,15 @@ Caffe's blob shapes, with the source file name, its SHA-256 and the converter ve
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from data.files import sha256_file
+
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .snapshot import AUTO, UNCHECKED, WeightsMismatchError, check_layers, kit_net_shapes, write_h5
-
-
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def refuse_destination(src: Path, dst: Path) -> None:
@@ -53,7 +46,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
     if isinstance(net, str) and net not in (AUTO, UNCHECKED):
         kit_net_shapes(net)  # an unknown name fails now, not after the conversion
     verdict: list[str] = []
-    digest = sha256_of(src)
+    digest = sha256_file(src)
     formats: list[str] = []
     with open_buffer(src) as buf:
 

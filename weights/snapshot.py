@@ -13,9 +13,7 @@ to stay empty.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+from data.files import atomic_path
 from data.layout import kit_command
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel
@@ -53,23 +52,6 @@ class IncompleteNetError(CaffemodelError, WeightsMismatchError):
     """The file reads to its end but holds only part of a net's parameter layers, every one of them in the
     net's shape: a caffemodel cut at a layer boundary (a protobuf message can end after any field, so the
     reader alone cannot tell)."""
-
-
-@contextmanager
-def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path in ``dst``'s folder; renamed to ``dst`` when the block ends normally, removed
-    otherwise, so that ``dst`` is never left half-written."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _check_group_name(name: str) -> None:
@@ -210,8 +192,8 @@ def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
     if not (unexpected or mismatched):
         have = [n for n in net_shapes if n in file_shapes]
         raise IncompleteNetError(
-            f"weights {source} hold only {len(have)} of the {len(net_shapes)} parameter layers of net "
-            f"{net_name}, every one in its shape: {_names(have)}; missing ({len(missing)}): {_names(missing)}. "
+            f"weights {source} do not fit net {net_name}: they hold only {len(have)} of its {len(net_shapes)} "
+            f"parameter layers, every one in its shape: {_names(have)}; missing ({len(missing)}): {_names(missing)}. "
             "A caffemodel cut at a layer boundary reads like this: if the file was downloaded or copied, fetch "
             "it again.")
     lines = [f"weights {source} do not fit net {net_name}:"]
@@ -235,11 +217,9 @@ def kit_net_shapes(net_name: str) -> dict[str, list[tuple[int, ...]]]:
     is allocated)."""
     import nets
 
-    from .transplant import target  # here: surgery imports this module
-
     if net_name not in nets.NAMES:
         raise ValueError(f"no kit net named {net_name!r}; the kit nets are: {', '.join(nets.NAMES)}")
-    return target(net_name).shapes
+    return nets.spec(net_name).param_shapes()
 
 
 def match_kit_nets(file_shapes: Mapping[str, Sequence[Sequence[int]]]
