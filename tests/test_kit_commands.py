@@ -106,8 +106,14 @@ def test_make_setup_installs_the_kit_so_that_it_imports_from_any_folder(tmp_path
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "requirements_from_kit_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    done = subprocess.run(["make", "--no-print-directory", "setup", f"VENV={venv}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    command = ["make", "--no-print-directory", "setup", f"VENV={venv}", f"STAMP={venv}/.installed"]
+    # First a dry run: every command must work in the throwaway environment, never in the checkout's .venv
+    # (which may be an environment shared with other checkouts).
+    dry = subprocess.run([*command, "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    lines = [line for line in dry.stdout.splitlines() if line.strip()]
+    assert dry.returncode == 0 and lines, dry.stdout + dry.stderr
+    assert all(str(venv) in line for line in lines) and ".venv" not in dry.stdout, dry.stdout
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--editable ." in done.stdout and (venv / ".installed").is_file()
     elsewhere = tmp_path / "elsewhere"
