@@ -14,6 +14,7 @@ from . import alexnet, vgg
 from .geometry import resolve_crops
 from .layers import bilinear_kernel
 from .net import CaffeNet
+from .prototxt_net import from_prototxt
 from .spec import Layer, NetSpec
 
 # name -> builder of the deploy NetSpec. Names are the reference's directory names (FACTS.md section 1).
@@ -56,4 +57,4 @@ def build(name: str) -> CaffeNet:
     return net.eval()
 
 
-__all__ = ["NAMES", "CaffeNet", "Layer", "NetSpec", "bilinear_kernel", "build", "spec"]
+__all__ = ["NAMES", "CaffeNet", "Layer", "NetSpec", "bilinear_kernel", "build", "from_prototxt", "spec"]
