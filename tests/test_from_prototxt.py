@@ -81,7 +81,7 @@ layer { name: "d" type: "Dropout" bottom: "n" top: "n" }
 
 def test_an_unknown_layer_type_is_an_error_naming_the_type_and_the_layer(tmp_path):
     text = DEPLOY_HEAD + 'layer { name: "bn1" type: "BatchNorm" bottom: "data" top: "bn1" }\n'
-    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:2: layer 'bn1' \(BatchNorm\): type 'BatchNorm' "
+    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:3: layer 'bn1' \(BatchNorm\): type 'BatchNorm' "
                                                     r"is not implemented by the kit; it implements Convolution"):
         nets.from_prototxt(_write(tmp_path, text))
 
@@ -92,7 +92,7 @@ def test_an_unknown_layer_type_is_an_error_naming_the_type_and_the_layer(tmp_pat
 ])
 def test_a_setting_the_kit_cannot_compute_is_an_error_at_its_line(tmp_path, setting, says):
     text = DEPLOY_HEAD + f'layer {{ name: "p" type: "Pooling" bottom: "data" top: "p"\n  {setting} }}\n'
-    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:3: layer 'p' \(Pooling\): " + says):
+    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:4: layer 'p' \(Pooling\): " + says):
         nets.from_prototxt(_write(tmp_path, text))
 
 
@@ -103,8 +103,8 @@ layer { name: "u" type: "Deconvolution" bottom: "c" top: "u" convolution_param {
 """
     with pytest.raises(UnsupportedLayerError) as err:
         nets.from_prototxt(_write(tmp_path, text))
-    assert "net.prototxt:3: layer 'c' (Convolution): convolution_param.dilation: [2]" in str(err.value)
-    assert "net.prototxt:4: layer 'u' (Deconvolution): convolution_param.bias_term: true" in str(err.value)
+    assert "net.prototxt:4: layer 'c' (Convolution): convolution_param.dilation: [2]" in str(err.value)
+    assert "net.prototxt:5: layer 'u' (Deconvolution): convolution_param.bias_term: true" in str(err.value)
 
 
 def test_a_crop_offset_that_disagrees_with_the_geometry_raises_or_with_file_warns_and_is_kept(tmp_path):
@@ -158,7 +158,7 @@ def test_malformed_nets_are_errors_at_their_line(tmp_path, text, says):
 
 def test_a_bottom_nothing_produces_is_an_error(tmp_path):
     text = DEPLOY_HEAD + 'layer { name: "e" type: "Eltwise" bottom: "data" bottom: "conv9" top: "e" }\n'
-    with pytest.raises(UnsupportedLayerError, match=r"2: layer 'e' \(Eltwise\): bottom\(s\) \['conv9'\] are made by"):
+    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:3: layer 'e' \(Eltwise\): bottom\(s\) \['conv9'\] are made by"):
         nets.from_prototxt(_write(tmp_path, text))
 
 
