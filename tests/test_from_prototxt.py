@@ -158,7 +158,8 @@ def test_malformed_nets_are_errors_at_their_line(tmp_path, text, says):
 
 def test_a_bottom_nothing_produces_is_an_error(tmp_path):
     text = DEPLOY_HEAD + 'layer { name: "e" type: "Eltwise" bottom: "data" bottom: "conv9" top: "e" }\n'
-    with pytest.raises(UnsupportedLayerError, match=r"net.prototxt:3: layer 'e' \(Eltwise\): bottom\(s\) \['conv9'\] are made by"):
+    says = r"net.prototxt:3: layer 'e' \(Eltwise\): bottom\(s\) \['conv9'\] are made by no earlier layer"
+    with pytest.raises(UnsupportedLayerError, match=says):
         nets.from_prototxt(_write(tmp_path, text))
 
 
