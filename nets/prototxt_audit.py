@@ -62,6 +62,7 @@ class FileAudit:
     role: str  # "train/val" (a loss layer) or "deploy"
     rows: list[LayerRow]
     notes: list[str]
+    file_layers: int = 0  # layers of the file between its data layer and its losses
 
     @property
     def differences(self) -> list[Difference]:
@@ -347,9 +348,9 @@ def audit_file(path: str | os.PathLike, net: str, text: str | None = None, fnet:
         rows += _loss_rows(fnet, spec, net)
     notes = _file_geometry(fnet, spec)
     if absent_dropout:
-        notes.append(f"{', '.join(absent_dropout)} absent: Dropout is the identity at test time, and the "
-                     "reference's deploy.prototxt leaves it out too")
-    return FileAudit(str(path), net, role, rows, notes)
+        notes.append(f"{', '.join(absent_dropout)} absent (Dropout is the identity at test time; the "
+                     "reference's deploy.prototxt leaves it out too)")
+    return FileAudit(str(path), net, role, rows, notes, len(fnet.body))
 
 
 def _file_geometry(fnet: FileNet, spec: NetSpec) -> list[str]:
@@ -468,7 +469,7 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
                 continue
             if audit.equivalent:
                 extra = f"; {'; '.join(audit.notes)}" if audit.notes else ""
-                out.append(RepoLine(rel, "ok", f"equivalent to {net} ({_describe(audit, path)}{extra})", audit))
+                out.append(RepoLine(rel, "ok", f"equivalent to {net} ({_describe(audit)}{extra})", audit))
             else:
                 first = audit.differences[0]
                 more = f" (+{len(audit.differences) - 1} more)" if len(audit.differences) > 1 else ""
@@ -479,10 +480,10 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
     return out
 
 
-def _describe(audit: FileAudit, path: Path) -> str:
-    layers = sum(1 for r in audit.rows if r.type not in ("Python", "Input", "SoftmaxWithLoss", "input", "-"))
+def _describe(audit: FileAudit) -> str:
     losses = sum(1 for r in audit.rows if r.type == "SoftmaxWithLoss")
-    return f"{audit.role}, {layers} layers" + (f", {losses} loss layer{'s' if losses > 1 else ''}" if losses else "")
+    return f"{audit.role}, {audit.file_layers} layers" + (f", {losses} loss layer{'s' if losses > 1 else ''}"
+                                                         if losses else "")
 
 
 def format_repo(lines: Sequence[RepoLine]) -> str:

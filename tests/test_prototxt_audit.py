@@ -87,7 +87,7 @@ def test_the_reference_spelling_of_caffe_defaults_is_equivalent(tree, tmp_path):
 def test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not(tree, tmp_path):
     deploy = prototxt_audit.audit_file(tree / "voc-fcn8s" / "deploy.prototxt", "voc-fcn8s")
     assert deploy.equivalent and deploy.role == "deploy"
-    assert "drop6, drop7 absent: Dropout is the identity at test time" in deploy.notes[0]
+    assert "drop6, drop7 absent (Dropout is the identity at test time" in deploy.notes[0]
     path = _copy(tree, tmp_path, "voc-fcn32s") / "train.prototxt"
     text = path.read_text()
     start = text.index('layer {\n  name: "drop6"')
