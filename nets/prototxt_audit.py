@@ -87,22 +87,27 @@ def _t(v: object) -> str:
 
 # ---- what the kit expects around its layers --------------------------------------------------------------
 
-# Loss normalisation of the reference's solvers (FACTS.md section 2): only FCN-AlexNet normalises by the
-# number of valid pixels. Caffe's legacy normalize true is normalization VALID, false is BATCH_SIZE.
-_NORMALIZED = ("voc-fcn-alexnet",)
 IGNORE_LABEL = 255
 
 
 def _kit_normalization(net: str) -> str:
-    return "VALID" if net in _NORMALIZED else "BATCH_SIZE"
+    """The loss normalisation of the net's reference solver (its record), as Caffe's LossParameter names it:
+    the legacy normalize true is VALID, false BATCH_SIZE."""
+    from .registry import record
+
+    return "VALID" if record(net).solver.normalize else "BATCH_SIZE"
 
 
-def _kit_feed(net: str) -> tuple[list[tuple[str, str]], dict[str, str], object]:
-    """(net input blob, reader top) pairs, score blob -> label top, and the colour mean, from data's feeds."""
-    import data
+def _kit_feed(net: str, spec: NetSpec) -> tuple[list[tuple[str, str]], dict[str, str], tuple[float, ...]]:
+    """From the net's record: (net input blob, reader top) pairs, score blob -> label top (the loss layers'
+    label blobs are the reader's label tops), and the mean of its colour input (what a Python data layer's
+    param_str "mean" gives)."""
+    from .registry import record
 
-    feed = data.net_data(net)
-    return list(feed.inputs), dict(feed.labels), data.net_mean(net)
+    rec = record(net)
+    colour = next((i for i in rec.inputs if i.kind == "color"), rec.inputs[0])
+    return ([(i.blob, i.top) for i in rec.inputs], {score: label for _, score, label in spec.losses},
+            tuple(colour.mean))
 
 
 # ---- the comparison ------------------------------------------------------------------------------------
@@ -197,7 +202,7 @@ def _align(file_layers: Sequence[FileLayer], kit_layers: Sequence[Layer]):
 
 def _feed_rows(fnet: FileNet, spec: NetSpec, net: str, with_labels: bool) -> list[LayerRow]:
     """The file's data layer(s) against the kit's inputs (and label tops when the file has losses)."""
-    inputs, label_tops, mean = _kit_feed(net)
+    inputs, label_tops, mean = _kit_feed(net, spec)
     labels = [(label, label_tops.get(score, label)) for _, score, label in spec.losses] if with_labels else []
     expected = dict(inputs + labels)  # layer top -> reader top
     channels = {**dict(spec.inputs), **{label: 1 for label, _ in labels}}
@@ -364,7 +369,7 @@ def _file_geometry(fnet: FileNet, spec: NetSpec) -> list[str]:
         return []
     inputs = {top: 3 for fl in fnet.feed for top in fl.top} | dict(spec.inputs) | \
         {t: 3 for t in fnet.legacy_inputs}
-    own = NetSpec(spec.name, inputs, tuple(fl.layer for fl in body), (), None, ())
+    own = NetSpec(spec.name, inputs, tuple(fl.layer for fl in body), ())
     try:
         wrong = crop_disagreements(fnet, own)
     except (geometry.GeometryError, KeyError) as e:

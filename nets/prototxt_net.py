@@ -739,8 +739,9 @@ def to_spec(fnet: FileNet, input_channels: Mapping[str, int] | None = None,
             available.update(dict.fromkeys(fl.top))
         outputs = tuple(available)
     layers = tuple(fl.layer for fl in fnet.body)
-    # No reference crop table for a file's net: its offsets are the file's, checked against the geometry.
-    spec = NetSpec(name or fnet.name or Path(fnet.source).stem, inputs, layers, outputs, None, tuple(losses))
+    # No published offsets for a file's net: its offsets are the file's, checked against the geometry.
+    spec = NetSpec(name or fnet.name or Path(fnet.source).stem, inputs, layers, outputs, reference_offsets={},
+                   losses=tuple(losses))
     _check_crops(fnet, spec, crop_offsets)
     _warn_frozen(fnet)
     return spec
@@ -783,14 +784,8 @@ def from_prototxt(path: str | os.PathLike, *, input_channels: Mapping[str, int] 
     ``input_channels`` sets the channels of inputs a Python data layer feeds (default 3, "depth" 1);
     ``crop_offsets``: "check" raises when a Crop's offset differs from the geometry's, "file" keeps it and
     warns; ``name`` names the net (default: the file's name field, else the file's stem). Parameters start as
-    in nets.build (zeros, bilinear upsampling kernels, Scale constants); load weights with weights.load."""
-    from .layers import bilinear_kernel
+    in nets.build (CaffeNet's: zeros, bilinear upsampling kernels, Scale constants); load weights with
+    weights.load."""
     from .net import CaffeNet
 
-    net = CaffeNet(to_spec(read_net(path), input_channels, crop_offsets, name))
-    for layer in net.layers:
-        if layer.type == "Deconvolution":
-            kernel = getattr(net, layer.name).weight
-            if layer.group == 1 and tuple(kernel.shape[:2]) == (layer.num_output, layer.num_output):
-                kernel.copy_(bilinear_kernel(layer.num_output, layer.kernel_size))
-    return net.eval()
+    return CaffeNet(to_spec(read_net(path), input_channels, crop_offsets, name)).eval()

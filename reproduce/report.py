@@ -76,8 +76,12 @@ class Edge:
 
 
 def head_layers(spec) -> set[str]:
-    """The layers of the FCN head: upsampling, crops, fusions, Scale, and the score convolutions (those whose
-    output only upsampling, crop, fusion or Scale layers read, or nothing)."""
+    """The layers of the FCN heads: every layer outside the trunk the spec names (``spec.trunk``); for a spec
+    without one, the upsampling, crops, fusions, Scale and the score convolutions (whose output only those
+    read, or nothing)."""
+    if spec.trunk:
+        trunk = spec.trunk_layers()
+        return {x.name for x in spec.layers if x.name not in trunk}
     readers: dict[str, list] = {}
     for layer in spec.layers:
         for b in layer.bottom:
@@ -424,14 +428,13 @@ def crop_derivations(spec) -> list[CropDerivation]:
 
     maps = geometry.coord_maps(spec)
     derived = geometry.derive_crop_offsets(spec)
-    table = geometry.REFERENCE_CROP_OFFSETS.get(getattr(spec, "heads", None) or "", {})
     out = []
     for layer in spec.layers:
         if layer.type != "Crop":
             continue
-        key = _unsuffixed(layer.name)
         out.append(CropDerivation(layer.name, layer.bottom[0], layer.bottom[1], _chain(spec, layer.bottom[0], maps),
-                                  _chain(spec, layer.bottom[1], maps), derived[layer.name], table.get(key)))
+                                  _chain(spec, layer.bottom[1], maps), derived[layer.name],
+                                  spec.reference_offsets.get(layer.name)))
     return out
 
 
@@ -501,15 +504,17 @@ def per_class_of(row: Mapping, record: Mapping, results: Path) -> dict[str, dict
         return {}
     import numpy as np
 
-    from data import CLASSES, net_labels
+    import nets
+    from data import CLASSES
 
     from .metrics import scores
 
     saved = json.loads(cache.read_text())
+    labels = {score: label for _, score, label in nets.spec(net).losses}
     out = {}
     for blob, hist in saved["hists"].items():
         s = scores(np.array(hist, dtype=np.int64), present_only=saved.get("present_only", {}).get(blob, False))
-        names = CLASSES.get((prov["dataset"], net_labels(net).get(blob, "")), ())
+        names = CLASSES.get((prov["dataset"], labels.get(blob, "")), ())
         out[blob] = {(names[c] if c < len(names) else str(c)): None if math.isnan(v) else 100 * v
                      for c, v in enumerate(s["per_class_iu"])}
     return out

@@ -247,9 +247,10 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
 
 def per_class_iu(ev, net: str, dataset: str) -> dict[str, dict[str, float | None]]:
     """Per output blob, class name -> IU in percent (None for a class with neither labels nor predictions)."""
-    from data import CLASSES, net_labels
+    import nets
+    from data import CLASSES
 
-    labels = net_labels(net)
+    labels = {score: label for _, score, label in nets.spec(net).losses}
     out = {}
     for blob in ev.hists:
         names = CLASSES.get((dataset, labels.get(blob, "")), ())

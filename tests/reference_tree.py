@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import data
 import nets
 from nets.prototxt import layer_text
 
@@ -37,17 +36,17 @@ def quote(text: str) -> str:
 
 def data_layer(net: str, file: str) -> str:
     """The Python data layer: named after its first top, tops = the net's inputs then its label tops."""
-    feed = data.net_data(net)
-    dataset = feed.dataset
+    rec = nets.record(net)
+    dataset = rec.test[0]
     phase = file.split(".")[0]
     module, layer, extra = _DATA_LAYERS[dataset][{"train": "train", "val": "val", "trainval": "trainval",
                                                   "test": "test"}[phase]]
     params: dict = dict(extra, seed=1337, split=_SPLITS[file] if dataset == "voc" else phase)
-    if dataset == "voc":
-        params["mean"] = tuple(float(f"{x:.5f}") for x in data.MEANS["voc"])
+    if dataset == "voc":  # the reference's VOC layers take the mean as a parameter
+        params["mean"] = tuple(rec.inputs[0].mean)
     spec = nets.spec(net)
-    tops = [blob for blob, _ in feed.inputs] + [label for _, _, label in spec.losses]
-    reader = [top for _, top in feed.inputs] + [dict(feed.labels)[score] for _, score, _ in spec.losses]
+    tops = [i.blob for i in rec.inputs] + [label for _, _, label in spec.losses]
+    reader = [i.top for i in rec.inputs] + [label for _, _, label in spec.losses]
     if reader != tops:  # the reference's NYUD layers name the reader tops they produce
         params = {"tops": reader, **params}
     return (f'layer {{\n  name: "{tops[0]}"\n  type: "Python"\n' + "".join(f'  top: "{t}"\n' for t in tops)
