@@ -907,6 +907,14 @@ def write_report(out: Path = RESULTS / "audit", results: Path = RESULTS, claims:
     return write_text(out / "index.html", page), write_text(out / "summary.md", md)
 
 
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m reproduce.report", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "audit", help="folder for index.html and summary.md")
@@ -921,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot read the ledger {args.ledger}: {e}", file=sys.stderr)
             return 2
     page, md = write_report(args.out, args.results, claims)
-    print(f"audit report: {page} and {md}")
+    print(f"audit report: {_shown(page)} and {_shown(md)}")
     return 0
 
 
