@@ -782,7 +782,8 @@ def net_section(name: str) -> tuple[str, NetSummary]:
                f"<p class='meta'>inputs {esc(', '.join(f'{k} ({v} ch)' for k, v in spec.inputs.items()))} · outputs "
                f"{esc(', '.join(spec.outputs))} · {len(spec.layers)} layers · crop offsets {esc(offsets)}</p>"
                f"<div class='scroll'>{diagram_svg(spec)}</div>"
-               f"<h4>Crop offsets, derived from the coordinate maps</h4><p class='meta'>{RULE}</p>"
+               "<h4>Crop offsets, derived from the coordinate maps</h4><p class='meta'>The rule is stated above "
+               "the drawings; the tables list the layers that move a map.</p>"
                + "".join(derivation_html(d, open_=name in SHOWN_OPEN) for d in derivations)
                + f"<details><summary>Layer table ({len(rows)} layers; sizes for a 500×500 input)</summary>"
                "<table><tr><th>layer</th><th>type</th><th>kernel / stride / pad</th><th class=num>out @500</th>"
