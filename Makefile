@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-caffe audit bench lint weights weights-list data evaluate train clean \
+.PHONY: setup test test-caffe test-browser audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
@@ -23,8 +23,14 @@ test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
 	$(PY) -m pytest -m caffe -q -rA $(if $(WEIGHTS),-s tests/caffe/test_released_weights.py --weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
 
+# The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
 	$(PY) -m nets.audit
+	$(PY) -m reproduce.report
+
+# The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
+test-browser: $(STAMP)
+	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
 
 bench: $(STAMP)
 	$(PY) -m nets.bench

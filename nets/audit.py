@@ -4,6 +4,13 @@ For each net: its layer table (kernel / stride / pad, output size for a 500x500 
 receptive field), each crop offset as derived beside the reference's value, and its trunk's structure (conv
 layers, parameters, receptive field, stride) beside the paper's Table 1 row for that trunk, which the net
 records hold (134M FCN-VGG16, 57M FCN-AlexNet). Exits non-zero on any disagreement.
+
+Prototxts (nets.prototxt_audit, no Caffe needed):
+
+- ``--prototxt FILE [--net NAME]``: every difference between a Caffe prototxt and the kit's net, layer by
+  layer (without --net, the net is guessed and the guess printed). Exit 0 when equivalent, 1 otherwise.
+- ``--reference-repo DIR``: every net prototxt of a checkout of the reference release against the kit's nets,
+  one line per file. Exit 0 when all are equivalent, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import nets
 from nets import geometry
@@ -123,11 +131,57 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
     return "\n".join(out), problems
 
 
+def audit_prototxt(path: Path, net: str | None) -> int:
+    """``--prototxt``: the layer-by-layer comparison of one file; 0 when equivalent, 1 otherwise."""
+    from nets import prototxt_audit
+    from nets.prototxt_net import read_net
+
+    fnet = read_net(path)
+    if net is None:
+        net, why = prototxt_audit.guess_net(path, fnet)
+        print(f"--net not given: comparing with {net} ({why}); pass --net NAME to choose", flush=True)
+    audit = prototxt_audit.audit_file(path, net, fnet=fnet)
+    print(f"== {path} against the kit's {net} ({audit.role} file)")
+    print(prototxt_audit.format_audit(audit))
+    return 0 if audit.equivalent else 1
+
+
+def audit_reference_repo(root: Path) -> int:
+    """``--reference-repo``: one line per net file of a reference checkout; 0 when every one is equivalent."""
+    from nets import prototxt_audit
+
+    lines = prototxt_audit.audit_reference_repo(root)
+    print(prototxt_audit.format_repo(lines))
+    return 1 if any(x.failed for x in lines) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(nets.NAMES), metavar="NAME")
     parser.add_argument("--size", type=int, default=500, help="input height and width for the size column")
+    parser.add_argument("--prototxt", type=Path, metavar="FILE",
+                        help="compare a Caffe prototxt with a kit net, layer by layer (exit 1 on a difference)")
+    parser.add_argument("--net", metavar="NAME", help="the kit net --prototxt is compared with (default: a guess, "
+                                                      "printed)")
+    parser.add_argument("--reference-repo", type=Path, metavar="DIR",
+                        help="audit every net prototxt of a checkout of the reference release")
     args = parser.parse_args(argv)
+    if args.net is not None and args.prototxt is None:
+        parser.error("--net goes with --prototxt FILE")
+    if args.net is not None and args.net not in nets.NAMES:
+        parser.error(f"unknown net {args.net!r}; valid: {', '.join(nets.NAMES)}")
+    if args.prototxt is not None or args.reference_repo is not None:
+        if args.names != list(nets.NAMES) or (args.prototxt and args.reference_repo):
+            parser.error("--prototxt, --reference-repo and net names are three separate audits; give one")
+        from nets.textproto import PrototxtError
+
+        try:
+            if args.prototxt is not None:
+                return audit_prototxt(args.prototxt, args.net)
+            return audit_reference_repo(args.reference_repo)
+        except (PrototxtError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     unknown = [n for n in args.names if n not in nets.NAMES]
     if unknown:
         parser.error(f"unknown net(s) {unknown}; valid: {', '.join(nets.NAMES)}")

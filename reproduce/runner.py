@@ -43,6 +43,8 @@ class Outcome:
     verdict: str = ""  # PASS / FAIL / informational / not released / baseline / not judged (...)
     checks: list[dict] = field(default_factory=list)  # the pass/fail comparisons that apply
     note: str = ""
+    # Per output blob, class name -> IU in percent (None: a class the scorer skips); drawn by reproduce.report.
+    per_class_iu: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -244,6 +246,21 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
     return ev
 
 
+def per_class_iu(ev, net: str, dataset: str) -> dict[str, dict[str, float | None]]:
+    """Per output blob, class name -> IU in percent (None for a class with neither labels nor predictions)."""
+    import nets
+    from data import CLASSES
+
+    labels = {score: label for _, score, label in nets.spec(net).losses}
+    out = {}
+    for blob in ev.hists:
+        names = CLASSES.get((dataset, labels.get(blob, "")), ())
+        ious = ev.scores(blob)["per_class_iu"]
+        out[blob] = {(names[c] if c < len(names) else str(c)): None if math.isnan(v) else 100 * v
+                     for c, v in enumerate(ious)}
+    return out
+
+
 def score_columns(ev) -> dict[str, float]:
     """The paper's score columns (percent) from an evaluation: the first output's four scores as they are
     (``mean_iu`` ...), every further output's under its label top (SIFT Flow's ``geo_pixel_accuracy``)."""
@@ -438,6 +455,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
                 reader = found["readers"][(row.net, table.dataset, table.split)]
                 ev = evaluate_net(ctx, row.net, found["weights"][row.net], reader, table.dataset, table.split)
                 o.ours.update(score_columns(ev))
+                o.per_class_iu = per_class_iu(ev, row.net, table.dataset)
             if measure:
                 measure(ctx, row, o)
             judge(ctx, row, o)
