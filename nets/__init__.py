@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import alexnet, vgg
+from . import alexnet, googlenet, vgg
 from .geometry import resolve_crops
 from .layers import bilinear_kernel
 from .net import CaffeNet
@@ -37,12 +37,22 @@ _SPECS: dict[str, Callable[[str], NetSpec]] = {
 
 NAMES: tuple[str, ...] = tuple(_SPECS)
 
+# The paper's nets that the reference never released (FACTS.md section 9), built from the paper's description:
+# no released weights and no reference crop table (their offsets are derived only). Not in NAMES.
+_PAPER_ONLY_SPECS: dict[str, Callable[[str], NetSpec]] = {
+    "voc-fcn-googlenet": lambda n: googlenet.fcn_googlenet(n, 21),
+}
+PAPER_ONLY: tuple[str, ...] = tuple(_PAPER_ONLY_SPECS)
+
 
 def spec(name: str) -> NetSpec:
-    """The deploy NetSpec of a reference net, crop offsets derived and checked against the reference's table."""
-    if name not in _SPECS:
-        raise KeyError(f"unknown net {name!r}; the reference nets are: {', '.join(NAMES)}")
-    return resolve_crops(_SPECS[name](name))
+    """The deploy NetSpec of a reference net (or a paper-only net), crop offsets derived and checked against the
+    reference's table where it has one."""
+    builder = _SPECS.get(name) or _PAPER_ONLY_SPECS.get(name)
+    if builder is None:
+        raise KeyError(f"unknown net {name!r}; the reference nets are: {', '.join(NAMES)}; paper only: "
+                       f"{', '.join(PAPER_ONLY)}")
+    return resolve_crops(builder(name))
 
 
 def build(name: str) -> CaffeNet:
@@ -56,4 +66,4 @@ def build(name: str) -> CaffeNet:
     return net.eval()
 
 
-__all__ = ["NAMES", "CaffeNet", "Layer", "NetSpec", "bilinear_kernel", "build", "spec"]
+__all__ = ["NAMES", "PAPER_ONLY", "CaffeNet", "Layer", "NetSpec", "bilinear_kernel", "build", "spec"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
 import nets
 from nets import geometry
@@ -16,6 +17,63 @@ from nets.spec import NetSpec
 
 # Table 1 of the paper: parameters (millions) and receptive field of the classifier trunks, up to fc7.
 PAPER_TABLE1 = {"vgg16": {"params_m": 134, "rf": 404}, "alexnet": {"params_m": 57, "rf": 355}}
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Table 1's structure columns of a single-head FCN, derived from its layer list (``structure``)."""
+
+    conv_layers: int  # convolutions on the longest path from an input to score_fr, score_fr included
+    parameters: int  # trainable: every convolution's weights and biases (the upsampling is frozen)
+    rf_size: int  # receptive field of score_fr, in input pixels
+    max_stride: int  # stride of score_fr, in input pixels
+
+    def columns(self) -> dict[str, float]:
+        """Keyed as the paper's Table 1 columns (reproduce.tables.TABLE1), parameters in millions."""
+        return {"conv_layers": self.conv_layers, "params_millions": round(self.parameters / 1e6, 1),
+                "rf_size": self.rf_size, "max_stride": self.max_stride}
+
+
+def conv_depths(spec: NetSpec) -> dict[str, int]:
+    """For every blob, the most Convolution layers on any path from an input to it. For a chain (VGG16,
+    AlexNet) that is the number of convolutions; an inception module adds 2 (reduce, then 3x3 or 5x5), which is
+    how GoogLeNet is "22 layers deep" (conv1, conv2 reduce, conv2, 9 x 2, the classifier)."""
+    depth = {name: 0 for name in spec.inputs}
+    for layer in spec.layers:
+        d = max(depth[b] for b in layer.bottom) + (layer.type == "Convolution")
+        for top in layer.top:
+            depth[top] = d
+    return depth
+
+
+def trainable_parameters(spec: NetSpec) -> int:
+    """Weights and biases of every Convolution (the only trainable layers; upsampling and Scale are frozen)."""
+    channels = dict(spec.inputs)
+    total = 0
+    for layer in spec.layers:
+        c_in = channels[layer.bottom[0]]
+        c_out = c_in
+        if layer.type in ("Convolution", "Deconvolution"):
+            c_out = layer.num_output
+        elif layer.type == "Concat":
+            c_out = sum(channels[b] for b in layer.bottom)
+        if layer.type == "Convolution":
+            total += c_out * (c_in // layer.group) * layer.kernel_size ** 2 + (c_out if layer.bias_term else 0)
+        for top in layer.top:
+            channels[top] = c_out
+    return total
+
+
+def structure(net: str | NetSpec, score: str = "score_fr") -> Structure:
+    """Table 1's structure columns of a net (a name or a NetSpec): conv layers by depth up to ``score``, trainable
+    parameters, receptive field and stride of ``score``. For FCN-VGG16 and FCN-AlexNet, whose score_fr is a 1x1
+    on fc7, the field and stride are fc7's, as in the paper."""
+    spec = nets.spec(net) if isinstance(net, str) else net
+    rf = geometry.receptive_fields(spec)[score]
+    if rf.size.denominator != 1 or rf.jump.denominator != 1:
+        raise geometry.GeometryError(f"{spec.name}: {score} has receptive field {rf.size} and stride {rf.jump}; "
+                                     "expected whole input pixels")
+    return Structure(conv_depths(spec)[score], trainable_parameters(spec), int(rf.size), int(rf.jump))
 
 
 def layer_rows(spec: NetSpec, size: int) -> list[tuple[str, ...]]:

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=nets.NAMES, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
+    names = (*nets.NAMES, *nets.PAPER_ONLY)
+    parser.add_argument("name", choices=names, metavar="NAME", help=f"one of: {', '.join(names)}")
     parser.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--height", type=int, default=500)
     parser.add_argument("--width", type=int, default=500)

@@ -257,11 +257,18 @@ def test_manifest_files_are_the_reference_downloads():
     assert {n for n, e in zoo.MANIFEST.items() if e.net is None} == {"vgg16", "caffenet", "googlenet"}
 
 
-def test_the_only_known_hash_is_the_third_party_sha1_of_fcn8s_heavy_pascal():
+def test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet():
     known = {n: (e.sha1, e.sha256, e.size) for n, e in zoo.MANIFEST.items() if e.sha1 or e.sha256 or e.size}
-    assert known == {"voc-fcn8s": ("c449ea74dd7d83751d1357d6a8c323fcf4038962", None, None)}
+    assert known == {"voc-fcn8s": ("c449ea74dd7d83751d1357d6a8c323fcf4038962", None, None),
+                     "googlenet": ("405fc5acd08a3bb12de8ee5e23a96bec22f08204", None, None)}
     assert "OpenCV" in zoo.MANIFEST["voc-fcn8s"].hash_source
+    assert "BVLC" in zoo.MANIFEST["googlenet"].hash_source
     assert zoo.MANIFEST["voc-fcn32s"].known == "unknown"
+
+
+def test_fcn_googlenet_is_unreleased_and_says_how_to_start_it_from_bvlc_googlenet():
+    with pytest.raises(zoo.ZooError, match="never released.*fetch googlenet.*--net voc-fcn-googlenet"):
+        zoo.entry_for("voc-fcn-googlenet")
 
 
 def test_means_travel_with_the_weights_of_each_input_blob():

@@ -12,7 +12,8 @@ For every parameter layer of NET, in net order, one line says what happens:
   does after copying); Scale layers their constant; NYUD RGB-D's conv1_1_bgrd the RGB filters of conv1_1 plus
   a depth filter equal to their mean; a new score layer (a convolution with one output per class that the
   source lacks) zeros, Caffe's default constant filler, weight and bias.
-- dropping: a source layer NET does not have (fc8, ...).
+- dropping: a source layer NET does not have (fc8, ...; BVLC GoogLeNet's auxiliary heads loss1/*, loss2/* and
+  its loss3/classifier for voc-fcn-googlenet).
 
 nyud-fcn32s-color-hha takes two sources, its color and hha 32s nets: every layer of SRC.h5 is renamed with
 the suffix "color" (conv1_1 -> conv1_1color, ..., score_fr -> score_frcolor), every layer of SRC2.h5 with
@@ -221,8 +222,9 @@ def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--net", required=True, choices=nets.NAMES, metavar="NET",
-                        help=f"target net, one of: {', '.join(nets.NAMES)}")
+    targets = (*nets.NAMES, *nets.PAPER_ONLY)
+    parser.add_argument("--net", required=True, choices=targets, metavar="NET",
+                        help=f"target net, one of: {', '.join(targets)}")
     parser.add_argument("--out", required=True, type=Path, help="weights .h5 to write")
     parser.add_argument("sources", nargs="+", type=Path,
                         help="weights .h5 or .caffemodel (two for nyud-fcn32s-color-hha: the color then the "

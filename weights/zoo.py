@@ -8,9 +8,9 @@ The weights folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``.
 ``<file>.caffemodel`` as downloaded and ``<NAME>.h5`` as converted; load one with
 ``weights.load(nets.build(NAME), path)``.
 
-The reference publishes no sizes or hashes. What is known is recorded (FACTS.md section 3: one third-party
-SHA-1); everything else is marked unknown, and ``fetch`` prints the SHA-256 it computed so that a user can
-record it.
+The reference publishes no sizes or hashes. What is known is recorded (FACTS.md section 8: a third-party SHA-1
+of fcn8s-heavy-pascal, and BVLC's own SHA-1 of bvlc_googlenet); everything else is marked unknown, and ``fetch``
+prints the SHA-256 it computed so that a user can record it.
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ MANIFEST: dict[str, ZooEntry] = {e.name: e for e in (
     ZooEntry("vgg16", f"{VGG_BASE}/VGG_ILSVRC_16_layers.caffemodel", None, None, note="V1 'layers' format"),
     ZooEntry("caffenet", f"{BASE}/bvlc_reference_caffenet.caffemodel", None, None),
     ZooEntry("googlenet", f"{BASE}/bvlc_googlenet.caffemodel", None, None,
-             note="FCN-GoogLeNet was never released; no kit net uses it"),
+             sha1="405fc5acd08a3bb12de8ee5e23a96bec22f08204",
+             hash_source="BVLC's model readme (models/bvlc_googlenet/readme.md in BVLC Caffe)",
+             note="BVLC GoogLeNet (68.7% top-1); voc-fcn-googlenet starts from it"),
 )}
 
 # Kit nets without a released caffemodel, and how to make weights for them instead.
@@ -114,6 +116,9 @@ UNRELEASED: dict[str, str] = {
                            "VGG16 with `python -m weights.zoo fetch vgg16` then `python -m "
                            "weights.transplant --net nyud-fcn32s-color-d --out color-d-init.h5 "
                            "<folder>/vgg16.h5` and train it",
+    "voc-fcn-googlenet": "FCN-GoogLeNet is the paper's (CVPR Table 1) and was never released; start it from BVLC "
+                         "GoogLeNet with `python -m weights.zoo fetch googlenet` then `python -m weights.transplant "
+                         "--net voc-fcn-googlenet --out fcn-googlenet-init.h5 <folder>/googlenet.h5` and train it",
 }
 
 
