@@ -104,6 +104,8 @@ def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False, prefix: s
     for key, sub in group.items():
         layer = f"{prefix}{key}"
         if not isinstance(sub, h5py.Group):
+            if prefix:
+                continue  # a blob of the layer ``prefix`` names, read with it
             raise RunnerError(f"{where}/{layer} is a dataset; expected a group of blobs named 0, 1, ...")
         keys = sorted((k for k, v in sub.items() if isinstance(v, h5py.Dataset)),
                       key=lambda k: int(k) if k.isdigit() else -1)

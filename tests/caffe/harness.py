@@ -80,6 +80,11 @@ def caffe_home() -> Path:
     return _home_path()
 
 
+def caffe_source() -> Path:
+    """The Caffe source tree the build was made from; its models/ folder holds BVLC's reference nets."""
+    return Path(_stamp()["pythonpath"]).parent
+
+
 def caffe_python() -> Path:
     """The pycaffe interpreter (Python 3 with numpy<2); CaffeNotBuilt if Caffe is not built."""
     return Path(_stamp()["python"])

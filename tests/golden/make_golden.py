@@ -30,7 +30,8 @@ SEED = 0
 
 
 def recipe_normalize(name: str) -> bool:
-    return name == "voc-fcn-alexnet"  # only FCN-AlexNet's solver normalises the loss (FACTS.md section 2)
+    # FCN-AlexNet's solver normalises the loss (FACTS.md section 2), as the CVPR regime of FCN-GoogLeNet does
+    return name in ("voc-fcn-alexnet", "voc-fcn-googlenet")
 
 
 def sample_positions(key: str, size: int) -> np.ndarray:
