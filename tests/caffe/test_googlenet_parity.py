@@ -131,3 +131,27 @@ def test_max_pooling_with_padding_in_ceil_mode_matches_caffe_for_many_sizes(caff
     for k, s, p in REFUSED:
         assert any(theirs[f"k{k}s{s}p{p}_{n}"].shape[2:] != F.max_pool2d(
             torch.from_numpy(inputs[f"x{n}"]), k, s, p, ceil_mode=True).shape[2:] for n in SIZES if n >= k), (k, s, p)
+
+
+@pytest.mark.parametrize("v1", [True, False])
+def test_transplant_from_a_bvlc_googlenet_caffemodel_equals_caffes_own_copy_by_name(caffe, tmp_path, v1):
+    """Caffe writes a caffemodel of BVLC's deploy net (trunk and loss3/classifier; the 2014 file is V1); the kit's
+    surgery then fills voc-fcn-googlenet exactly as Caffe's own Net::CopyTrainedLayersFrom (the reference's
+    ``solver.net.copy_from``) fills the kit's prototxt: every trunk blob bit for bit, score_fr zeros."""
+    from weights.transplant import transplant
+
+    deploy = bvlc_deploy(caffe).read_text()
+    given = parity.random_params(googlenet.trunk(), seed=11)
+    rng = np.random.RandomState(12)
+    given["loss3/classifier"] = [(rng.standard_normal((1000, 1024)) * 0.01).astype(np.float32),
+                                 rng.standard_normal(1000).astype(np.float32)]
+    model = caffe.save_caffemodel(deploy, given, tmp_path / "bvlc_googlenet.caffemodel", v1=v1)
+    ours = transplant(NAME, [model], log=None)
+    theirs = caffe.dump_caffemodel(deploy_prototxt(NAME, 55, 39), model)
+    assert set(ours) == set(theirs) == set(given) - {"loss3/classifier"} | {"score_fr", "upscore"}
+    for layer, blobs in given.items():
+        if layer != "loss3/classifier":
+            for i, blob in enumerate(blobs):
+                assert np.array_equal(ours[layer][i].view(np.uint32), blob.view(np.uint32)), (layer, i)
+                assert np.array_equal(theirs[layer][i].view(np.uint32), blob.view(np.uint32)), (layer, i)
+    assert not any(b.any() for b in ours["score_fr"] + theirs["score_fr"])  # Caffe's default filler: constant 0

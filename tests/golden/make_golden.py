@@ -1,10 +1,12 @@
 """Regenerate the golden fixtures from real Caffe: ``FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py``.
 
-For every reference net (or those named on the command line): the seeded parity case of tests/parity.py
+For every net of the parity tests (the fifteen reference nets and the paper-only FCN-GoogLeNet, or those named
+on the command line): the seeded parity case of tests/parity.py
 (weights regenerated from the seed, never stored), run once through real Caffe with its loss layers, forward
 and backward. Stored per net in ``tests/golden/<net>.h5``: the inputs and labels, every blob's shape and max
 |value| plus values at seeded positions, both loss normalisations, and the same samples of every parameter
-gradient and input gradient, plus the argmax map of each output. Needs ``bash tests/caffe/build_caffe.sh``.
+gradient and input gradient, plus the argmax map of each output. A blob or layer name holding '/' (GoogLeNet's
+``inception_3a/1x1``) is a path of nested groups. Needs ``bash tests/caffe/build_caffe.sh``.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def generate(name: str, out_dir: Path) -> Path:
     labels = parity.random_labels(name, SEED)
     h, w = parity.INPUT_SIZES[name]
     normalize = recipe_normalize(name)
-    text = deploy_prototxt(name, h, w, offsets=parity.REFERENCE_CROP_OFFSETS[name], with_loss=True,
+    text = deploy_prototxt(name, h, w, offsets=parity.caffe_crop_offsets(name, harness, h, w), with_loss=True,
                            normalize=normalize)
     res = harness.forward(second_loss(text, spec, normalize), params, {**inputs, **labels}, backward=True)
     path = out_dir / f"{name}.h5"
@@ -111,7 +113,7 @@ def main(argv: list[str]) -> int:
     if os.environ.get("FCN_REGEN_GOLDEN") != "1":
         print("refusing to overwrite the golden fixtures: set FCN_REGEN_GOLDEN=1 to regenerate them", file=sys.stderr)
         return 2
-    names = argv or list(nets.NAMES)
+    names = argv or list(parity.PARITY_NAMES)
     for name in names:
         path = generate(name, HERE)
         print(f"{name}: {path.name} {path.stat().st_size / 1024:.0f} KiB", flush=True)
