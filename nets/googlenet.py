@@ -20,6 +20,10 @@ tests/caffe/test_googlenet_parity.py):
   an output of the input's size; without the extra pad, inputs under 31 pixels leave pool4/3x3_s2 empty, and 15
   extra pixels is the least that works for every size. The price is work: a 500x500 input runs the trunk on 700x700.
 - No dropout: BVLC's only dropout on the classifier path (pool5/drop_7x7_s1) sits after the removed pooling.
+- No fillers: BVLC's xavier / constant fillers initialise a classifier trained from scratch; the kit's nets start
+  at zero (Caffe's default constant filler) and take their weights from surgery (weights.transplant), as the
+  paper's net started from its trained classifier. The LRN layers are BVLC's (local_size 5, alpha 1e-4,
+  beta 0.75, k 1).
 
 Parameters (the kit's one rule): the layer names keep BVLC's slashes and become the module names, so
 ``state_dict`` keys are ``<layer>.weight`` / ``<layer>.bias`` (``conv1/7x7_s2.weight``); torch allows '/' in a
