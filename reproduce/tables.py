@@ -138,8 +138,9 @@ TABLE1 = Table(
                           "rf_size": 404, "max_stride": 32}, "released", "voc-fcn32s",
             "the closest release is the heavy FCN-32s (seg11valid 63.6), not the paper's batch-20 model"),
         Row("FCN-GoogLeNet", {"mean_iu": 42.5, "forward_ms": 59, "conv_layers": 22, "params_millions": 6,
-                              "rf_size": 907, "max_stride": 32}, "not released", None,
-            "the reference never released FCN-GoogLeNet (and the kit has no GoogLeNet net)"),
+                              "rf_size": 907, "max_stride": 32}, "not released", "voc-fcn-googlenet",
+            "the reference never released FCN-GoogLeNet; the kit's voc-fcn-googlenet follows the paper (start it from "
+            "BVLC GoogLeNet); its receptive field is 715, the paper's 907 being the discarded average pooling's"),
     ),
     notes=("Timings: 500x500 input on an NVIDIA Tesla K40c (2015); compare ratios, not absolute times.",
            "The releases were trained on SBD train, which overlaps VOC2011 val: the kit scores seg11valid."),

@@ -60,7 +60,7 @@ def test_every_released_row_names_a_kit_net_with_a_release_and_every_column_has_
         for r in t.rows:
             assert set(r.paper) <= set(t.columns), (t.number, r.method)
             if r.net is not None:
-                assert r.net in nets.NAMES
+                assert r.net in nets.NAMES or (r.status == "not released" and r.net in nets.PAPER_ONLY)
             if r.status == "released":
                 assert r.release is not None and r.release.dataset == t.dataset, (t.number, r.method)
     assert set(tables.RELEASES) == set(nets.NAMES) - {"nyud-fcn32s-color-d"}
