@@ -3,8 +3,10 @@
 This script runs under the pycaffe interpreter that build_caffe.sh makes (numpy<2, its own process); the kit
 (numpy 2) drives it through harness.py. Arrays travel as HDF5 files:
 
-- parameters: ``/data/<layer>/<i>``, Caffe's HDF5 snapshot layout (blob i of layer <layer>);
-- inputs: ``/inputs/<blob>`` for the tops of the net's Input layers.
+- parameters: ``/data/<layer>/<i>``, Caffe's HDF5 snapshot layout (blob i of layer <layer>; a '/' in a layer name
+  nests groups);
+- inputs: ``/inputs/<blob>`` for the tops of the net's Input layers; blobs here and in the outputs are flat
+  datasets under percent-encoded names (``blob_key``).
 
 Subcommands:
 
@@ -36,6 +38,7 @@ import json
 import os
 import sys
 import tempfile
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,15 +94,23 @@ def atomic_path(out: Path) -> Iterator[Path]:
 
 
 def h5_key(name: str, what: str) -> str:
-    """A Caffe name as an HDF5 path: a '/' in it (BVLC GoogLeNet's ``conv1/7x7_s2``) nests groups."""
+    """A layer name as an HDF5 path: a '/' in it (BVLC GoogLeNet's ``conv1/7x7_s2``) nests groups, as in the
+    kit's weights layout (a layer's group may hold both its blobs and deeper layers' groups)."""
     if any(part in ("", ".", "..") for part in name.split("/")):
         raise RunnerError(f"{what} name {name!r} cannot be an HDF5 path (an empty, '.' or '..' part)")
     return name
 
 
+def blob_key(name: str) -> str:
+    """A blob name as one flat HDF5 dataset name, '/' and '%' percent-encoded: blobs are datasets, so "a" and "a/b"
+    could not both be paths (harness.py decodes the same way)."""
+    return urllib.parse.quote(name, safe="")
+
+
 def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False, prefix: str = "") -> dict[str, list[Any]]:
     """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}; a layer name holding '/' is a
-    path of nested groups. ``lazy``: the datasets themselves, read when used (while the file is open)."""
+    path of nested groups (a group holding only groups is such a path, not a layer). ``lazy``: the datasets
+    themselves, read when used (while the file is open)."""
     out = {}
     for key, sub in group.items():
         layer = f"{prefix}{key}"
@@ -109,7 +120,7 @@ def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False, prefix: s
             raise RunnerError(f"{where}/{layer} is a dataset; expected a group of blobs named 0, 1, ...")
         keys = sorted((k for k, v in sub.items() if isinstance(v, h5py.Dataset)),
                       key=lambda k: int(k) if k.isdigit() else -1)
-        if keys:
+        if keys or not len(sub):  # blobs, or an empty group: a layer given no blobs (not a part of a name)
             if keys != [str(i) for i in range(len(keys))]:
                 raise RunnerError(f"{where}/{layer} holds {keys}; expected blobs named 0..{len(keys) - 1}")
             out[layer] = [sub[k] if lazy else np.asarray(sub[k][()]) for k in keys]
@@ -128,7 +139,7 @@ def read_inputs(path: Path) -> dict[str, np.ndarray]:
     with h5py.File(path, "r") as f:
         if "inputs" not in f:
             raise RunnerError(f"{path} has no /inputs group; expected input blobs as /inputs/<blob>")
-        return {name: np.asarray(ds[()]) for name, ds in f["inputs"].items()}
+        return {urllib.parse.unquote(key): np.asarray(ds[()]) for key, ds in f["inputs"].items()}
 
 
 def write_blob_lists(group: h5py.Group, blobs: dict[str, list[np.ndarray]]) -> None:
@@ -254,13 +265,13 @@ def cmd_forward(args: argparse.Namespace) -> None:
         f.create_dataset("loss", data=np.float64(loss))
         blobs = f.create_group("blobs")
         for name, blob in net.blobs.items():
-            blobs.create_dataset(h5_key(name, "blob"), data=blob.data)
+            blobs.create_dataset(blob_key(name), data=blob.data)
         if args.backward:
             write_blob_lists(f.create_group("param_diff"),
                              {name: [b.diff for b in bl] for name, bl in net.params.items()})
             diffs = f.create_group("blob_diff")
             for name, blob in net.blobs.items():
-                diffs.create_dataset(h5_key(name, "blob"), data=blob.diff)
+                diffs.create_dataset(blob_key(name), data=blob.diff)
 
 
 # ---- Caffe's net-spec and coord_map -------------------------------------------------------------------------

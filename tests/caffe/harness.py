@@ -8,7 +8,9 @@ caffe_runner.py under that interpreter, and reads the result.
 Parameters are ``{layer: [blob 0, blob 1, ...]}`` in Caffe's shapes (Convolution weight
 (out, in/group, kh, kw), bias (out,); Deconvolution weight (in, out/group, kh, kw)), stored as Caffe's HDF5
 snapshot layout
-``/data/<layer>/<i>``. Everything crosses as float32, the only type this Caffe build computes in.
+``/data/<layer>/<i>`` (a '/' in a layer name nests groups, as in the kit's weights files). Input and output
+blobs are flat datasets under percent-encoded names. Everything crosses as float32, the only type this Caffe
+build computes in.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,6 +146,12 @@ def _check_key(name: str, what: str) -> str:
     return name
 
 
+def _blob_key(name: str) -> str:
+    """A blob name as one flat dataset name, percent-encoded (as caffe_runner.blob_key): blobs are datasets, so
+    "a" and "a/b" could not both be paths."""
+    return urllib.parse.quote(name, safe="")
+
+
 def _write_blob_lists(group: h5py.Group, params: Params, what: str) -> None:
     for layer, blobs in params.items():
         sub = group.create_group(_check_key(layer, what))
@@ -151,13 +160,13 @@ def _write_blob_lists(group: h5py.Group, params: Params, what: str) -> None:
 
 
 def _layer_paths(group: h5py.Group, prefix: str = "") -> list[str]:
-    """Every layer under ``group``: a group holding datasets 0, 1, ...; groups without datasets are the parts of
-    names holding '/' (and a layer's group may hold deeper layers as well)."""
+    """Every layer under ``group``: a group holding datasets 0, 1, ... (or nothing: a layer without blobs); a
+    group holding only groups is a part of names holding '/' (and a layer's group may hold deeper layers too)."""
     out = []
     for key, sub in group.items():
         if isinstance(sub, h5py.Group):
             path = f"{prefix}{key}"
-            if any(isinstance(v, h5py.Dataset) for v in sub.values()):
+            if not len(sub) or any(isinstance(v, h5py.Dataset) for v in sub.values()):
                 out.append(path)
             out += _layer_paths(sub, f"{path}/")
     return out
@@ -165,8 +174,12 @@ def _layer_paths(group: h5py.Group, prefix: str = "") -> list[str]:
 
 def _read_blob_lists(group: h5py.Group, order: Sequence[str] | None = None) -> dict[str, list[np.ndarray]]:
     names = list(order) if order is not None else _layer_paths(group)
-    return {name: [group[name][str(i)][()] for i in range(len(group[name]))]
-            for name in names if name in group}
+
+    def blobs(layer: h5py.Group) -> list[np.ndarray]:
+        count = sum(isinstance(v, h5py.Dataset) for v in layer.values())  # deeper layers' groups aside
+        return [layer[str(i)][()] for i in range(count)]
+
+    return {name: blobs(group[name]) for name in names if name in group}
 
 
 def write_params_h5(path: str | Path, params: Params) -> None:
@@ -187,7 +200,7 @@ def _write_inputs_h5(path: Path, inputs: Mapping[str, Any]) -> None:
     def fill(f: h5py.File) -> None:
         group = f.create_group("inputs")
         for name, a in inputs.items():
-            group.create_dataset(_check_key(name, "input blob"), data=_float32(a, f"input {name}"))
+            group.create_dataset(_blob_key(name), data=_float32(a, f"input {name}"))
 
     _atomic_h5(path, fill)
 
@@ -243,10 +256,11 @@ def forward(prototxt: str, params: Params, inputs: Mapping[str, Any], backward: 
         with h5py.File(work / "out.h5", "r") as f:
             result = _meta(f)
             result["loss"] = float(f["loss"][()])
-            result["blobs"] = {name: f["blobs"][name][()] for name in result["blob_names"]}
+            result["blobs"] = {name: f["blobs"][_blob_key(name)][()] for name in result["blob_names"]}
             if backward:
                 result["param_diff"] = _read_blob_lists(f["param_diff"], result["layers"])
-                result["blob_diff"] = {name: f["blob_diff"][name][()] for name in result["blob_names"]}
+                result["blob_diff"] = {name: f["blob_diff"][_blob_key(name)][()]
+                                       for name in result["blob_names"]}
     return result
 
 
