@@ -1,37 +1,34 @@
-"""Paper-to-code audit of every reference net: ``python -m nets.audit [NAME ...] [--size 500]``.
+"""Paper-to-code audit of every kit net: ``python -m nets.audit [NAME ...] [--size 500]``.
 
 For each net: its layer table (kernel / stride / pad, output size for a 500x500 input, cumulative stride,
-receptive field), each crop offset as derived beside the reference's value, and the trainable parameter count
-beside the paper's Table 1 (134M FCN-VGG16, 57M FCN-AlexNet). Exits non-zero on any disagreement.
+receptive field), each crop offset as derived beside the reference's value, and its trunk's structure (conv
+layers, parameters, receptive field, stride) beside the paper's Table 1 row for that trunk, which the net
+records hold (134M FCN-VGG16, 57M FCN-AlexNet, 6M FCN-GoogLeNet). Exits non-zero on any disagreement, except a
+difference the record states with its reason (``PaperRow.differs``: FCN-GoogLeNet's receptive field), whose
+value the kit must then derive exactly.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from dataclasses import dataclass
 
 import nets
 from nets import geometry
+from nets.registry import RECORDS, PaperRow
 from nets.spec import NetSpec
 
-# Table 1 of the paper: parameters (millions) and receptive field of the classifier trunks, up to fc7.
-PAPER_TABLE1 = {"vgg16": {"params_m": 134, "rf": 404}, "alexnet": {"params_m": 57, "rf": 355}}
+TABLE1_CLASSES = 21  # Table 1 counts the classifier made convolutional with a 21-class (VOC) score_fr
 
 
-@dataclass(frozen=True)
-class Structure:
-    """Table 1's structure columns of a single-head FCN, derived from its layer list (``structure``)."""
-
-    conv_layers: int  # convolutions on the longest path from an input to score_fr, score_fr included
-    parameters: int  # trainable: every convolution's weights and biases (the upsampling is frozen)
-    rf_size: int  # receptive field of score_fr, in input pixels
-    max_stride: int  # stride of score_fr, in input pixels
-
-    def columns(self) -> dict[str, float]:
-        """Keyed as the paper's Table 1 columns (reproduce.tables.TABLE1), parameters in millions."""
-        return {"conv_layers": self.conv_layers, "params_millions": round(self.parameters / 1e6, 1),
-                "rf_size": self.rf_size, "max_stride": self.max_stride}
+def table1_row(classifier: str) -> tuple[str, PaperRow] | None:
+    """The net whose record holds the paper's Table 1 row for this ILSVRC trunk, and that row."""
+    for rec in RECORDS.values():
+        row = rec.paper_row(1)
+        if row is not None and rec.classifier == classifier:
+            return rec.name, row
+    return None
 
 
 def conv_depths(spec: NetSpec) -> dict[str, int]:
@@ -46,34 +43,21 @@ def conv_depths(spec: NetSpec) -> dict[str, int]:
     return depth
 
 
-def trainable_parameters(spec: NetSpec) -> int:
-    """Weights and biases of every Convolution (the only trainable layers; upsampling and Scale are frozen)."""
-    channels = dict(spec.inputs)
-    total = 0
-    for layer in spec.layers:
-        c_in = channels[layer.bottom[0]]
-        c_out = c_in
-        if layer.type in ("Convolution", "Deconvolution"):
-            c_out = layer.num_output
-        elif layer.type == "Concat":
-            c_out = sum(channels[b] for b in layer.bottom)
-        if layer.type == "Convolution":
-            total += c_out * (c_in // layer.group) * layer.kernel_size ** 2 + (c_out if layer.bias_term else 0)
-        for top in layer.top:
-            channels[top] = c_out
-    return total
-
-
-def structure(net: str | NetSpec, score: str = "score_fr") -> Structure:
-    """Table 1's structure columns of a net (a name or a NetSpec): conv layers by depth up to ``score``, trainable
-    parameters, receptive field and stride of ``score``. For FCN-VGG16 and FCN-AlexNet, whose score_fr is a 1x1
-    on fc7, the field and stride are fc7's, as in the paper."""
-    spec = nets.spec(net) if isinstance(net, str) else net
-    rf = geometry.receptive_fields(spec)[score]
-    if rf.size.denominator != 1 or rf.jump.denominator != 1:
-        raise geometry.GeometryError(f"{spec.name}: {score} has receptive field {rf.size} and stride {rf.jump}; "
-                                     "expected whole input pixels")
-    return Structure(conv_depths(spec)[score], trainable_parameters(spec), int(rf.size), int(rf.jump))
+def structure(spec: NetSpec) -> dict[str, float]:
+    """Table 1's structure columns of a net's trunk, per stream: convolution layers by depth (the most on any
+    path from the input to the trunk's output, plus a score_fr; the count of a chain such as VGG16 or AlexNet),
+    parameters in millions (trunk plus a 21-class score_fr on the trunk's output), receptive field and stride in
+    input pixels of the trunk's output blob."""
+    shapes = spec.param_shapes()
+    trunk = spec.trunk_layers()
+    streams = len(spec.trunk)
+    trunk_convs = [x.name for x in spec.layers if x.type == "Convolution" and x.name in trunk]
+    params = sum(int(math.prod(s)) for name in trunk_convs for s in shapes[name]) / streams
+    score_fr = spec.channels()[spec.trunk[0]] * TABLE1_CLASSES + TABLE1_CLASSES
+    field = geometry.receptive_fields(spec)[spec.trunk[0]]
+    return {"conv_layers": conv_depths(spec)[spec.trunk[0]] + 1,
+            "params_millions": round((params + score_fr) / 1e6, 1), "rf_size": int(field.size),
+            "max_stride": int(field.jump)}
 
 
 def layer_rows(spec: NetSpec, size: int) -> list[tuple[str, ...]]:
@@ -120,9 +104,10 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
     derived = geometry.derive_crop_offsets(spec)
     crop_rows = []
     for crop_name, offset in derived.items():
-        ref = geometry.reference_crop_offset(spec, crop_name)
-        ok = offset == ref
-        crop_rows.append((crop_name, str(offset), str(ref), "ok" if ok else "DIFFERS"))
+        ref = spec.reference_offsets.get(crop_name)
+        ok = ref is None or offset == ref
+        crop_rows.append((crop_name, str(offset), "-" if ref is None else str(ref),
+                          "derived only (never published)" if ref is None else "ok" if ok else "DIFFERS"))
         if not ok:
             problems.append(f"{name}: crop {crop_name} derived {offset}, reference {ref}")
     out.append("crop offsets:\n" + format_table(("crop", "derived", "reference", ""), crop_rows))
@@ -130,24 +115,32 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
     for o in spec.outputs:
         if sizes[o] != (size, size):
             problems.append(f"{name}: output {o} is {sizes[o]} for a {size}x{size} input")
-    net = nets.build(name)
-    trainable = sum(p.numel() for p in net.parameters())
-    # Table 1 counts the classifier made convolutional (conv1 .. fc7, per stream) plus a 21-class score_fr.
-    trunk = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("score"))
-    frozen = sum(b.numel() for b in net.buffers())
-    family = "alexnet" if spec.heads == "alexnet" else "vgg16"
-    fc7 = next(x.top[0] for x in spec.layers if x.name.startswith("fc7"))  # fc7, or fc7color in two streams
-    rf = geometry.receptive_fields(spec)[fc7].size
-    paper = PAPER_TABLE1[family]
-    streams = sum(1 for x in spec.layers if x.name.startswith("fc7") and x.type == "Convolution")
-    per_stream = trunk / streams + 4096 * 21 + 21
-    out.append(f"trainable parameters {trainable:,} ({trainable / 1e6:.1f}M); per stream conv1..fc7 + a 21-class "
-               f"score_fr: {per_stream / 1e6:.1f}M (paper Table 1 FCN-{family}: {paper['params_m']}M); "
-               f"frozen buffers {frozen:,}; fc7 receptive field {rf} (paper {paper['rf']})")
-    if round(per_stream / 1e6) != paper["params_m"]:
-        problems.append(f"{name}: {per_stream / 1e6:.1f}M parameters per stream, paper {paper['params_m']}M")
-    if rf != paper["rf"]:
-        problems.append(f"{name}: receptive field {rf}, paper {paper['rf']}")
+    ours = structure(spec)
+    shapes = spec.param_shapes()
+    trainable = sum(int(math.prod(s)) for layer in spec.layers if layer.type == "Convolution"
+                    for s in shapes[layer.name])
+    found = table1_row(nets.record(name).classifier)
+    line = (f"trainable parameters {trainable:,} ({trainable / 1e6:.1f}M); per stream: {ours['conv_layers']} conv "
+            f"layers, {ours['params_millions']}M parameters with a 21-class score_fr, receptive field "
+            f"{ours['rf_size']}, stride {ours['max_stride']}")
+    if found is None:
+        out.append(line + " (no Table 1 row for this trunk)")
+    else:
+        holder, row = found
+        paper = {k: row.numbers[k] for k in ours}
+        out.append(line + f"; paper Table 1 {row.method} (record {holder}): " + ", ".join(
+            f"{k} {v:g}" for k, v in paper.items()))
+        for key, (kit_value, why) in row.differs.items():
+            # A difference the record states: the kit must derive exactly the value it names.
+            if ours[key] != kit_value:
+                problems.append(f"{name}: {key} {ours[key]}, the record says the kit derives {kit_value:g}")
+            out.append(f"  {key}: ours {ours[key]:g}, paper {paper[key]:g}: known difference, {why}")
+        if "params_millions" not in row.differs and round(ours["params_millions"]) != paper["params_millions"]:
+            problems.append(f"{name}: {ours['params_millions']}M parameters per stream, paper "
+                            f"{paper['params_millions']}M")
+        for key in ("conv_layers", "rf_size", "max_stride"):
+            if key not in row.differs and ours[key] != paper[key]:
+                problems.append(f"{name}: {key} {ours[key]}, paper {paper[key]}")
     return "\n".join(out), problems
 
 
@@ -168,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"AUDIT FAILED: {len(problems)} disagreement(s):\n  " + "\n  ".join(problems))
         return 1
     print(f"audit passed: {len(args.names)} nets, every crop offset derived equals the reference's, every output "
-          f"is {args.size}x{args.size}, parameter counts and receptive fields match Table 1")
+          f"is {args.size}x{args.size}, parameter counts and receptive fields match Table 1 (or differ as their "
+          "records state)")
     return 0
 
 

@@ -23,8 +23,12 @@ import nets
 
 FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "voc-fcn-googlenet", "nyud-fcn32s-color-hha",
             "siftflow-fcn8s")
-# Table 1, one 500x500 image on a Tesla K40c
-PAPER_MS = {"voc-fcn32s": 210.0, "voc-fcn-alexnet": 50.0, "voc-fcn-googlenet": 59.0}
+
+
+def paper_ms(net: str) -> float | None:
+    """Table 1's forward time of a net (one 500x500 image on a Tesla K40c), from its record."""
+    row = nets.record(net).paper_row(1)
+    return None if row is None else row.numbers.get("forward_ms")
 
 
 def device_name(device: torch.device) -> str:
@@ -89,13 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     by = {r["net"]: r["median_ms"] for r in results}
     if "voc-fcn32s" in by and "voc-fcn-alexnet" in by:
         ours = by["voc-fcn32s"] / by["voc-fcn-alexnet"]
-        paper = PAPER_MS["voc-fcn32s"] / PAPER_MS["voc-fcn-alexnet"]
-        print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {paper:.2f} (K40c: 210 / 50 ms)")
+        vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
+        print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {vgg / alex:.2f} "
+              f"(K40c: {vgg:g} / {alex:g} ms)")
     if "voc-fcn-googlenet" in by and "voc-fcn-alexnet" in by:
         ours = by["voc-fcn-googlenet"] / by["voc-fcn-alexnet"]
-        paper = PAPER_MS["voc-fcn-googlenet"] / PAPER_MS["voc-fcn-alexnet"]
-        print(f"FCN-GoogLeNet / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {paper:.2f} (K40c: 59 / 50 "
-              "ms; the kit's FCN-GoogLeNet runs its trunk on the input padded by 100 pixels a side)")
+        google, alex = paper_ms("voc-fcn-googlenet"), paper_ms("voc-fcn-alexnet")
+        print(f"FCN-GoogLeNet / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {google / alex:.2f} "
+              f"(K40c: {google:g} / {alex:g} ms; the kit's FCN-GoogLeNet runs its trunk on the input padded by 100 "
+              "pixels a side)")
     if "voc-fcn8s" in by and "voc-fcn32s" in by:
         print(f"FCN-8s / FCN-32s time ratio: ours {by['voc-fcn8s'] / by['voc-fcn32s']:.2f}")
     return 0

@@ -99,7 +99,8 @@ def googlenet_trunk(bottom: str, input_pad: int = FCN_INPUT_PAD) -> list[Layer]:
 def trunk(name: str = "bvlc-googlenet-trunk", input_pad: int = 0) -> NetSpec:
     """BVLC GoogLeNet up to inception_5b/output as a net of its own (the parity tests' view of the classifier's
     trunk; ``input_pad`` 0 is BVLC's deploy net)."""
-    return NetSpec(name, {"data": 3}, tuple(googlenet_trunk("data", input_pad)), ("inception_5b/output",), None)
+    return NetSpec(name, {"data": 3}, tuple(googlenet_trunk("data", input_pad)), ("inception_5b/output",),
+                   trunk=("inception_5b/output",))
 
 
 def fcn_googlenet(name: str, classes: int) -> NetSpec:
@@ -110,7 +111,9 @@ def fcn_googlenet(name: str, classes: int) -> NetSpec:
         deconv("upscore", "score_fr", classes, 63, 32),
         crop("score", "upscore", "data"),
     ]
-    return NetSpec(name, {"data": 3}, tuple(layers), ("score",), None, losses=(("loss", "score", "label"),))
+    # No reference_offsets: the reference never published this net, so its offset is derived only.
+    return NetSpec(name, {"data": 3}, tuple(layers), ("score",), losses=(("loss", "score", "label"),),
+                   trunk=("inception_5b/output",))
 
 
 def classifier_pool() -> Layer:

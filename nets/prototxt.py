@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from data.files import write_text
+
 from .spec import CAFFE_DEFAULT, Layer, NetSpec
 
 
@@ -104,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    names = (*nets.NAMES, *nets.PAPER_ONLY)
-    parser.add_argument("name", choices=names, metavar="NAME", help=f"one of: {', '.join(names)}")
+    parser.add_argument("name", choices=nets.NAMES, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--height", type=int, default=500)
     parser.add_argument("--width", type=int, default=500)
@@ -115,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        write_text(args.out, text)
     return 0
 
 

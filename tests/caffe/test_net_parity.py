@@ -27,8 +27,8 @@ from torch.overrides import TorchFunctionMode
 
 import nets
 import parity
+from nets.layers import softmax_with_loss
 from nets.prototxt import deploy_prototxt
-from reproduce.solver import softmax_with_loss
 
 pytestmark = pytest.mark.caffe
 
@@ -42,9 +42,9 @@ LOSS_RTOL = 1e-4  # the summed loss inherits the scores' float32 error (~1e-6 of
 
 
 def recipe_normalize(name: str) -> bool:
-    """The loss normalisation of the net's solver: FCN-AlexNet's reference solver normalises (FACTS.md section 2),
-    and so does the CVPR regime FCN-GoogLeNet was trained in (section 9); the heavy recipe sums."""
-    return name in ("voc-fcn-alexnet", "voc-fcn-googlenet")
+    """The loss normalisation of the net's solver record: FCN-AlexNet's reference solver and FCN-GoogLeNet's CVPR
+    regime normalise (FACTS.md sections 2 and 9), the heavy recipe sums."""
+    return nets.record(name).solver.normalize
 
 
 def with_other_normalisation(prototxt: str, spec: nets.NetSpec, normalize: bool) -> str:
@@ -184,7 +184,7 @@ def check_backward(name: str, params: dict, inputs: dict, labels: dict, theirs: 
     return problems
 
 
-@pytest.mark.parametrize("name", parity.PARITY_NAMES)
+@pytest.mark.parametrize("name", nets.NAMES)
 def test_blobs_loss_and_gradients_match_real_caffe(name, caffe):
     params, inputs, labels, theirs = run_caffe(caffe, name)
     problems = check_forward(name, params, inputs, theirs)

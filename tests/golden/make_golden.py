@@ -1,7 +1,7 @@
 """Regenerate the golden fixtures from real Caffe: ``FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py``.
 
-For every net of the parity tests (the fifteen reference nets and the paper-only FCN-GoogLeNet, or those named
-on the command line): the seeded parity case of tests/parity.py
+For every kit net (nets.NAMES: the fifteen reference nets and the paper's FCN-GoogLeNet, or those named on the
+command line): the seeded parity case of tests/parity.py
 (weights regenerated from the seed, never stored), run once through real Caffe with its loss layers, forward
 and backward. Stored per net in ``tests/golden/<net>.h5``: the inputs and labels, every blob's shape and max
 |value| plus values at seeded positions, both loss normalisations, and the same samples of every parameter
@@ -32,8 +32,7 @@ SEED = 0
 
 
 def recipe_normalize(name: str) -> bool:
-    # FCN-AlexNet's solver normalises the loss (FACTS.md section 2), as the CVPR regime of FCN-GoogLeNet does
-    return name in ("voc-fcn-alexnet", "voc-fcn-googlenet")
+    return nets.record(name).solver.normalize  # FCN-AlexNet and FCN-GoogLeNet normalise; the heavy recipe sums
 
 
 def sample_positions(key: str, size: int) -> np.ndarray:
@@ -113,7 +112,7 @@ def main(argv: list[str]) -> int:
     if os.environ.get("FCN_REGEN_GOLDEN") != "1":
         print("refusing to overwrite the golden fixtures: set FCN_REGEN_GOLDEN=1 to regenerate them", file=sys.stderr)
         return 2
-    names = argv or list(parity.PARITY_NAMES)
+    names = argv or list(nets.NAMES)
     for name in names:
         path = generate(name, HERE)
         print(f"{name}: {path.name} {path.stat().st_size / 1024:.0f} KiB", flush=True)
