@@ -1,8 +1,9 @@
 """Forward time and peak memory of each net family on one 500x500 image: ``.venv/bin/python -m nets.bench``.
 
 A benchmark, not a test: it prints a table (median over --runs passes after one warm-up, the device named) and
-the time ratios beside the paper's Table 1 (K40c: FCN-AlexNet 50 ms, FCN-VGG16 210 ms). Each net runs in its own
-process so that its peak memory (resident set on CPU, allocator peak on CUDA) is its own.
+the time ratios beside the paper's Table 1 (K40c: FCN-AlexNet 50 ms, FCN-VGG16 210 ms, FCN-GoogLeNet 59 ms).
+Each net runs in its own process so that its peak memory (resident set on CPU, allocator peak on CUDA) is its
+own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 
 import nets
 
-FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
+FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "voc-fcn-googlenet", "nyud-fcn32s-color-hha",
+            "siftflow-fcn8s")
 
 
 def paper_ms(net: str) -> float | None:
@@ -94,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
         print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {vgg / alex:.2f} "
               f"(K40c: {vgg:g} / {alex:g} ms)")
+    if "voc-fcn-googlenet" in by and "voc-fcn-alexnet" in by:
+        ours = by["voc-fcn-googlenet"] / by["voc-fcn-alexnet"]
+        google, alex = paper_ms("voc-fcn-googlenet"), paper_ms("voc-fcn-alexnet")
+        print(f"FCN-GoogLeNet / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {google / alex:.2f} "
+              f"(K40c: {google:g} / {alex:g} ms; the kit's FCN-GoogLeNet runs its trunk on the input padded by 100 "
+              "pixels a side)")
     if "voc-fcn8s" in by and "voc-fcn32s" in by:
         print(f"FCN-8s / FCN-32s time ratio: ours {by['voc-fcn8s'] / by['voc-fcn32s']:.2f}")
     return 0

@@ -109,6 +109,9 @@ class CaffeNet(nn.Module):
             elif t == "ReLU":
                 y = torch.relu(x)
             elif t == "Pooling":
+                if layer.pool != "MAX":
+                    raise NotImplementedError(f"layer {layer.name!r}: {layer.pool} pooling is not implemented "
+                                              "(the FCNs pool with MAX only)")
                 y = L.caffe_max_pool(x, layer.kernel_size, layer.stride, layer.pad)
             elif t == "Dropout":
                 y = L.caffe_dropout(x, layer.dropout_ratio, self.training)

@@ -35,7 +35,7 @@ class Layer:
     group: int = 1
     bias_term: bool = True
     param: ParamSpec = ()
-    # Pooling (only MAX occurs in FCN)
+    # Pooling (only MAX runs in the FCNs; GoogLeNet's removed classifier pooling is AVE, for geometry only)
     pool: str = "MAX"
     # Dropout
     dropout_ratio: float = 0.5
@@ -80,8 +80,9 @@ def conv_relu(conv_name: str, relu_name: str, bottom: str, num_output: int, kern
             relu(relu_name, conv_name)]
 
 
-def max_pool(name: str, bottom: str, kernel_size: int = 2, stride: int = 2) -> Layer:
-    return Layer(name, "Pooling", (bottom,), (name,), kernel_size=kernel_size, stride=stride, pool="MAX")
+def max_pool(name: str, bottom: str, kernel_size: int = 2, stride: int = 2, pad: int = 0) -> Layer:
+    """MAX pooling in Caffe's ceil mode (nets.layers.caffe_max_pool); GoogLeNet's inception branches pad 1."""
+    return Layer(name, "Pooling", (bottom,), (name,), kernel_size=kernel_size, stride=stride, pad=pad, pool="MAX")
 
 
 def dropout(name: str, blob: str, ratio: float = 0.5) -> Layer:

@@ -191,12 +191,15 @@ def test_command_line_fetch_and_list_use_the_weights_folder_variable(server, pay
 # ---- the manifest ------------------------------------------------------------------------------------------
 
 
-def test_every_released_net_has_an_entry_and_color_d_explains_why_not():
+def test_every_released_net_has_an_entry_and_the_unreleased_explain_why_not():
     released = {name for name in zoo.MANIFEST if name in nets.NAMES}
-    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d"}
+    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d", "voc-fcn-googlenet"}
     assert all(zoo.MANIFEST[n].name == n for n in zoo.MANIFEST)
     with pytest.raises(zoo.ZooError, match="no caffemodel for nyud-fcn32s-color-d.*weights.transplant"):
         zoo.entry_for("nyud-fcn32s-color-d")
+    with pytest.raises(zoo.ZooError, match="never released.*BVLC GoogLeNet.*make weights NET=googlenet.*"
+                                           "--net voc-fcn-googlenet"):
+        zoo.entry_for("voc-fcn-googlenet")
 
 
 def test_manifest_files_are_the_reference_downloads():
@@ -213,11 +216,13 @@ def test_manifest_files_are_the_reference_downloads():
     assert set(zoo.MANIFEST) - set(nets.NAMES) == {"vgg16", "caffenet", "googlenet"}
 
 
-def test_the_only_known_hash_of_a_reference_file_is_the_third_party_sha1_of_fcn8s_heavy_pascal():
+def test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet():
     known = {n: dict(s.checksums) for n, e in zoo.MANIFEST.items() for s in e.sources
              if s.checksums and s.format == "caffemodel"}
-    assert known == {"voc-fcn8s": {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"}}
+    assert known == {"voc-fcn8s": {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"},
+                     "googlenet": {"sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204"}}
     assert "OpenCV" in zoo.MANIFEST["voc-fcn8s"].sources[0].checksums_by
+    assert "BVLC" in zoo.MANIFEST["googlenet"].sources[0].checksums_by
     assert zoo.verifiable(zoo.MANIFEST["voc-fcn32s"].sources[0]) == "unknown"
 
 

@@ -12,7 +12,8 @@ For every parameter layer of NET, in net order, one line says what happens:
   does after copying); Scale layers their constant; NYUD RGB-D's conv1_1_bgrd the RGB filters of conv1_1 plus
   a depth filter equal to their mean; a new score layer (a head convolution, outside the classifier trunk of
   the NetSpec, that the source lacks) zeros, Caffe's default constant filler, weight and bias.
-- dropping: a source layer NET does not have (fc8, ...).
+- dropping: a source layer NET does not have (fc8, ...; BVLC GoogLeNet's auxiliary heads loss1/*, loss2/* and
+  its loss3/classifier for voc-fcn-googlenet).
 
 nyud-fcn32s-color-hha takes two sources, its color and hha 32s nets: every layer of SRC.h5 is renamed with
 the suffix of the first stream of the NetSpec, "color" (conv1_1 -> conv1_1color, ..., score_fr ->
