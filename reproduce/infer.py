@@ -4,6 +4,9 @@ Writes, per image, DIR/{stem}.png (the label map as a VOC palette PNG, class ind
 DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed SIFT Flow nets write one pair
 per head ({stem}_sem.png, {stem}_geo.png ...). Nets with two inputs (nyud-fcn32s-color-hha,
 nyud-fcn32s-color-d) take their second picture with --second (one per IMAGE, the HHA or depth image).
+
+Under ``torchrun --nproc_per_node=N -m reproduce.infer ...`` (same arguments) rank r segments images r, r + N,
+... of the list and writes their files; rank 0 prints every image's line in list order.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from . import distributed, options
 from .predict import predict
-from .records import device_name, pick_device
+from .records import device_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    options.add_common(parser)
     args = parser.parse_args(argv)
 
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
@@ -43,20 +47,31 @@ def main(argv: list[str] | None = None) -> int:
     if len(tops) == 1 and args.second:
         parser.error(f"{args.net} takes one picture per image; drop --second")
 
-    device = pick_device(args.device)
+    world, device = options.start(args)
     net = weights.load(nets.build(args.net), args.weights).to(device)
-    print(f"{args.net} on {device_name(device)}: {len(args.images)} image(s) -> {args.out}")
-    for i, path in enumerate(args.images):
+    where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
+    distributed.say(f"{args.net} on {where}: {len(args.images)} image(s) -> {args.out}")
+    positions = world.shard(len(args.images))
+    lines = []
+    for i in positions:
+        path = args.images[i]
         picture = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else path
         result = predict(net, picture, device)
         heads = result if isinstance(result, dict) else {net.outputs[0]: result}
         label_tops = {score: label for _, score, label in net.spec.losses}
+        said = []
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
             png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
             over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(path), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
-            print(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+            said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+        lines.append("\n".join(said))
+        if not world.distributed:
+            print(lines[-1])
+    if world.distributed:  # rank 0 prints every rank's lines, in list order
+        for line in distributed.in_list_order(distributed.all_gather((positions, lines), world)):
+            distributed.say(line)
     return 0
 
 
@@ -68,4 +83,4 @@ def _rgb(path: Path):
 
 if __name__ == "__main__":
     torch.set_grad_enabled(False)
-    sys.exit(main())
+    sys.exit(distributed.entry(main))
