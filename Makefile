@@ -1,6 +1,8 @@
 # Thin wrappers: every target is one command; `make setup` is the only prerequisite.
 PY := .venv/bin/python
 STAMP := .venv/.installed
+# NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
+RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
 .PHONY: setup test test-caffe audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
@@ -40,15 +42,15 @@ data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
 
 evaluate: $(STAMP)
-	$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
+	$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
 
 train: $(STAMP)
-	$(PY) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
+	$(RUN) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
 
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(PY) -m reproduce.table$* $(if $(SMOKE),--smoke)
+	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

@@ -165,6 +165,23 @@ def entry(main: Callable[[], int]) -> int:
         shutdown()
 
 
+def refuse(message: str, device: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, code: int = 2) -> int:
+    """Say why the run cannot start (missing inputs, a batch that does not divide) and return ``code``. Under
+    torchrun every rank finds the same problem: rank 0 says it, and every rank waits for the others at a
+    barrier before it exits, because torchrun's agent stops all ranks as soon as one exits non-zero and would
+    cut rank 0 off before it printed. Without torchrun: print, return (torch is not imported)."""
+    import sys
+
+    if not launched():
+        print(message, file=sys.stderr)
+        return code
+    world, _ = start(device, timeout_s)
+    if world.main:
+        print(message, file=sys.stderr, flush=True)
+    barrier(world)
+    return code
+
+
 def say(*args: Any, **kwargs: Any) -> None:
     """print() on rank 0 only (every rank computes the same results; one prints them)."""
     if _world.main:

@@ -341,9 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     except datasets.MissingInputs as e:
         missing += e.missing
     if missing:
-        if distributed.environment_world().main:  # under torchrun every rank finds the same gap; one says it
-            print(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", file=sys.stderr)
-        return 2
+        return distributed.refuse(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", args.device,
+                                  args.dist_timeout)
     world, device = options.start(args)
     import weights
 

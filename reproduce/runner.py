@@ -443,9 +443,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
             if prepare:
                 prepare(ctx)
         except MissingInputs as e:
-            if distributed.environment_world().main:  # under torchrun every rank finds the same gap
-                print(f"Table {table.number} cannot run.\n{e}", file=sys.stderr)
-            return 2
+            return distributed.refuse(f"Table {table.number} cannot run.\n{e}", args.device, args.dist_timeout)
         outcomes = []
         for row in rows:
             o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note)

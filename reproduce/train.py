@@ -384,25 +384,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     record = nets.record(args.net)
-    announce = distributed.environment_world().main  # under torchrun every rank finds the same problem
     try:
         setting, warnings = training_solver(record, args.regime, args.batch, distributed.environment_world().size)
     except BatchError as e:
-        if announce:
-            print(f"cannot train {args.net}: {e}", file=sys.stderr)
-        return 2
+        return distributed.refuse(f"cannot train {args.net}: {e}", args.device, args.dist_timeout)
     if args.init and not args.init.is_file():
-        if announce:
-            print(f"no starting weights at {args.init}. The reference started {args.net} from "
-                  f"{record.solver.init_note}; build the file with:\n  "
-                  f"{zoo.init_command(args.net, str(args.init))}", file=sys.stderr)
-        return 2
+        return distributed.refuse(f"no starting weights at {args.init}. The reference started {args.net} from "
+                                  f"{record.solver.init_note}; build the file with:\n  "
+                                  f"{zoo.init_command(args.net, str(args.init))}", args.device, args.dist_timeout)
     try:
         train_reader, val_reader = open_readers(args)
     except datasets.MissingInputs as e:
-        if announce:
-            print(f"cannot train {args.net}.\n{e}", file=sys.stderr)
-        return 2
+        return distributed.refuse(f"cannot train {args.net}.\n{e}", args.device, args.dist_timeout)
     world, device = options.start(args)
     for w in warnings:
         distributed.say(f"warning: {w}", file=sys.stderr)

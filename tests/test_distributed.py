@@ -41,9 +41,13 @@ def torchrun(steps: list, folder: Path, nproc: int = 2, env: dict | None = None)
     folder.mkdir(parents=True, exist_ok=True)
     steps_file = folder / "steps.json"
     steps_file.write_text(json.dumps(steps))
+    return _torchrun([str(REPO / "tests" / "distributed_entry.py"), str(steps_file)], folder, nproc, env)
+
+
+def _torchrun(target: list[str], folder: Path, nproc: int, env: dict | None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "--max-restarts=0", str(REPO / "tests" / "distributed_entry.py"), str(steps_file)]
+               "--max-restarts=0", *target]
     return subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True,
                           timeout=HANG_GUARD_S)
 
@@ -290,6 +294,27 @@ def test_a_killed_rank_fails_the_run_naming_it_and_leaves_no_half_written_snapsh
     folder = out / "train" / "voc-fcn32s"
     assert sorted(p.name for p in folder.iterdir()) == ["voc-fcn32s_iter_1.h5"], log
     assert set(_read(folder / "voc-fcn32s_iter_1.h5")) == {"conv1", "score"}
+
+
+def test_a_failed_collective_names_this_rank_and_lets_other_errors_pass():
+    world = World(1, 2, 1, "gloo")
+    with pytest.raises(distributed.RankFailure, match=r"rank 1 of 2: summing the counts failed \(DistBackendError: "
+                                                      r"Connection closed by peer"):
+        with distributed.collective("summing the counts", world):
+            raise torch.distributed.DistBackendError("Connection closed by peer [127.0.0.1]:1234")
+    with pytest.raises(torch.OutOfMemoryError):  # not a collective's error: unchanged
+        with distributed.collective("summing the counts", world):
+            raise torch.OutOfMemoryError("out of memory")
+
+
+def test_missing_inputs_under_torchrun_are_said_once_by_rank_0_before_any_rank_exits(tmp_path):
+    """The README's launch form (torchrun -m reproduce.evaluate). Every rank finds the weights missing; the
+    ranks meet at a barrier before exiting, so torchrun's agent cannot stop rank 0 before it has printed."""
+    done = _torchrun(["-m", "reproduce.evaluate", "voc-fcn8s", "--weights", str(tmp_path / "absent.h5"),
+                      "--data-root", str(tmp_path)], tmp_path, 2, None)
+    log = done.stdout + done.stderr
+    assert done.returncode != 0 and log.count("cannot evaluate voc-fcn8s.") == 1, log
+    assert "make weights NET=voc-fcn8s" in log and "exitcode  : 2" in log, log
 
 
 # ---- in one process: shards, records, merging, the regimes ------------------------------------------------
