@@ -156,6 +156,10 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
         scored.append(p.sample_id)
         seconds.append(p.seconds)
     if world.distributed:
+        if set(hists) != set(labels):
+            raise ValueError(f"rank {world.rank} scored no image and cannot tell the number of classes of "
+                             f"{sorted(set(labels) - set(hists))}: a sharded evaluation needs a net that declares "
+                             "its outputs' channels (CaffeNet.channels)")
         hists = distributed.all_reduce_counts(hists, world)
         parts = distributed.all_gather((positions, list(zip(scored, seconds, strict=True))), world)
         merged = distributed.in_list_order(parts)
@@ -285,7 +289,6 @@ def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_
            device: torch.device, class_names: Mapping[str, Sequence[str]] | None = None,
            extra: Mapping | None = None) -> dict:
     """A JSON-able record of one evaluation (``from_record`` reads it back)."""
-    counts = counts_record(ev, class_names)
     return {
         "net": ev.net,
         "dataset": dataset,
@@ -295,13 +298,9 @@ def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_
         "weights": str(weights_path) if weights_path else None,
         "weights_sha256": sha256_file(weights_path) if weights_path else None,
         **environment(device),
-        "world_size": ev.world_size,
-        "backend": ev.backend,
         "seconds_per_image_median": ev.median_seconds,
         "seconds_per_image_mean": statistics.fmean(ev.seconds) if ev.seconds else None,
-        "scores": counts["scores"],
-        "ids": counts["ids"],
-        "seconds": counts["seconds"],
+        **counts_record(ev, class_names),  # world_size, backend, ids, seconds, scores with confusion matrices
         **dict(extra or {}),
     }
 

@@ -73,8 +73,9 @@ CVPR_WEIGHT_DECAY = 5e-4  # the paper names 5e-4 and 2e-4; 5e-4 is the reference
 def cvpr_solver(record: NetRecord) -> Solver:
     """The CVPR 2015 regime for a net: minibatch 20 (iter_size 20 = ranks x passes per rank), momentum 0.9,
     weight decay 5e-4, normalised loss, the paper's fixed learning rate for the net's classifier (1e-3 AlexNet,
-    1e-4 VGG16, 5e-5 GoogLeNet); biases keep the nets' doubled lr_mult. The paper gives no iteration count:
-    the reference solver's is kept (pass --iters)."""
+    1e-4 VGG16, 5e-5 GoogLeNet). lr_mult / decay_mult stay the net's: the VGG16 nets double the biases' rate
+    as the paper says, FCN-AlexNet's trunk keeps Caffe's default 1 as its reference prototxt. The paper gives
+    no iteration count: the reference solver's is kept (pass --iters)."""
     if record.classifier not in CVPR_LEARNING_RATES:
         raise ValueError(f"the CVPR paper gives no learning rate for {record.classifier} nets ({record.name}); "
                          f"it names {sorted(CVPR_LEARNING_RATES)}")
