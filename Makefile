@@ -4,6 +4,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
+RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
 .PHONY: setup test test-caffe test-browser audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
@@ -53,16 +55,16 @@ data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
 
 evaluate: $(STAMP)
-	$(call need-net,voc-fcn8s)$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
+	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
 
 # Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 train: $(STAMP)
-	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(PY) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME))
+	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME))
 
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(PY) -m reproduce.table$* $(if $(SMOKE),--smoke)
+	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

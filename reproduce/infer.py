@@ -8,6 +8,9 @@ nyud-fcn32s-color-d) take their second picture with --second (one per IMAGE, the
 Bad input: weights that do not fit the net stop the run with one error before any image (exit 2); a picture
 that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
 and the others are still segmented; the exit status is then 1 and the last line lists the failures.
+
+Under ``torchrun --nproc_per_node=N -m reproduce.infer ...`` (same arguments) rank r segments images r, r + N,
+... of the list and writes their files; rank 0 prints every image's line, and the failures, in list order.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from . import distributed, options
 from .predict import predict
-from .records import device_name, pick_device
+from .records import device_name
 
 
 def load_weights(net, path: Path):
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    options.add_common(parser)
     args = parser.parse_args(argv)
 
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
@@ -67,15 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(tops) == 1 and args.second:
         parser.error(f"{args.net} takes one picture per image; drop --second")
 
-    device = pick_device(args.device)
+    world, device = options.start(args)
     try:
         net = load_weights(nets.build(args.net), args.weights).to(device)
     except (weights.WeightsMismatchError, weights.CaffemodelError, ValueError, OSError) as e:
-        print(f"error: cannot segment with {args.weights}: {e}", file=sys.stderr)
-        return 2
-    print(f"{args.net} on {device_name(device)}: {len(args.images)} image(s) -> {args.out}")
-    failed: list[str] = []
-    for i, path in enumerate(args.images):
+        return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
+                                  args.dist_timeout)
+    where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
+    distributed.say(f"{args.net} on {where}: {len(args.images)} image(s) -> {args.out}")
+    positions = world.shard(len(args.images))
+    lines, failed = [], []
+    for i in positions:
+        path = args.images[i]
         files = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else {tops[0]: path}
         # A bad picture costs only itself: one line, and the others are still segmented.
         pictures, problem = {}, None
@@ -91,19 +98,30 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as e:  # preprocessing refused it (depth with holes, sizes that differ, ...)
                 problem = f"cannot feed it to {args.net}: {e}"
         if problem is not None:
-            print(f"{path}: skipped: {problem}", file=sys.stderr)
+            lines.append(f"{path}: skipped: {problem}")
             failed.append(str(path))
+            if not world.distributed:
+                print(lines[-1], file=sys.stderr)
             continue
         heads = result if isinstance(result, dict) else {net.outputs[0]: result}
         label_tops = {score: label for _, score, label in net.spec.losses}
+        said = []
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
             png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
             over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
-            print(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+            said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+        lines.append("\n".join(said))
+        if not world.distributed:
+            print(lines[-1])
+    if world.distributed:  # rank 0 prints every rank's lines, in list order
+        for line in distributed.in_list_order(distributed.all_gather((positions, lines), world)):
+            distributed.say(line)
+        failed = [f for part in distributed.all_gather(failed, world) for f in part]
     if failed:
-        print(f"{len(failed)} of {len(args.images)} image(s) failed: {', '.join(failed)}", file=sys.stderr)
+        distributed.say(f"{len(failed)} of {len(args.images)} image(s) failed: {', '.join(failed)}",
+                        file=sys.stderr)
         return 1
     return 0
 
@@ -116,4 +134,4 @@ def _rgb(picture):
 
 if __name__ == "__main__":
     torch.set_grad_enabled(False)
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .runner import run_table
 from .tables import TABLE4
 
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

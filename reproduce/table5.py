@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .metrics import scores
 from .runner import Context, Outcome, run_table
 from .tables import TABLE5, Row
@@ -46,4 +47,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -26,6 +26,7 @@ import sys
 
 import numpy as np
 
+from . import distributed
 from .runner import Context, Outcome, run_table
 from .tables import TABLE6, Row
 
@@ -44,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

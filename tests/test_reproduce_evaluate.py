@@ -15,23 +15,12 @@ import data
 import nets
 import weights
 from data import miniature
-from nets.net import CaffeNet
-from nets.spec import TRAINED, NetSpec, conv, relu
 from reproduce import evaluate, infer
 from reproduce.metrics import fast_hist, scores
 from reproduce.predict import predict
-from reproduce.runner import random_init
+from tiny_nets import scoring_net
 
-
-def tiny_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = None) -> CaffeNet:
-    """conv 3x3 + ReLU + 1x1 score with ``classes`` outputs, named like a reference net, seeded weights."""
-    inputs = inputs or {"data": 3}
-    first = next(iter(inputs))
-    layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
-              conv("score", "conv1", classes, 1, param=TRAINED))
-    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), losses=(("loss", "score", "label"),)))
-    random_init(net, 3)
-    return net.eval()
+tiny_net = scoring_net  # conv 3x3 + ReLU + 1x1 score, named like a reference net
 
 
 @pytest.fixture(scope="module")
