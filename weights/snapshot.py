@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel
+from .caffemodel import CaffeLayer, CaffeModel
 
 # Version of the conversion written into every .h5 (bump when the output of the same input changes).
 CONVERTER_VERSION = "1"
@@ -126,13 +126,11 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
 
 
 def read_weights(path: str | os.PathLike) -> CaffeModel:
-    """A weights file of either kind, told apart by its first bytes: HDF5 snapshot or binary caffemodel."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}; fetch one with python -m weights.zoo fetch NAME")
-    with path.open("rb") as f:
-        head = f.read(8)
-    return read_h5(path) if head == HDF5_MAGIC else read_caffemodel(path)
+    """A weights file of any format the kit reads, told apart by its content (``weights.formats``): HDF5
+    snapshot, binary caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or Chainer .npz."""
+    from . import formats  # here: formats builds on this module's HDF5 reader and writer
+
+    return formats.read(path)
 
 
 # ---- nets --------------------------------------------------------------------------------------------------
@@ -195,22 +193,32 @@ def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
     raise WeightsMismatchError("\n".join(lines))
 
 
-def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) -> torch.nn.Module:
-    """Fill every parameter and frozen buffer of ``net`` from a weights .h5, a caffemodel (read in memory)
-    or a mapping layer -> blobs. Strict: every layer of the file must land on the net and every blob of the
-    net must be filled, with identical shapes; otherwise one WeightsMismatchError lists all differences and
-    the net is left untouched. Returns the net."""
+def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
+         log: Callable[[str], None] | None = print) -> torch.nn.Module:
+    """Fill every parameter and frozen buffer of ``net`` from a weights file of any format the kit reads
+    (``weights.formats``: .h5, caffemodel, torch state_dict, Chainer .npz) or a mapping layer -> blobs.
+    Strict: every layer of the file must land on the net and every blob of the net must be filled, with
+    identical shapes; otherwise one WeightsMismatchError lists all differences and the net is left untouched.
+    The one exception: a layer of a type the file's format does not store (torchfcn's and Chainer fcn's files
+    hold no Scale blobs) is filled from the net's definition, and one line to ``log`` says so. Returns the net."""
     source = "mapping"
+    fmt = ""
     if isinstance(weights, (str, os.PathLike)):
         source = Path(weights).name
         weights = read_weights(weights)
     if isinstance(weights, CaffeModel):
+        fmt = weights.format
         weights = weights.blobs()
     file_blobs = {LAYER_RENAMES.get(name, name): blobs for name, blobs in weights.items() if len(blobs)}
     targets = net_blobs(net)
-    check_fit({n: [t.shape for t in ts] for n, ts in targets.items()},
-              {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()},
-              getattr(net, "name", type(net).__name__), source)
+    net_shapes = {n: [t.shape for t in ts] for n, ts in targets.items()}
+    net_name = getattr(net, "name", type(net).__name__)
+    if fmt:
+        from .formats import fill_from_definition
+
+        file_blobs = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
+                                          net_name, log)
+    check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
     import torch  # here, not at the top: converting caffemodels does not need torch
 
     with torch.no_grad():
