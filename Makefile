@@ -6,9 +6,10 @@ STAMP := .venv/.installed
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet -r requirements.txt
+	.venv/bin/pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 test: $(STAMP)

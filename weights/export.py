@@ -87,10 +87,16 @@ def write_onnx(net: nets.CaffeNet, dst: str | os.PathLike) -> Path:
     axes = {blob: {0: "N", 2: "H", 3: "W"} for blob in (*net.inputs, *net.outputs)}
     net.eval()
     with atomic_path(dst) as tmp, warnings.catch_warnings(), torch.no_grad():
+        # One eager pass first: each Deconvolution then holds its per-class kernels, which the trace records as
+        # constants (the graph gets a grouped ConvTranspose, not ops that pick the diagonal out of the kernel).
+        net(*example)
         # Expected, see the module docstring: the trace runs the nets' Python-side checks once, and torch calls
-        # this exporter deprecated in favour of the one that cannot trace the nets.
+        # this exporter deprecated in favour of the one that cannot trace the nets. The constant-folding note
+        # is about slices of LRN's padding in FCN-AlexNet, left to onnxruntime.
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
         torch.onnx.export(net, example, str(tmp), dynamo=False, opset_version=ONNX_OPSET,
                           input_names=list(net.inputs), output_names=list(net.outputs), dynamic_axes=axes,
                           do_constant_folding=False)
