@@ -5,13 +5,13 @@
 >>> len(reader), reader.ids[0], reader.tops
 (736, '2007_000033', ('data', 'label'))
 >>> item = reader[0]    # {"data": float32 3 x H x W, BGR minus mean; "label": uint8 H x W, 255 = ignore}
->>> data.net_tops("nyud-fcn32s-hha")                 # net input blob -> reader top
-{'data': 'hha'}
 
 Readers: voc, sbd, nyud, siftflow, pascalcontext (readers.py). Preprocessing for a user's own image:
-``data.preprocess_image(path_or_pil, data.MEANS["voc"])``. Loaders: ``data.eval_loader``,
-``data.train_loader``. Fetch datasets with ``make data DATASET=<name>`` (download.py); the root is $FCN_DATA
-(layout.py).
+``data.preprocess_image(path_or_pil, data.MEANS["voc"])`` (which top feeds which net input, with which mean, is
+in the net records: ``nets.record(NAME).inputs``). Loaders: ``data.eval_loader``, ``data.train_loader``. Fetch
+datasets with ``make data DATASET=<name>`` (download.py); the root is $FCN_DATA (layout.py). Files: every
+writer of the kit writes through ``data.files`` (atomic, umask permissions) and downloads through
+``data.fetch`` (resumable).
 """
 
 from __future__ import annotations
@@ -21,18 +21,20 @@ from pathlib import Path
 
 from .classes import CLASSES, IGNORE_LABEL, num_classes
 from .errors import BadSampleError, DownloadError, MissingDataError, SplitMismatchError, SplitMismatchWarning
-from .feeds import NET_DATA, NET_DATASET, NetData, net_data, net_inputs, net_labels, net_mean, net_tops
 from .layout import ENV_VAR, data_root, default_root
 from .palette import VOC_PALETTE, colorize, label_image, overlay, save_label_png, save_overlay, voc_palette
 from .preprocess import (
     CHANNEL_ORDER,
+    MEAN_VALUES,
     MEANS,
     NYUD_HHA_MEAN,
     NYUD_LOG_DEPTH_MEAN,
+    TOP_KINDS,
     deprocess_image,
     preprocess_depth,
     preprocess_hha,
     preprocess_image,
+    preprocess_top,
     to_rgb,
 )
 from .readers import READERS, Reader
@@ -67,11 +69,10 @@ def load(name: str, split: str, root: Path | str | None = None, **options) -> Re
 
 
 __all__ = [
-    "CHANNEL_ORDER", "CLASSES", "ENV_VAR", "IGNORE_LABEL", "MEANS", "NAMES", "NET_DATA", "NET_DATASET",
-    "NYUD_HHA_MEAN", "NYUD_LOG_DEPTH_MEAN", "READERS", "REFERENCE_SPLITS", "VOC_PALETTE", "BadSampleError",
-    "DownloadError", "MissingDataError", "NetData", "Reader", "ReferenceSampler", "SplitInfo",
-    "SplitMismatchError", "SplitMismatchWarning", "colorize", "data_root", "default_root", "deprocess_image",
-    "eval_loader", "label_image", "load", "net_data", "net_inputs", "net_labels", "net_mean", "net_tops",
-    "num_classes", "overlay", "preprocess_depth", "preprocess_hha", "preprocess_image", "save_label_png",
-    "save_overlay", "to_rgb", "train_loader", "voc_palette",
+    "CHANNEL_ORDER", "CLASSES", "ENV_VAR", "IGNORE_LABEL", "MEANS", "MEAN_VALUES", "NAMES", "NYUD_HHA_MEAN",
+    "NYUD_LOG_DEPTH_MEAN", "READERS", "REFERENCE_SPLITS", "TOP_KINDS", "VOC_PALETTE", "BadSampleError",
+    "DownloadError", "MissingDataError", "Reader", "ReferenceSampler", "SplitInfo", "SplitMismatchError",
+    "SplitMismatchWarning", "colorize", "data_root", "default_root", "deprocess_image", "eval_loader",
+    "label_image", "load", "num_classes", "overlay", "preprocess_depth", "preprocess_hha", "preprocess_image",
+    "preprocess_top", "save_label_png", "save_overlay", "to_rgb", "train_loader", "voc_palette",
 ]

@@ -1,9 +1,9 @@
 """Fetch and unpack the datasets: ``python -m data.download NAME`` (``make data DATASET=NAME``).
 
-Archives go to $FCN_DATA/downloads/ (resumable: a partial file is kept as NAME.part and continued with an HTTP
-Range request), are checked against the size the server announces (and a known size where there is one), then
-unpacked into a temporary folder beside the destination and renamed into place, so a dataset folder is either
-complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and checked
+Archives go to $FCN_DATA/downloads/ (data.fetch: resumable, a partial file is kept as NAME.part and continued
+with an HTTP Range request), are checked against the size the server announces (and a known size where there is
+one), then unpacked into a temporary folder beside the destination and renamed into place, so a dataset folder
+is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and checked
 against their published MD5s (FACTS.md section 3). Without network access the error names every URL and the
 manual steps.
 """
@@ -11,24 +11,18 @@ manual steps.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import re
-import shutil
 import sys
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .errors import DownloadError
+from .fetch import Unreachable
+from .fetch import download as fetch
+from .files import atomic_path, md5_file, new_file_mode, scratch_dir
 from .layout import DOWNLOADS_FOLDER, data_root, describe_layout
 
 
@@ -102,79 +96,6 @@ TARGETS: dict[str, tuple[str, ...]] = {
 }
 TARGETS["all"] = tuple(dict.fromkeys(p for t in TARGETS.values() for p in t))
 
-_NETWORK_ERRORS = (urllib.error.URLError, OSError, HTTPException)
-_CHUNK = 1 << 20
-
-
-class Unreachable(DownloadError):
-    """The server could not be reached at all (no network, DNS failure, refused connection, timeout)."""
-
-    def __init__(self, url: str, reason: object):
-        self.url = url
-        super().__init__(f"cannot reach {url}: {reason}")
-
-
-def _total_from_content_range(value: str | None) -> int | None:
-    match = re.search(r"/(\d+)\s*$", value or "")
-    return int(match.group(1)) if match else None
-
-
-def fetch(url: str, dest: Path, size: int | None = None, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest``, resuming ``dest``.part if present. The file is complete when it has the
-    length the server announced (and ``size`` when given); only then is it renamed to ``dest``."""
-    dest = Path(dest)
-    if dest.is_file():
-        if size is not None and dest.stat().st_size != size:
-            raise DownloadError(f"{dest} has {dest.stat().st_size} bytes, expected {size}; delete it and "
-                                "rerun")
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": "fcn-kit data downloader"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and offset:  # nothing left to send: the partial file may already be whole
-            total = _total_from_content_range(e.headers.get("Content-Range"))
-            if total == offset and (size is None or size == offset):
-                os.replace(part, dest)
-                return dest
-            part.unlink()
-            return fetch(url, dest, size, timeout)
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        raise Unreachable(url, getattr(e, "reason", e)) from e
-    with response:
-        resumed = offset > 0 and response.status == 206
-        if offset and not resumed:
-            offset = 0  # the server ignored the Range header and sends the whole file again
-        length = response.headers.get("Content-Length")
-        total = offset + int(length) if length is not None else None
-        if resumed:
-            total = _total_from_content_range(response.headers.get("Content-Range")) or total
-        if size is not None and total is not None and total != size:
-            raise DownloadError(f"{url} is {total} bytes but {size} were expected; the file on the server "
-                                "changed, check the URL")
-        try:
-            bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name, disable=None)
-            with open(part, "ab" if resumed else "wb") as f, bar:
-                while chunk := response.read(_CHUNK):
-                    f.write(chunk)
-                    bar.update(len(chunk))
-        except _NETWORK_ERRORS as e:
-            raise DownloadError(f"{url}: the transfer broke off after {part.stat().st_size} bytes ({e}); "
-                                f"rerun the same command to resume from {part}") from e
-    got = part.stat().st_size
-    expected = size if size is not None else total
-    if expected is not None and got != expected:
-        raise DownloadError(f"{url}: received {got} of {expected} bytes; rerun the same command to resume "
-                            f"from {part}")
-    os.replace(part, dest)
-    return dest
-
 
 def _find_folder(top: Path, markers: Sequence[str]) -> Path | None:
     """The shallowest folder under ``top`` (itself included) that holds every marker path."""
@@ -193,9 +114,7 @@ def unpack(archive: Path, dest: Path, markers: Sequence[str]) -> Path:
     dest = Path(dest)
     if dest.exists():
         raise DownloadError(f"{dest} already exists; move it away to unpack {archive} again")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.unpack-"))
-    try:
+    with scratch_dir(dest) as tmp:
         try:
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as z:
@@ -210,18 +129,10 @@ def unpack(archive: Path, dest: Path, markers: Sequence[str]) -> Path:
         found = _find_folder(tmp, markers)
         if found is None:
             raise DownloadError(f"{archive} has no folder holding {list(markers)}; is it the right archive?")
+        # The extracted folder, or the scratch folder itself: a new folder's permissions, not mkdir's 0700.
+        os.chmod(found, new_file_mode(directory=True))
         os.rename(found, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # what is left of the extraction, never dest
     return dest
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _staged_name(part: ListFile) -> str:
@@ -231,19 +142,18 @@ def _staged_name(part: ListFile) -> str:
 
 def _fetch_list(part: ListFile, root: Path) -> Path:
     dest = root / part.dest
-    if dest.is_file() and (part.md5 is None or _md5(dest) == part.md5):
+    if dest.is_file() and (part.md5 is None or md5_file(dest) == part.md5):
         return dest
     if not dest.parent.is_dir():
         raise DownloadError(f"{dest.parent} does not exist; fetch its dataset first")
     staged = fetch(part.url, root / DOWNLOADS_FOLDER / _staged_name(part))
-    got = _md5(staged)
+    got = md5_file(staged)
     if part.md5 is not None and got != part.md5:
         staged.unlink()
         raise DownloadError(f"{part.url} has MD5 {got}, expected {part.md5} (the reference's published "
                             "list); removed it, rerun to fetch it again")
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.copyfile(staged, tmp)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(staged.read_bytes())
     return dest
 
 
@@ -281,7 +191,7 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
                     raise DownloadError(f"{dest} exists but lacks {missing}; move it away and rerun")
                 log(f"{part.key}: already in {dest}")
             else:
-                archive = fetch(part.url, root / DOWNLOADS_FOLDER / part.filename, part.size)
+                archive = fetch(part.url, root / DOWNLOADS_FOLDER / part.filename, size=part.size)
                 unpack(archive, dest, part.markers)
                 log(f"{part.key}: unpacked into {dest} (the archive {archive} may be deleted)")
             placed.append(dest)

@@ -23,9 +23,6 @@ Everything is a function of the seed. A tree is built in a temporary sibling fol
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -35,6 +32,7 @@ import scipy.sparse
 from PIL import Image
 
 from .classes import CONTEXT_RENAMES, PASCALCONTEXT
+from .files import atomic_path
 from .palette import label_image
 from .readers import SIFTFLOW_SUBDIR
 from .splits import SIFTFLOW_UNANNOTATED
@@ -48,16 +46,10 @@ def _staged(root: Path) -> Iterator[Path]:
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} exists and is not empty; miniature trees are built into a new folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.building-"))
-    try:
+    if root.exists():
+        root.rmdir()  # an empty folder: the atomic rename takes its place
+    with atomic_path(root, directory=True) as tmp:
         yield tmp
-        if root.exists():
-            root.rmdir()
-        os.rename(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _sizes(rng: np.random.Generator, n: int, size: Size | None, lo: Size = (24, 28),

@@ -8,12 +8,12 @@ palette; the same palette colours every dataset's labels here.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .files import atomic_path
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -56,18 +56,10 @@ def colorize(label: np.ndarray) -> np.ndarray:
 
 
 def _save_atomic(image: Image.Image, path: Path | str) -> Path:
-    """Write a PNG through a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write a PNG atomically (data.files): never a half-written file."""
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+    return Path(path)
 
 
 def save_label_png(path: Path | str, label: np.ndarray) -> Path:

@@ -19,20 +19,30 @@ from PIL import Image
 # The order the nets' first convolution expects (Caffe / OpenCV convention inherited from the ILSVRC nets).
 CHANNEL_ORDER = "BGR"
 
-# Per-dataset means (B, G, R) from FACTS.md section 3, float32 like the reference's np.array(..., float32).
-MEANS: dict[str, np.ndarray] = {
-    "voc": np.array((104.00699, 116.66877, 122.67892), dtype=np.float32),
-    "sbd": np.array((104.00699, 116.66877, 122.67892), dtype=np.float32),
-    "nyud": np.array((116.190, 97.203, 92.318), dtype=np.float32),
-    "siftflow": np.array((114.578, 115.294, 108.353), dtype=np.float32),
-    "pascalcontext": np.array((104.007, 116.669, 122.679), dtype=np.float32),
+# The means subtracted before the nets (ledger: data.means), as the reference's data layers give them: per
+# dataset (B, G, R) for colour images, NYUD's HHA mean in the stored channel order (horizontal disparity,
+# height, angle: no BGR flip), NYUD's one-channel log-depth mean. Defined here once; the net records
+# (nets.registry) name them per input, and readers apply them in float32 like the reference's
+# np.array(..., dtype=np.float32).
+MEAN_VALUES: dict[str, tuple[float, ...]] = {
+    "voc": (104.00699, 116.66877, 122.67892),
+    "nyud": (116.190, 97.203, 92.318),
+    "nyud-hha": (132.431, 94.076, 118.477),
+    "nyud-log-depth": (7.844,),
+    "siftflow": (114.578, 115.294, 108.353),
+    "pascalcontext": (104.007, 116.669, 122.679),
 }
-# NYUD HHA mean in the stored channel order (horizontal disparity, height, angle): no BGR flip.
-NYUD_HHA_MEAN = np.array((132.431, 94.076, 118.477), dtype=np.float32)
-# NYUD depth: log of the depth PNG value (millimetres), minus this one-channel mean.
-NYUD_LOG_DEPTH_MEAN = np.array((7.844,), dtype=np.float32)
+MEAN_VALUES["sbd"] = MEAN_VALUES["voc"]  # SBD's images are VOC images, fed with the VOC mean
+_COLOUR = ("voc", "sbd", "nyud", "siftflow", "pascalcontext")
+MEANS: dict[str, np.ndarray] = {k: np.array(MEAN_VALUES[k], dtype=np.float32) for k in _COLOUR}
+NYUD_HHA_MEAN = np.array(MEAN_VALUES["nyud-hha"], dtype=np.float32)
+NYUD_LOG_DEPTH_MEAN = np.array(MEAN_VALUES["nyud-log-depth"], dtype=np.float32)
 
 ImageLike = Image.Image | np.ndarray | str | Path
+
+# What each reader top holds, hence how a picture becomes it: "color" (RGB -> BGR, minus a BGR mean), "hha"
+# (NYUD's HHA encoding, stored channel order, minus its mean), "depth" (log of millimetres, minus its mean).
+TOP_KINDS: dict[str, str] = {"data": "color", "color": "color", "hha": "hha", "depth": "depth"}
 
 # 16-bit and 32-bit single-channel PIL modes: scaled to 8 bits before the RGB conversion, not clipped.
 _WIDE_GRAY = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
@@ -84,18 +94,18 @@ def preprocess_image(image: ImageLike, mean: np.ndarray | str) -> np.ndarray:
     return np.ascontiguousarray(in_.transpose((2, 0, 1)))
 
 
-def preprocess_hha(image: ImageLike) -> np.ndarray:
-    """NYUD HHA as the reference fed it: float32 3 x H x W, stored channel order, minus NYUD_HHA_MEAN."""
+def preprocess_hha(image: ImageLike, mean: np.ndarray = NYUD_HHA_MEAN) -> np.ndarray:
+    """NYUD HHA as the reference fed it: float32 3 x H x W, stored channel order, minus ``mean``."""
     image = Image.open(image) if isinstance(image, str | Path) else image
     hha = np.array(image, dtype=np.float32)
     if hha.ndim != 3 or hha.shape[2] != 3:
         raise ValueError(f"an HHA image has three 8-bit channels; got array shape {hha.shape}")
-    hha -= NYUD_HHA_MEAN
+    hha -= np.asarray(mean, dtype=np.float32)
     return np.ascontiguousarray(hha.transpose((2, 0, 1)))
 
 
-def preprocess_depth(image: ImageLike) -> np.ndarray:
-    """NYUD depth as the reference fed it: float32 1 x H x W, log(depth in mm) - 7.844.
+def preprocess_depth(image: ImageLike, mean: np.ndarray = NYUD_LOG_DEPTH_MEAN) -> np.ndarray:
+    """NYUD depth as the reference fed it: float32 1 x H x W, log(depth in mm) - ``mean`` (7.844).
 
     The depth PNG of the reference's prepared archive is single-channel 16-bit, millimetres (exp(7.844) is
     about 2.55 m, a typical indoor depth). A zero (missing depth) would give -inf, so it is refused here."""
@@ -110,8 +120,20 @@ def preprocess_depth(image: ImageLike) -> np.ndarray:
                          "depth maps are filled (no holes). Fill the holes or use the reference's prepared "
                          "archive.")
     d = np.log(d)
-    d -= NYUD_LOG_DEPTH_MEAN
+    d -= np.asarray(mean, dtype=np.float32)
     return d[np.newaxis, ...]
+
+
+def preprocess_top(top: str, image: ImageLike, mean: np.ndarray | tuple[float, ...]) -> np.ndarray:
+    """A picture as the reader top ``top`` holds it (TOP_KINDS), with the given mean: what the net record's
+    inputs ask for (nets.record(NAME).inputs)."""
+    if top not in TOP_KINDS:
+        raise ValueError(f"no preprocessing for reader top {top!r}; known tops: {sorted(TOP_KINDS)}")
+    kind = TOP_KINDS[top]
+    mean = np.asarray(mean, dtype=np.float32)
+    if kind == "color":
+        return preprocess_image(image, mean)
+    return preprocess_hha(image, mean) if kind == "hha" else preprocess_depth(image, mean)
 
 
 def deprocess_image(blob: np.ndarray, mean: np.ndarray | str) -> np.ndarray:

@@ -1,59 +1,54 @@
 """The reference FCNs as Caffe-faithful PyTorch modules.
 
 >>> import nets
->>> net = nets.build("voc-fcn8s")          # a CaffeNet (torch.nn.Module)
+>>> net = nets.build("voc-fcn8s")          # a CaffeNet (torch.nn.Module), zero weights until loaded
 >>> score = net(data)                      # N x 21 x H x W, same H x W as data
 >>> blobs = net.forward_blobs(data)        # every Caffe blob by name
+>>> nets.record("voc-fcn8s").train         # everything else known about the net: nets/registry.py
+
+Importing ``nets`` does not import torch (the records and specs are plain data); ``build`` and ``CaffeNet`` do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from . import alexnet, vgg
 from .geometry import resolve_crops
-from .layers import bilinear_kernel
-from .net import CaffeNet
+from .registry import RECORDS, NetRecord, record
 from .spec import Layer, NetSpec
 
-# name -> builder of the deploy NetSpec. Names are the reference's directory names (FACTS.md section 1).
-_SPECS: dict[str, Callable[[str], NetSpec]] = {
-    "voc-fcn32s": lambda n: vgg.fcn(n, 32, 21),
-    "voc-fcn16s": lambda n: vgg.fcn(n, 16, 21),
-    "voc-fcn8s": lambda n: vgg.fcn(n, 8, 21),
-    "voc-fcn8s-atonce": lambda n: vgg.fcn(n, 8, 21, at_once=True),
-    "voc-fcn-alexnet": lambda n: alexnet.fcn_alexnet(n, 21),
-    "nyud-fcn32s-color": lambda n: vgg.fcn(n, 32, 40),
-    "nyud-fcn32s-hha": lambda n: vgg.fcn(n, 32, 40),
-    "nyud-fcn32s-color-d": lambda n: vgg.fcn_color_depth(n, 40),
-    "nyud-fcn32s-color-hha": lambda n: vgg.fcn_two_stream(n, 40),
-    "siftflow-fcn32s": lambda n: vgg.fcn_two_headed(n, 32, {"sem": 33, "geo": 3}),
-    "siftflow-fcn16s": lambda n: vgg.fcn_two_headed(n, 16, {"sem": 33, "geo": 3}),
-    "siftflow-fcn8s": lambda n: vgg.fcn_two_headed(n, 8, {"sem": 33, "geo": 3}),
-    "pascalcontext-fcn32s": lambda n: vgg.fcn(n, 32, 60),
-    "pascalcontext-fcn16s": lambda n: vgg.fcn(n, 16, 60),
-    "pascalcontext-fcn8s": lambda n: vgg.fcn(n, 8, 60),
-}
+if TYPE_CHECKING:
+    from .net import CaffeNet
 
-NAMES: tuple[str, ...] = tuple(_SPECS)
+NAMES: tuple[str, ...] = tuple(RECORDS)
 
 
 def spec(name: str) -> NetSpec:
-    """The deploy NetSpec of a reference net, crop offsets derived and checked against the reference's table."""
-    if name not in _SPECS:
-        raise KeyError(f"unknown net {name!r}; the reference nets are: {', '.join(NAMES)}")
-    return resolve_crops(_SPECS[name](name))
+    """The deploy NetSpec of a kit net, crop offsets derived (and checked against the reference's)."""
+    return resolve_crops(record(name).spec(name))
 
 
 def build(name: str) -> CaffeNet:
-    """A reference net as a torch Module, in eval mode (dropout off). Parameters are zero-initialised except the
-    frozen upsampling kernels (bilinear) and Scale factors (the reference's constants); load weights with
-    ``weights.load``."""
-    net = CaffeNet(spec(name))
-    for layer in net.layers:
-        if layer.type == "Deconvolution":
-            getattr(net, layer.name).weight.copy_(bilinear_kernel(layer.num_output, layer.kernel_size))
-    return net.eval()
+    """A kit net as a torch Module, in eval mode (dropout off). Parameters are zero, as Caffe's default filler
+    leaves them, until weights are loaded (``weights.load``); the frozen upsampling kernels are bilinear and
+    the Scale factors the reference's constants from the start."""
+    from .net import CaffeNet
+
+    return CaffeNet(spec(name)).eval()
 
 
-__all__ = ["NAMES", "CaffeNet", "Layer", "NetSpec", "bilinear_kernel", "build", "spec"]
+def __getattr__(name: str):
+    # torch takes seconds to import: the modules that need it load on first use.
+    if name == "CaffeNet":
+        from .net import CaffeNet
+
+        return CaffeNet
+    if name == "bilinear_kernel":
+        from .layers import bilinear_kernel
+
+        return bilinear_kernel
+    raise AttributeError(f"module 'nets' has no attribute {name!r}")
+
+
+__all__ = ["NAMES", "RECORDS", "CaffeNet", "Layer", "NetRecord", "NetSpec", "bilinear_kernel", "build", "record",
+           "spec"]

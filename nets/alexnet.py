@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .geometry import REFERENCE_CROP_OFFSETS
 from .spec import CAFFE_DEFAULT, Layer, NetSpec, conv, conv_relu, crop, deconv, dropout, lrn, max_pool
 
 
@@ -33,4 +34,5 @@ def fcn_alexnet(name: str, classes: int) -> NetSpec:
         deconv("upscore", "score_fr", classes, 63, 32),
         crop("score", "upscore", "data"),
     ]
-    return NetSpec(name, {"data": 3}, tuple(layers), ("score",), "alexnet", losses=(("loss", "score", "label"),))
+    return NetSpec(name, {"data": 3}, tuple(layers), ("score",), REFERENCE_CROP_OFFSETS["alexnet"],
+                   losses=(("loss", "score", "label"),), trunk=("fc7",))

@@ -1,21 +1,47 @@
-"""Paper-to-code audit of every reference net: ``python -m nets.audit [NAME ...] [--size 500]``.
+"""Paper-to-code audit of every kit net: ``python -m nets.audit [NAME ...] [--size 500]``.
 
 For each net: its layer table (kernel / stride / pad, output size for a 500x500 input, cumulative stride,
-receptive field), each crop offset as derived beside the reference's value, and the trainable parameter count
-beside the paper's Table 1 (134M FCN-VGG16, 57M FCN-AlexNet). Exits non-zero on any disagreement.
+receptive field), each crop offset as derived beside the reference's value, and its trunk's structure (conv
+layers, parameters, receptive field, stride) beside the paper's Table 1 row for that trunk, which the net
+records hold (134M FCN-VGG16, 57M FCN-AlexNet). Exits non-zero on any disagreement.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import nets
 from nets import geometry
+from nets.registry import RECORDS, PaperRow
 from nets.spec import NetSpec
 
-# Table 1 of the paper: parameters (millions) and receptive field of the classifier trunks, up to fc7.
-PAPER_TABLE1 = {"vgg16": {"params_m": 134, "rf": 404}, "alexnet": {"params_m": 57, "rf": 355}}
+TABLE1_CLASSES = 21  # Table 1 counts the classifier made convolutional with a 21-class (VOC) score_fr
+
+
+def table1_row(classifier: str) -> tuple[str, PaperRow] | None:
+    """The net whose record holds the paper's Table 1 row for this ILSVRC trunk, and that row."""
+    for rec in RECORDS.values():
+        row = rec.paper_row(1)
+        if row is not None and rec.classifier == classifier:
+            return rec.name, row
+    return None
+
+
+def structure(spec: NetSpec) -> dict[str, float]:
+    """Table 1's structure columns of a net's trunk, per stream: convolution layers (the trunk's and a
+    score_fr), parameters in millions (trunk plus a 21-class score_fr on the trunk's output), receptive field
+    and stride in input pixels of the trunk's output blob."""
+    shapes = spec.param_shapes()
+    trunk = spec.trunk_layers()
+    streams = len(spec.trunk)
+    trunk_convs = [x.name for x in spec.layers if x.type == "Convolution" and x.name in trunk]
+    params = sum(int(math.prod(s)) for name in trunk_convs for s in shapes[name]) / streams
+    score_fr = spec.channels()[spec.trunk[0]] * TABLE1_CLASSES + TABLE1_CLASSES
+    field = geometry.receptive_fields(spec)[spec.trunk[0]]
+    return {"conv_layers": len(trunk_convs) // streams + 1, "params_millions": round((params + score_fr) / 1e6, 1),
+            "rf_size": int(field.size), "max_stride": int(field.jump)}
 
 
 def layer_rows(spec: NetSpec, size: int) -> list[tuple[str, ...]]:
@@ -62,9 +88,10 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
     derived = geometry.derive_crop_offsets(spec)
     crop_rows = []
     for crop_name, offset in derived.items():
-        ref = geometry.reference_crop_offset(spec, crop_name)
-        ok = offset == ref
-        crop_rows.append((crop_name, str(offset), str(ref), "ok" if ok else "DIFFERS"))
+        ref = spec.reference_offsets.get(crop_name)
+        ok = ref is None or offset == ref
+        crop_rows.append((crop_name, str(offset), "-" if ref is None else str(ref),
+                          "derived only (never published)" if ref is None else "ok" if ok else "DIFFERS"))
         if not ok:
             problems.append(f"{name}: crop {crop_name} derived {offset}, reference {ref}")
     out.append("crop offsets:\n" + format_table(("crop", "derived", "reference", ""), crop_rows))
@@ -72,24 +99,27 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
     for o in spec.outputs:
         if sizes[o] != (size, size):
             problems.append(f"{name}: output {o} is {sizes[o]} for a {size}x{size} input")
-    net = nets.build(name)
-    trainable = sum(p.numel() for p in net.parameters())
-    # Table 1 counts the classifier made convolutional (conv1 .. fc7, per stream) plus a 21-class score_fr.
-    trunk = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("score"))
-    frozen = sum(b.numel() for b in net.buffers())
-    family = "alexnet" if spec.heads == "alexnet" else "vgg16"
-    fc7 = next(x.top[0] for x in spec.layers if x.name.startswith("fc7"))  # fc7, or fc7color in two streams
-    rf = geometry.receptive_fields(spec)[fc7].size
-    paper = PAPER_TABLE1[family]
-    streams = sum(1 for x in spec.layers if x.name.startswith("fc7") and x.type == "Convolution")
-    per_stream = trunk / streams + 4096 * 21 + 21
-    out.append(f"trainable parameters {trainable:,} ({trainable / 1e6:.1f}M); per stream conv1..fc7 + a 21-class "
-               f"score_fr: {per_stream / 1e6:.1f}M (paper Table 1 FCN-{family}: {paper['params_m']}M); "
-               f"frozen buffers {frozen:,}; fc7 receptive field {rf} (paper {paper['rf']})")
-    if round(per_stream / 1e6) != paper["params_m"]:
-        problems.append(f"{name}: {per_stream / 1e6:.1f}M parameters per stream, paper {paper['params_m']}M")
-    if rf != paper["rf"]:
-        problems.append(f"{name}: receptive field {rf}, paper {paper['rf']}")
+    ours = structure(spec)
+    shapes = spec.param_shapes()
+    trainable = sum(int(math.prod(s)) for layer in spec.layers if layer.type == "Convolution"
+                    for s in shapes[layer.name])
+    found = table1_row(nets.record(name).classifier)
+    line = (f"trainable parameters {trainable:,} ({trainable / 1e6:.1f}M); per stream: {ours['conv_layers']} conv "
+            f"layers, {ours['params_millions']}M parameters with a 21-class score_fr, receptive field "
+            f"{ours['rf_size']}, stride {ours['max_stride']}")
+    if found is None:
+        out.append(line + " (no Table 1 row for this trunk)")
+    else:
+        holder, row = found
+        paper = {k: row.numbers[k] for k in ours}
+        out.append(line + f"; paper Table 1 {row.method} (record {holder}): " + ", ".join(
+            f"{k} {v:g}" for k, v in paper.items()))
+        if round(ours["params_millions"]) != paper["params_millions"]:
+            problems.append(f"{name}: {ours['params_millions']}M parameters per stream, paper "
+                            f"{paper['params_millions']}M")
+        for key in ("conv_layers", "rf_size", "max_stride"):
+            if ours[key] != paper[key]:
+                problems.append(f"{name}: {key} {ours[key]}, paper {paper[key]}")
     return "\n".join(out), problems
 
 

@@ -21,7 +21,12 @@ import torch
 import nets
 
 FAMILIES = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
-PAPER_MS = {"voc-fcn32s": 210.0, "voc-fcn-alexnet": 50.0}  # Table 1, one 500x500 image on a Tesla K40c
+
+
+def paper_ms(net: str) -> float | None:
+    """Table 1's forward time of a net (one 500x500 image on a Tesla K40c), from its record."""
+    row = nets.record(net).paper_row(1)
+    return None if row is None else row.numbers.get("forward_ms")
 
 
 def device_name(device: torch.device) -> str:
@@ -86,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     by = {r["net"]: r["median_ms"] for r in results}
     if "voc-fcn32s" in by and "voc-fcn-alexnet" in by:
         ours = by["voc-fcn32s"] / by["voc-fcn-alexnet"]
-        paper = PAPER_MS["voc-fcn32s"] / PAPER_MS["voc-fcn-alexnet"]
-        print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {paper:.2f} (K40c: 210 / 50 ms)")
+        vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
+        print(f"FCN-VGG16 / FCN-AlexNet time ratio: ours {ours:.2f}, paper Table 1 {vgg / alex:.2f} "
+              f"(K40c: {vgg:g} / {alex:g} ms)")
     if "voc-fcn8s" in by and "voc-fcn32s" in by:
         print(f"FCN-8s / FCN-32s time ratio: ours {by['voc-fcn8s'] / by['voc-fcn32s']:.2f}")
     return 0

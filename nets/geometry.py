@@ -10,19 +10,20 @@ s stride, p pad):
 A Crop must line its bottom up with its reference blob: it keeps ``bottom[o:o + size(ref)]`` so that
 ``scale * (x + o) + shift_bottom == scale * x + shift_ref``, i.e. ``o = (shift_ref - shift_bottom) / scale``.
 This is how Caffe's net-spec tool derives the reference's offsets; the result is checked against the table the
-reference shipped (REFERENCE_CROP_OFFSETS).
+reference shipped (REFERENCE_CROP_OFFSETS), which the net builders copy into each NetSpec's
+``reference_offsets``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .spec import Layer, NetSpec
 
-# The reference's crop offsets (FACTS.md section 1), by architecture and crop top. SIFT Flow's suffixed crops
-# (score_sem, score_pool4_semc, ...) look up the unsuffixed name.
+# The reference's crop offsets (ledger: geometry.crop-offsets), by head architecture and the crop's role (its
+# name in the single-head nets; SIFT Flow's score_pool4_semc plays the role of score_pool4c).
 REFERENCE_CROP_OFFSETS: dict[str, dict[str, int]] = {
     "32s": {"score": 19},
     "16s": {"score_pool4c": 5, "score": 27},
@@ -52,7 +53,7 @@ class CoordMap:
 
 
 IDENTITY = CoordMap(Fraction(1), Fraction(0))
-SPATIAL_ONLY = {"ReLU", "Dropout", "LRN", "Scale"}  # layers that keep both size and coordinates
+SAME_GEOMETRY = {"ReLU", "Dropout", "LRN", "Scale"}  # layers whose top keeps the bottom's size and coordinates
 
 
 def coord_maps(spec: NetSpec) -> dict[str, CoordMap]:
@@ -64,7 +65,7 @@ def coord_maps(spec: NetSpec) -> dict[str, CoordMap]:
             top = bottom[0].then_forward(layer.kernel_size, layer.stride, layer.pad)
         elif layer.type == "Deconvolution":
             top = bottom[0].then_deconv(layer.kernel_size, layer.stride, layer.pad)
-        elif layer.type in SPATIAL_ONLY:
+        elif layer.type in SAME_GEOMETRY:
             top = bottom[0]
         elif layer.type == "Crop":
             top = bottom[1]
@@ -102,27 +103,23 @@ def derive_crop_offsets(spec: NetSpec) -> dict[str, int]:
             for layer in spec.layers if layer.type == "Crop"}
 
 
-def reference_crop_offset(spec: NetSpec, crop_name: str) -> int:
-    """The reference's published offset for a crop of this net (SIFT Flow suffixes stripped)."""
-    table = REFERENCE_CROP_OFFSETS[spec.heads]
-    key = crop_name.replace("_sem", "").replace("_geo", "")
-    if key not in table:
-        raise GeometryError(f"net {spec.name!r}: crop {crop_name!r} is not in the reference's table {table}")
-    return table[key]
-
-
 def resolve_crops(spec: NetSpec) -> NetSpec:
-    """Fill every Crop's offset from geometry and check it against the reference's table."""
+    """Fill every Crop's offset from geometry and check it against the offsets the reference published
+    (``spec.reference_offsets``; a net the reference never published has none, and its offsets are derived
+    only)."""
     derived = derive_crop_offsets(spec)
+    published = dict(spec.reference_offsets)
+    if published and set(published) != set(derived):
+        raise GeometryError(f"net {spec.name!r}: the reference's offsets name crops {sorted(published)}, the net "
+                            f"has crops {sorted(derived)}")
     for name, offset in derived.items():
-        expected = reference_crop_offset(spec, name)
-        if offset != expected:
+        if published and offset != published[name]:
             raise GeometryError(
                 f"net {spec.name!r}: crop {name!r} derives offset {offset} from the layer geometry, but the "
-                f"reference uses {expected}; a kernel, stride or pad differs from the reference net")
+                f"reference uses {published[name]}; a kernel, stride or pad differs from the reference net")
     layers = tuple(layer.with_offset(derived[layer.name]) if layer.type == "Crop" else layer
                    for layer in spec.layers)
-    return NetSpec(spec.name, spec.inputs, layers, spec.outputs, spec.heads, spec.losses)
+    return replace(spec, layers=layers)
 
 
 # ---- sizes and receptive fields (for the audit and the tests) -------------------------------------------------

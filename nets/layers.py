@@ -116,3 +116,72 @@ def caffe_eltwise_sum(tensors: list[torch.Tensor], coeff: tuple[float, ...]) -> 
     for c, t in zip(coeff[1:], tensors[1:], strict=True):
         out = out + (t * c if c != 1 else t)
     return out
+
+
+# ---- SoftmaxWithLoss (the reference's loss layers) ---------------------------------------------------------
+
+FLT_MIN = 1.17549435e-38  # float.h FLT_MIN: SoftmaxWithLoss clamps probabilities here before the log
+
+
+class _SoftmaxWithLoss(torch.autograd.Function):
+    """Forward: sum over valid pixels of -log(max(p_label, FLT_MIN)), divided by the normaliser.
+    Backward: (p - onehot(label)) on valid pixels, 0 on ignored ones, times top diff / normaliser; the clamp
+    does not enter the gradient, exactly as in Caffe's SoftmaxWithLossLayer::Backward_cpu."""
+
+    @staticmethod
+    def forward(ctx, score: torch.Tensor, label: torch.Tensor, normalize: bool, ignore_label: int):
+        # Caffe's SoftmaxLayer: subtract the channel max, exponentiate, divide by the sum.
+        shifted = score - score.amax(dim=1, keepdim=True)
+        expd = shifted.exp()
+        prob = expd / expd.sum(dim=1, keepdim=True)
+        valid = label != ignore_label
+        safe = torch.where(valid, label, torch.zeros_like(label)).unsqueeze(1)
+        p_label = prob.gather(1, safe).squeeze(1)
+        per_pixel = -torch.log(torch.clamp(p_label, min=FLT_MIN))
+        total = torch.where(valid, per_pixel, torch.zeros_like(per_pixel)).sum()
+        count = int(valid.sum())
+        # LossParameter normalization: legacy normalize true = VALID (Caffe floors the count at 1),
+        # normalize false = BATCH_SIZE (the outer dimension N).
+        normalizer = float(max(1, count)) if normalize else float(score.shape[0])
+        ctx.save_for_backward(prob, safe, valid)
+        ctx.normalizer = normalizer
+        return total / normalizer
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        prob, safe, valid = ctx.saved_tensors
+        grad = prob.clone()
+        grad.scatter_add_(1, safe, -torch.ones_like(safe, dtype=grad.dtype))
+        grad = grad * valid.unsqueeze(1).to(grad.dtype)
+        grad = grad * (grad_output / ctx.normalizer)
+        return grad, None, None, None
+
+
+def softmax_with_loss(score: torch.Tensor, label: torch.Tensor, normalize: bool,
+                      ignore_label: int = 255) -> torch.Tensor:
+    """Caffe SoftmaxWithLoss with ``ignore_label`` and the legacy ``normalize`` flag.
+
+    score: N x C x H x W; label: N x H x W or N x 1 x H x W (the reference's data layers add the singleton
+    axis), integer class indices with ``ignore_label`` for void. normalize=False divides the summed loss by N
+    (the reference's heavy recipe, N = 1), normalize=True by the number of valid pixels (FCN-AlexNet).
+    """
+    if score.dim() != 4:
+        raise ValueError(f"score must be N x C x H x W, found shape {tuple(score.shape)}")
+    if label.dim() == 4:
+        if label.shape[1] != 1:
+            raise ValueError(f"a 4-D label must be N x 1 x H x W, found shape {tuple(label.shape)}")
+        label = label[:, 0]
+    n, c, h, w = score.shape
+    if tuple(label.shape) != (n, h, w):
+        raise ValueError(f"label shape {tuple(label.shape)} does not match score {tuple(score.shape)}: "
+                         f"expected {(n, h, w)} (the net's output is cropped to the input size)")
+    if label.dtype.is_floating_point:
+        raise TypeError(f"labels must be an integer tensor, found {label.dtype}")
+    label = label.to(device=score.device, dtype=torch.int64)
+    valid = label != ignore_label
+    if valid.any():
+        lo, hi = int(label[valid].min()), int(label[valid].max())
+        if lo < 0 or hi >= c:
+            raise ValueError(f"label values must lie in [0, {c}) or equal ignore_label {ignore_label}, found "
+                             f"values from {lo} to {hi}")
+    return _SoftmaxWithLoss.apply(score, label, normalize, ignore_label)

@@ -10,6 +10,37 @@ from . import layers as L
 from .spec import Layer, NetSpec
 
 
+def _convolution(layer: Layer, shapes: list[tuple[int, ...]]) -> nn.Conv2d:
+    """Caffe's default filler is constant 0: PyTorch's random init is skipped (slow on fc6's 103M weights)."""
+    out, per_group, k, _ = shapes[0]
+    module = skip_init(nn.Conv2d, per_group * layer.group, out, k, layer.stride, layer.pad, groups=layer.group,
+                       bias=layer.bias_term)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.zero_()
+    return module
+
+
+def _deconvolution(layer: Layer, shapes: list[tuple[int, ...]]) -> L.Deconvolution:
+    """Frozen upsampling, filled with the bilinear kernel as the reference's surgery.interp does (when the
+    layer maps C classes to C classes, as every FCN upsampler does; any other shape starts at zero)."""
+    c_in = shapes[0][0]
+    module = L.Deconvolution(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad, layer.group)
+    kernel = L.bilinear_kernel(layer.num_output, layer.kernel_size)
+    if kernel.shape == module.weight.shape:
+        with torch.no_grad():
+            module.weight.copy_(kernel)
+    return module
+
+
+def _scale(layer: Layer, shapes: list[tuple[int, ...]]) -> L.Scale:
+    return L.Scale(shapes[0][0], layer.scale_value)
+
+
+# Caffe types whose layers own parameter blobs -> the module holding them (named after the layer).
+_MODULES = {"Convolution": _convolution, "Deconvolution": _deconvolution, "Scale": _scale}
+
+
 class CaffeNet(nn.Module):
     """A reference FCN as a torch Module.
 
@@ -25,42 +56,15 @@ class CaffeNet(nn.Module):
         self.inputs: tuple[str, ...] = tuple(spec.inputs)
         self.outputs: tuple[str, ...] = spec.outputs
         self.layers: tuple[Layer, ...] = spec.layers
-        channels = dict(spec.inputs)
+        self.channels = spec.channels()
+        shapes = spec.param_shapes()
         for layer in spec.layers:
-            c_in = channels[layer.bottom[0]]
-            if layer.type == "Convolution":
-                if c_in % layer.group:
-                    raise ValueError(f"layer {layer.name!r}: {c_in} input channels do not split into "
-                                     f"{layer.group} groups")
-                # Caffe's default filler is constant 0: skip PyTorch's random init (slow on fc6's 103M weights).
-                module = skip_init(nn.Conv2d, c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
-                                   groups=layer.group, bias=layer.bias_term)
-                with torch.no_grad():
-                    for p in module.parameters():
-                        p.zero_()
-                c_out = layer.num_output
-            elif layer.type == "Deconvolution":
-                module = L.Deconvolution(c_in, layer.num_output, layer.kernel_size, layer.stride, layer.pad,
-                                         layer.group)
-                c_out = layer.num_output
-            elif layer.type == "Scale":
-                module = L.Scale(c_in, layer.scale_value)
-                c_out = c_in
-            elif layer.type == "Concat":
-                module, c_out = None, sum(channels[b] for b in layer.bottom)
-            else:
-                module, c_out = None, c_in
-            if module is not None:
-                self.add_module(layer.name, module)
-            for top in layer.top:
-                channels[top] = c_out
-        self.channels = channels
-        # How many later layers read each blob: lets __call__ free blobs early. In-place layers read and
-        # rewrite one blob, so they count as one read.
-        self._last_use = {}
-        for i, layer in enumerate(spec.layers):
-            for b in layer.bottom:
-                self._last_use[b] = i
+            build = _MODULES.get(layer.type)
+            if build is not None:
+                self.add_module(layer.name, build(layer, shapes[layer.name]))
+        # The index of the last layer that reads each blob: lets forward() free blobs early. In-place layers read
+        # and rewrite one blob, so they count as one read.
+        self._last_use = {b: i for i, layer in enumerate(spec.layers) for b in layer.bottom}
 
     # ---- what the net is ------------------------------------------------------------------------------------
 
@@ -119,7 +123,7 @@ class CaffeNet(nn.Module):
             else:
                 raise NotImplementedError(f"layer {layer.name!r}: Caffe type {t!r} is not implemented")
             blobs[layer.top[0]] = y
-            if not keep_all:
+            if not keep_all:  # free what no later layer reads (outputs stay)
                 for b in set(layer.bottom) - set(layer.top):
                     if self._last_use.get(b) == i and b not in self.outputs:
                         del blobs[b]

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from data.files import write_text
+
 from .spec import CAFFE_DEFAULT, Layer, NetSpec
 
 
@@ -114,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        write_text(args.out, text)
     return 0
 
 

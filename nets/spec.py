@@ -7,6 +7,7 @@ audit tables. Layer and blob names are Caffe's, character for character.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 # (lr_mult, decay_mult) per parameter blob, as in a prototxt ``param { }`` block.
@@ -53,7 +54,6 @@ class Layer:
     k: float = 1.0
     # Concat
     concat_axis: int = 1
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def in_place(self) -> bool:
@@ -123,13 +123,75 @@ class NetSpec:
     inputs: dict[str, int]
     layers: tuple[Layer, ...]
     outputs: tuple[str, ...]
-    # Architecture tag used to look up the reference's crop table: "32s", "16s", "8s" or "alexnet".
-    heads: str
+    # The offset the reference published for each Crop (geometry derives them and checks against these). Empty
+    # for a net the reference never published: its offsets are derived only.
+    reference_offsets: Mapping[str, int] = field(default_factory=dict)
     # Loss layers of the reference's train/val net: (loss layer name, score blob, label blob).
     losses: tuple[tuple[str, str, str], ...] = ()
+    # The blob where each stream's classifier trunk ends (fc7; fc7color and fc7hha for two streams): the layers
+    # that compute them are the trunk (ILSVRC weights), every other parameter layer belongs to the heads.
+    trunk: tuple[str, ...] = ()
+    # The name suffix of each parallel stream of a multi-stream net, in input order (("color", "hha")): its
+    # layers are named <layer><suffix>; surgery builds the net from one source net per stream.
+    streams: tuple[str, ...] = ()
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
                 return layer
         raise KeyError(f"net {self.name!r} has no layer {name!r}; its layers are {[x.name for x in self.layers]}")
+
+    def channels(self) -> dict[str, int]:
+        """The channel count of every blob."""
+        channels = dict(self.inputs)
+        for layer in self.layers:
+            c_in = channels[layer.bottom[0]]
+            if layer.type in ("Convolution", "Deconvolution"):
+                if c_in % layer.group:
+                    raise ValueError(f"layer {layer.name!r}: {c_in} input channels do not split into "
+                                     f"{layer.group} groups")
+                c_out = layer.num_output
+            elif layer.type == "Concat":
+                c_out = sum(channels[b] for b in layer.bottom)
+            else:
+                c_out = c_in
+            for top in layer.top:
+                channels[top] = c_out
+        return channels
+
+    def param_shapes(self) -> dict[str, list[tuple[int, ...]]]:
+        """Caffe's parameter blob shapes of every layer that has some, in layer order: Convolution weight
+        (out, in/group, k, k) and bias (out,); Deconvolution (in, out/group, k, k) (and (out,) with a bias);
+        Scale (C,). The one place the kit derives them (net construction, surgery, Table 1 counts)."""
+        channels = self.channels()
+        out: dict[str, list[tuple[int, ...]]] = {}
+        for layer in self.layers:
+            c_in, k = channels[layer.bottom[0]], layer.kernel_size
+            if layer.type == "Convolution":
+                out[layer.name] = [(layer.num_output, c_in // layer.group, k, k)]
+            elif layer.type == "Deconvolution":
+                out[layer.name] = [(c_in, layer.num_output // layer.group, k, k)]
+            elif layer.type == "Scale":
+                out[layer.name] = [(c_in,)]
+            if layer.type in ("Convolution", "Deconvolution") and layer.bias_term:
+                out[layer.name].append((layer.num_output,))
+        return out
+
+    def trunk_layers(self) -> frozenset[str]:
+        """Names of the layers that compute the trunk blobs (everything upstream of ``trunk``)."""
+        producers: dict[str, list[Layer]] = {}
+        for layer in self.layers:
+            for top in layer.top:
+                producers.setdefault(top, []).append(layer)
+        seen: set[str] = set()
+        todo = list(self.trunk)
+        blobs_done: set[str] = set()
+        while todo:
+            blob = todo.pop()
+            if blob in blobs_done:
+                continue
+            blobs_done.add(blob)
+            for layer in producers.get(blob, ()):
+                seen.add(layer.name)
+                todo.extend(b for b in layer.bottom if b != blob)
+        return frozenset(seen)

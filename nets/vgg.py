@@ -1,11 +1,13 @@
 """The VGG16 FCN family: FCN-32s, -16s, -8s and their variants (at-once, NYUD RGB-D, two-stream, two-headed).
 
 Layer names, order and parameters follow the reference's ``net.py`` files; crop offsets are left empty here and
-derived by nets.geometry when the net is assembled.
+derived by nets.geometry when the net is assembled, then checked against the offsets the reference published
+(each builder copies them from geometry.REFERENCE_CROP_OFFSETS into the NetSpec).
 """
 
 from __future__ import annotations
 
+from .geometry import REFERENCE_CROP_OFFSETS
 from .spec import (
     Layer,
     NetSpec,
@@ -50,55 +52,56 @@ def vgg16_trunk(bottom: str, suffix: str = "", first_conv: str | None = None) ->
 
 
 def skip_head(stride: int, classes: int, data: str, fc7: str = "fc7", suffix: str = "",
-              at_once: bool = False) -> list[Layer]:
-    """score_fr and the upsampling / skip layers of FCN-32s, -16s or -8s. ``suffix`` goes on every head name
-    (SIFT Flow's "_sem" / "_geo"); the final crop is named ``score{suffix}``."""
-    s = suffix
-    out = [conv(f"score_fr{s}", fc7, classes, 1)]
-    if stride == 32:
-        out += [deconv(f"upscore{s}", f"score_fr{s}", classes, 64, 32),
-                crop(f"score{s}", f"upscore{s}", data)]
-        return out
-    out.append(deconv(f"upscore2{s}", f"score_fr{s}", classes, 4, 2))
-    pool4 = "pool4"
-    if at_once:  # the skips are scaled down so that all heads can learn at once (FACTS.md section 1)
-        out.append(scale("scale_pool4", "pool4", 0.01))
-        pool4 = "scale_pool4"
-    out += [conv(f"score_pool4{s}", pool4, classes, 1),
-            crop(f"score_pool4{s}c", f"score_pool4{s}", f"upscore2{s}"),
-            eltwise_sum(f"fuse_pool4{s}", f"upscore2{s}", f"score_pool4{s}c")]
-    if stride == 16:
-        out += [deconv(f"upscore16{s}", f"fuse_pool4{s}", classes, 32, 16),
-                crop(f"score{s}", f"upscore16{s}", data)]
-        return out
-    if stride != 8:
+              at_once: bool = False) -> tuple[list[Layer], dict[str, int]]:
+    """score_fr and the upsampling / skip layers of FCN-32s, -16s or -8s, and the offsets the reference
+    published for its crops. ``suffix`` goes on every head name (SIFT Flow's "_sem" / "_geo"); the final crop
+    is named ``score{suffix}``."""
+    if stride not in (32, 16, 8):
         raise ValueError(f"FCN heads exist for strides 32, 16 and 8, not {stride}")
-    out.append(deconv(f"upscore_pool4{s}", f"fuse_pool4{s}", classes, 4, 2))
-    pool3 = "pool3"
-    if at_once:
-        out.append(scale("scale_pool3", "pool3", 0.0001))
-        pool3 = "scale_pool3"
-    out += [conv(f"score_pool3{s}", pool3, classes, 1),
-            crop(f"score_pool3{s}c", f"score_pool3{s}", f"upscore_pool4{s}"),
-            eltwise_sum(f"fuse_pool3{s}", f"upscore_pool4{s}", f"score_pool3{s}c"),
-            deconv(f"upscore8{s}", f"fuse_pool3{s}", classes, 16, 8),
-            crop(f"score{s}", f"upscore8{s}", data)]
-    return out
+    s = suffix
+    published = REFERENCE_CROP_OFFSETS[f"{stride}s"]
+    offsets: dict[str, int] = {}
+    out = [conv(f"score_fr{s}", fc7, classes, 1)]
+
+    def skip(pool: str, into: str, factor: float) -> str:
+        """Score ``pool`` (scaled first in the at-once net, so that all heads can learn at once: ledger
+        net.at-once-scale), crop it to the upsampled coarser score ``into`` and sum the two."""
+        bottom = pool
+        if at_once:
+            out.append(scale(f"scale_{pool}", pool, factor))
+            bottom = f"scale_{pool}"
+        offsets[f"score_{pool}{s}c"] = published[f"score_{pool}c"]
+        out.extend([conv(f"score_{pool}{s}", bottom, classes, 1),
+                    crop(f"score_{pool}{s}c", f"score_{pool}{s}", into),
+                    eltwise_sum(f"fuse_{pool}{s}", into, f"score_{pool}{s}c")])
+        return f"fuse_{pool}{s}"
+
+    top = f"score_fr{s}"
+    if stride <= 16:
+        out.append(deconv(f"upscore2{s}", top, classes, 4, 2))
+        top = skip("pool4", f"upscore2{s}", 0.01)
+    if stride == 8:
+        out.append(deconv(f"upscore_pool4{s}", top, classes, 4, 2))
+        top = skip("pool3", f"upscore_pool4{s}", 0.0001)
+    final = {32: "upscore", 16: "upscore16", 8: "upscore8"}[stride]
+    out += [deconv(f"{final}{s}", top, classes, 2 * stride, stride), crop(f"score{s}", f"{final}{s}", data)]
+    offsets[f"score{s}"] = published["score"]
+    return out, offsets
 
 
 def fcn(name: str, stride: int, classes: int, at_once: bool = False) -> NetSpec:
     """Single-input, single-head FCN (VOC, PASCAL-Context, NYUD color or HHA)."""
-    layers = vgg16_trunk("data") + skip_head(stride, classes, "data", at_once=at_once)
-    return NetSpec(name, {"data": 3}, tuple(layers), ("score",), f"{stride}s",
-                   losses=(("loss", "score", "label"),))
+    head, offsets = skip_head(stride, classes, "data", at_once=at_once)
+    return NetSpec(name, {"data": 3}, tuple(vgg16_trunk("data") + head), ("score",), offsets,
+                   losses=(("loss", "score", "label"),), trunk=("fc7",))
 
 
 def fcn_color_depth(name: str, classes: int) -> NetSpec:
     """NYUD RGB-D early fusion: Concat(color, depth) is blob "data", whose first conv has 4 input channels."""
-    layers = [concat("data", ("color", "depth"))]
-    layers += vgg16_trunk("data", first_conv="conv1_1_bgrd") + skip_head(32, classes, "data")
-    return NetSpec(name, {"color": 3, "depth": 1}, tuple(layers), ("score",), "32s",
-                   losses=(("loss", "score", "label"),))
+    head, offsets = skip_head(32, classes, "data")
+    layers = [concat("data", ("color", "depth")), *vgg16_trunk("data", first_conv="conv1_1_bgrd"), *head]
+    return NetSpec(name, {"color": 3, "depth": 1}, tuple(layers), ("score",), offsets,
+                   losses=(("loss", "score", "label"),), trunk=("fc7",))
 
 
 def fcn_two_stream(name: str, classes: int, streams: tuple[str, str] = ("color", "hha")) -> NetSpec:
@@ -111,16 +114,20 @@ def fcn_two_stream(name: str, classes: int, streams: tuple[str, str] = ("color",
     layers += [eltwise_sum("score_fused", *(f"score_fr{s}" for s in streams), coeff=(0.5, 0.5)),
                deconv("upscore", "score_fused", classes, 64, 32),
                crop("score", "upscore", streams[0])]
-    return NetSpec(name, {s: 3 for s in streams}, tuple(layers), ("score",), "32s",
-                   losses=(("loss", "score", "label"),))
+    return NetSpec(name, {s: 3 for s in streams}, tuple(layers), ("score",),
+                   {"score": REFERENCE_CROP_OFFSETS["32s"]["score"]}, losses=(("loss", "score", "label"),),
+                   trunk=tuple(f"fc7{s}" for s in streams), streams=streams)
 
 
 def fcn_two_headed(name: str, stride: int, heads: dict[str, int]) -> NetSpec:
     """SIFT Flow: one trunk, a semantic and a geometric head with _sem / _geo suffixes, each with its loss."""
     layers = vgg16_trunk("data")
+    offsets: dict[str, int] = {}
     for head, classes in heads.items():
-        layers += skip_head(stride, classes, "data", suffix=f"_{head}")
+        head_layers, head_offsets = skip_head(stride, classes, "data", suffix=f"_{head}")
+        layers += head_layers
+        offsets.update(head_offsets)
     outputs = tuple(f"score_{h}" for h in heads)
     # The reference names the semantic loss plain "loss" and the geometric one "loss_geo".
     losses = (("loss", "score_sem", "sem"), ("loss_geo", "score_geo", "geo"))
-    return NetSpec(name, {"data": 3}, tuple(layers), outputs, f"{stride}s", losses=losses)
+    return NetSpec(name, {"data": 3}, tuple(layers), outputs, offsets, losses=losses, trunk=("fc7",))

@@ -4,7 +4,6 @@ missing: the exact path and the command that fetches it."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -29,24 +28,19 @@ class MissingInputs(FileNotFoundError):
 
 
 def eval_split(net: str, dataset: str | None = None, split: str | None = None) -> tuple[str, str]:
-    """The (dataset, split) a net is scored on by default (the reference's test split), or the given ones."""
-    from data import net_data
+    """The (dataset, split) a net is scored on by default (its record's test split), or the given ones."""
+    import nets
 
-    default = net_data(net).test
+    default = nets.record(net).test
     return dataset or default[0], split or default[1]
 
 
-# weights.zoo's folder rule, restated so that the missing-input check runs without importing torch (the
-# weights package imports it); tests/test_reproduce_datasets.py keeps the two equal.
-WEIGHTS_ENV = "FCN_WEIGHTS"
-WEIGHTS_DEFAULT = Path("~/.cache/fcn-kit/weights")
-
-
 def weights_path(net: str, weights_dir: Path | None = None) -> Path:
-    """Where the converted release of ``net`` lies: weights_dir/NET.h5, by default $FCN_WEIGHTS (or
-    ~/.cache/fcn-kit/weights), as ``make weights NET=...`` writes it."""
-    folder = Path(weights_dir) if weights_dir else Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DEFAULT)
-    return folder.expanduser() / f"{net}.h5"
+    """Where the converted release of ``net`` lies: weights_dir/NET.h5, by default in the zoo's folder
+    ($FCN_WEIGHTS or ~/.cache/fcn-kit/weights), as ``make weights NET=...`` writes it."""
+    from weights import zoo
+
+    return zoo.h5_path(net, Path(weights_dir).expanduser() if weights_dir else None)
 
 
 def weights_missing(net: str, path: Path) -> tuple[str, str]:
@@ -71,10 +65,12 @@ def open_split(net: str, dataset: str, split: str, data_root: Path | None = None
     """A data reader with the tops ``net`` needs (its inputs, and its labels where the split has them).
     A missing folder or list raises MissingInputs naming it and the ``make data`` command."""
     import data
+    import nets
 
-    tops = data.net_data(net).tops
+    labels = tuple(label for _, _, label in nets.spec(net).losses)
     if dataset == "voc" and split == "test":  # VOC test labels are private: images only
-        tops = tuple(t for t in tops if t != "label")
+        labels = ()
+    tops = (*nets.record(net).input_tops.values(), *labels)
     root, extra = reader_options(dataset, split, data_root)
     try:
         return data.load(dataset, split, root, tops=tops, **extra, **options)
@@ -84,17 +80,21 @@ def open_split(net: str, dataset: str, split: str, data_root: Path | None = None
         raise MissingInputs([(f"{dataset} {split}: {e.path}", fetch)]) from e
 
 
-def present_only(net: str, dataset: str) -> dict[str, bool]:
-    """SIFT Flow's semantic head is scored over the classes present in the ground truth (the paper's way)."""
-    return {"score_sem": True} if dataset == "siftflow" else {}
+def present_only(net: str) -> dict[str, bool]:
+    """Outputs whose mean IU averages only the classes present in the ground truth (the paper's SIFT Flow
+    scoring), from the net's record."""
+    import nets
+
+    return {blob: True for blob in nets.record(net).present_only}
 
 
 def class_names(net, dataset: str) -> dict[str, tuple[str, ...]]:
     """Score blob -> class names, from the label top each output is scored against."""
-    from data import CLASSES, net_labels
+    from data import CLASSES
 
-    return {blob: CLASSES[(dataset, top)] for blob, top in net_labels(net.name).items()
-            if (dataset, top) in CLASSES}
+    from .feed import label_tops
+
+    return {blob: CLASSES[(dataset, top)] for blob, top in label_tops(net).items() if (dataset, top) in CLASSES}
 
 
 def split_record(reader) -> dict:

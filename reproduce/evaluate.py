@@ -18,7 +18,7 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.files import sha256_file
+
 from . import feed
 from .metrics import fast_hist, scores
-from .records import device_name, environment, pick_device, sha256_file, write_json
+from .records import device_name, environment, pick_device, write_json
 
 
 @dataclass
@@ -66,30 +68,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
-                    inputs: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
-                    ids: Sequence[str] | None = None, present_only: Mapping[str, bool] | None = None,
-                    on_prediction: Callable[[str, dict[str, np.ndarray]], None] | None = None,
-                    progress: bool = True, limit: int | None = None) -> Evaluation:
-    """Run ``net`` (test mode) over ``reader`` in order and accumulate a confusion matrix per output.
+@dataclass
+class Prediction:
+    """One image's pass: its id, the reader item, the argmax label map and class count per output, and the
+    forward + argmax time."""
 
-    ``inputs`` / ``labels`` map net inputs and score blobs to reader tops (default: data's table and the net's
-    loss layers). ``on_prediction(id, {score blob: H x W uint8 label map})`` sees every prediction.
-    """
+    sample_id: str
+    item: Mapping[str, np.ndarray]
+    labels: dict[str, np.ndarray]  # output blob -> H x W uint8
+    classes: dict[str, int]  # output blob -> number of classes (channels)
+    seconds: float
+
+
+def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
+                inputs: Mapping[str, str] | None = None, ids: Sequence[str] | None = None,
+                progress: bool = True, limit: int | None = None, desc: str = "") -> Iterator[Prediction]:
+    """Run ``net`` in test mode over ``reader`` in list order (the reference's score.py), one image at a time
+    at its own size: the one loop behind evaluation and prediction. ``inputs`` maps net inputs to reader
+    tops (default: the net's record)."""
     inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
-    labels = dict(labels) if labels is not None else feed.label_tops(net)
     ids = list(ids) if ids is not None else list(getattr(reader, "ids", range(len(reader))))
     n = len(reader) if limit is None else min(limit, len(reader))
-    classes = {}
-    was_training = net.training
-    net.to(device).eval()
-    hists: dict[str, np.ndarray] = {}
-    seconds: list[float] = []
     indices = range(n)
     if progress:
         from tqdm import tqdm
 
-        indices = tqdm(indices, desc=f"{getattr(net, 'name', 'net')}", unit="img", dynamic_ncols=True)
+        indices = tqdm(indices, desc=desc or getattr(net, "name", "net"), unit="img", dynamic_ncols=True)
+    was_training = net.training
+    net.to(device).eval()
     try:
         with torch.inference_mode():
             for i in indices:
@@ -98,22 +104,40 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
                 _sync(device)
                 start = time.perf_counter()
                 outs = feed.outputs_by_name(net, net(*x))
-                preds = {b: outs[b][0].argmax(dim=0) for b in labels}
+                labels = {b: o[0].argmax(dim=0) for b, o in outs.items()}
                 _sync(device)
-                seconds.append(time.perf_counter() - start)
-                preds = {b: p.to(torch.uint8).cpu().numpy() for b, p in preds.items()}
-                for blob, top in labels.items():
-                    c = classes.setdefault(blob, outs[blob].shape[1])
-                    hist = fast_hist(np.asarray(item[top]), preds[blob], c)
-                    hists[blob] = hists[blob] + hist if blob in hists else hist
-                if on_prediction is not None:
-                    on_prediction(str(ids[i]), preds)
+                seconds = time.perf_counter() - start
+                yield Prediction(str(ids[i]), item, {b: p.to(torch.uint8).cpu().numpy() for b, p in labels.items()},
+                                 {b: o.shape[1] for b, o in outs.items()}, seconds)
     finally:
         net.train(was_training)
+
+
+def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
+                    inputs: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
+                    ids: Sequence[str] | None = None, present_only: Mapping[str, bool] | None = None,
+                    on_prediction: Callable[[str, dict[str, np.ndarray]], None] | None = None,
+                    progress: bool = True, limit: int | None = None) -> Evaluation:
+    """Run ``net`` over ``reader`` in order and accumulate a confusion matrix per scored output.
+
+    ``labels`` maps score blobs to reader tops (default: the net's loss layers). ``on_prediction(id, {output
+    blob: H x W uint8 label map})`` sees every prediction.
+    """
+    labels = dict(labels) if labels is not None else feed.label_tops(net)
+    hists: dict[str, np.ndarray] = {}
+    scored, seconds = [], []
+    for p in predictions(net, reader, device, inputs=inputs, ids=ids, progress=progress, limit=limit):
+        for blob, top in labels.items():
+            hist = fast_hist(np.asarray(p.item[top]), p.labels[blob], p.classes[blob])
+            hists[blob] = hists[blob] + hist if blob in hists else hist
+        if on_prediction is not None:
+            on_prediction(p.sample_id, p.labels)
+        scored.append(p.sample_id)
+        seconds.append(p.seconds)
     if not hists:
         raise ValueError("the split is empty: nothing was scored")
-    return Evaluation(getattr(net, "name", type(net).__name__), [str(x) for x in ids[:n]], hists, labels,
-                      seconds, dict(present_only or {}))
+    return Evaluation(getattr(net, "name", type(net).__name__), scored, hists, labels, seconds,
+                      dict(present_only or {}))
 
 
 def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device,
@@ -122,30 +146,11 @@ def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], d
                    limit: int | None = None) -> list[float]:
     """Run ``net`` over an unlabelled split (VOC test) in order, handing every prediction to
     ``on_prediction(id, {output blob: H x W uint8})``. Returns the forward + argmax seconds per image."""
-    inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
-    ids = list(getattr(reader, "ids", range(len(reader))))
-    n = len(reader) if limit is None else min(limit, len(reader))
-    indices = range(n)
-    if progress:
-        from tqdm import tqdm
-
-        indices = tqdm(indices, desc=f"{getattr(net, 'name', 'net')} (predict)", unit="img", dynamic_ncols=True)
-    was_training = net.training
-    net.to(device).eval()
     seconds = []
-    try:
-        with torch.inference_mode():
-            for i in indices:
-                x = feed.inputs_from_item(net, reader[i], device, inputs)
-                _sync(device)
-                start = time.perf_counter()
-                outs = feed.outputs_by_name(net, net(*x))
-                preds = {b: o[0].argmax(dim=0) for b, o in outs.items()}
-                _sync(device)
-                seconds.append(time.perf_counter() - start)
-                on_prediction(str(ids[i]), {b: p.to(torch.uint8).cpu().numpy() for b, p in preds.items()})
-    finally:
-        net.train(was_training)
+    for p in predictions(net, reader, device, inputs=inputs, progress=progress, limit=limit,
+                         desc=f"{getattr(net, 'name', 'net')} (predict)"):
+        on_prediction(p.sample_id, p.labels)
+        seconds.append(p.seconds)
     return seconds
 
 
@@ -241,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, "
           f"device {device_name(device)}")
     save = datasets.png_writer(args.save_png, args.net) if args.save_png else None
-    ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net, dataset),
+    ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
                          on_prediction=save, limit=args.limit)
     names = datasets.class_names(net, dataset)
     print(format_scores(ev, names))

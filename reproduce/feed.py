@@ -10,11 +10,11 @@ from torch import nn
 
 
 def input_tops(net: nn.Module) -> dict[str, str]:
-    """Net input blob -> the reader top that feeds it (data's table: nyud-fcn32s-hha reads "hha" into
-    "data")."""
-    import data
+    """Net input blob -> the reader top that feeds it, from the net's record (nyud-fcn32s-hha reads "hha"
+    into "data")."""
+    import nets
 
-    return dict(data.net_tops(net.name))
+    return nets.record(net.name).input_tops
 
 
 def label_tops(net: nn.Module) -> dict[str, str]:

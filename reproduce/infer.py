@@ -21,7 +21,6 @@ from .records import device_name, pick_device
 def main(argv: list[str] | None = None) -> int:
     import nets
     import weights
-    from data.feeds import net_tops
     from data.palette import save_label_png, save_overlay
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
     if missing:
         parser.error(f"no such file(s): {', '.join(map(str, missing))}")
-    tops = list(net_tops(args.net).values())
+    tops = list(nets.record(args.net).input_tops.values())
     if len(tops) == 2 and len(args.second) != len(args.images):
         parser.error(f"{args.net} takes two pictures per image ({tops[0]}, {tops[1]}): give --second with "
                      f"one {tops[1]} picture per IMAGE ({len(args.images)} images, {len(args.second)} given)")
@@ -51,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         picture = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else path
         result = predict(net, picture, device)
         heads = result if isinstance(result, dict) else {net.outputs[0]: result}
+        label_tops = {score: label for _, score, label in net.spec.losses}
         for blob, label in heads.items():
-            suffix = "" if len(heads) == 1 else "_" + blob.removeprefix("score_")
+            suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
             png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
             over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(path), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))

@@ -5,8 +5,9 @@
 >>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")
 >>> label = predict(net, "cat.jpg")            # H x W uint8, VOC class indices
 
-The image is preprocessed exactly as the net's training data was (data.preprocess: RGB -> BGR, the net's
-dataset mean, no resizing), so a JPEG from disk reaches the net as the reference's data layer fed it.
+The image is preprocessed exactly as the net's training data was (the net record's inputs: which reader top
+feeds each input and its mean; data.preprocess: RGB -> BGR, minus the mean, no resizing), so a JPEG from disk
+reaches the net as the reference's data layer fed it.
 """
 
 from __future__ import annotations
@@ -22,21 +23,6 @@ from torch import nn
 ImageLike = Image.Image | np.ndarray | str | Path
 
 
-def preprocess_top(net_name: str, top: str, image: ImageLike) -> np.ndarray:
-    """One reader top of a net from a picture: colour with the net's dataset mean, HHA with its own mean
-    (no channel flip), depth as log depth (data.preprocess)."""
-    from data.feeds import net_mean
-    from data.preprocess import preprocess_depth, preprocess_hha, preprocess_image
-
-    if top in ("data", "color"):
-        return preprocess_image(image, net_mean(net_name))
-    if top == "hha":
-        return preprocess_hha(image)
-    if top == "depth":
-        return preprocess_depth(image)
-    raise ValueError(f"no preprocessing for reader top {top!r}")
-
-
 def predict(net: nn.Module, image: ImageLike | Mapping[str, ImageLike],
             device: torch.device | str | None = None) -> np.ndarray | dict[str, np.ndarray]:
     """The net's label map for one picture: H x W uint8 (argmax over classes), at the picture's own size.
@@ -46,9 +32,11 @@ def predict(net: nn.Module, image: ImageLike | Mapping[str, ImageLike],
     (nyud-fcn32s-color-d); nyud-fcn32s-hha takes the HHA picture itself. Two-headed nets (SIFT Flow) return
     {score blob: label map}.
     """
-    from data.feeds import net_tops
+    import nets
+    from data.preprocess import preprocess_top
 
-    tops = net_tops(net.name)  # net input -> reader top
+    record = nets.record(net.name)
+    tops = record.input_tops  # net input -> reader top
     if isinstance(image, Mapping):
         missing = [t for t in tops.values() if t not in image]
         if missing:
@@ -61,7 +49,8 @@ def predict(net: nn.Module, image: ImageLike | Mapping[str, ImageLike],
         pictures = {next(iter(tops.values())): image}
     # Default: wherever the net's weights are (move the net with net.to(pick_device()) for a GPU).
     device = torch.device(device) if device is not None else next(net.parameters()).device
-    arrays = [preprocess_top(net.name, tops[name], pictures[tops[name]]) for name in net.inputs]
+    means = {i.blob: i.mean for i in record.inputs}
+    arrays = [preprocess_top(tops[name], pictures[tops[name]], means[name]) for name in net.inputs]
     sizes = {a.shape[1:] for a in arrays}
     if len(sizes) != 1:
         raise ValueError(f"the pictures for {net.name} differ in size (H x W): {sorted(sizes)}")

@@ -1,4 +1,4 @@
-"""What every experiment record carries (git revision, hashes, device) and atomic writes for it."""
+"""What every experiment record carries (git revision, hashes, device); written atomically (data.files)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,12 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from weights.convert import sha256_of
-from weights.snapshot import atomic_path
+from data.files import write_text
 
 if TYPE_CHECKING:  # torch takes seconds to import; the missing-input checks must not wait for it
     import torch
 
-# Weights and records are written the same way: one atomic-write helper, one file hash, from weights/ (which
-# imports no torch, so the table scripts' fail-fast path stays light).
-sha256_file = sha256_of
-
 REPO = Path(__file__).resolve().parent.parent
-
-
-def write_text(dst: str | os.PathLike, text: str) -> Path:
-    with atomic_path(dst) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(dst)
 
 
 def _jsonable(x):

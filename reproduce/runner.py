@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from data.files import sha256_file, write_text
+
 from . import tables
 from .datasets import MissingInputs, weights_missing
-from .records import REPO, environment, pick_device, sha256_file, write_json, write_text
+from .records import REPO, environment, pick_device, write_json
 from .tables import COLUMNS, SCORES, Row, Table, Verdict
 
 RESULTS = REPO / "results"
@@ -109,10 +111,9 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
 # ---- inputs ---------------------------------------------------------------------------------------------
 
 
-def evaluated_rows(ctx: Context, extra_nets: Sequence[tuple[str, str]] = ()) -> list[Row]:
-    """The table's rows plus reference-only releases (label, net), restricted to --nets."""
-    rows = list(ctx.table.rows) + [Row(label, {}, "released", net, "released by the reference; no paper row")
-                                   for label, net in extra_nets]
+def evaluated_rows(ctx: Context) -> list[Row]:
+    """The table's rows (releases without a paper row included), checking --nets against them."""
+    rows = list(ctx.table.rows)
     if ctx.args.nets:
         known = {r.net for r in rows if r.status == "released"}
         unknown = sorted(set(ctx.args.nets) - known)
@@ -232,7 +233,7 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
     net = load_net(ctx, net_name)
     count = len(reader) if limit is None else min(limit, len(reader))
     print(f"evaluating {net_name} on {dataset} {split} ({count} images)", flush=True)
-    ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_name, dataset),
+    ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_name),
                          on_prediction=on_prediction, limit=limit, progress=not ctx.smoke)
     ctx.evaluations[net_name] = ev
     ctx.nets[net_name] = net
@@ -243,13 +244,13 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
 
 
 def score_columns(ev) -> dict[str, float]:
-    """The paper's score columns (percent) from an evaluation: the first output's four scores, plus the
-    geometric pixel accuracy of a two-headed net."""
-    first = next(iter(ev.hists))
-    s = ev.scores(first)
-    out = {k: 100 * s[k] for k in SCORES}
-    if "score_geo" in ev.hists:
-        out["geo_pixel_accuracy"] = 100 * ev.scores("score_geo")["pixel_accuracy"]
+    """The paper's score columns (percent) from an evaluation: the first output's four scores as they are
+    (``mean_iu`` ...), every further output's under its label top (SIFT Flow's ``geo_pixel_accuracy``)."""
+    out = {}
+    for i, blob in enumerate(ev.hists):
+        s = ev.scores(blob)
+        prefix = "" if i == 0 else f"{ev.label_tops[blob]}_"
+        out.update({prefix + k: 100 * s[k] for k in SCORES})
     return out
 
 
@@ -397,8 +398,7 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
 Measure = Callable[[Context, Row, Outcome], None]
 
 
-def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *,
-              extra_nets: Sequence[tuple[str, str]] = (), measure: Measure | None = None,
+def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, measure: Measure | None = None,
               prepare: Callable[[Context], None] | None = None,
               finish: Callable[[Context, list[Outcome]], None] | None = None,
               add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
@@ -413,7 +413,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *,
     args = p.parse_args(argv)
     ctx = Context(table, args)
     started = time.time()
-    rows = evaluated_rows(ctx, extra_nets)
+    rows = evaluated_rows(ctx)
     nets = nets_to_run(ctx, rows)
     import tempfile
 

@@ -30,34 +30,14 @@ from .tables import TABLE1, Row
 STRUCTURE = ("conv_layers", "params_millions", "rf_size", "max_stride")
 
 
-def structure(net_name: str) -> dict[str, float]:
-    """Table 1's structure columns of a 21-class net, from its layer list: convolution layers (trunk and
-    score_fr), trainable parameters in millions, receptive field and stride of fc7 in input pixels."""
-    import nets
-    from nets.geometry import receptive_fields
-
-    spec = nets.spec(net_name)
-    convs = [x for x in spec.layers if x.type == "Convolution"]
-    params = 0
-    channels = dict(spec.inputs)
-    for layer in spec.layers:
-        c_in = channels[layer.bottom[0]]
-        c_out = layer.num_output if layer.type in ("Convolution", "Deconvolution") else c_in
-        if layer.type == "Convolution":
-            params += layer.num_output * (c_in // layer.group) * layer.kernel_size ** 2 + layer.num_output
-        for top in layer.top:
-            channels[top] = c_out
-    fc7 = receptive_fields(spec)["fc7"]
-    return {"conv_layers": len(convs), "params_millions": round(params / 1e6, 1), "rf_size": int(fc7.size),
-            "max_stride": int(fc7.jump)}
-
-
 def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     if row.net is None or row.status != "released":
         return
+    import nets
+    from nets.audit import structure
     from nets.bench import measure as bench
 
-    ours = structure(row.net)
+    ours = structure(nets.spec(row.net))
     outcome.ours.update(ours)
     exact = [c for c in STRUCTURE if round(ours[c]) == row.paper.get(c)]
     outcome.extra["structure columns equal to the paper"] = f"{len(exact)} of {len(STRUCTURE)}"

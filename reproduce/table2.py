@@ -26,11 +26,9 @@ import sys
 from .runner import run_table
 from .tables import TABLE2
 
-EXTRA_NETS = (("FCN-8s at-once (PAMI)", "voc-fcn8s-atonce"),)
-
 
 def main(argv: list[str] | None = None) -> int:
-    return run_table(TABLE2, __doc__, argv, extra_nets=EXTRA_NETS)
+    return run_table(TABLE2, __doc__, argv)
 
 
 if __name__ == "__main__":

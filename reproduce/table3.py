@@ -27,14 +27,14 @@ about 20 s on the CPU (under a minute).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
+from data.files import atomic_path
+
 from .runner import Context, Outcome, add_check, load_net, run_table
-from .tables import RETRAIN_TOLERANCE, TABLE3, VOC2012_TEST_MEAN_IU, Row, Verdict
+from .tables import RETRAIN_TOLERANCE, TABLE3, Row, Verdict, published_score
 
 SUBMISSION = Path("VOC2012") / "Segmentation" / "comp6_test_cls"  # the server's layout under results/
 TARBALL = "voc2012_test_comp6_fcn8s.tar.gz"
@@ -93,7 +93,7 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
             continue
         if year == "2012" and not ctx.args.retrained:
             add_check(outcome, "VOC2012 test mean IU (PASCAL server) vs the release's published score",
-                      Verdict(VOC2012_TEST_MEAN_IU[row.net], value, SERVER_TOLERANCE))
+                      Verdict(published_score(row.net, "voc2012-test"), value, SERVER_TOLERANCE))
         elif ctx.args.retrained:
             add_check(outcome, f"VOC{year} test mean IU (PASCAL server), re-training vs paper row",
                       Verdict(row.paper[f"mean_iu_voc{year}_test"], value, RETRAIN_TOLERANCE))
@@ -124,16 +124,9 @@ def finish(ctx: Context, outcomes: list[Outcome]) -> None:
 
     seconds = predict_reader(net, reader, ctx.device, save, progress=not ctx.smoke, limit=ctx.args.limit)
     tarball = ctx.out_dir / TARBALL
-    fd, tmp = tempfile.mkstemp(dir=ctx.out_dir, prefix=f".{TARBALL}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with tarfile.open(tmp, "w:gz") as tar:
-            for path in written:  # the server wants results/VOC2012/Segmentation/comp6_test_cls/{id}.png
-                tar.add(path, arcname=str(Path("results") / SUBMISSION / path.name))
-        os.replace(tmp, tarball)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(tarball) as tmp, tarfile.open(tmp, "w:gz") as tar:
+        for path in written:  # the server wants results/VOC2012/Segmentation/comp6_test_cls/{id}.png
+            tar.add(path, arcname=str(Path("results") / SUBMISSION / path.name))
     ctx.record_extra["submission"] = {"folder": str(folder), "tarball": str(tarball), "images": len(written),
                                       "median_seconds": sorted(seconds)[len(seconds) // 2] if seconds else None}
     ctx.notes.append(f"PASCAL server submission: {len(written)} palette PNGs in {folder}, packed as {tarball}. "

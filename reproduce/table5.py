@@ -27,8 +27,6 @@ from .metrics import scores
 from .runner import Context, Outcome, run_table
 from .tables import TABLE5, Row
 
-EXTRA_NETS = (("FCN-32s (reference release)", "siftflow-fcn32s"), ("FCN-8s (reference release)", "siftflow-fcn8s"))
-
 
 def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     ev = ctx.evaluations.get(row.net) if row.net else None
@@ -44,7 +42,7 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_table(TABLE5, __doc__, argv, extra_nets=EXTRA_NETS, measure=measure)
+    return run_table(TABLE5, __doc__, argv, measure=measure)
 
 
 if __name__ == "__main__":

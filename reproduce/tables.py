@@ -1,5 +1,7 @@
-"""The paper's tables as data (FACTS.md section 5), with what the kit can check for each row.
+"""The paper's tables as data, with what the kit can check for each row.
 
+The rows of the kit's nets (their printed numbers, the published scores of the releases) come from the net
+records (nets.registry: ``PaperRow``, ``published``); the other methods' rows and each table's layout are here.
 Numbers are percent (mean IU etc.) or the unit the column names (ms, millions), exactly as printed in the
 CVPR 2015 paper (arXiv 1411.4038 v2 numbering, which the slides use; Table 6 is v2's appendix). ``None`` is a
 cell the paper leaves empty.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from nets.registry import RECORDS, SCORES, four_scores, record
 
 RELEASE_TOLERANCE = 0.1  # |ours - reference README| in mean IU points, released weights on seg11valid
 RETRAIN_TOLERANCE = 1.0  # |ours - paper row| in mean IU points, a re-training run
@@ -40,20 +44,19 @@ COLUMNS: dict[str, str] = {
     "rf_size": "rf size",
     "max_stride": "max. stride",
 }
-SCORES = ("pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu")
 
 Status = Literal["released", "not released", "baseline"]
 
 
 @dataclass(frozen=True)
 class Release:
-    """A caffemodel the reference published, and its score where the reference README gives one."""
+    """A caffemodel the reference published, and its score where the reference README gives one: a view of
+    the net's record (nets.registry)."""
 
     net: str  # kit net name = reference directory
     dataset: str  # data.load name
     split: str
     mean_iu: float | None  # reference README, percent; None where nothing is published
-    note: str = ""
 
     @property
     def checked(self) -> bool:
@@ -61,24 +64,22 @@ class Release:
         return self.mean_iu is not None
 
 
-# Every reference release (FACTS.md sections 3 and 5). nyud-fcn32s-color-d has no caffemodel.
-RELEASES: dict[str, Release] = {r.net: r for r in (
-    Release("voc-fcn32s", "voc", "seg11valid", 63.6),
-    Release("voc-fcn16s", "voc", "seg11valid", 65.0),
-    Release("voc-fcn8s", "voc", "seg11valid", 65.5, "the reference README also gives 67.2 on VOC2012 test"),
-    Release("voc-fcn8s-atonce", "voc", "seg11valid", 65.4),
-    Release("voc-fcn-alexnet", "voc", "seg11valid", 48.0),
-    Release("nyud-fcn32s-color", "nyud", "test", None),
-    Release("nyud-fcn32s-hha", "nyud", "test", None),
-    Release("nyud-fcn32s-color-hha", "nyud", "test", None),
-    Release("siftflow-fcn32s", "siftflow", "test", None),
-    Release("siftflow-fcn16s", "siftflow", "test", None),
-    Release("siftflow-fcn8s", "siftflow", "test", None),
-    Release("pascalcontext-fcn32s", "pascalcontext", "val", None),
-    Release("pascalcontext-fcn16s", "pascalcontext", "val", None),
-    Release("pascalcontext-fcn8s", "pascalcontext", "val", None),
-)}
-VOC2012_TEST_MEAN_IU = {"voc-fcn8s": 67.2}  # reference README / PAMI, PASCAL server
+def release(net: str) -> Release | None:
+    """The release of ``net`` with its published score on the split it is scored on, read from its record;
+    None for a net the reference never released."""
+    rec = RECORDS.get(net)
+    if rec is None or rec.weights is None:
+        return None
+    return Release(rec.name, *rec.test, rec.published.get(rec.test[1]))
+
+
+def releases() -> list[Release]:
+    return [r for r in map(release, RECORDS) if r is not None]
+
+
+def published_score(net: str, split: str) -> float | None:
+    """The mean IU the reference published for ``net``'s release on ``split`` (e.g. "voc2012-test")."""
+    return record(net).published.get(split)
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,19 @@ class Row:
     method: str  # as the paper labels it
     paper: dict[str, float | None]  # column key -> the printed number
     status: Status
-    # The kit net closest to this row; also set for unreleased FCN rows (what a re-training run would train).
+    # The kit net this row stands for; also set for unreleased FCN rows (what a re-training run would train).
     net: str | None = None
     note: str = ""
 
     @property
     def release(self) -> Release | None:
-        return RELEASES.get(self.net) if self.status == "released" and self.net else None
+        return release(self.net) if self.status == "released" and self.net else None
 
 
 @dataclass(frozen=True)
 class Table:
-    """A paper table: where its numbers were measured and its rows."""
+    """A paper table: where its numbers were measured, its rows in the paper's order, and notes. The rows of
+    the kit's nets come from their records (``PaperRow``); the other methods' rows are typed here."""
 
     number: int
     title: str
@@ -107,9 +109,16 @@ class Table:
     split: str
     paper_split: str  # what the paper measured on, when it differs from ``split``
     columns: tuple[str, ...]
-    rows: tuple[Row, ...]
-    present_only: bool = False  # SIFT Flow: mean IU over classes present in the ground truth
+    order: tuple[str, ...]  # every row's method, in the paper's order (releases without a paper row last)
+    others: tuple[Row, ...] = ()  # rows of other methods, and paper rows the kit has no net for
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        rows = {r.method: r for r in (*self.others, *_record_rows(self.number))}
+        if set(rows) != set(self.order) or len(self.order) != len(set(self.order)):
+            raise ValueError(f"Table {self.number}: rows {sorted(rows)} do not match its order {self.order}")
+        return tuple(rows[m] for m in self.order)
 
     def row(self, method: str) -> Row:
         for r in self.rows:
@@ -122,39 +131,31 @@ class Table:
         return tuple(r for r in self.rows if r.status == "released")
 
 
-def _scores(pa: float | None, ma: float | None, iu: float | None,
-            fw: float | None) -> dict[str, float | None]:
-    return dict(zip(SCORES, (pa, ma, iu, fw), strict=True))
+def _record_rows(table: int) -> list[Row]:
+    """The rows the net records give a table: released unless the row is an unreleased training variant."""
+    rows = []
+    for rec in RECORDS.values():
+        for p in rec.paper:
+            if p.table == table:
+                status = "released" if rec.weights is not None and not p.variant else "not released"
+                rows.append(Row(p.method, dict(p.numbers), status, rec.name, p.note))
+    return rows
 
 
 TABLE1 = Table(
     1, "From classifier to dense FCN", "voc", "seg11valid", "VOC2011 val",
     ("mean_iu", "forward_ms", "conv_layers", "params_millions", "rf_size", "max_stride"),
-    (
-        Row("FCN-AlexNet", {"mean_iu": 39.8, "forward_ms": 50, "conv_layers": 8, "params_millions": 57,
-                            "rf_size": 355, "max_stride": 32}, "released", "voc-fcn-alexnet",
-            "the release is the reference's FCN-AlexNet (seg11valid 48.0), trained longer than the paper's"),
-        Row("FCN-VGG16", {"mean_iu": 56.0, "forward_ms": 210, "conv_layers": 16, "params_millions": 134,
-                          "rf_size": 404, "max_stride": 32}, "released", "voc-fcn32s",
-            "the closest release is the heavy FCN-32s (seg11valid 63.6), not the paper's batch-20 model"),
-        Row("FCN-GoogLeNet", {"mean_iu": 42.5, "forward_ms": 59, "conv_layers": 22, "params_millions": 6,
-                              "rf_size": 907, "max_stride": 32}, "not released", None,
-            "the reference never released FCN-GoogLeNet (and the kit has no GoogLeNet net)"),
-    ),
+    ("FCN-AlexNet", "FCN-VGG16", "FCN-GoogLeNet"),
+    (Row("FCN-GoogLeNet", {"mean_iu": 42.5, "forward_ms": 59, "conv_layers": 22, "params_millions": 6,
+                           "rf_size": 907, "max_stride": 32}, "not released", None,
+         "the reference never released FCN-GoogLeNet (and the kit has no GoogLeNet net)"),),
     notes=("Timings: 500x500 input on an NVIDIA Tesla K40c (2015); compare ratios, not absolute times.",
            "The releases were trained on SBD train, which overlaps VOC2011 val: the kit scores seg11valid."),
 )
 
 TABLE2 = Table(
-    2, "Skip FCNs", "voc", "seg11valid", "seg11valid",
-    SCORES,
-    (
-        Row("FCN-32s-fixed", _scores(83.0, 59.7, 45.4, 72.0), "not released", "voc-fcn32s",
-            "only the final classifier trained; never released"),
-        Row("FCN-32s", _scores(89.1, 73.3, 59.4, 81.4), "released", "voc-fcn32s"),
-        Row("FCN-16s", _scores(90.0, 75.7, 62.4, 83.0), "released", "voc-fcn16s"),
-        Row("FCN-8s", _scores(90.3, 75.9, 62.7, 83.2), "released", "voc-fcn8s"),
-    ),
+    2, "Skip FCNs", "voc", "seg11valid", "seg11valid", SCORES,
+    ("FCN-32s-fixed", "FCN-32s", "FCN-16s", "FCN-8s", "FCN-8s at-once (PAMI)"),
     notes=("The paper's rows used batch 20, momentum 0.9 (CVPR); the releases are the heavy batch-1 models, "
            "which score higher (63.6 / 65.0 / 65.5 mean IU in the reference README).",
            "The at-once FCN-8s (PAMI) is released too (65.4) and is checked with this table."),
@@ -163,13 +164,12 @@ TABLE2 = Table(
 TABLE3 = Table(
     3, "Comparison to the state of the art on VOC test", "voc", "seg11valid", "VOC2011 and VOC2012 test",
     ("mean_iu_voc2011_test", "mean_iu_voc2012_test", "inference_ms"),
+    ("R-CNN", "SDS", "FCN-8s"),
     (
         Row("R-CNN", {"mean_iu_voc2011_test": 47.9, "mean_iu_voc2012_test": None, "inference_ms": None},
             "baseline"),
         Row("SDS", {"mean_iu_voc2011_test": 52.6, "mean_iu_voc2012_test": 51.6, "inference_ms": 50_000},
             "baseline", note="~50 s"),
-        Row("FCN-8s", {"mean_iu_voc2011_test": 62.7, "mean_iu_voc2012_test": 62.2, "inference_ms": 175},
-            "released", "voc-fcn8s", "~175 ms"),
     ),
     notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which "
            "takes results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
@@ -179,25 +179,21 @@ TABLE3 = Table(
 )
 
 TABLE4 = Table(
-    4, "NYUDv2", "nyud", "test", "NYUDv2 test (654 images)",
-    SCORES,
+    4, "NYUDv2", "nyud", "test", "NYUDv2 test (654 images)", SCORES,
+    ("Gupta et al.", "FCN-32s RGB", "FCN-32s RGBD", "FCN-32s HHA", "FCN-32s RGB-HHA", "FCN-16s RGB-HHA"),
     (
-        Row("Gupta et al.", _scores(60.3, None, 28.6, 47.0), "baseline"),
-        Row("FCN-32s RGB", _scores(60.0, 42.2, 29.2, 43.9), "released", "nyud-fcn32s-color"),
-        Row("FCN-32s RGBD", _scores(61.5, 42.4, 30.5, 45.5), "not released", "nyud-fcn32s-color-d",
-            "the reference published no nyud-fcn32s-color-d caffemodel"),
-        Row("FCN-32s HHA", _scores(57.1, 35.2, 24.2, 40.4), "released", "nyud-fcn32s-hha"),
-        Row("FCN-32s RGB-HHA", _scores(64.3, 44.9, 32.8, 48.0), "released", "nyud-fcn32s-color-hha",
-            "the reference averages the two streams (0.5, 0.5) where the paper says sum"),
-        Row("FCN-16s RGB-HHA", _scores(65.4, 46.1, 34.0, 49.5), "not released", None,
+        Row("Gupta et al.", four_scores(60.3, None, 28.6, 47.0), "baseline"),
+        Row("FCN-16s RGB-HHA", four_scores(65.4, 46.1, 34.0, 49.5), "not released", None,
             "never released, and the reference has no 16s two-stream net"),
     ),
     notes=("No scores are published for the NYUD releases: their rows are informational.",),
 )
 
 TABLE5 = Table(
-    5, "SIFT Flow", "siftflow", "test", "SIFT Flow test (200 images)",
-    (*SCORES, "geo_pixel_accuracy"),
+    5, "SIFT Flow", "siftflow", "test", "SIFT Flow test (200 images)", (*SCORES, "geo_pixel_accuracy"),
+    ("Liu et al.", "Tighe et al. (geometric)", "Tighe et al. 1", "Tighe et al. 2", "Farabet et al. 1",
+     "Farabet et al. 2", "Pinheiro et al.", "FCN-16s", "FCN-32s (reference release)",
+     "FCN-8s (reference release)"),
     (
         Row("Liu et al.", {"pixel_accuracy": 76.7}, "baseline"),
         Row("Tighe et al. (geometric)", {"geo_pixel_accuracy": 90.8}, "baseline"),
@@ -206,10 +202,7 @@ TABLE5 = Table(
         Row("Farabet et al. 1", {"pixel_accuracy": 72.3, "mean_accuracy": 50.8}, "baseline"),
         Row("Farabet et al. 2", {"pixel_accuracy": 78.5, "mean_accuracy": 29.6}, "baseline"),
         Row("Pinheiro et al.", {"pixel_accuracy": 77.7, "mean_accuracy": 29.8}, "baseline"),
-        Row("FCN-16s", {**_scores(85.2, 51.7, 39.5, 76.1), "geo_pixel_accuracy": 94.3}, "released",
-            "siftflow-fcn16s"),
     ),
-    present_only=True,
     notes=("The paper averages semantic mean IU over the classes present in the test set (cow, desert and "
            "moon never occur); the reference's scorer would also count classes that are predicted but "
            "absent. Both are printed.",
@@ -220,18 +213,10 @@ TABLE5 = Table(
 TABLE6 = Table(
     6, "PASCAL-Context", "pascalcontext", "val", "PASCAL-Context val (5105 images)",
     (*SCORES, "pixel_accuracy_33", "mean_accuracy_33", "mean_iu_33", "fw_iu_33"),
+    ("O2P", "CFM", "FCN-32s", "FCN-16s", "FCN-8s"),
     (
         Row("O2P", {"mean_iu": 18.1, "mean_iu_33": 29.2}, "baseline"),
         Row("CFM", {"mean_iu": 31.5, "mean_iu_33": 46.1}, "baseline"),
-        Row("FCN-32s", {**_scores(63.8, 42.7, 31.8, 48.3), "pixel_accuracy_33": 69.8,
-                        "mean_accuracy_33": 65.1, "mean_iu_33": 50.4, "fw_iu_33": 54.9},
-            "released", "pascalcontext-fcn32s"),
-        Row("FCN-16s", {**_scores(65.7, 46.2, 34.8, 50.7), "pixel_accuracy_33": 71.8,
-                        "mean_accuracy_33": 68.0, "mean_iu_33": 53.4, "fw_iu_33": 57.5},
-            "released", "pascalcontext-fcn16s"),
-        Row("FCN-8s", {**_scores(65.9, 46.5, 35.1, 51.0), "pixel_accuracy_33": 71.8,
-                        "mean_accuracy_33": 67.6, "mean_iu_33": 53.5, "fw_iu_33": 57.7},
-            "released", "pascalcontext-fcn8s"),
     ),
     notes=("The paper says 59 classes; the reference's nets have 60 outputs (0 = background/other). Whether "
            "the paper's mean IU averages 59 or 60 classes is not known: both are printed.",
@@ -263,11 +248,11 @@ class Verdict:
 
 def check_release(net: str, mean_iu_percent: float) -> Verdict:
     """Released weights against the reference README's score (tolerance 0.1 mean IU)."""
-    release = RELEASES.get(net)
-    if release is None or release.mean_iu is None:
-        have = [r.net for r in RELEASES.values() if r.checked]
+    found = release(net)
+    if found is None or not found.checked:
+        have = [r.net for r in releases() if r.checked]
         raise KeyError(f"no published score for {net!r}; pass/fail applies to {have}")
-    return Verdict(release.mean_iu, mean_iu_percent, RELEASE_TOLERANCE)
+    return Verdict(found.mean_iu, mean_iu_percent, RELEASE_TOLERANCE)
 
 
 def check_retrained(row: Row, mean_iu_percent: float) -> Verdict:

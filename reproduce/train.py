@@ -1,7 +1,8 @@
 """Train a reference FCN with the reference's solver: ``python -m reproduce.train NET --init FILE.h5``.
 
-What it reproduces: the reference's solve.py for each net (FACTS.md section 2): Caffe SGD with fixed learning
-rate, momentum, weight decay 5e-4 and the per-parameter lr_mult / decay_mult of the net, iter_size,
+What it reproduces: the reference's solve.py for each net (its record's solver, nets.record(NET).solver): Caffe
+SGD with fixed learning rate, momentum, weight decay 5e-4 and the per-parameter lr_mult / decay_mult of the net,
+iter_size,
 SoftmaxWithLoss with ignore 255 (summed, or normalised for FCN-AlexNet), one image per forward pass drawn
 uniformly with replacement in the reference's order (random.seed(1337)), dropout on. On a GPU when present.
 
@@ -29,9 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.files import atomic_path
+from nets.layers import softmax_with_loss
+from nets.registry import Solver
+from nets.solver import CaffeSGD
+
 from . import feed
-from .records import atomic_path, device_name, pick_device
-from .solver import CaffeSGD, SolverSetting, softmax_with_loss
+from .records import device_name, pick_device
 
 SNAPSHOT_FORMAT = "fcn-kit solverstate 1"
 DISPLAY = 20  # the reference solvers' display and average_loss
@@ -47,7 +52,7 @@ class Trainer:
     the sequence where it stopped.
     """
 
-    def __init__(self, net: nn.Module, setting: SolverSetting, reader: Sequence[Mapping[str, np.ndarray]],
+    def __init__(self, net: nn.Module, setting: Solver, reader: Sequence[Mapping[str, np.ndarray]],
                  device: torch.device, inputs: Mapping[str, str], labels: Mapping[str, str],
                  seed: int = REFERENCE_SEED):
         self.net = net.to(device).train()  # train mode: Caffe's Dropout drops at train time
@@ -187,11 +192,8 @@ def run(trainer: Trainer, iters: int, out_dir: Path, snapshot_every: int = 0, va
 # ---- command line ---------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
-    import weights
-
-    from .solver import SOLVERS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -212,21 +214,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.init and not args.resume:
         parser.error("give --init FILE.h5 (the starting weights) or --resume NET_iter_N.solverstate.h5")
+    return args
+
+
+def open_readers(args: argparse.Namespace):
+    """The training reader and, with --val-every, the validation reader; MissingInputs names what is absent."""
+    import nets
 
     from . import datasets
 
-    setting = SOLVERS[args.net]
-    if args.init and not args.init.is_file():
-        print(f"no starting weights at {args.init}. The reference started {args.net} from {setting.init}; "
-              f"build the file with:\n  {setting.init_command(str(args.init))}", file=sys.stderr)
-        return 2
-    try:
-        train_reader = datasets.open_split(args.net, *setting.train, args.data_root)
-        val_reader = datasets.open_split(args.net, *setting.val, args.data_root) if args.val_every else None
-    except datasets.MissingInputs as e:
-        print(f"cannot train {args.net}.\n{e}", file=sys.stderr)
-        return 2
-    device = pick_device(args.device)
+    record = nets.record(args.net)
+    train = datasets.open_split(args.net, *record.train, args.data_root)
+    val = datasets.open_split(args.net, *record.test, args.data_root) if args.val_every else None
+    return train, val
+
+
+def make_trainer(args: argparse.Namespace, train_reader, device: torch.device) -> Trainer:
+    """The net with its starting (or resumed) weights and the reference's solver for it."""
+    import nets
+    import weights
+
     if device.type == "cuda":
         # cuDNN may pick non-deterministic kernels; a resumed run is then only statistically the same.
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
@@ -234,12 +241,37 @@ def main(argv: list[str] | None = None) -> int:
     net = nets.build(args.net)
     if args.init:
         weights.load(net, args.init)
-    trainer = Trainer(net, setting, train_reader, device, feed.input_tops(net), feed.label_tops(net))
+    trainer = Trainer(net, nets.record(args.net).solver, train_reader, device, feed.input_tops(net),
+                      feed.label_tops(net))
     if args.resume:
         trainer.restore(args.resume)
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    import nets
+    from weights import zoo
+
+    from . import datasets
+
+    args = parse_args(argv)
+    record = nets.record(args.net)
+    if args.init and not args.init.is_file():
+        print(f"no starting weights at {args.init}. The reference started {args.net} from "
+              f"{record.solver.init_note}; build the file with:\n  {zoo.init_command(args.net, str(args.init))}",
+              file=sys.stderr)
+        return 2
+    try:
+        train_reader, val_reader = open_readers(args)
+    except datasets.MissingInputs as e:
+        print(f"cannot train {args.net}.\n{e}", file=sys.stderr)
+        return 2
+    device = pick_device(args.device)
+    trainer = make_trainer(args, train_reader, device)
+    setting = record.solver
     iters = args.iters or setting.max_iter
     out = args.out / args.net
-    print(f"training {args.net} on {setting.train[0]} {setting.train[1]} ({len(train_reader)} images) from "
+    print(f"training {args.net} on {record.train[0]} {record.train[1]} ({len(train_reader)} images) from "
           f"iteration {trainer.iter} to {iters}: base_lr {setting.base_lr}, momentum {setting.momentum}, "
           f"iter_size {setting.iter_size}, normalize {setting.normalize}, device {device_name(device)}")
     validate = None

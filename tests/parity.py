@@ -15,7 +15,8 @@ import torch
 
 import nets
 
-# The reference's crop offsets (FACTS.md section 1), typed out, per net and crop layer.
+# The reference's crop offsets, typed out per net and crop layer: the Caffe side of every comparison keeps its
+# own copy on purpose, so that one bug in nets.geometry cannot sit on both sides.
 REFERENCE_CROP_OFFSETS: dict[str, dict[str, int]] = {
     "voc-fcn32s": {"score": 19},
     "voc-fcn16s": {"score_pool4c": 5, "score": 27},
@@ -56,27 +57,17 @@ def random_params(name: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
     integers, 20x faster than normal draws: a VGG16 net's 134M weights take well under a second."""
     rng = np.random.RandomState(seed)
     spec = nets.spec(name)
-    ch = dict(spec.inputs)
+    # The kit's shape function: Caffe checks every blob's shape itself when the harness copies them in.
     params: dict[str, list[np.ndarray]] = {}
-    for layer in spec.layers:
-        c_in = ch[layer.bottom[0]]
-        c_out = c_in
+    for layer_name, shapes in spec.param_shapes().items():
+        layer = spec.layer(layer_name)
         if layer.type == "Convolution":
-            k, g = layer.kernel_size, layer.group
-            fan_in = c_in // g * k * k
-            w = _uniform(rng, (layer.num_output, c_in // g, k, k), np.sqrt(6.0 / fan_in))
-            b = _uniform(rng, (layer.num_output,), 0.1)
-            params[layer.name] = [w, b]
-            c_out = layer.num_output
+            fan_in = int(np.prod(shapes[0][1:]))
+            params[layer_name] = [_uniform(rng, shapes[0], np.sqrt(6.0 / fan_in)), _uniform(rng, shapes[1], 0.1)]
         elif layer.type == "Deconvolution":
-            params[layer.name] = [nets.bilinear_kernel(layer.num_output, layer.kernel_size).numpy()]
-            c_out = layer.num_output
+            params[layer_name] = [nets.bilinear_kernel(layer.num_output, layer.kernel_size).numpy()]
         elif layer.type == "Scale":
-            params[layer.name] = [np.full(c_in, layer.scale_value, np.float32)]
-        elif layer.type == "Concat":
-            c_out = sum(ch[b] for b in layer.bottom)
-        for t in layer.top:
-            ch[t] = c_out
+            params[layer_name] = [np.full(shapes[0], layer.scale_value, np.float32)]
     return params
 
 

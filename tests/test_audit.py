@@ -11,7 +11,9 @@ def test_audit_passes_and_prints_derived_beside_reference_offsets(capsys):
     assert audit.main(["voc-fcn8s", "voc-fcn-alexnet", "--size", "500"]) == 0
     out = capsys.readouterr().out
     assert "score_pool3c  9        9          ok" in out and "score  18       18         ok" in out
-    assert "fc7 receptive field 355 (paper 355)" in out and "audit passed" in out
+    assert "8 conv layers, 57.0M parameters with a 21-class score_fr, receptive field 355, stride 32" in out
+    assert "paper Table 1 FCN-AlexNet (record voc-fcn-alexnet): conv_layers 8, params_millions 57, rf_size 355" in out
+    assert "audit passed" in out
 
 
 def test_audit_reports_an_output_that_is_not_the_input_size(monkeypatch):

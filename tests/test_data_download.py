@@ -1,5 +1,6 @@
-"""The downloader against a local HTTP server on 127.0.0.1 (data_http.py): whole and resumed transfers, size
-checks, atomic unpacking, list MD5s, and the offline message. No test reaches the internet."""
+"""The kit's one downloader (data.fetch) and the dataset targets against a local HTTP server on 127.0.0.1
+(http_server.py): whole and resumed transfers, size checks, atomic unpacking, list MD5s, and the offline
+message. No test reaches the internet."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from data_http import LocalServer
+from http_server import LocalServer
 
 import data
-from data import download, miniature
+from data import download, fetch, miniature
 from data.download import Archive, ListFile
 from data.errors import DownloadError
 
@@ -23,7 +24,7 @@ PAYLOAD = bytes(range(256)) * 1000  # 256 kB, several read chunks' worth of dist
 
 def test_fetch_downloads_the_whole_file(tmp_path: Path) -> None:
     with LocalServer({"/f.bin": PAYLOAD}) as server:
-        path = download.fetch(server.url("/f.bin"), tmp_path / "f.bin", size=len(PAYLOAD))
+        path = fetch.download(server.url("/f.bin"), tmp_path / "f.bin", size=len(PAYLOAD))
     assert path.read_bytes() == PAYLOAD and server.behaviour.ranges == [None]
     assert not (tmp_path / "f.bin.part").exists()
 
@@ -31,7 +32,7 @@ def test_fetch_downloads_the_whole_file(tmp_path: Path) -> None:
 def test_fetch_resumes_a_partial_file_with_a_range_request(tmp_path: Path) -> None:
     (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:1000])
     with LocalServer({"/f.bin": PAYLOAD}) as server:
-        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin")
     assert server.behaviour.ranges == ["bytes=1000-"]
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
@@ -40,17 +41,17 @@ def test_fetch_starts_over_when_the_server_ignores_range(tmp_path: Path) -> None
     (tmp_path / "f.bin.part").write_bytes(b"x" * 1000)  # would corrupt the file if appended to
     with LocalServer({"/f.bin": PAYLOAD}) as server:
         server.behaviour.honour_range = False
-        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin")
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
 def test_interrupted_transfer_keeps_the_part_file_and_the_rerun_resumes(tmp_path: Path) -> None:
     with LocalServer({"/f.bin": PAYLOAD}) as server:
         server.behaviour.cut_after = 70_000
-        with pytest.raises(DownloadError, match=r"70000 .*rerun the same command to resume"):
-            download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+        with pytest.raises(DownloadError, match=r"70000 .*run the same command again to resume"):
+            fetch.download(server.url("/f.bin"), tmp_path / "f.bin")
         assert (tmp_path / "f.bin.part").stat().st_size == 70_000 and not (tmp_path / "f.bin").exists()
-        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin")
     assert server.behaviour.ranges == [None, "bytes=70000-"]
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
@@ -58,13 +59,23 @@ def test_interrupted_transfer_keeps_the_part_file_and_the_rerun_resumes(tmp_path
 def test_complete_part_file_is_finished_without_a_transfer(tmp_path: Path) -> None:
     (tmp_path / "f.bin.part").write_bytes(PAYLOAD)
     with LocalServer({"/f.bin": PAYLOAD}) as server:
-        download.fetch(server.url("/f.bin"), tmp_path / "f.bin")  # the server answers 416
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin")  # the server answers 416
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_a_partial_file_that_is_no_prefix_of_the_servers_file_is_ours_to_restart(tmp_path: Path) -> None:
+    """A 416 naming another total means our .part is not this file's start: it is removed and the download
+    starts afresh, once (the weights and dataset downloads share this one rule)."""
+    (tmp_path / "f.bin.part").write_bytes(b"y" * (len(PAYLOAD) + 10))
+    with LocalServer({"/f.bin": PAYLOAD}) as server:
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin")
+    assert server.behaviour.ranges == [f"bytes={len(PAYLOAD) + 10}-", None]
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
 def test_size_differing_from_the_known_size_is_an_error(tmp_path: Path) -> None:
     with LocalServer({"/f.bin": PAYLOAD}) as server, pytest.raises(DownloadError, match="bytes but 5 were"):
-        download.fetch(server.url("/f.bin"), tmp_path / "f.bin", size=5)
+        fetch.download(server.url("/f.bin"), tmp_path / "f.bin", size=5)
     assert not (tmp_path / "f.bin").exists()
 
 

@@ -67,38 +67,6 @@ def test_overlay_of_a_reader_sample_restores_the_image(tmp_path: Path) -> None:
     assert data.overlay(rgb, item["label"]).size == rgb.shape[1::-1]
 
 
-def test_feeding_table_matches_the_nets_inputs_and_losses() -> None:
-    import nets
-
-    assert set(data.NET_DATA) == set(nets.NAMES)
-    channels = {"data": 3, "color": 3, "hha": 3, "depth": 1}
-    for name in nets.NAMES:
-        spec = nets.spec(name)
-        tops = data.net_tops(name)
-        assert list(tops) == list(spec.inputs), name
-        assert all(channels[tops[blob]] == c for blob, c in spec.inputs.items()), name
-        assert data.net_labels(name) == {score: label for _, score, label in spec.losses}, name
-
-
-def test_feeding_table_routes_nyud_tops_as_the_reference_did() -> None:
-    assert data.net_tops("nyud-fcn32s-color") == {"data": "color"}
-    assert data.net_tops("nyud-fcn32s-hha") == {"data": "hha"}
-    assert data.net_tops("nyud-fcn32s-color-d") == {"color": "color", "depth": "depth"}
-    assert data.net_tops("nyud-fcn32s-color-hha") == {"color": "color", "hha": "hha"}
-    assert data.net_tops("voc-fcn8s") == {"data": "data"}
-    assert data.net_labels("siftflow-fcn16s") == {"score_sem": "sem", "score_geo": "geo"}
-    assert data.NET_DATASET["voc-fcn32s"] == "voc" and data.net_data("voc-fcn32s").train == ("sbd", "train")
-    assert data.net_data("nyud-fcn32s-hha").tops == ("hha", "label")
-    sample = {"color": np.zeros(1), "depth": np.ones(1), "label": np.zeros(1)}
-    color, depth = data.net_inputs("nyud-fcn32s-color-d", sample)
-    assert color is sample["color"] and depth is sample["depth"]
-    with pytest.raises(KeyError, match=r"needs reader tops \['hha'\]"):
-        data.net_inputs("nyud-fcn32s-color-hha", sample)
-    with pytest.raises(KeyError, match="unknown net"):
-        data.net_tops("voc-fcn4s")
-    np.testing.assert_array_equal(data.net_mean("siftflow-fcn8s"), data.MEANS["siftflow"])
-
-
 def test_miniature_trees_are_deterministic_from_the_seed(tmp_path: Path) -> None:
     for name in ("a", "b"):
         miniature.build_nyud(tmp_path / name / "nyud", n=3, seed=7)

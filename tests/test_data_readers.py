@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 from data_trees import (
     CONTEXT_MEAN,
     NYUD_HHA_MEAN,
@@ -86,11 +87,22 @@ def test_nyud_reader_color_hha_depth_and_shifted_label(root: Path) -> None:
         assert item["label"][raw != 0].max() <= 39
 
 
-def test_nyud_depth_png_is_16_bit_millimetres(root: Path) -> None:
-    sample_id = data.load("nyud", "test", root / "nyud", expect_split=None).ids[0]
-    with Image.open(root / f"nyud/data/depth/img_{sample_id}.png") as im:
-        assert im.mode.startswith("I;16")
-        assert np.array(im).min() > 0 and np.array(im).max() > 255
+def test_nyud_depth_is_read_as_16_bit_millimetres_not_clipped_to_8_bits(root: Path, tmp_path: Path) -> None:
+    """A depth PNG holds millimetres in 16 bits: 3000 mm must reach the net as log(3000) - 7.844, not as a value
+    clipped or scaled to 8 bits."""
+    nyud = _copy_tree(root / "nyud", tmp_path / "nyud")
+    reader = data.load("nyud", "test", nyud, tops=("depth",), expect_split=None)
+    sample_id = reader.ids[0]
+    png = nyud / f"data/depth/img_{sample_id}.png"
+    h, w = np.array(Image.open(png)).shape
+    depth = np.full((h, w), 3000, dtype=np.uint16)
+    depth[0, 0], depth[0, 1] = 1, 65535
+    Image.fromarray(depth).save(png)
+    got = reader.load(sample_id)["depth"]
+    assert got.shape == (1, h, w) and got.dtype == np.float32
+    mean = np.float32(7.844)
+    assert got[0, 1, 1] == np.log(np.float32(3000)) - mean
+    assert got[0, 0, 0] == -mean and got[0, 0, 1] == np.log(np.float32(65535)) - mean
 
 
 def test_siftflow_reader_semantic_and_geometric_transforms(root: Path) -> None:
@@ -327,11 +339,23 @@ def test_grayscale_palette_and_rgba_images_are_converted_not_rejected(tmp_path: 
     np.testing.assert_array_equal(data.deprocess_image(expected, "voc"), rgb)
 
 
-def test_user_image_preprocessing_equals_the_reader_for_the_same_file(root: Path) -> None:
-    reader = data.load("voc", "val", root / "VOC2011", expect_split=None)
+def test_user_image_and_reader_give_the_pixel_values_rgb_to_bgr_minus_the_mean(tmp_path: Path) -> None:
+    """Known pixels, checked against numbers worked out by hand: RGB (10, 20, 30) becomes BGR minus the VOC
+    mean, (30 - 104.00699, 20 - 116.66877, 10 - 122.67892), in float32, channels first, for a picture given by
+    the user and for the same file read through the VOC reader."""
+    pixels = np.zeros((2, 3, 3), dtype=np.uint8)
+    pixels[0, 0] = (10, 20, 30)
+    pixels[1, 2] = (255, 0, 128)
+    voc = miniature.build_voc(tmp_path / "VOC2011", n=1)
+    reader = data.load("voc", "train", voc, expect_split=None)
     sample_id = reader.ids[0]
-    np.testing.assert_array_equal(data.preprocess_image(reader.image_path(sample_id), "voc"),
-                                  reader.load(sample_id)["data"])
+    Image.fromarray(pixels).save(voc / "JPEGImages" / f"{sample_id}.jpg", format="PNG")  # lossless
+    data.save_label_png(voc / "SegmentationClass" / f"{sample_id}.png", np.zeros((2, 3), np.uint8))
+    expected = np.zeros((3, 2, 3), dtype=np.float32) - np.float32([[[104.00699]], [[116.66877]], [[122.67892]]])
+    expected[:, 0, 0] = np.float32([30, 20, 10]) - np.float32([104.00699, 116.66877, 122.67892])
+    expected[:, 1, 2] = np.float32([128, 0, 255]) - np.float32([104.00699, 116.66877, 122.67892])
+    np.testing.assert_array_equal(reader.load(sample_id)["data"], expected)
+    np.testing.assert_array_equal(data.preprocess_image(voc / "JPEGImages" / f"{sample_id}.jpg", "voc"), expected)
 
 
 def test_class_names_are_the_reference_lists() -> None:
@@ -405,44 +429,52 @@ def test_image_and_label_of_different_sizes_is_an_error_naming_the_id(root: Path
         reader.load(sample_id)
 
 
-def test_label_values_out_of_range_are_errors_naming_the_id(root: Path, tmp_path: Path) -> None:
-    voc = _copy_tree(root / "VOC2011", tmp_path / "VOC2011")
+def _voc_label_30(root: Path, tmp: Path) -> tuple[data.Reader, str, str]:
+    voc = _copy_tree(root / "VOC2011", tmp / "VOC2011")
     reader = data.load("voc", "train", voc, expect_split=None)
-    sample_id = reader.ids[0]
-    png = voc / "SegmentationClass" / f"{sample_id}.png"
+    png = voc / "SegmentationClass" / f"{reader.ids[0]}.png"
     label = np.array(Image.open(png))
     label[0, 0] = 30
     data.save_label_png(png, label)
-    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*values \[30\] outside 0..20"):
-        reader.load(sample_id)
+    return reader, reader.ids[0], r"values \[30\] outside 0..20"
 
-    nyud = _copy_tree(root / "nyud", tmp_path / "nyud")
-    nyud_id = data.load("nyud", "test", nyud, expect_split=None).ids[0]
-    seg = load_mat(nyud / f"segmentation/img_{nyud_id}.mat", "segmentation")
+
+def _nyud_label_41(root: Path, tmp: Path) -> tuple[data.Reader, str, str]:
+    nyud = _copy_tree(root / "nyud", tmp / "nyud")
+    reader = data.load("nyud", "test", nyud, expect_split=None)
+    mat = nyud / f"segmentation/img_{reader.ids[0]}.mat"
+    seg = load_mat(mat, "segmentation")
     seg[0, 0] = 41
-    import scipy.io
+    scipy.io.savemat(mat, {"segmentation": seg})
+    return reader, reader.ids[0], r"raw values \[41\] outside 0..40"
 
-    scipy.io.savemat(nyud / f"segmentation/img_{nyud_id}.mat", {"segmentation": seg})
-    with pytest.raises(data.BadSampleError, match=rf"'{nyud_id}'.*raw values \[41\] outside 0..40"):
-        data.load("nyud", "test", nyud, expect_split=None).load(nyud_id)
 
-    sift = _copy_tree(root / "siftflow", tmp_path / "siftflow")
-    sift_id = data.load("siftflow", "test", sift, expect_split=None).ids[0]
-    geo_path = sift / "GeoLabels" / SUBDIR / f"{sift_id}.mat"
-    geo = load_mat(geo_path, "S")
+def _siftflow_geo_fraction(root: Path, tmp: Path) -> tuple[data.Reader, str, str]:
+    sift = _copy_tree(root / "siftflow", tmp / "siftflow")
+    reader = data.load("siftflow", "test", sift, tops=("data", "geo"), expect_split=None)
+    mat = sift / "GeoLabels" / SUBDIR / f"{reader.ids[0]}.mat"
+    geo = load_mat(mat, "S")
     geo[3, 3] = 2.5
-    scipy.io.savemat(geo_path, {"S": geo})
-    with pytest.raises(data.BadSampleError, match=rf"'{sift_id}'.*non-integer"):
-        data.load("siftflow", "test", sift, expect_split=None).load(sift_id)
+    scipy.io.savemat(mat, {"S": geo})
+    return reader, reader.ids[0], "non-integer"
 
-    context = _copy_tree(root / "pascalcontext", tmp_path / "pascalcontext")
-    ctx_reader = data.load("pascalcontext", "val", context, voc_root=root / "VOC2010", expect_split=None)
-    ctx_id = ctx_reader.ids[0]
-    label_map = load_mat(context / "trainval" / f"{ctx_id}.mat", "LabelMap")
-    label_map[1, 1] = len(ctx_reader.lookup)
-    scipy.io.savemat(context / "trainval" / f"{ctx_id}.mat", {"LabelMap": label_map})
-    with pytest.raises(data.BadSampleError, match=rf"'{ctx_id}'.*raw values \[{len(ctx_reader.lookup)}\]"):
-        ctx_reader.load(ctx_id)
+
+def _context_raw_beyond_labels_txt(root: Path, tmp: Path) -> tuple[data.Reader, str, str]:
+    context = _copy_tree(root / "pascalcontext", tmp / "pascalcontext")
+    reader = data.load("pascalcontext", "val", context, voc_root=root / "VOC2010", expect_split=None)
+    mat = context / "trainval" / f"{reader.ids[0]}.mat"
+    label_map = load_mat(mat, "LabelMap")
+    label_map[1, 1] = len(reader.lookup)
+    scipy.io.savemat(mat, {"LabelMap": label_map})
+    return reader, reader.ids[0], rf"raw values \[{len(reader.lookup)}\]"
+
+
+@pytest.mark.parametrize("corrupt", [_voc_label_30, _nyud_label_41, _siftflow_geo_fraction,
+                                     _context_raw_beyond_labels_txt], ids=lambda f: f.__name__.strip("_"))
+def test_label_values_out_of_range_are_errors_naming_the_id(root: Path, tmp_path: Path, corrupt) -> None:
+    reader, sample_id, problem = corrupt(root, tmp_path)
+    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*{problem}"):
+        reader.load(sample_id)
 
 
 def test_unreadable_files_are_errors_naming_the_id(root: Path, tmp_path: Path) -> None:

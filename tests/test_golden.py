@@ -20,8 +20,8 @@ import torch.nn.functional as F
 import nets
 import parity
 from nets import layers as caffe_layers
+from nets.layers import softmax_with_loss
 from nets.spec import NetSpec
-from reproduce.solver import softmax_with_loss
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = ("FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py {name}  "
@@ -134,15 +134,23 @@ def test_parameter_and_input_gradients_match_the_caffe_fixture(name):
 def _mutate(spec: NetSpec, layer_name: str, **changes) -> NetSpec:
     """The spec with one layer changed, bypassing the crop derivation (which would refuse it)."""
     layers = tuple(dataclasses.replace(x, **changes) if x.name == layer_name else x for x in spec.layers)
-    return NetSpec(spec.name, spec.inputs, layers, spec.outputs, spec.heads, spec.losses)
+    return dataclasses.replace(spec, layers=layers)
 
 
 @pytest.mark.parametrize("name,crop,offset", [("voc-fcn32s", "score", 18), ("voc-fcn8s", "score_pool3c", 10),
                                               ("voc-fcn8s", "score", 34)])
 def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
+    """The comparison catches the mutated crop at the crop itself: its blob differs from Caffe's (or no longer
+    fits), and every blob computed before it still agrees."""
+    spec = nets.spec(name)
+    index = next(i for i, x in enumerate(spec.layers) if x.name == crop)
+    upstream = {t for x in spec.layers[:index] for t in x.top} | set(spec.inputs)
     with golden(name) as g:
-        problems = mismatches(seeded_net(name, _mutate(nets.spec(name), crop, offset=offset)), g)
-    assert problems and any(crop in p or "score" in p for p in problems)
+        problems = mismatches(seeded_net(name, _mutate(spec, crop, offset=offset)), g)
+    at_crop = [p for p in problems if p.startswith(f"blob {crop}:") or (p.startswith("forward failed") and
+                                                                      f"offset {offset}" in p)]
+    assert at_crop, f"mutating {crop} to offset {offset} was not caught at {crop}: {problems}"
+    assert not [p for p in problems if p.split(":")[0].removeprefix("blob ") in upstream], problems
 
 
 def test_a_mutated_input_padding_fails_the_golden_comparison():

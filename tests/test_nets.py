@@ -43,7 +43,7 @@ def test_fcn8s_crop_offsets_are_5_9_31_and_not_centred():
 
 def _with_layer(spec: NetSpec, name: str, **changes) -> NetSpec:
     layers = tuple(dataclasses.replace(x, **changes) if x.name == name else x for x in spec.layers)
-    return NetSpec(spec.name, spec.inputs, layers, spec.outputs, spec.heads, spec.losses)
+    return dataclasses.replace(spec, layers=layers)
 
 
 def test_a_mutated_input_pad_changes_the_derived_offset_and_is_rejected():
@@ -172,10 +172,9 @@ def test_an_impulse_on_score_fr_lands_where_the_coordinate_map_says(name, k, str
     shift = geometry.coord_maps(full)["score_fr"].shift
     size = 300
     n = geometry.blob_sizes(full, size, size)["score_fr"][0]
-    head = NetSpec("head", {"data": 1, "score_fr": 1},
-                   (deconv("upscore", "score_fr", 1, k, stride), crop("score", "upscore", "data")), ("score",), "32s")
-    head = NetSpec("head", head.inputs, (head.layers[0], head.layers[1].with_offset(full.layer("score").offset)),
-                   head.outputs, "32s")
+    layers = (deconv("upscore", "score_fr", 1, k, stride),
+              crop("score", "upscore", "data").with_offset(full.layer("score").offset))
+    head = NetSpec("head", {"data": 1, "score_fr": 1}, layers, ("score",))
     net = nets.CaffeNet(head)
     net._check_inputs = lambda inputs: None  # the head's two inputs live at different strides on purpose
     net.upscore.weight.copy_(bilinear_kernel(1, k))
@@ -224,18 +223,28 @@ def test_ceil_mode_pooling_rounds_up():
 
 
 def test_dropout_is_elementwise_and_scales_kept_units_at_train_time():
-    net = nets.build("voc-fcn32s").train()
-    torch.manual_seed(0)
-    x = torch.ones(1, 4096, 8, 8)
-    from nets.layers import caffe_dropout
-
-    y = caffe_dropout(x, 0.5, training=True)
-    assert set(torch.unique(y).tolist()) == {0.0, 2.0}
-    per_channel = (y == 0).float().mean(dim=(2, 3))
-    assert 0.0 < per_channel.min() and per_channel.max() < 1.0  # zeros inside a channel: not channel dropout
-    assert abs((y == 0).float().mean().item() - 0.5) < 0.01
-    assert torch.equal(caffe_dropout(x, 0.5, training=False), x)
-    assert net.training
+    """Run the net itself: in train mode drop6 / drop7 zero single elements (not whole channels) with
+    probability 0.5 and scale the kept ones by 1 / (1 - 0.5) = 2; in test mode they are the identity."""
+    net = parity.load_params(nets.build("voc-fcn-alexnet"), parity.random_params("voc-fcn-alexnet"))
+    x = torch.from_numpy(parity.random_inputs("voc-fcn-alexnet", size=(150, 150))["data"])
+    with torch.no_grad():
+        kept = net.eval().forward_blobs(x)
+        torch.manual_seed(0)
+        dropped = net.train().forward_blobs(x)
+    for blob in ("fc6", "fc7"):
+        # fc7 reads the dropped fc6, so compare each drop layer with the ReLU output it received.
+        before = kept["fc6"] if blob == "fc6" else torch.relu(net.fc7(dropped["fc6"]))
+        after = dropped[blob]
+        live = before > 0
+        assert live.sum() > 10_000, blob
+        zero = (after == 0) & live
+        assert torch.allclose(after[live & ~zero], 2 * before[live & ~zero], rtol=1e-6), blob
+        assert abs(zero.sum().item() / live.sum().item() - 0.5) < 0.02, blob
+        per_channel = zero.float().sum(dim=(2, 3)) / live.float().sum(dim=(2, 3)).clamp(min=1)
+        many = live.sum(dim=(2, 3)) >= 8
+        assert ((per_channel[many] > 0) & (per_channel[many] < 1)).float().mean() > 0.9, blob
+    with torch.no_grad():  # test mode: drop7 passes relu7's output through unchanged
+        assert torch.equal(kept["fc7"], torch.relu(net.fc7(kept["fc6"])))
 
 
 def test_lrn_is_caffes_across_channel_formula():

@@ -42,4 +42,4 @@ def test_nets_are_scored_on_the_references_test_splits():
     assert datasets.eval_split("siftflow-fcn16s") == ("siftflow", "test")
     assert datasets.eval_split("pascalcontext-fcn8s") == ("pascalcontext", "val")
     assert datasets.eval_split("voc-fcn8s", "voc", "val") == ("voc", "val")
-    assert datasets.present_only("siftflow-fcn16s", "siftflow") == {"score_sem": True}
+    assert datasets.present_only("siftflow-fcn16s") == {"score_sem": True}

@@ -1,5 +1,5 @@
 """reproduce.evaluate, predict and infer on miniature datasets in the real on-disk formats, with tiny nets that
-carry a reference net's name (so data's feeding table applies) but run in milliseconds."""
+carry a reference net's name (so its record's inputs apply) but run in milliseconds."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def tiny_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = 
     first = next(iter(inputs))
     layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
               conv("score", "conv1", classes, 1, param=TRAINED))
-    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), "32s", losses=(("loss", "score", "label"),)))
+    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), losses=(("loss", "score", "label"),)))
     random_init(net, 3)
     return net.eval()
 
@@ -100,17 +100,28 @@ def test_evaluate_command_without_weights_or_data_names_both_make_targets(tmp_pa
     assert "make weights NET=voc-fcn8s" in err and "make data DATASET=voc" in err
 
 
-def test_predict_preprocesses_a_picture_as_the_reader_does(voc_root):
+def test_predict_feeds_the_net_bgr_minus_the_records_mean_at_the_pictures_size(tmp_path):
+    """A picture of known pixels reaches the net as the numbers worked out by hand: RGB -> BGR minus the VOC
+    mean, channels first, no resizing; HHA for the NYUD net keeps its stored order minus the HHA mean."""
+    seen = []
     net = tiny_net()
-    path = voc_root / "JPEGImages" / f"{data.load('voc', 'val', voc_root, expect_split=None).ids[0]}.jpg"
-    label = predict(net, path)
-    blob = data.preprocess_image(path, data.MEANS["voc"])
+    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    pixels = np.zeros((3, 4, 3), dtype=np.uint8)
+    pixels[1, 2] = (10, 20, 30)
+    Image.fromarray(pixels).save(tmp_path / "p.png")
+    label = predict(net, tmp_path / "p.png")
+    voc = np.float32([104.00699, 116.66877, 122.67892])
+    assert label.dtype == np.uint8 and label.shape == (3, 4) and seen[0].shape == (1, 3, 3, 4)
+    np.testing.assert_array_equal(seen[0][0, :, 1, 2].numpy(), np.float32([30, 20, 10]) - voc)
+    np.testing.assert_array_equal(seen[0][0, :, 0, 0].numpy(), -voc)
     with torch.no_grad():
-        want = net(torch.from_numpy(blob)[None])[0].argmax(0).numpy()
-    assert label.dtype == np.uint8 and label.shape == blob.shape[1:]
-    np.testing.assert_array_equal(label, want)
-    # A grayscale picture is converted, not rejected.
-    gray = np.asarray(Image.open(path).convert("L"))
+        np.testing.assert_array_equal(label, net(seen[0])[0].argmax(0).numpy())
+    hha_net = tiny_net("nyud-fcn32s-hha", classes=40)
+    hha_net.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    predict(hha_net, tmp_path / "p.png")
+    hha_mean = np.float32([132.431, 94.076, 118.477])
+    np.testing.assert_array_equal(seen[-1][0, :, 1, 2].numpy(), np.float32([10, 20, 30]) - hha_mean)
+    gray = np.asarray(Image.open(tmp_path / "p.png").convert("L"))  # a grayscale picture is converted
     assert predict(net, gray).shape == gray.shape
 
 

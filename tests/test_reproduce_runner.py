@@ -88,14 +88,17 @@ def test_a_retraining_run_is_judged_against_its_paper_row_at_1_0():
 
 
 def test_table1_structure_columns_follow_from_the_nets():
-    from reproduce.table1 import structure
+    import nets
+    from nets.audit import structure
 
     # VGG16's 138,357,544 parameters minus fc8 (4096 x 1000 + 1000) plus a 21-class score_fr (4096 x 21 + 21):
     # 134,346,581. Receptive field: pool5 sees 212 pixels at stride 32, fc6 (7x7) adds 6 x 32 = 404.
-    assert structure("voc-fcn32s") == {"conv_layers": 16, "params_millions": 134.3, "rf_size": 404,
+    assert structure(nets.spec("voc-fcn32s")) == {"conv_layers": 16, "params_millions": 134.3, "rf_size": 404,
                                        "max_stride": 32}
     # CaffeNet conv1..fc7 (56,868,224) plus score_fr (86,037); pool5 sees 195, fc6 (6x6) adds 5 x 32 = 355.
-    assert structure("voc-fcn-alexnet") == {"conv_layers": 8, "params_millions": 57.0, "rf_size": 355,
+    # The two-stream net counts per stream, as Table 1 counts one VGG16.
+    assert structure(nets.spec("nyud-fcn32s-color-hha")) == structure(nets.spec("voc-fcn32s"))
+    assert structure(nets.spec("voc-fcn-alexnet")) == {"conv_layers": 8, "params_millions": 57.0, "rf_size": 355,
                                             "max_stride": 32}
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from nets.net import CaffeNet
+from nets.registry import Solver
 from nets.spec import TRAINED, NetSpec, conv, dropout, relu
-from reproduce.solver import SolverSetting
 from reproduce.train import Trainer, run
 
 
@@ -20,7 +20,7 @@ def _tiny_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNet:
     that the dropout RNG matters."""
     layers = (conv("conv1", "data", 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
               dropout("drop1", "conv1"), conv("score", "conv1", classes, 1, param=TRAINED))
-    spec = NetSpec(name, {"data": 3}, layers, ("score",), "32s", losses=(("loss", "score", "label"),))
+    spec = NetSpec(name, {"data": 3}, layers, ("score",), losses=(("loss", "score", "label"),))
     net = CaffeNet(spec)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -39,8 +39,8 @@ def _reader(n: int = 5) -> list[dict[str, np.ndarray]]:
     return items
 
 
-SETTING = SolverSetting("tiny", base_lr=1e-3, momentum=0.9, iter_size=2, normalize=False, max_iter=4,
-                        init="random", train=("toy", "train"), val=("toy", "val"))
+SETTING = Solver(base_lr=1e-3, momentum=0.9, iter_size=2, normalize=False, max_iter=4, init=(),
+                 init_note="random")
 
 
 def _trainer(seed_torch: int = 5) -> Trainer:
@@ -154,11 +154,10 @@ def _cli(monkeypatch, tmp_path):
 
     import nets
     import weights
-    from reproduce import solver
 
     monkeypatch.setattr(nets, "build", lambda name: _tiny_net_named(name))
-    setting = dataclasses.replace(SETTING, net="voc-fcn32s", train=("sbd", "train"), val=("voc", "seg11valid"))
-    monkeypatch.setitem(solver.SOLVERS, "voc-fcn32s", setting)
+    record = dataclasses.replace(nets.record("voc-fcn32s"), solver=SETTING)
+    monkeypatch.setitem(nets.RECORDS, "voc-fcn32s", record)
     return weights.save(_tiny_net_named("voc-fcn32s"), tmp_path / "init.h5")
 
 

@@ -1,4 +1,5 @@
-"""reproduce.solver: Caffe's SGD update and SoftmaxWithLoss against hand-computed and float64 numpy values."""
+"""nets.solver and nets.layers: Caffe's SGD update and SoftmaxWithLoss against hand-computed and float64 numpy
+values."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import torch
 from torch import nn
 
 import nets
+from nets.layers import FLT_MIN, softmax_with_loss
 from nets.net import CaffeNet
+from nets.solver import CaffeSGD
 from nets.spec import CAFFE_DEFAULT, TRAINED, NetSpec, conv, deconv
-from reproduce.solver import FLT_MIN, SOLVERS, CaffeSGD, softmax_with_loss
 
 # ---- SGD -------------------------------------------------------------------------------------------------
 
@@ -107,8 +109,8 @@ def test_solver_state_round_trips_and_refuses_other_settings():
         CaffeSGD(_toy_net(), 0.1, 0.99, weight_decay=0.01).load_state_dict(sgd.state_dict())
 
 
-def test_solver_table_holds_the_reference_settings():
-    assert set(SOLVERS) == set(nets.NAMES)
+def test_the_net_records_hold_the_reference_solver_settings():
+    SOLVERS = {name: nets.record(name).solver for name in nets.NAMES}
     s = SOLVERS["voc-fcn8s"]
     assert (s.base_lr, s.momentum, s.iter_size, s.normalize, s.max_iter) == (1e-14, 0.99, 1, False, 100_000)
     a = SOLVERS["voc-fcn-alexnet"]

@@ -15,7 +15,6 @@ import weights
 from parity import argmax_agreement, load_params, max_rel_error, random_inputs, random_params
 from weights.export import TORCHFCN_CLASSES, ExportError, export, main, write_torchfcn
 from weights.snapshot import WeightsMismatchError
-from weights.transplant import target as surgery_target
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def test_torchfcn_classes_cover_exactly_the_nets_with_the_same_parameters(torchf
         spec = nets.spec(name)
         if tuple(spec.inputs) != ("data",) or len(spec.outputs) != 1:
             continue  # torchfcn's classes take one 3-channel input and have one head
-        shapes = surgery_target(name).shapes
+        shapes = spec.param_shapes()
         ours = {f"{layer}.{('weight', 'bias')[i]}": tuple(s) for layer, blobs in shapes.items()
                 if not layer.startswith("scale_") for i, s in enumerate(blobs)}
         n_class = shapes["score_fr"][0][0]

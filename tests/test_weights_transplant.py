@@ -112,7 +112,7 @@ def test_caffenet_into_fcn_alexnet_reshapes_fc6_to_256x6x6_via_the_command_line(
     assert printed[-1] == f"wrote {dst}"
     written = read_h5(dst).blobs()
     # complete: strict loading's own check passes (test_transplanted_voc_fcn32s_loads_strictly loads a net)
-    check_fit(surgery.target("voc-fcn-alexnet").shapes, {k: [b.shape for b in v] for k, v in written.items()},
+    check_fit(nets.spec("voc-fcn-alexnet").param_shapes(), {k: [b.shape for b in v] for k, v in written.items()},
               "voc-fcn-alexnet", dst.name)
     assert np.array_equal(written["fc6"][0].reshape(4096, -1), fc6)
     assert np.array_equal(written["upscore"][0], bilinear_kernel(21, 63).numpy())
@@ -120,7 +120,7 @@ def test_caffenet_into_fcn_alexnet_reshapes_fc6_to_256x6x6_via_the_command_line(
 
 def fcn32s_blobs(classes: int, value: float) -> dict[str, list[np.ndarray]]:
     """The blobs of a trained VGG16 FCN-32s (constants): trunk, score_fr, upscore."""
-    shapes = surgery.target("voc-fcn32s").shapes
+    shapes = nets.spec("voc-fcn32s").param_shapes()
     out = {n: [const(value, *s) for s in ss] for n, ss in shapes.items()}
     out["score_fr"] = [const(value, classes, 4096, 1, 1), const(value, classes)]
     out["upscore"] = [const(value, classes, classes, 64, 64)]
@@ -193,11 +193,16 @@ def test_command_line_error_names_the_problem_and_writes_nothing(tmp_path, capsy
     assert not dst.exists()
 
 
-@pytest.mark.parametrize("name", ["voc-fcn8s-atonce", "nyud-fcn32s-color-d", "voc-fcn-alexnet"])
-def test_surgery_blob_shapes_equal_the_built_nets(name):
-    # Surgery reads shapes off the layer list (no 500 MB of parameters); they must be the module's. These
-    # three nets hold every rule: Scale, a 4-channel first conv after a Concat, grouped convs, an odd deconv.
-    built = {k: tuple(v.shape) for k, v in nets.build(name).state_dict().items()}
-    derived = {f"{layer}.{attr}": shape for layer, shapes in surgery.target(name).shapes.items()
-               for attr, shape in zip(("weight", "bias"), shapes, strict=False)}
-    assert derived == built
+def test_parameter_shapes_are_caffes_blob_shapes():
+    """The one shape function (NetSpec.param_shapes) that net construction and surgery share, against the
+    Caffe blob shapes typed out: grouped convolutions, fc6 as a 7x7 convolution, the 4-channel first conv
+    after the RGB-D Concat, upsamplers (in, out / group, k, k) without bias, Scale (C,)."""
+    alex = nets.spec("voc-fcn-alexnet").param_shapes()
+    assert alex["conv2"] == [(256, 48, 5, 5), (256,)] and alex["conv4"] == [(384, 192, 3, 3), (384,)]
+    assert alex["fc6"] == [(4096, 256, 6, 6), (4096,)] and alex["upscore"] == [(21, 21, 63, 63)]
+    atonce = nets.spec("voc-fcn8s-atonce").param_shapes()
+    assert atonce["fc6"] == [(4096, 512, 7, 7), (4096,)] and atonce["scale_pool4"] == [(512,)]
+    assert atonce["scale_pool3"] == [(256,)] and atonce["score_pool3"] == [(21, 256, 1, 1), (21,)]
+    assert nets.spec("nyud-fcn32s-color-d").param_shapes()["conv1_1_bgrd"] == [(64, 4, 3, 3), (64,)]
+    built = {k: tuple(v.shape) for k, v in nets.build("voc-fcn8s-atonce").state_dict().items()}
+    assert built["upscore8.weight"] == (21, 21, 16, 16) and "upscore8.bias" not in built

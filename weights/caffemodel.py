@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data.files import atomic_path
+
 # Protobuf wire types.
 VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
 
@@ -511,9 +513,7 @@ def write_caffemodel(path: str | os.PathLike, layers: Iterable[tuple[str, str, S
     the double_data field. The file is written to a temporary name and renamed when complete.
     """
     legacy_dims = v1 if legacy_dims is None else legacy_dims
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with tmp.open("wb") as f:
             if net_name:
                 name = net_name.encode()
@@ -537,7 +537,3 @@ def write_caffemodel(path: str | os.PathLike, layers: Iterable[tuple[str, str, S
                     f.write(_len_field(blobs_field, size))
                     for p in parts:
                         f.write(p)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

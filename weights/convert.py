@@ -11,23 +11,16 @@ The .h5 appears only when complete.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from data.files import sha256_file
+
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .formats import DESCRIPTIONS, NOT_STORED, WeightsFormatError, read, sniff
 from .snapshot import write_h5
-
-
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
@@ -38,7 +31,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise FileNotFoundError(f"no caffemodel at {src}")
-    digest = sha256_of(src)
+    digest = sha256_file(src)
     if sniff(src) != "caffemodel":
         return _convert_other_format(src, dst, digest, log)
     formats: list[str] = []

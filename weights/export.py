@@ -30,10 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nets
+from data.files import atomic_path
 
 from .caffemodel import CaffeLayer, CaffemodelError
 from .formats import WeightsFormatError, write_caffemodel_layers, write_state_dict
-from .snapshot import WeightsMismatchError, atomic_path, load, net_blobs, save
+from .snapshot import WeightsMismatchError, load, net_blobs, save
 
 # Kit net -> the torchfcn 1.9.7 model class (torchfcn.models) with the same parameters; n_class is the net's
 # class count. torchfcn has no class for the other nets (AlexNet, NYUD RGB-D and two-stream, SIFT Flow's two

@@ -43,8 +43,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from data.files import atomic_path
+
 from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel, write_caffemodel
-from .snapshot import HDF5_MAGIC, atomic_path, read_h5, write_h5
+from .snapshot import HDF5_MAGIC, read_h5, write_h5
 
 if TYPE_CHECKING:
     import nets

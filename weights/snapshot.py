@@ -13,9 +13,7 @@ to stay empty.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+from data.files import atomic_path
 
 from .caffemodel import CaffeLayer, CaffeModel
 
@@ -45,23 +45,6 @@ Blobs = Mapping[str, Sequence[np.ndarray]]
 
 class WeightsMismatchError(ValueError):
     """The weights do not fit the net: lists every missing layer, unexpected layer and shape mismatch."""
-
-
-@contextmanager
-def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path in ``dst``'s folder; renamed to ``dst`` when the block ends normally, removed
-    otherwise, so that ``dst`` is never left half-written."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,

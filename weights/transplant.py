@@ -10,24 +10,23 @@ For every parameter layer of NET, in net order, one line says what happens:
   kept, only the shape changes.
 - initialising: Deconvolution layers get the bilinear kernel (always, as the reference's ``surgery.interp``
   does after copying); Scale layers their constant; NYUD RGB-D's conv1_1_bgrd the RGB filters of conv1_1 plus
-  a depth filter equal to their mean; a new score layer (a convolution with one output per class that the
-  source lacks) zeros, Caffe's default constant filler, weight and bias.
+  a depth filter equal to their mean; a new score layer (a head convolution, outside the classifier trunk of
+  the NetSpec, that the source lacks) zeros, Caffe's default constant filler, weight and bias.
 - dropping: a source layer NET does not have (fc8, ...).
 
 nyud-fcn32s-color-hha takes two sources, its color and hha 32s nets: every layer of SRC.h5 is renamed with
-the suffix "color" (conv1_1 -> conv1_1color, ..., score_fr -> score_frcolor), every layer of SRC2.h5 with
-"hha".
+the suffix of the first stream of the NetSpec, "color" (conv1_1 -> conv1_1color, ..., score_fr ->
+score_frcolor), every layer of SRC2.h5 with "hha". Each rule is one function (RULES, tried in order).
 A trunk layer found in no source is an error, not zeros: a net with a zero trunk outputs zeros everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,28 +38,21 @@ from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
 from .formats import WeightsFormatError
 from .snapshot import Blobs, read_weights, write_h5
 
-# Nets made of several source nets: the suffix each source's layer names get, in source order.
-STREAM_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "nyud-fcn32s-color-hha": ("color", "hha"),
-}
-
 
 class TransplantError(ValueError):
     """The sources cannot make the target net: lists every layer that could not be filled."""
 
 
-def _depth_from_rgb_mean(rgb: Sequence[np.ndarray], want: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+def _depth_from_rgb_mean(rgb: Sequence[np.ndarray]) -> list[np.ndarray]:
     """conv1_1 (64, 3, 3, 3) -> conv1_1_bgrd (64, 4, 3, 3): the three colour filters, then a depth filter
-    equal to their mean (FACTS.md section 2, NYUD color-d)."""
+    equal to their mean (ledger: init.color-d)."""
     weight, *rest = rgb
     depth = weight.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
-    out = np.concatenate([weight, depth], axis=1)
-    return [out, *rest]
+    return [np.concatenate([weight, depth], axis=1), *rest]
 
 
-# Target layer -> (source layer, how its blobs are derived): layers the reference built from another layer.
-DERIVED: dict[str, tuple[str, Callable[[Sequence[np.ndarray], Sequence[tuple[int, ...]]], list[np.ndarray]],
-                         str]] = {
+# Target layer -> (source layer, how its blobs are derived, in words): layers the reference built from another.
+DERIVED: dict[str, tuple[str, Callable[[Sequence[np.ndarray]], list[np.ndarray]], str]] = {
     "conv1_1_bgrd": ("conv1_1", _depth_from_rgb_mean, "RGB filters + depth filter = their mean"),
 }
 
@@ -79,47 +71,104 @@ def _source_blobs(source: str | os.PathLike | CaffeModel | Blobs) -> tuple[str, 
     return name, {k: [np.asarray(b, dtype=np.float32) for b in v] for k, v in source.items() if len(v)}
 
 
-def blob_shapes(spec: nets.NetSpec) -> tuple[dict[str, list[tuple[int, ...]]], dict[str, int]]:
-    """Caffe's blob shapes of every parameter layer, read off the layer list, and the channel count of every
-    blob. Convolution (out, in/group, k, k) and (out,); Deconvolution (in, out/group, k, k) (and (out,) with
-    a bias); Scale (C,)."""
-    channels = dict(spec.inputs)
-    out: dict[str, list[tuple[int, ...]]] = {}
-    for layer in spec.layers:
-        c_in = c_out = channels[layer.bottom[0]]
-        k = layer.kernel_size
-        if layer.type == "Convolution":
-            c_out = layer.num_output
-            out[layer.name] = [(c_out, c_in // layer.group, k, k)]
-        elif layer.type == "Deconvolution":
-            c_out = layer.num_output
-            out[layer.name] = [(c_in, c_out // layer.group, k, k)]
-        elif layer.type == "Scale":
-            out[layer.name] = [(c_in,)]
-        elif layer.type == "Concat":
-            c_out = sum(channels[b] for b in layer.bottom)
-        if layer.type in ("Convolution", "Deconvolution") and layer.bias_term:
-            out[layer.name].append((c_out,))
-        for top in layer.top:
-            channels[top] = c_out
-    return out, channels
+@dataclass
+class Surgery:
+    """One transplant in progress: the target net, the pooled source layers and what has been done."""
+
+    spec: nets.NetSpec
+    pool: dict[str, list[np.ndarray]]  # source layer (renamed for its stream) -> blobs
+    origin: dict[str, str]  # the same keys -> where the layer came from, for the log
+    trunk: frozenset[str] = frozenset()  # the classifier trunk's layers (spec.trunk_layers())
+    out: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Target:
-    """What surgery needs to know of a kit net: its layers, class counts and blob shapes by layer."""
+# ---- the surgery rules, in the order they are tried for each parameter layer of the target ----------------
+# Each takes (surgery, layer, wanted shapes) and returns the log line if it applies, None if it does not.
 
-    layers: tuple[nets.Layer, ...]
-    classes: frozenset[int]
-    shapes: dict[str, list[tuple[int, ...]]]
+def _bilinear(sg: Surgery, layer: nets.Layer, shapes: list[tuple[int, ...]]) -> str | None:
+    """Deconvolution: always the bilinear kernel, as the reference's surgery.interp does after copying."""
+    if layer.type != "Deconvolution":
+        return None
+    kernel = bilinear_kernel(shapes[0][0], layer.kernel_size).numpy()
+    if kernel.shape != shapes[0]:
+        sg.errors.append(f"{layer.name}: a bilinear kernel is {kernel.shape}, the layer holds {shapes[0]}")
+    sg.out[layer.name] = [kernel]
+    replaced = " (replacing the source's blob, as the reference does)" if layer.name in sg.pool else ""
+    sg.used.add(layer.name)
+    return f"initialising {layer.name}: bilinear {_fmt(shapes)}{replaced}"
 
 
-@functools.cache
-def target(net_name: str) -> Target:
-    """A kit net as surgery sees it, from its NetSpec (no parameters are allocated)."""
-    spec = nets.spec(net_name)
-    shapes, channels = blob_shapes(spec)
-    return Target(spec.layers, frozenset(channels[o] for o in spec.outputs), shapes)
+def _constant(sg: Surgery, layer: nets.Layer, shapes: list[tuple[int, ...]]) -> str | None:
+    """Scale: the net's constant factor (the at-once net's 0.01 / 0.0001)."""
+    if layer.type != "Scale":
+        return None
+    sg.out[layer.name] = [np.full(shapes[0], layer.scale_value, dtype=np.float32)]
+    sg.used.add(layer.name)
+    return f"initialising {layer.name}: constant {layer.scale_value} {_fmt(shapes)}"
+
+
+def _copy_or_coerce(sg: Surgery, layer: nets.Layer, shapes: list[tuple[int, ...]]) -> str | None:
+    """A source layer of the same name: copied when the shapes agree; an InnerProduct's weights coerced into
+    the convolution's shape (same memory order: VGG16 fc6 4096x25088 -> 4096x512x7x7)."""
+    have = sg.pool.get(layer.name)
+    if have is None:
+        return None
+    sg.used.add(layer.name)
+    where = sg.origin[layer.name]
+    if [b.shape for b in have] == shapes:
+        sg.out[layer.name] = have
+        return f"copying {layer.name} {_fmt(shapes)} from {where}"
+    if (len(have) == len(shapes) and have[0].ndim == 2 and len(shapes[0]) == 4 and have[0].shape[0] == shapes[0][0]
+            and have[0].size == int(np.prod(shapes[0]))
+            and all(h.shape == s for h, s in zip(have[1:], shapes[1:], strict=True))):
+        sg.out[layer.name] = [have[0].reshape(shapes[0]), *have[1:]]
+        return f"coercing {layer.name} {_fmt(b.shape for b in have)} -> {_fmt(shapes)} from {where}"
+    sg.errors.append(f"{layer.name}: the net needs {_fmt(shapes)}, {where} has {_fmt(b.shape for b in have)}")
+    return f"cannot use {layer.name} from {where}"
+
+
+def _derived(sg: Surgery, layer: nets.Layer, shapes: list[tuple[int, ...]]) -> str | None:
+    """A layer the reference built from another one (DERIVED: NYUD RGB-D's 4-channel conv1_1_bgrd)."""
+    if layer.name not in DERIVED or DERIVED[layer.name][0] not in sg.pool:
+        return None
+    src_name, derive, how = DERIVED[layer.name]
+    blobs = derive(sg.pool[src_name])
+    sg.used.add(src_name)
+    if [b.shape for b in blobs] != shapes:
+        sg.errors.append(f"{layer.name}: derived from {src_name} {_fmt(b.shape for b in sg.pool[src_name])} as "
+                         f"{_fmt(b.shape for b in blobs)}, the net needs {_fmt(shapes)}")
+    sg.out[layer.name] = blobs
+    return f"initialising {layer.name} {_fmt(shapes)} from {src_name} {_fmt(b.shape for b in sg.pool[src_name])}: {how}"
+
+
+def _new_head_layer(sg: Surgery, layer: nets.Layer, shapes: list[tuple[int, ...]]) -> str | None:
+    """A head convolution (outside the classifier trunk) that no source has: zeros, Caffe's default constant
+    filler, weight and bias (the reference's new score layers)."""
+    if layer.type != "Convolution" or layer.name in sg.trunk:
+        return None
+    sg.out[layer.name] = [np.zeros(s, dtype=np.float32) for s in shapes]
+    return f"initialising {layer.name}: zeros {_fmt(shapes)} (new score layer; Caffe's default constant filler)"
+
+
+RULES = (_bilinear, _constant, _copy_or_coerce, _derived, _new_head_layer)
+
+
+def pool_sources(spec: nets.NetSpec, sources: Sequence[str | os.PathLike | CaffeModel | Blobs]) -> Surgery:
+    """Every source's layers, renamed with its stream's suffix for a multi-stream net (the color net's conv1_1
+    becomes conv1_1color)."""
+    suffixes = spec.streams or ("",)
+    if len(sources) != len(suffixes):
+        what = " and ".join(f"the {s} net" for s in suffixes) if spec.streams else "one net"
+        raise TransplantError(f"{spec.name} is made from {len(suffixes)} source(s) ({what}), got {len(sources)}")
+    sg = Surgery(spec, {}, {}, spec.trunk_layers())
+    for source, suffix in zip(sources, suffixes, strict=True):
+        label, blobs = _source_blobs(source)
+        for name, b in blobs.items():
+            sg.pool[name + suffix] = b
+            sg.origin[name + suffix] = f"{label}:{name}" if suffix else label
+    return sg
 
 
 def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel | Blobs],
@@ -128,79 +177,24 @@ def transplant(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel |
     (weights files or mappings) by the reference's surgery; see the module docstring. Raises TransplantError
     listing every layer it cannot fill."""
     say = log or (lambda _: None)
-    tgt = target(net_name)
-    want = tgt.shapes
-    suffixes = STREAM_SUFFIXES.get(net_name, ("",))
-    if len(sources) != len(suffixes):
-        what = " and ".join(f"the {s} net" for s in suffixes) if suffixes != ("",) else "one net"
-        raise TransplantError(f"{net_name} is made from {len(suffixes)} source(s) ({what}), "
-                              f"got {len(sources)}")
-    pool: dict[str, list[np.ndarray]] = {}
-    origin: dict[str, str] = {}
-    for source, suffix in zip(sources, suffixes, strict=True):
-        label, blobs = _source_blobs(source)
-        for name, b in blobs.items():
-            pool[name + suffix] = b
-            origin[name + suffix] = f"{label}:{name}" if suffix else label
-    used: set[str] = set()
-    out: dict[str, list[np.ndarray]] = {}
-    errors: list[str] = []
-    for layer in tgt.layers:
-        if layer.name not in want:
-            continue
-        shapes = want[layer.name]
-        name = layer.name
-        if layer.type == "Deconvolution":
-            kernel = bilinear_kernel(shapes[0][0], layer.kernel_size).numpy()
-            if kernel.shape != shapes[0]:
-                errors.append(f"{name}: a bilinear kernel is {kernel.shape}, the layer holds {shapes[0]}")
-            out[name] = [kernel]
-            replaced = " (replacing the source's blob, as the reference does)" if name in pool else ""
-            used.add(name)
-            say(f"initialising {name}: bilinear {_fmt(shapes)}{replaced}")
-        elif layer.type == "Scale":
-            out[name] = [np.full(shapes[0], layer.scale_value, dtype=np.float32)]
-            used.add(name)
-            say(f"initialising {name}: constant {layer.scale_value} {_fmt(shapes)}")
-        elif name in pool:
-            have = pool[name]
-            used.add(name)
-            if [b.shape for b in have] == shapes:
-                out[name] = have
-                say(f"copying {name} {_fmt(shapes)} from {origin[name]}")
-            elif (len(have) == len(shapes) and have[0].ndim == 2 and len(shapes[0]) == 4
-                  and have[0].shape[0] == shapes[0][0] and have[0].size == int(np.prod(shapes[0]))
-                  and all(h.shape == s for h, s in zip(have[1:], shapes[1:], strict=True))):
-                out[name] = [have[0].reshape(shapes[0]), *have[1:]]
-                say(f"coercing {name} {_fmt(b.shape for b in have)} -> {_fmt(shapes)} from {origin[name]}")
-            else:
-                errors.append(f"{name}: the net needs {_fmt(shapes)}, {origin[name]} has "
-                              f"{_fmt(b.shape for b in have)}")
-        elif name in DERIVED and DERIVED[name][0] in pool:
-            src_name, derive, how = DERIVED[name]
-            blobs = derive(pool[src_name], shapes)
-            used.add(src_name)
-            if [b.shape for b in blobs] != shapes:
-                errors.append(f"{name}: derived from {src_name} {_fmt(b.shape for b in pool[src_name])} as "
-                              f"{_fmt(b.shape for b in blobs)}, the net needs {_fmt(shapes)}")
-            out[name] = blobs
-            say(f"initialising {name} {_fmt(shapes)} from {src_name} "
-                f"{_fmt(b.shape for b in pool[src_name])}: {how}")
-        elif layer.type == "Convolution" and layer.num_output in tgt.classes:
-            out[name] = [np.zeros(s, dtype=np.float32) for s in shapes]
-            say(f"initialising {name}: zeros {_fmt(shapes)} (new score layer; Caffe's default constant "
-                "filler)")
+    spec = nets.spec(net_name)
+    sg = pool_sources(spec, sources)
+    for name, shapes in spec.param_shapes().items():
+        layer = spec.layer(name)
+        line = next((line for rule in RULES if (line := rule(sg, layer, shapes)) is not None), None)
+        if line is None:
+            sg.errors.append(f"{name} ({layer.type} {_fmt(shapes)}) is in no source; a trunk layer must come from "
+                             "the source net (is it the right one?)")
         else:
-            errors.append(f"{name} ({layer.type} {_fmt(shapes)}) is in no source; a trunk layer must come "
-                          "from the source net (is it the right one?)")
-    if errors:
+            say(line)
+    if sg.errors:
         labels = ", ".join(_source_blobs_label(s) for s in sources)
-        raise TransplantError(f"cannot make {net_name} from {labels}:\n  " + "\n  ".join(errors))
-    for name in pool:
-        if name not in used:
-            say(f"dropping {name} {_fmt(b.shape for b in pool[name])} from {origin[name]}: {net_name} has no "
-                "such layer")
-    return out
+        raise TransplantError(f"cannot make {net_name} from {labels}:\n  " + "\n  ".join(sg.errors))
+    for name in sg.pool:
+        if name not in sg.used:
+            say(f"dropping {name} {_fmt(b.shape for b in sg.pool[name])} from {sg.origin[name]}: {net_name} has "
+                "no such layer")
+    return sg.out
 
 
 def _source_blobs_label(source) -> str:
@@ -211,7 +205,7 @@ def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: st
                     log: Callable[[str], None] | None = print) -> Path:
     """Run ``transplant`` and write the result as a weights .h5 that ``weights.load`` accepts strictly."""
     blobs = transplant(net_name, sources, log)
-    types = {layer.name: layer.type for layer in target(net_name).layers}
+    types = {layer.name: layer.type for layer in nets.spec(net_name).layers}
     layers = [CaffeLayer(name, types[name], tuple(b)) for name, b in blobs.items()]
     label = " + ".join(Path(s).name for s in sources)
     path = write_h5(out, layers, {"source": f"transplant {net_name} from {label}"})

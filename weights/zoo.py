@@ -1,124 +1,69 @@
-"""The released caffemodels and the ILSVRC nets they were trained from; download, verify, convert.
+"""The released weights and the ILSVRC nets they were trained from; download, verify, convert.
 
-``python -m weights.zoo list``         the manifest and what is already in the weights folder
-``python -m weights.zoo fetch NAME``   download (resuming a partial file), verify, convert to NAME.h5
+``python -m weights.zoo list``         every entry, its sources, what is verifiable, what is present
+``python -m weights.zoo fetch NAME``   try each source in turn, verify, convert to NAME.h5, check it fits NAME
 ``python -m weights.zoo path NAME``    print where NAME.h5 lies (or would lie)
 
-The weights folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``. It holds
-``<file>.caffemodel`` as downloaded and ``<NAME>.h5`` as converted; load one with
-``weights.load(nets.build(NAME), path)``.
+The entries are the net records' releases and the ILSVRC classifiers (nets.registry): nothing is listed here a
+second time. The weights folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``; it holds each
+source's file as downloaded (or put there by hand) and ``<NAME>.h5`` as converted.
 
-The reference publishes no sizes or hashes. What is known is recorded (FACTS.md section 3: one third-party
-SHA-1); everything else is marked unknown, and ``fetch`` prints the SHA-256 it computed so that a user can
-record it.
+A file that fails its checksum is never used: one this run downloaded is removed, one that was already there
+(put there by hand, or by an earlier run) is moved aside to ``<file>.rejected`` (numbered if taken) and the
+message says where, so nothing takes it for good and nothing of the user's is lost. The reference publishes no
+sizes or hashes; what is known is recorded with who published it, and every fetch prints the SHA-256 it
+computed so that a user can record it.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
 import os
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tqdm import tqdm
+import h5py
+
+import nets
+from data.errors import DownloadError
+from data.fetch import download
+from data.files import atomic_path, file_digest
+from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
 from .caffemodel import CaffemodelError
 from .convert import convert
+from .snapshot import WeightsMismatchError, check_fit
 
 ENV_VAR = "FCN_WEIGHTS"
 DEFAULT_FOLDER = Path("~/.cache/fcn-kit/weights")
 
-BASE = "http://dl.caffe.berkeleyvision.org"
-VGG_BASE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonyan & Zisserman's page
-
-# Mean pixels (B, G, R) subtracted before the net, by dataset (FACTS.md section 3). HHA images are not
-# channel-flipped; their mean is in file channel order.
-VOC_MEAN = (104.00699, 116.66877, 122.67892)
-NYUD_COLOR_MEAN = (116.190, 97.203, 92.318)
-NYUD_HHA_MEAN = (132.431, 94.076, 118.477)
-SIFTFLOW_MEAN = (114.578, 115.294, 108.353)
-CONTEXT_MEAN = (104.007, 116.669, 122.679)
+# Every downloadable file: the kit nets' releases, then the ILSVRC classifiers.
+MANIFEST: dict[str, Weights] = {**{r.name: r.weights for r in RECORDS.values() if r.weights}, **CLASSIFIERS}
 
 
-@dataclass(frozen=True)
-class ZooEntry:
-    """One downloadable caffemodel.
-
-    ``net`` is the kit net it loads into, None for the ILSVRC classifiers (start a kit net from them with
-    ``python -m weights.transplant``). ``mean`` maps each input blob of the net to the per-channel mean
-    subtracted from it, None where FACTS.md does not record one. ``size`` (bytes), ``sha1`` and ``sha256`` are
-    None when unknown; ``hash_source`` says who published a known hash.
-    """
-
-    name: str
-    url: str
-    net: str | None
-    mean: Mapping[str, tuple[float, ...]] | None
-    size: int | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    hash_source: str | None = None
-    note: str = ""
-
-    @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
-
-    @property
-    def known(self) -> str:
-        """What can be verified, for the listing."""
-        parts = [f"sha1 ({self.hash_source})" if self.sha1 else "", "sha256" if self.sha256 else "",
-                 "size" if self.size else ""]
-        return ", ".join(p for p in parts if p) or "unknown"
+def init_command(net: str, out: str = "INIT.h5") -> str:
+    """The commands that build a net's starting weights from the zoo, as its record's solver says (the released
+    coarser nets stand in for the user's own: the reference trained each finer net from its own coarser one)."""
+    sources = RECORDS[net].solver.init
+    fetch = " && ".join(f"make weights NET={s}" for s in sources)
+    files = " ".join(f"$FCN_WEIGHTS/{s}.h5" for s in sources)
+    return f"{fetch} && .venv/bin/python -m weights.transplant --net {net} --out {out} {files}"
 
 
-def _released(name: str, file: str, mean: Mapping[str, tuple[float, ...]], **kw) -> ZooEntry:
-    return ZooEntry(name, f"{BASE}/{file}.caffemodel", name, mean, **kw)
-
-
-MANIFEST: dict[str, ZooEntry] = {e.name: e for e in (
-    _released("voc-fcn32s", "fcn32s-heavy-pascal", {"data": VOC_MEAN}),
-    _released("voc-fcn16s", "fcn16s-heavy-pascal", {"data": VOC_MEAN}),
-    _released("voc-fcn8s", "fcn8s-heavy-pascal", {"data": VOC_MEAN},
-              sha1="c449ea74dd7d83751d1357d6a8c323fcf4038962", hash_source="OpenCV's model downloader",
-              note="about 513 MB (third party)"),
-    _released("voc-fcn8s-atonce", "fcn8s-atonce-pascal", {"data": VOC_MEAN}),
-    _released("voc-fcn-alexnet", "fcn-alexnet-pascal", {"data": VOC_MEAN}),
-    _released("nyud-fcn32s-color", "nyud-fcn32s-color-heavy", {"data": NYUD_COLOR_MEAN}),
-    _released("nyud-fcn32s-hha", "nyud-fcn32s-hha-heavy", {"data": NYUD_HHA_MEAN}),
-    _released("nyud-fcn32s-color-hha", "nyud-fcn32s-color-hha-heavy", {"color": NYUD_COLOR_MEAN,
-                                                                        "hha": NYUD_HHA_MEAN}),
-    _released("siftflow-fcn32s", "siftflow-fcn32s-heavy", {"data": SIFTFLOW_MEAN}),
-    _released("siftflow-fcn16s", "siftflow-fcn16s-heavy", {"data": SIFTFLOW_MEAN}),
-    _released("siftflow-fcn8s", "siftflow-fcn8s-heavy", {"data": SIFTFLOW_MEAN}),
-    _released("pascalcontext-fcn32s", "pascalcontext-fcn32s-heavy", {"data": CONTEXT_MEAN}),
-    _released("pascalcontext-fcn16s", "pascalcontext-fcn16s-heavy", {"data": CONTEXT_MEAN}),
-    _released("pascalcontext-fcn8s", "pascalcontext-fcn8s-heavy", {"data": CONTEXT_MEAN}),
-    # ILSVRC classifiers the FCNs start from (FACTS.md section 3). Their means are not recorded in FACTS.md;
-    # the FCN recipe fine-tunes them with the target dataset's mean.
-    ZooEntry("vgg16", f"{VGG_BASE}/VGG_ILSVRC_16_layers.caffemodel", None, None, note="V1 'layers' format"),
-    ZooEntry("caffenet", f"{BASE}/bvlc_reference_caffenet.caffemodel", None, None),
-    ZooEntry("googlenet", f"{BASE}/bvlc_googlenet.caffemodel", None, None,
-             note="FCN-GoogLeNet was never released; no kit net uses it"),
-)}
-
-# Kit nets without a released caffemodel, and how to make weights for them instead.
+# Kit nets without a release, and what to do instead.
 UNRELEASED: dict[str, str] = {
-    "nyud-fcn32s-color-d": "the reference released no caffemodel for nyud-fcn32s-color-d; start it from "
-                           "VGG16 with `python -m weights.zoo fetch vgg16` then `python -m "
-                           "weights.transplant --net nyud-fcn32s-color-d --out color-d-init.h5 "
-                           "<folder>/vgg16.h5` and train it",
-}
+    r.name: f"{r.note}; start it from {r.solver.init_note} with `{init_command(r.name, f'{r.name}-init.h5')}` "
+            f"and train it (make train NET={r.name} INIT={r.name}-init.h5)"
+    for r in RECORDS.values() if r.weights is None}
 
 
 class ZooError(RuntimeError):
-    """A download or verification failed; the message says what to do by hand."""
+    """No source gave usable weights; the message lists each source and the manual steps."""
+
+
+class ChecksumMismatch(ZooError):
+    """A file's checksum differs from the one published for it."""
 
 
 def folder() -> Path:
@@ -130,11 +75,12 @@ def h5_path(name: str, where: Path | None = None) -> Path:
     return (where or folder()) / f"{name}.h5"
 
 
-def caffemodel_path(entry: ZooEntry, where: Path | None = None) -> Path:
-    return (where or folder()) / entry.filename
+def source_path(source: Source, where: Path | None = None) -> Path:
+    """Where a source's file lies in the weights folder once fetched (or where to put it by hand)."""
+    return (where or folder()) / source.filename
 
 
-def entry_for(name: str, manifest: Mapping[str, ZooEntry] = MANIFEST) -> ZooEntry:
+def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
     if name in manifest:
         return manifest[name]
     if name in UNRELEASED:
@@ -142,144 +88,136 @@ def entry_for(name: str, manifest: Mapping[str, ZooEntry] = MANIFEST) -> ZooEntr
     raise ZooError(f"no weights named {name!r}; the zoo has: {', '.join(manifest)}")
 
 
-def _manual_steps(entry: ZooEntry, where: Path) -> str:
-    model, h5 = caffemodel_path(entry, where), h5_path(entry.name, where)
-    return (f"To install it by hand: download {entry.url} on a machine with network access, put it at "
-            f"{model}, then run `python -m weights.convert {model} {h5}` (or run `python -m weights.zoo "
-            f"fetch {entry.name}` again: it verifies and converts a file already at that path).")
+def verifiable(source: Source) -> str:
+    """What can be verified of a source's file, for the listing."""
+    return ", ".join(f"{a} ({source.checksums_by})" for a in source.checksums) or "unknown"
 
 
-def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0,
-             chunk: int = 1 << 20) -> Path:
-    """Download ``url`` to ``dest`` through ``dest``.part, resuming a partial file with an HTTP Range request.
-    ``dest`` appears only when the transfer is complete (the server's length is reached)."""
-    part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:
-            # Range not satisfiable: the partial file already holds the whole resource (or more).
-            total = e.headers.get("Content-Range", "").rpartition("/")[2]
-            if total.isdigit() and int(total) == have:
-                os.replace(part, dest)
-                return dest
-            part.unlink()
-            raise ZooError(f"{url}: the partial download {part.name} ({have} bytes) does not match the "
-                           f"server's file ({total or 'unknown'} bytes); it was removed, run the command "
-                           "again") from None
-        raise
-    with response:
-        status = response.status
-        length = response.headers.get("Content-Length")
-        if status == 206:
-            start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
-            if start != have:
-                raise ZooError(f"{url}: asked to resume at byte {have}, the server answered from byte "
-                               f"{start}")
-            mode = "ab"
-        else:
-            # 200: the server ignored the Range header (or there was nothing to resume): start over.
-            have, mode = 0, "wb"
-        total = have + int(length) if length is not None else None
-        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
-                   disable=not progress)
-        reason = "the connection closed"
-        with part.open(mode) as f, bar:
-            try:
-                while block := response.read(chunk):
-                    f.write(block)
-                    bar.update(len(block))
-            except (http.client.IncompleteRead, ConnectionError, TimeoutError) as e:
-                # Whatever arrived stays in the .part file for the next attempt to resume from.
-                reason = f"the transfer broke off ({type(e).__name__})"
-    size = part.stat().st_size
-    if total is not None and size != total:
-        raise ZooError(f"{url}: {reason} at {size} of {total} bytes; run the command again to resume")
-    os.replace(part, dest)
-    return dest
-
-
-def verify(entry: ZooEntry, path: Path, log: Callable[[str], None] = print) -> str:
-    """Check the size and hashes the manifest knows and return the file's SHA-256 (printed as well). A file
-    that fails is removed: a resumed download cannot repair it."""
-    size = path.stat().st_size
+def verify(source: Source, path: Path, log: Callable[[str], None] = print) -> str:
+    """Check every checksum published for the source and return the file's SHA-256 (printed as well). Raises
+    ChecksumMismatch naming each difference; the file is left where it is (the caller decides its fate)."""
+    digest = file_digest(path, "sha256")
     problems = []
-    if entry.size is not None and size != entry.size:
-        problems.append(f"size {size} bytes, expected {entry.size}")
-    sha256, sha1 = hashlib.sha256(), hashlib.sha1()
-    with path.open("rb") as f:
-        while block := f.read(1 << 24):
-            sha256.update(block)
-            if entry.sha1:
-                sha1.update(block)
-    digest = sha256.hexdigest()
-    if entry.sha256 and digest != entry.sha256:
-        problems.append(f"sha256 {digest}, expected {entry.sha256}")
-    if entry.sha1 and sha1.hexdigest() != entry.sha1:
-        problems.append(f"sha1 {sha1.hexdigest()}, expected {entry.sha1} (published by {entry.hash_source})")
+    for algorithm, expected in source.checksums.items():
+        got = digest if algorithm == "sha256" else file_digest(path, algorithm)
+        if got != expected.lower():
+            problems.append(f"{algorithm} {got}, expected {expected} (published by {source.checksums_by})")
     if problems:
-        path.unlink()
-        raise ZooError(f"{path.name} from {entry.url} failed verification: {'; '.join(problems)}. The file "
-                       "was removed; run the command again to download it afresh.")
-    checked = ", ".join(x for x in ("size" if entry.size else "", "sha256" if entry.sha256 else "",
-                                    "sha1" if entry.sha1 else "") if x)
-    note = f"{checked} verified" if checked else "no published hash to check"
+        raise ChecksumMismatch(f"{path.name} failed verification: {'; '.join(problems)}")
+    note = f"{', '.join(source.checksums)} verified" if source.checksums else "no published hash to check"
     log(f"sha256 {digest}  {path.name} ({note})")
     return digest
 
 
-def fetch(entry: ZooEntry, where: Path | None = None, *, progress: bool = True, force: bool = False,
-          log: Callable[[str], None] = print, timeout: float = 60.0) -> Path:
-    """Download (or pick up) the caffemodel of ``entry``, verify it, convert it to ``<name>.h5`` in the
-    weights folder and return that path."""
+def set_aside(path: Path) -> Path:
+    """Move a rejected file to ``<name>.rejected`` (``.rejected-2`` ... if taken), where no fetch looks."""
+    target, n = path.with_name(path.name + ".rejected"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.rejected-{n}")
+    os.replace(path, target)
+    return target
+
+
+def h5_shapes(path: Path) -> dict[str, list[tuple[int, ...]]]:
+    """Layer -> blob shapes of a weights .h5, read without loading the arrays."""
+    out: dict[str, list[tuple[int, ...]]] = {}
+
+    def visit(name: str, obj) -> None:
+        if isinstance(obj, h5py.Dataset):
+            layer, _, index = name.rpartition("/")
+            out.setdefault(layer, []).append((int(index), tuple(obj.shape)))
+
+    with h5py.File(path, "r") as f:
+        f["data"].visititems(visit)
+    return {layer: [s for _, s in sorted(blobs)] for layer, blobs in out.items()}
+
+
+def convert_checked(entry: Weights, path: Path, h5: Path, log: Callable[[str], None] | None = print) -> Path:
+    """Convert ``path`` to ``h5`` and, for a kit net's release, check that every layer fits the net (the
+    strict load's check) before the .h5 appears: a file made for another net is refused, not installed."""
+    with atomic_path(h5) as tmp:
+        convert(path, tmp, log=log)
+        if entry.name in RECORDS:
+            check_fit(nets.spec(entry.name).param_shapes(), h5_shapes(tmp), entry.name, path.name)
+    return h5
+
+
+def _manual_steps(entry: Weights, where: Path, sources: Sequence[Source]) -> str:
+    lines = ["To install it by hand, download one of these on a machine with network access:"]
+    lines += [f"  {s.url}\n      -> put it at {source_path(s, where)}" for s in sources]
+    lines.append(f"then run `make weights NET={entry.name}` again: it verifies and converts a file already at "
+                 "that path without network.")
+    return "\n".join(lines)
+
+
+def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = None, force: bool = False,
+          log: Callable[[str], None] = print, timeout: float = 60.0,
+          extra_sources: Sequence[Source] = ()) -> Path:
+    """Get ``entry``'s weights from the first source that gives a verified, usable file (``extra_sources``
+    first, then the entry's own), convert it to ``<name>.h5`` in the weights folder and return that path.
+    One line per source says what was tried, where, and why it failed."""
     where = where or folder()
     h5 = h5_path(entry.name, where)
     if h5.exists() and not force:
         log(f"{entry.name}: already converted at {h5}")
         return h5
-    model = caffemodel_path(entry, where)
-    if not model.exists():
-        log(f"{entry.name}: downloading {entry.url} to {model}")
+    sources = [*extra_sources, *entry.sources]
+    failures = []
+    for source in sources:
+        path = source_path(source, where)
+        downloaded = not path.exists()
+        if downloaded:
+            log(f"{entry.name}: downloading {source.url} to {path}")
+            try:
+                download(source.url, path, progress=progress, timeout=timeout)
+            except DownloadError as e:
+                failures.append(f"{source.url}: {e}")
+                log(f"{entry.name}: {failures[-1]}")
+                continue
+        else:
+            log(f"{entry.name}: using {path}")
         try:
-            download(entry.url, model, progress=progress, timeout=timeout)
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise ZooError(f"could not download {entry.url}: {reason}. "
-                           f"{_manual_steps(entry, where)}") from None
-    else:
-        log(f"{entry.name}: using {model}")
-    verify(entry, model, log)
-    try:
-        convert(model, h5, log=log)
-    except CaffemodelError as e:
-        raise ZooError(f"{model} is not a usable caffemodel: {e}. Remove it and fetch again, or "
-                       f"{_manual_steps(entry, where)}") from None
-    how = f"weights.load(nets.build({entry.net!r}), {str(h5)!r})" if entry.net else (
-        f"python -m weights.transplant --net NET --out DST.h5 {h5}")
-    log(f"{entry.name}: weights at {h5}; use them with {how}")
-    return h5
+            verify(source, path, log)
+            convert_checked(entry, path, h5, log)
+        except (ChecksumMismatch, CaffemodelError, WeightsMismatchError, ValueError) as e:
+            if downloaded:
+                path.unlink()
+                fate = "removed (it was downloaded just now)"
+            else:
+                fate = f"moved aside to {set_aside(path)}"
+            failures.append(f"{source.url}: {e}; the file was {fate}")
+            log(f"{entry.name}: {failures[-1]}")
+            continue
+        how = (f"weights.load(nets.build({entry.name!r}), {str(h5)!r})" if entry.name in RECORDS else
+               f"python -m weights.transplant --net NET --out DST.h5 {h5}")
+        log(f"{entry.name}: weights at {h5} (from {source.url}); use them with {how}")
+        return h5
+    raise ZooError(f"could not get {entry.name} from any of its {len(sources)} source(s):\n"
+                   + "\n".join(f"  - {f}" for f in failures) + "\n" + _manual_steps(entry, where, sources))
 
 
-def status(entry: ZooEntry, where: Path) -> str:
-    h5, model = h5_path(entry.name, where), caffemodel_path(entry, where)
-    part = model.with_name(model.name + ".part")
-    if h5.exists():
+def status(entry: Weights, where: Path) -> str:
+    if h5_path(entry.name, where).exists():
         return "converted"
-    if model.exists():
-        return "downloaded, not converted"
-    if part.exists():
-        return f"partial ({part.stat().st_size / 2**20:.0f} MiB)"
+    for source in entry.sources:
+        path = source_path(source, where)
+        if path.exists():
+            return "downloaded, not converted"
+        part = path.with_name(path.name + ".part")
+        if part.exists():
+            return f"partial ({part.stat().st_size / 2**20:.0f} MiB)"
     return "-"
 
 
-def listing(where: Path | None = None, manifest: Mapping[str, ZooEntry] = MANIFEST) -> str:
+def listing(where: Path | None = None, manifest: Mapping[str, Weights] = MANIFEST) -> str:
     where = where or folder()
-    rows = [("name", "net", "file", "verifiable", "present")]
+    rows = [("name", "net", "source", "verifiable", "present")]
     for e in manifest.values():
-        rows.append((e.name, e.net or "(ILSVRC)", e.filename, e.known, status(e, where)))
+        first = e.sources[0]
+        rows.append((e.name, e.name if e.name in RECORDS else "(ILSVRC)", first.filename, verifiable(first),
+                     status(e, where)))
+        rows += [("", "", f"or {s.filename}", verifiable(s), "") for s in e.sources[1:]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"weights folder: {where} (set {ENV_VAR} to move it)"]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -287,10 +225,10 @@ def listing(where: Path | None = None, manifest: Mapping[str, ZooEntry] = MANIFE
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, manifest: Mapping[str, ZooEntry] = MANIFEST) -> int:
+def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFEST) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the manifest and what is present")
+    sub.add_parser("list", help="the entries, their sources and what is present")
     p_fetch = sub.add_parser("fetch", help="download, verify and convert")
     p_fetch.add_argument("name", help=f"one of: {', '.join(manifest)}")
     p_fetch.add_argument("--force", action="store_true", help="convert again even if the .h5 exists")

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nets.layers import caffe_dropout
-from reproduce.solver import softmax_with_loss
+from nets.layers import caffe_dropout, softmax_with_loss
 
 pytestmark = pytest.mark.caffe
 

@@ -26,8 +26,8 @@ from torch.overrides import TorchFunctionMode
 
 import nets
 import parity
+from nets.layers import softmax_with_loss
 from nets.prototxt import deploy_prototxt
-from reproduce.solver import softmax_with_loss
 
 pytestmark = pytest.mark.caffe
 

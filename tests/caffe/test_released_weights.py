@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -28,15 +27,6 @@ pytestmark = pytest.mark.caffe
 USAGE = "make test-caffe WEIGHTS=path/to/x.caffemodel NET=voc-fcn8s IMAGE=path/to/image.jpg"
 
 
-def preprocess_for(net_name: str, top: str, path: Path) -> np.ndarray:
-    """One reader top from a user's file, exactly as the dataset reader would produce it."""
-    if top == "hha":
-        return data.preprocess_hha(path)
-    if top == "depth":
-        return data.preprocess_depth(path)
-    return data.preprocess_image(path, data.net_mean(net_name))
-
-
 def test_released_weights_match_real_caffe_on_an_image(request, caffe, tmp_path):
     weights_path = request.config.getoption("--weights")
     if weights_path is None:
@@ -47,12 +37,15 @@ def test_released_weights_match_real_caffe_on_an_image(request, caffe, tmp_path)
                     f"IMAGE={image!r}. Usage: {USAGE}", pytrace=False)
     h5 = convert(weights_path, tmp_path / "weights.h5")
     net = weights.load(nets.build(name), h5)
-    tops = data.net_tops(name)
+    record = nets.record(name)
+    tops = record.input_tops
     paths = [Path(p) for p in image.split(",")]
     if len(paths) != len(net.inputs):
         pytest.fail(f"{name} takes {len(net.inputs)} images ({', '.join(tops.values())}), got {len(paths)}: "
                     f"{image}", pytrace=False)
-    inputs = {blob: preprocess_for(name, tops[blob], p)[None] for blob, p in zip(net.inputs, paths, strict=True)}
+    means = {i.blob: i.mean for i in record.inputs}  # the input's reader top and mean, as the reader applies them
+    inputs = {blob: data.preprocess_top(tops[blob], p, means[blob])[None]
+              for blob, p in zip(net.inputs, paths, strict=True)}
     h, w = next(iter(inputs.values())).shape[2:]
 
     params = {layer: list(blobs) for layer, blobs in weights.read_weights(h5).blobs().items()}

@@ -1,4 +1,4 @@
-"""Three SGD iterations of reproduce.solver equal real Caffe's SGDSolver (make test-caffe).
+"""Three SGD iterations of nets.solver equal real Caffe's SGDSolver (make test-caffe).
 
 Same net, weights, image and labels on both sides; dropout removed from both nets (its masks cannot match
 Caffe's). Checked per parameter blob after each of three iterations: the momentum history V and the weight
@@ -21,9 +21,10 @@ import torch
 
 import nets
 import parity
+from nets.layers import softmax_with_loss
 from nets.net import CaffeNet
 from nets.prototxt import deploy_prototxt
-from reproduce.solver import SOLVERS, CaffeSGD, softmax_with_loss
+from nets.solver import CaffeSGD
 
 pytestmark = pytest.mark.caffe
 
@@ -61,7 +62,7 @@ def _learning_rate(net: CaffeNet, inputs: dict, labels: dict, normalize: bool, l
 
 @pytest.mark.parametrize("name", ["voc-fcn16s", "voc-fcn-alexnet"])
 def test_three_sgd_iterations_match_caffe_sgdsolver(name, caffe):
-    setting = SOLVERS[name]
+    setting = nets.record(name).solver
     spec = _without_dropout(name)
     h, w = parity.INPUT_SIZES[name]
     params = parity.random_params(name, seed=0)

@@ -22,7 +22,7 @@ from nets.layers import bilinear_kernel
 from nets.prototxt import deploy_prototxt
 from weights.caffemodel import iter_layers, open_buffer, read_caffemodel
 from weights.convert import convert
-from weights.transplant import target, transplant
+from weights.transplant import transplant
 
 pytestmark = pytest.mark.caffe
 
@@ -105,7 +105,7 @@ def assert_streamed_bit_identical(model: Path, given: dict) -> None:
 @pytest.mark.parametrize("name", nets.NAMES)
 def test_fullsize_caffemodel_written_by_caffe_reads_bit_identical(caffe, tmp_path, name):
     prototxt = deploy_prototxt(name, 64, 64)  # the input size does not change parameter shapes
-    given = random_params(target(name).shapes, seed=sum(map(ord, name)))
+    given = random_params(nets.spec(name).param_shapes(), seed=sum(map(ord, name)))
     # Caffe writes the file (Net::ToProto) and loads it back into a fresh net, which must hold ``given`` bit for
     # bit (CaffeError otherwise): so ``given`` is Caffe's parameters, as Caffe itself reads them from the file.
     model = caffe.save_caffemodel(prototxt, given, tmp_path / f"{name}.caffemodel")

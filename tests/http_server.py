@@ -1,6 +1,6 @@
-"""A local HTTP server for the downloader tests: serves byte strings on 127.0.0.1 from a thread, honours
-single-range Range requests (206 / 416) unless told not to, can cut a response short, and records the Range
-header of every request. Never touches the internet."""
+"""The one local HTTP server of the tests (dataset and weights downloads): serves byte strings on 127.0.0.1
+from a thread, honours single-range Range requests (206 / 416) unless told not to, can cut a response short,
+and records the Range header of every request. Never touches the internet."""
 
 from __future__ import annotations
 

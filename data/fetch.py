@@ -1,0 +1,112 @@
+"""The kit's one resumable HTTP downloader, shared by the datasets (data.download) and the weights
+(weights.zoo).
+
+A download goes to ``<dest>.part`` and is continued with an HTTP Range request on the next attempt; ``dest``
+appears only when the file is complete (the length the server announced, and ``size`` when one is known). A
+server that ignores Range gets the whole file again; a partial file that is no prefix of the server's file
+(416 with another total) is our own leftover, so it is removed and the download starts afresh once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import DownloadError
+
+USER_AGENT = "fcn-kit downloader"
+_CHUNK = 1 << 20
+
+
+class Unreachable(DownloadError):
+    """The server could not be reached at all (no network, DNS failure, refused connection, timeout)."""
+
+    def __init__(self, url: str, reason: object):
+        self.url = url
+        super().__init__(f"cannot reach {url}: {reason}")
+
+
+def _total_from_content_range(value: str | None) -> int | None:
+    match = re.search(r"/(\d+)\s*$", value or "")
+    return int(match.group(1)) if match else None
+
+
+def _open(url: str, offset: int, timeout: float, headers: dict[str, str] | None):
+    wanted = {"User-Agent": USER_AGENT, **(headers or {})}
+    if offset:
+        wanted["Range"] = f"bytes={offset}-"
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=wanted), timeout=timeout)
+    except urllib.error.HTTPError:
+        raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
+        raise Unreachable(url, getattr(e, "reason", e)) from e
+
+
+def download(url: str, dest: str | os.PathLike, *, size: int | None = None, timeout: float = 60.0,
+             progress: bool | None = None, chunk: int = _CHUNK, headers: dict[str, str] | None = None,
+             _restarted: bool = False) -> Path:
+    """Download ``url`` to ``dest`` through ``dest``.part (resumed if present) and return ``dest``. A complete
+    ``dest`` is returned as it is. ``progress``: True / False, or None for a bar on a terminal only."""
+    dest = Path(dest)
+    if dest.is_file():
+        if size is not None and dest.stat().st_size != size:
+            raise DownloadError(f"{dest} has {dest.stat().st_size} bytes, expected {size}; move it away and "
+                                "run the command again")
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    offset = part.stat().st_size if part.is_file() else 0
+    try:
+        response = _open(url, offset, timeout, headers)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:  # nothing left to send: the partial file may already be whole
+            total = _total_from_content_range(e.headers.get("Content-Range"))
+            if total == offset and size in (None, offset):
+                os.replace(part, dest)
+                return dest
+            if not _restarted:  # our partial is no prefix of the server's file: start over, once
+                part.unlink()
+                return download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
+                                headers=headers, _restarted=True)
+        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
+    with response:
+        resumed = offset > 0 and response.status == 206
+        if resumed:
+            start = int((response.headers.get("Content-Range") or "bytes 0-").split()[1].split("-")[0])
+            if start != offset:
+                raise DownloadError(f"{url}: asked to resume at byte {offset}, the server answered from byte "
+                                    f"{start}; run the command again")
+        else:
+            offset = 0  # a 200: the server sends the whole file (it ignored Range, or there was nothing)
+        length = response.headers.get("Content-Length")
+        total = offset + int(length) if length is not None else None
+        if resumed:
+            total = _total_from_content_range(response.headers.get("Content-Range")) or total
+        if size is not None and total is not None and total != size:
+            raise DownloadError(f"{url} is {total} bytes but {size} were expected; the file on the server "
+                                "changed, check the URL")
+        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
+                   disable=None if progress is None else not progress)
+        try:
+            with open(part, "ab" if resumed else "wb") as f, bar:
+                while block := response.read(chunk):
+                    f.write(block)
+                    bar.update(len(block))
+        except (http.client.HTTPException, ConnectionError, TimeoutError, OSError) as e:
+            # Whatever arrived stays in the .part file for the next attempt to resume from.
+            raise DownloadError(f"{url}: the transfer broke off after {part.stat().st_size} bytes "
+                                f"({type(e).__name__}); run the same command again to resume from {part}") from e
+    got = part.stat().st_size
+    expected = size if size is not None else total
+    if expected is not None and got != expected:
+        raise DownloadError(f"{url}: received {got} of {expected} bytes (the connection closed); run the same "
+                            f"command again to resume from {part}")
+    os.replace(part, dest)
+    return dest

@@ -1,0 +1,175 @@
+"""Writing files so that nothing is ever half-written, and hashing them: the one helper every writer of the kit
+uses (weights .h5 and caffemodels, prototxts, palette PNGs, unpacked datasets, tarballs, records, snapshots).
+
+``atomic_path(dst)`` hands out a temporary path beside ``dst`` and renames it into place only when the block
+ends normally. On an exception, Ctrl-C or SIGTERM the temporary is removed; after SIGKILL (which no process can
+catch) the temporary stays, named ``.<dst name>.<pid>.<random>.fcn-tmp``, and the next write of the same
+``dst`` removes it once its process is gone. The finished file gets the permissions the user's umask gives a
+new file (mkstemp's private 0600 would make shared weight and result folders unreadable to others).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TEMP_SUFFIX = ".fcn-tmp"
+_CHUNK = 1 << 24
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM while a file is being written, so that the temporary is removed on
+    the way out; the process then exits with 143 (128 + SIGTERM), as the shell reports a terminated process."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def new_file_mode(directory: bool = False) -> int:
+    """The permissions a new file (0o666) or folder (0o777) gets under the user's umask."""
+    return (0o777 if directory else 0o666) & ~umask()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(dst: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that writes of ``dst`` left beside it when their process was killed (their pid
+    no longer runs). Returns what was removed. Temporaries of running processes, and any file not named as
+    ours, are never touched."""
+    dst = Path(dst)
+    if not dst.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(dst.name)}\.(\d+)\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}")
+    removed = []
+    for path in dst.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated in the main thread (unless the program installed a
+    handler of its own, which is left alone)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def atomic_path(dst: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """A temporary path (an empty folder with ``directory=True``) in ``dst``'s folder; renamed to ``dst`` when
+    the block ends normally, removed otherwise (also on Ctrl-C and SIGTERM), so that ``dst`` is either the
+    complete new file or what it was before. A folder ``dst`` must not exist yet."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dst)
+    tmp = dst.parent / f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    with _sigterm_raises():
+        try:
+            if directory:
+                tmp.mkdir()
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            yield tmp
+            os.chmod(tmp, new_file_mode(directory))
+            if directory and dst.exists():
+                raise FileExistsError(f"{dst} appeared while it was being written; nothing was replaced")
+            os.replace(tmp, dst)
+        except BaseException:
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def scratch_dir(dst: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder beside ``dst`` (named as the kit's temporaries, so a killed run's is cleaned up by the
+    next), always removed at the end: for work whose result the caller renames into place itself (unpacking
+    an archive whose wanted folder sits somewhere inside)."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dst)
+    tmp = dst.parent / f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    tmp.mkdir()
+    with _sigterm_raises():
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_bytes(dst: str | os.PathLike, content: bytes) -> Path:
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(content)
+    return Path(dst)
+
+
+def write_text(dst: str | os.PathLike, text: str) -> Path:
+    with atomic_path(dst) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(dst)
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (sha256, sha1, md5, ...), read in 16 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with Path(path).open("rb") as f:
+        while block := f.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    return file_digest(path, "sha256")
+
+
+def md5_file(path: str | os.PathLike) -> str:
+    return file_digest(path, "md5")

@@ -1,0 +1,290 @@
+"""One record per net: everything the kit knows about a net, in one place.
+
+A record names the net's spec builder, how each input is preprocessed, its released weights (sources and
+checksums), the splits it was trained and scored on, the reference's solver, the score the reference published
+for the release and the paper rows the net stands for. Everything else reads the records and says so:
+``nets.NAMES`` and ``nets.spec``, the weights zoo (``weights.zoo``), the feeding and solver of ``reproduce``,
+the paper tables (``reproduce.tables``), the audit and the benchmark.
+
+Adding a net is one record below plus its spec builder (README: "Adding a net"). Records are data: no torch is
+imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+
+from data.preprocess import MEAN_VALUES, TOP_KINDS
+
+from . import alexnet, vgg
+from .spec import NetSpec
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input blob of a net: the reader top that feeds it and the mean subtracted from it. How a picture
+    becomes the top (channel order, log depth) is the top's kind in data.preprocess."""
+
+    blob: str
+    top: str
+    mean: tuple[float, ...]
+
+    @property
+    def kind(self) -> str:
+        """"color" (RGB -> BGR, minus mean), "hha" (stored channel order, minus mean) or "depth" (log mm)."""
+        return TOP_KINDS[self.top]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a weights file can be fetched from, with the checksums someone published for that file."""
+
+    url: str
+    format: str = "caffemodel"
+    checksums: Mapping[str, str] = field(default_factory=dict)  # algorithm ("sha1", "md5", "sha256") -> hex
+    checksums_by: str = ""  # who published them
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A downloadable weights file: the release of a kit net, or an ILSVRC classifier nets start from."""
+
+    name: str  # the zoo name: the net's name for a release
+    sources: tuple[Source, ...]  # tried in order
+    size: int | None = None  # bytes, where published
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Solver:
+    """The reference's solver.prototxt and solve.py for a net (ledger: train.*)."""
+
+    base_lr: float
+    momentum: float
+    iter_size: int
+    normalize: bool  # SoftmaxWithLoss normalize
+    max_iter: int  # what solve.py runs (its step loop), not the prototxt's max_iter
+    init: tuple[str, ...]  # zoo names weights.transplant makes the starting weights from
+    init_note: str  # what the reference started from, in words
+    weight_decay: float = 5e-4
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """A row (Table 1: a column) of a paper table that this net stands for, with the numbers as printed.
+    ``variant`` names a training variant of the net that the reference never released (FCN-32s-fixed); empty
+    numbers mark a release the paper has no row for, scored beside the table for information."""
+
+    table: int
+    method: str
+    numbers: Mapping[str, float | None] = field(default_factory=dict)
+    note: str = ""
+    variant: str = ""
+
+
+@dataclass(frozen=True)
+class NetRecord:
+    name: str
+    spec: Callable[[str], NetSpec]  # builder of the deploy net, called with the name
+    classifier: str  # the ILSVRC net whose trunk it has (a CLASSIFIERS key)
+    inputs: tuple[Input, ...]
+    train: tuple[str, str]  # (dataset, split) the reference trained on, drawn with replacement
+    test: tuple[str, str]  # (dataset, split) it was scored on, in order
+    solver: Solver
+    weights: Weights | None  # the reference's release; None: never released
+    published: Mapping[str, float] = field(default_factory=dict)  # split -> mean IU the reference published
+    present_only: frozenset[str] = frozenset()  # outputs whose mean IU averages classes present in the labels
+    paper: tuple[PaperRow, ...] = ()
+    note: str = ""
+
+    @property
+    def input_tops(self) -> dict[str, str]:
+        """Net input blob -> the reader top feeding it."""
+        return {i.blob: i.top for i in self.inputs}
+
+    def paper_row(self, table: int) -> PaperRow | None:
+        """This net's row in a paper table with printed numbers, if any."""
+        return next((r for r in self.paper if r.table == table and r.numbers and not r.variant), None)
+
+
+# ---- weights ---------------------------------------------------------------------------------------------
+
+BERKELEY = "http://dl.caffe.berkeleyvision.org"
+VGG_PAGE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonyan & Zisserman's page
+
+
+def _release(name: str, file: str, checksums: Mapping[str, str] | None = None, by: str = "",
+             note: str = "") -> Weights:
+    """A caffemodel the reference published on its server (it publishes no hashes or sizes)."""
+    return Weights(name, (Source(f"{BERKELEY}/{file}.caffemodel", "caffemodel", dict(checksums or {}), by),),
+                   note=note)
+
+
+# The ILSVRC classifiers the FCNs start from (ledger: init.ilsvrc). Their means are not recorded: the FCN
+# recipe fine-tunes them with the target dataset's mean.
+CLASSIFIERS: dict[str, Weights] = {w.name: w for w in (
+    Weights("vgg16", (Source(f"{VGG_PAGE}/VGG_ILSVRC_16_layers.caffemodel"),), note="V1 'layers' format"),
+    Weights("caffenet", (Source(f"{BERKELEY}/bvlc_reference_caffenet.caffemodel"),)),
+    Weights("googlenet", (Source(f"{BERKELEY}/bvlc_googlenet.caffemodel"),),
+            note="FCN-GoogLeNet was never released"),
+)}
+
+# ---- solvers (the reference's "heavy" recipe; FCN-AlexNet keeps the older regime) --------------------------
+
+_ROUNDS = "the reference's solve.py runs 2000-step rounds, scoring the test split after each"
+
+
+def _heavy(base_lr: float, init: str, init_note: str, max_iter: int = 100_000, note: str = "") -> Solver:
+    """Batch 1, momentum 0.99, summed loss (ledger: train.heavy)."""
+    return Solver(base_lr, 0.99, 1, False, max_iter, (init,), init_note, note=note)
+
+
+# ---- the VOC nets ----------------------------------------------------------------------------------------
+
+VOC_SPLITS = {"train": ("sbd", "train"), "test": ("voc", "seg11valid")}
+VOC_INPUT = (Input("data", "data", MEAN_VALUES["voc"]),)
+SCORES = ("pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu")
+
+
+def four_scores(*values: float | None) -> dict[str, float | None]:
+    """Pixel accuracy, mean accuracy, mean IU and frequency-weighted IU as a table row's numbers."""
+    return dict(zip(SCORES, values, strict=True))
+
+
+_VOC = (
+    NetRecord("voc-fcn32s", partial(vgg.fcn, stride=32, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
+              solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC (fc6/fc7 reshaped)"),
+              weights=_release("voc-fcn32s", "fcn32s-heavy-pascal"), published={"seg11valid": 63.6},
+              paper=(PaperRow(1, "FCN-VGG16", {"mean_iu": 56.0, "forward_ms": 210, "conv_layers": 16,
+                                               "params_millions": 134, "rf_size": 404, "max_stride": 32},
+                              "the closest release is the heavy FCN-32s (seg11valid 63.6), not the paper's "
+                              "batch-20 model"),
+                     PaperRow(2, "FCN-32s-fixed", four_scores(83.0, 59.7, 45.4, 72.0),
+                              "only the final classifier trained; never released", variant="fixed"),
+                     PaperRow(2, "FCN-32s", four_scores(89.1, 73.3, 59.4, 81.4)))),
+    NetRecord("voc-fcn16s", partial(vgg.fcn, stride=16, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
+              solver=_heavy(1e-12, "voc-fcn32s", "voc-fcn32s"),
+              weights=_release("voc-fcn16s", "fcn16s-heavy-pascal"), published={"seg11valid": 65.0},
+              paper=(PaperRow(2, "FCN-16s", four_scores(90.0, 75.7, 62.4, 83.0)),)),
+    NetRecord("voc-fcn8s", partial(vgg.fcn, stride=8, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
+              solver=_heavy(1e-14, "voc-fcn16s", "voc-fcn16s"),
+              weights=_release("voc-fcn8s", "fcn8s-heavy-pascal", {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"},
+                               "OpenCV's model downloader", "about 513 MB (third party)"),
+              published={"seg11valid": 65.5, "voc2012-test": 67.2},
+              paper=(PaperRow(2, "FCN-8s", four_scores(90.3, 75.9, 62.7, 83.2)),
+                     PaperRow(3, "FCN-8s", {"mean_iu_voc2011_test": 62.7, "mean_iu_voc2012_test": 62.2,
+                                            "inference_ms": 175}, "~175 ms"))),
+    NetRecord("voc-fcn8s-atonce", partial(vgg.fcn, stride=8, classes=21, at_once=True), "vgg16", VOC_INPUT,
+              **VOC_SPLITS, solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC", max_iter=300_000),
+              weights=_release("voc-fcn8s-atonce", "fcn8s-atonce-pascal"), published={"seg11valid": 65.4},
+              paper=(PaperRow(2, "FCN-8s at-once (PAMI)",
+                              note="released by the reference; no row in the CVPR table"),)),
+    NetRecord("voc-fcn-alexnet", partial(alexnet.fcn_alexnet, classes=21), "caffenet", VOC_INPUT, **VOC_SPLITS,
+              solver=Solver(1e-4, 0.9, 20, True, 100_000, ("caffenet",), "CaffeNet ILSVRC"),
+              weights=_release("voc-fcn-alexnet", "fcn-alexnet-pascal"), published={"seg11valid": 48.0},
+              paper=(PaperRow(1, "FCN-AlexNet", {"mean_iu": 39.8, "forward_ms": 50, "conv_layers": 8,
+                                                 "params_millions": 57, "rf_size": 355, "max_stride": 32},
+                              "the release is the reference's FCN-AlexNet (seg11valid 48.0), trained longer "
+                              "than the paper's"),)),
+)
+
+# ---- NYUDv2 ----------------------------------------------------------------------------------------------
+
+NYUD_SPLITS = {"train": ("nyud", "trainval"), "test": ("nyud", "test")}
+NYUD_COLOR = Input("color", "color", MEAN_VALUES["nyud"])
+NYUD_HHA = Input("hha", "hha", MEAN_VALUES["nyud-hha"])
+_NYUD = (
+    NetRecord("nyud-fcn32s-color", partial(vgg.fcn, stride=32, classes=40), "vgg16",
+              (Input("data", "color", NYUD_COLOR.mean),), **NYUD_SPLITS,
+              solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC", note=_ROUNDS),
+              weights=_release("nyud-fcn32s-color", "nyud-fcn32s-color-heavy"),
+              paper=(PaperRow(4, "FCN-32s RGB", four_scores(60.0, 42.2, 29.2, 43.9)),)),
+    NetRecord("nyud-fcn32s-hha", partial(vgg.fcn, stride=32, classes=40), "vgg16",
+              (Input("data", "hha", NYUD_HHA.mean),), **NYUD_SPLITS,
+              solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC", note=_ROUNDS),
+              weights=_release("nyud-fcn32s-hha", "nyud-fcn32s-hha-heavy"),
+              paper=(PaperRow(4, "FCN-32s HHA", four_scores(57.1, 35.2, 24.2, 40.4)),)),
+    NetRecord("nyud-fcn32s-color-d", partial(vgg.fcn_color_depth, classes=40), "vgg16",
+              (NYUD_COLOR, Input("depth", "depth", MEAN_VALUES["nyud-log-depth"])), **NYUD_SPLITS,
+              solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC, depth filter = mean of conv1_1's RGB filters",
+                            note=_ROUNDS),
+              weights=None, note="the reference released no caffemodel for nyud-fcn32s-color-d",
+              paper=(PaperRow(4, "FCN-32s RGBD", four_scores(61.5, 42.4, 30.5, 45.5),
+                              "the reference published no nyud-fcn32s-color-d caffemodel"),)),
+    NetRecord("nyud-fcn32s-color-hha", partial(vgg.fcn_two_stream, classes=40), "vgg16", (NYUD_COLOR, NYUD_HHA),
+              **NYUD_SPLITS,
+              solver=Solver(1e-12, 0.99, 1, False, 100_000, ("nyud-fcn32s-color", "nyud-fcn32s-hha"),
+                            "nyud-fcn32s-color and nyud-fcn32s-hha"),
+              weights=_release("nyud-fcn32s-color-hha", "nyud-fcn32s-color-hha-heavy"),
+              paper=(PaperRow(4, "FCN-32s RGB-HHA", four_scores(64.3, 44.9, 32.8, 48.0),
+                              "the reference averages the two streams (0.5, 0.5) where the paper says sum"),)),
+)
+
+# ---- SIFT Flow: one trunk, a semantic (33) and a geometric (3) head --------------------------------------
+
+SIFTFLOW_SPLITS = {"train": ("siftflow", "trainval"), "test": ("siftflow", "test")}
+SIFTFLOW_INPUT = (Input("data", "data", MEAN_VALUES["siftflow"]),)
+SIFTFLOW_HEADS = {"sem": 33, "geo": 3}
+# The paper averages the semantic mean IU over the classes present in the test labels (ledger: metrics.siftflow).
+SIFTFLOW_PRESENT_ONLY = frozenset({"score_sem"})
+_SIFTFLOW = (
+    NetRecord("siftflow-fcn32s", partial(vgg.fcn_two_headed, stride=32, heads=SIFTFLOW_HEADS), "vgg16",
+              SIFTFLOW_INPUT, **SIFTFLOW_SPLITS, solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC"),
+              weights=_release("siftflow-fcn32s", "siftflow-fcn32s-heavy"), present_only=SIFTFLOW_PRESENT_ONLY,
+              paper=(PaperRow(5, "FCN-32s (reference release)", note="no paper row; scored for information"),)),
+    NetRecord("siftflow-fcn16s", partial(vgg.fcn_two_headed, stride=16, heads=SIFTFLOW_HEADS), "vgg16",
+              SIFTFLOW_INPUT, **SIFTFLOW_SPLITS, solver=_heavy(1e-12, "siftflow-fcn32s", "siftflow-fcn32s"),
+              weights=_release("siftflow-fcn16s", "siftflow-fcn16s-heavy"), present_only=SIFTFLOW_PRESENT_ONLY,
+              paper=(PaperRow(5, "FCN-16s", {**four_scores(85.2, 51.7, 39.5, 76.1), "geo_pixel_accuracy": 94.3}),)),
+    NetRecord("siftflow-fcn8s", partial(vgg.fcn_two_headed, stride=8, heads=SIFTFLOW_HEADS), "vgg16",
+              SIFTFLOW_INPUT, **SIFTFLOW_SPLITS, solver=_heavy(1e-12, "siftflow-fcn16s", "siftflow-fcn16s"),
+              weights=_release("siftflow-fcn8s", "siftflow-fcn8s-heavy"), present_only=SIFTFLOW_PRESENT_ONLY,
+              paper=(PaperRow(5, "FCN-8s (reference release)", note="no paper row; scored for information"),)),
+)
+
+# ---- PASCAL-Context: 60 outputs (0 = background/other, 1..59) --------------------------------------------
+
+CONTEXT_SPLITS = {"train": ("pascalcontext", "train"), "test": ("pascalcontext", "val")}
+CONTEXT_INPUT = (Input("data", "data", MEAN_VALUES["pascalcontext"]),)
+
+
+def _context33(pa: float, ma: float, iu: float, fw: float) -> dict[str, float]:
+    return dict(zip(("pixel_accuracy_33", "mean_accuracy_33", "mean_iu_33", "fw_iu_33"), (pa, ma, iu, fw),
+                    strict=True))
+
+
+_CONTEXT = (
+    NetRecord("pascalcontext-fcn32s", partial(vgg.fcn, stride=32, classes=60), "vgg16", CONTEXT_INPUT,
+              **CONTEXT_SPLITS, solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC", max_iter=400_000),
+              weights=_release("pascalcontext-fcn32s", "pascalcontext-fcn32s-heavy"),
+              paper=(PaperRow(6, "FCN-32s", {**four_scores(63.8, 42.7, 31.8, 48.3),
+                                             **_context33(69.8, 65.1, 50.4, 54.9)}),)),
+    NetRecord("pascalcontext-fcn16s", partial(vgg.fcn, stride=16, classes=60), "vgg16", CONTEXT_INPUT,
+              **CONTEXT_SPLITS, solver=_heavy(1e-12, "pascalcontext-fcn32s", "pascalcontext-fcn32s",
+                                              max_iter=400_000),
+              weights=_release("pascalcontext-fcn16s", "pascalcontext-fcn16s-heavy"),
+              paper=(PaperRow(6, "FCN-16s", {**four_scores(65.7, 46.2, 34.8, 50.7),
+                                             **_context33(71.8, 68.0, 53.4, 57.5)}),)),
+    NetRecord("pascalcontext-fcn8s", partial(vgg.fcn, stride=8, classes=60), "vgg16", CONTEXT_INPUT,
+              **CONTEXT_SPLITS, solver=_heavy(1e-14, "pascalcontext-fcn16s", "pascalcontext-fcn16s",
+                                              max_iter=400_000),
+              weights=_release("pascalcontext-fcn8s", "pascalcontext-fcn8s-heavy"),
+              paper=(PaperRow(6, "FCN-8s", {**four_scores(65.9, 46.5, 35.1, 51.0),
+                                            **_context33(71.8, 67.6, 53.5, 57.7)}),)),
+)
+
+RECORDS: dict[str, NetRecord] = {r.name: r for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT)}
+
+
+def record(name: str) -> NetRecord:
+    """The record of a kit net; an unknown name is an error listing the known ones."""
+    if name not in RECORDS:
+        raise KeyError(f"unknown net {name!r}; the kit's nets are: {', '.join(RECORDS)}")
+    return RECORDS[name]
