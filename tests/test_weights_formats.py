@@ -20,6 +20,7 @@ from weights.caffemodel import CaffeLayer
 from weights.formats import (
     CHAINER_NAMES,
     TORCHVISION_VGG16,
+    WRITERS,
     WeightsFormatError,
     read,
     read_chainer_npz,
@@ -38,9 +39,10 @@ def layers_of(blobs: dict[str, list[np.ndarray]], types: dict[str, str] | None =
     return [CaffeLayer(name, (types or {}).get(name, ""), tuple(b)) for name, b in blobs.items()]
 
 
-def assert_bit_identical(got: dict, want: dict) -> None:
-    """Same layers in the same order, each blob float32 with the same shape and bits."""
-    assert list(got) == list(want)
+def assert_bit_identical(got: dict, want: dict, ordered: bool = True) -> None:
+    """Same layers (in the same order unless ``ordered`` is false), each blob float32 with the same shape and
+    bits."""
+    assert list(got) == list(want) if ordered else sorted(got) == sorted(want)
     for name, blobs in want.items():
         assert len(got[name]) == len(blobs), name
         for i, (g, w) in enumerate(zip(got[name], blobs, strict=True)):
@@ -62,6 +64,22 @@ def without_scale(params: dict) -> dict:
 
 
 # ---- round trips, one per format ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_every_writer_round_trips_through_the_reader_bit_identically(tmp_path, fmt):
+    # VGG16's layer names and types (every format can hold them, torchvision's only them), small blobs.
+    rng = np.random.default_rng(len(fmt))
+    layers = [CaffeLayer(name, "InnerProduct" if name.startswith("fc") else "Convolution",
+                         (rng.standard_normal((3, 4) if name.startswith("fc") else (3, 2, 3, 3), dtype=np.float32),
+                          rng.standard_normal(3, dtype=np.float32))) for name in TORCHVISION_VGG16.values()]
+    path = WRITERS[fmt](tmp_path / "weights.bin", layers)
+    model = read(path)
+    assert model.format == fmt
+    # HDF5 groups come back in name order, every other format in file order
+    assert_bit_identical(model.blobs(), {layer.name: list(layer.blobs) for layer in layers}, ordered=fmt != "hdf5")
+    if fmt in ("hdf5", "layer", "torchvision-vgg16"):  # the formats that carry Caffe's layer types
+        assert {x.name: x.type for x in model.layers} == {x.name: x.type for x in layers}
 
 
 def test_state_dict_round_trip_is_bit_identical_in_both_torch_save_formats(tmp_path, at_once_params):
@@ -271,6 +289,13 @@ def test_a_foreign_npz_or_zip_names_what_was_expected_and_what_was_found(tmp_pat
         z.writestr("README.txt", "hello")
     with pytest.raises(WeightsFormatError, match="neither a torch.save pickle .* found: README.txt"):
         read(tmp_path / "notes.pth")
+
+
+def test_a_file_for_another_net_prints_no_fill_line_before_the_error(tmp_path, capsys):
+    src = write_state_dict(tmp_path / "fcn32s.pth", layers_of(random_params("voc-fcn32s")))
+    with pytest.raises(WeightsMismatchError, match="missing from the file"):
+        weights.load(nets.build(AT_ONCE), src)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_state_dict_for_another_net_lists_every_difference_and_leaves_the_net_untouched(tmp_path):

@@ -323,22 +323,21 @@ WRITERS: dict[str, Callable[[str | os.PathLike, Iterable[CaffeLayer]], Path]] = 
 
 
 def fill_from_definition(layers: Sequence[nets.Layer], shapes: Mapping[str, Sequence[Sequence[int]]],
-                         blobs: Mapping[str, Sequence[np.ndarray]], fmt: str, source: str, net_name: str,
-                         log: Callable[[str], None] | None) -> dict[str, Sequence[np.ndarray]]:
+                         blobs: Mapping[str, Sequence[np.ndarray]], fmt: str, source: str,
+                         net_name: str) -> tuple[dict[str, Sequence[np.ndarray]], str | None]:
     """``blobs`` plus, for every layer of a type the format ``fmt`` does not store (NOT_STORED) and that the
-    file lacks, the blobs the net's definition gives it (its shapes from ``shapes``). One line to ``log``."""
+    file lacks, the blobs the net's definition gives it (its shapes from ``shapes``); and the one line that says
+    so (None when nothing was filled), for the caller to print once the weights are known to fit."""
     kinds = NOT_STORED.get(fmt, ())
     missing = [layer for layer in layers if layer.type in kinds and layer.name in shapes and layer.name not in blobs]
     if not missing:
-        return dict(blobs)
+        return dict(blobs), None
     out = dict(blobs)
     parts = []
     for layer in missing:
         shape = tuple(shapes[layer.name][0])
         out[layer.name] = [FROM_DEFINITION[layer.type](layer, shape)]
         parts.append(f"{layer.name} {shape} = {layer.scale_value}" if layer.type == "Scale" else layer.name)
-    if log is not None:
-        types = "/".join(sorted({layer.type for layer in missing}))
-        log(f"{source}: a {DESCRIPTIONS.get(fmt, fmt)} stores no {types} blobs; filled from {net_name}'s "
-            f"definition: {', '.join(parts)}")
-    return out
+    types = "/".join(sorted({layer.type for layer in missing}))
+    return out, (f"{source}: a {DESCRIPTIONS.get(fmt, fmt)} stores no {types} blobs; filled from {net_name}'s "
+                 f"definition: {', '.join(parts)}")

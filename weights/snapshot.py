@@ -196,12 +196,15 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
     targets = net_blobs(net)
     net_shapes = {n: [t.shape for t in ts] for n, ts in targets.items()}
     net_name = getattr(net, "name", type(net).__name__)
+    filled = None
     if fmt:
         from .formats import fill_from_definition
 
-        file_blobs = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
-                                          net_name, log)
+        file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
+                                                  net_name)
     check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
+    if filled and log is not None:
+        log(filled)
     import torch  # here, not at the top: converting caffemodels does not need torch
 
     with torch.no_grad():
