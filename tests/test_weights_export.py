@@ -1,6 +1,7 @@
 """Formats out (python -m weights.export): torchfcn's own model classes load the torchfcn export strictly and
 give the kit's outputs; kit -> torchfcn -> kit and kit -> caffemodel -> kit are bit-exact; bad requests write
-nothing. ONNX is in test_weights_onnx.py, Caffe loading the caffemodel in tests/caffe/test_weights_export.py."""
+nothing. ONNX is in test_weights_onnx.py, Caffe loading the caffemodel in
+tests/caffe/test_export_loads_in_caffe.py."""
 
 from __future__ import annotations
 
