@@ -25,12 +25,13 @@ from .snapshot import write_h5
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
             log: Callable[[str], None] | None = print) -> Path:
-    """Convert caffemodel ``src`` to weights .h5 ``dst`` (atomic). Layers are streamed from a memory map of
-    the source, so memory stays near the size of the file. Raises CaffemodelError naming the layer on bad
-    input; ``dst`` is then left as it was."""
+    """Convert weights file ``src`` to weights .h5 ``dst`` (atomic). A caffemodel's layers are streamed from a
+    memory map of the source, so memory stays near the size of the file; the other formats are read whole.
+    Raises CaffemodelError naming the layer (WeightsFormatError for the other formats) on bad input; ``dst`` is
+    then left as it was."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
-        raise FileNotFoundError(f"no caffemodel at {src}")
+        raise FileNotFoundError(f"no weights file at {src}")
     digest = sha256_file(src)
     if sniff(src) != "caffemodel":
         return _convert_other_format(src, dst, digest, log)
