@@ -118,9 +118,8 @@ def caffe_crop(x: torch.Tensor, like: torch.Tensor, offset: int) -> torch.Tensor
 
 def caffe_eltwise_sum(tensors: list[torch.Tensor], coeff: tuple[float, ...]) -> torch.Tensor:
     """Caffe Eltwise SUM: sum_i coeff_i * bottom_i (coefficients 1 when none are given). Shapes must match."""
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) != 1:
-        raise ValueError(f"Eltwise SUM needs bottoms of one shape, found {sorted(shapes)}")
+    if any(t.shape != tensors[0].shape for t in tensors[1:]):
+        raise ValueError(f"Eltwise SUM needs bottoms of one shape, found {[tuple(t.shape) for t in tensors]}")
     coeff = coeff or (1.0,) * len(tensors)
     out = tensors[0] * coeff[0] if coeff[0] != 1 else tensors[0]
     for c, t in zip(coeff[1:], tensors[1:], strict=True):

@@ -1,9 +1,12 @@
-"""Convert a binary caffemodel to Caffe's HDF5 snapshot layout.
+"""Convert a weights file (a binary caffemodel, or any format of ``weights.formats``) to Caffe's HDF5 snapshot
+layout.
 
-``.venv/bin/python -m weights.convert SRC.caffemodel DST.h5`` reads the file without Caffe (``weights.caffemodel``),
-prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32 datasets in
-Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root attributes. The
-.h5 appears only when complete.
+``.venv/bin/python -m weights.convert SRC DST.h5`` reads a caffemodel without Caffe (``weights.caffemodel``),
+or a torch state_dict (.pth / .pt: the kit's, torchfcn's, torchvision's VGG16) or a Chainer fcn .npz, told apart
+by content; prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32
+datasets in Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root
+attributes. The .h5 appears only when complete, and only when the file's parameter layers pass the ``--net``
+check (by default: a strict part of a kit net is refused as a cut file).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from data.files import sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
+from .formats import DESCRIPTIONS, NOT_STORED, read, sniff
 from .snapshot import AUTO, UNCHECKED, WeightsMismatchError, check_layers, kit_net_shapes, write_h5
 
 
@@ -33,20 +37,22 @@ def refuse_destination(src: Path, dst: Path) -> None:
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
             log: Callable[[str], None] | None = print, net: str | dict = AUTO) -> Path:
-    """Convert caffemodel ``src`` to weights .h5 ``dst`` (atomic). Layers are streamed from a memory map of
-    the source, so memory stays near the size of the file. ``net``: a kit net whose parameter layers the file
-    must hold exactly, AUTO (a strict part of a kit net is refused as a cut file) or "none" (weights.snapshot.
-    check_layers). Raises CaffemodelError naming the layer on bad input (IncompleteNetError for a net cut at
-    a layer boundary), ValueError for a destination that is the source or not a .h5; ``dst`` is then left as
-    it was."""
+    """Convert weights file ``src`` to weights .h5 ``dst`` (atomic). A caffemodel's layers are streamed from a
+    memory map of the source, so memory stays near the size of the file; the other formats are read whole.
+    ``net``: a kit net whose parameter layers the file must hold exactly, AUTO (a strict part of a kit net is
+    refused as a cut file) or "none" (weights.snapshot.check_layers). Raises CaffemodelError naming the layer on
+    bad input (IncompleteNetError for a net cut at a layer boundary; WeightsFormatError for the other formats),
+    ValueError for a destination that is the source or not a .h5; ``dst`` is then left as it was."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
-        raise FileNotFoundError(f"no caffemodel at {src}")
+        raise FileNotFoundError(f"no weights file at {src}")
     refuse_destination(src, dst)
     if isinstance(net, str) and net not in (AUTO, UNCHECKED):
         kit_net_shapes(net)  # an unknown name fails now, not after the conversion
     verdict: list[str] = []
     digest = sha256_file(src)
+    if sniff(src) != "caffemodel":
+        return _convert_other_format(src, dst, digest, log, net)
     formats: list[str] = []
     with open_buffer(src) as buf:
 
@@ -64,13 +70,44 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
             raise CaffemodelError(f"{src.name}: {e}") from None
     if log is not None:
         fmt = "V1 'layers'" if formats and formats[-1] == "layers" else "'layer'"
+        for line in verdict:  # which parameter layers the file holds, and which kit net they are
+            log(line)
         log(f"{src.name} ({fmt} format, sha256 {digest}) -> {dst}")
+    return dst
+
+
+def _convert_other_format(src: Path, dst: Path, digest: str, log: Callable[[str], None] | None,
+                          net: str | dict) -> Path:
+    """A torch state_dict or Chainer .npz (read whole: they are not streamable) to a weights .h5. A cut file
+    fails in its container (zip or pickle), so the AUTO check only says which kit net the layers match; with
+    ``net`` named, its parameter layers must all be there except those of the types the format never stores."""
+    model = read(src)
+    skipped = NOT_STORED.get(model.format, ())
+
+    def check(shapes: dict[str, list[tuple[int, ...]]]) -> None:
+        if isinstance(net, str) and net in (AUTO, UNCHECKED):
+            line = check_layers(shapes, UNCHECKED, src.name)
+        else:
+            import nets
+
+            want = {k: v for k, v in kit_net_shapes(net).items() if nets.spec(net).layer(k).type not in skipped}
+            line = check_layers(shapes, want, src.name)
+        if log is not None:
+            log(line)
+
+    write_h5(dst, model.layers, {"source": src.name, "source_sha256": digest}, log=log, check=check)
+    if log is not None:
+        log(f"{src.name} ({DESCRIPTIONS[model.format]}, sha256 {digest}) -> {dst}")
+        if model.format in NOT_STORED:
+            log(f"note: a {DESCRIPTIONS[model.format]} stores no {'/'.join(NOT_STORED[model.format])} blobs "
+                "(torchfcn and Chainer fcn scale the at-once net's pool4 and pool3 in code); for a net with such "
+                "layers make its complete .h5 with python -m weights.export NET SRC DST.h5 --format h5")
     return dst
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("src", type=Path, help="binary caffemodel")
+    parser.add_argument("src", type=Path, help="binary caffemodel, torch state_dict (.pth, .pt) or Chainer .npz")
     parser.add_argument("dst", type=Path, help="weights .h5 to write")
     parser.add_argument("--net", default=AUTO, help="a kit net whose parameter layers the file must hold "
                         "exactly; default: compare with every kit net and refuse a strict part of one (a cut "

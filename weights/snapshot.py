@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 from data.files import atomic_path
 from data.layout import kit_command
 
-from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel
+from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
 
 # Version of the conversion written into every .h5 (bump when the output of the same input changes).
 CONVERTER_VERSION = "1"
@@ -131,14 +131,15 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
 
 
 def read_weights(path: str | os.PathLike) -> CaffeModel:
-    """A weights file of either kind, told apart by its first bytes: HDF5 snapshot or binary caffemodel."""
+    """A weights file of any format the kit reads, told apart by its content (``weights.formats``): HDF5
+    snapshot, binary caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or Chainer .npz."""
+    from . import formats  # here: formats builds on this module's HDF5 reader and writer
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
                                 f"(the list: make weights-list)")
-    with path.open("rb") as f:
-        head = f.read(8)
-    return read_h5(path) if head == HDF5_MAGIC else read_caffemodel(path)
+    return formats.read(path)
 
 
 # ---- nets --------------------------------------------------------------------------------------------------
@@ -275,22 +276,35 @@ def check_layers(file_shapes: Mapping[str, Sequence[Sequence[int]]],
     return f"{summary}; they match no kit net's parameter layers (an ILSVRC classifier or a net of your own)"
 
 
-def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) -> torch.nn.Module:
-    """Fill every parameter and frozen buffer of ``net`` from a weights .h5, a caffemodel (read in memory)
-    or a mapping layer -> blobs. Strict: every layer of the file must land on the net and every blob of the
-    net must be filled, with identical shapes; otherwise one WeightsMismatchError lists all differences and
-    the net is left untouched. Returns the net."""
+def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
+         log: Callable[[str], None] | None = print) -> torch.nn.Module:
+    """Fill every parameter and frozen buffer of ``net`` from a weights file of any format the kit reads
+    (``weights.formats``: .h5, caffemodel, torch state_dict, Chainer .npz) or a mapping layer -> blobs.
+    Strict: every layer of the file must land on the net and every blob of the net must be filled, with
+    identical shapes; otherwise one WeightsMismatchError lists all differences and the net is left untouched.
+    The one exception: a layer of a type the file's format does not store (torchfcn's and Chainer fcn's files
+    hold no Scale blobs) is filled from the net's definition, and one line to ``log`` says so. Returns the net."""
     source = "mapping"
+    fmt = ""
     if isinstance(weights, (str, os.PathLike)):
         source = Path(weights).name
         weights = read_weights(weights)
     if isinstance(weights, CaffeModel):
+        fmt = weights.format
         weights = weights.blobs()
     file_blobs = {LAYER_RENAMES.get(name, name): blobs for name, blobs in weights.items() if len(blobs)}
     targets = net_blobs(net)
-    check_fit({n: [t.shape for t in ts] for n, ts in targets.items()},
-              {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()},
-              getattr(net, "name", type(net).__name__), source)
+    net_shapes = {n: [t.shape for t in ts] for n, ts in targets.items()}
+    net_name = getattr(net, "name", type(net).__name__)
+    filled = None
+    if fmt:
+        from .formats import fill_from_definition
+
+        file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
+                                                  net_name)
+    check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
+    if filled and log is not None:
+        log(filled)
     import torch  # here, not at the top: converting caffemodels does not need torch
 
     with torch.no_grad():

@@ -36,6 +36,7 @@ import nets
 from nets.layers import bilinear_kernel
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
+from .formats import WeightsFormatError
 from .snapshot import Blobs, read_weights, write_h5
 
 
@@ -220,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"target net, one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--out", required=True, type=Path, help="weights .h5 to write")
     parser.add_argument("sources", nargs="+", type=Path,
-                        help="weights .h5 or .caffemodel (two for nyud-fcn32s-color-hha: the color then the "
-                             "hha net)")
+                        help="weights .h5, .caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or "
+                             "Chainer .npz (two for nyud-fcn32s-color-hha: the color then the hha net)")
     args = parser.parse_args(argv)
     try:
         transplant_file(args.net, args.sources, args.out)
-    except (TransplantError, CaffemodelError, FileNotFoundError) as e:
+    except (TransplantError, CaffemodelError, WeightsFormatError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
