@@ -1,4 +1,5 @@
-"""Audit a Caffe prototxt against one of the kit's nets, layer by layer (``python -m nets.audit --prototxt FILE``).
+"""Audit a Caffe prototxt against one of the kit's nets, layer by layer (``.venv/bin/python -m nets.audit
+--prototxt FILE``).
 
 The file is read without Caffe (nets.from_prototxt.read_net: Caffe's defaults applied, so ``param { lr_mult:
 0 }`` equals the kit's ``lr_mult: 0 decay_mult: 1`` and a missing ``pad`` is 0) and compared with the kit's

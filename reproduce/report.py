@@ -1,4 +1,4 @@
-"""The audit report: ``python -m reproduce.report`` (run by ``make audit`` after the geometry audit).
+"""The audit report: ``.venv/bin/python -m reproduce.report`` (run by ``make audit`` after the geometry audit).
 
 Writes ``results/audit/index.html`` (one static page: inline CSS and SVG, no script, nothing fetched) and
 ``results/audit/summary.md``. Per net: a drawing of the net made from its spec (the trunk as a strip of blocks
@@ -917,7 +917,7 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reproduce.report", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.report", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "audit", help="folder for index.html and summary.md")
     p.add_argument("--results", type=Path, default=RESULTS, help="where the table records are (default results/)")
     p.add_argument("--ledger", type=Path, help="a JSON list of claims (id, source, claim, status, code, tests)")

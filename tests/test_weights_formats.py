@@ -200,11 +200,13 @@ def test_convert_turns_a_state_dict_into_an_h5_that_loads_like_the_file(tmp_path
     assert convert_cli.main([str(src), str(tmp_path / "some.h5")]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in printed[:3]] == ["conv1_1", "score_fr", "upscore8"]
-    assert printed[3].startswith("some.pth (torch state_dict with Caffe layer names (the kit's or torchfcn's), "
+    assert printed[3] == ("some.pth holds 3 parameter layers: conv1_1, score_fr, upscore8 (not checked against a "
+                          "kit net)")
+    assert printed[4].startswith("some.pth (torch state_dict with Caffe layer names (the kit's or torchfcn's), "
                                  "sha256 ")
-    assert printed[4].startswith("note: a torch state_dict with Caffe layer names (the kit's or torchfcn's) stores "
+    assert printed[5].startswith("note: a torch state_dict with Caffe layer names (the kit's or torchfcn's) stores "
                                  "no Scale blobs")
-    assert "python -m weights.export NET SRC DST.h5 --format h5" in printed[4]
+    assert "python -m weights.export NET SRC DST.h5 --format h5" in printed[5]
     assert_bit_identical(read_h5(tmp_path / "some.h5").blobs(), params)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from data.files import sha256_file
+from data.layout import kit_command
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .formats import DESCRIPTIONS, NOT_STORED, read, sniff
@@ -83,25 +84,26 @@ def _convert_other_format(src: Path, dst: Path, digest: str, log: Callable[[str]
     ``net`` named, its parameter layers must all be there except those of the types the format never stores."""
     model = read(src)
     skipped = NOT_STORED.get(model.format, ())
+    verdict: list[str] = []
 
     def check(shapes: dict[str, list[tuple[int, ...]]]) -> None:
         if isinstance(net, str) and net in (AUTO, UNCHECKED):
-            line = check_layers(shapes, UNCHECKED, src.name)
-        else:
-            import nets
+            verdict.append(check_layers(shapes, UNCHECKED, src.name))
+            return
+        import nets
 
-            want = {k: v for k, v in kit_net_shapes(net).items() if nets.spec(net).layer(k).type not in skipped}
-            line = check_layers(shapes, want, src.name)
-        if log is not None:
-            log(line)
+        want = {k: v for k, v in kit_net_shapes(net).items() if nets.spec(net).layer(k).type not in skipped}
+        verdict.append(check_layers(shapes, want, src.name))
 
     write_h5(dst, model.layers, {"source": src.name, "source_sha256": digest}, log=log, check=check)
     if log is not None:
+        for line in verdict:
+            log(line)
         log(f"{src.name} ({DESCRIPTIONS[model.format]}, sha256 {digest}) -> {dst}")
         if model.format in NOT_STORED:
             log(f"note: a {DESCRIPTIONS[model.format]} stores no {'/'.join(NOT_STORED[model.format])} blobs "
                 "(torchfcn and Chainer fcn scale the at-once net's pool4 and pool3 in code); for a net with such "
-                "layers make its complete .h5 with python -m weights.export NET SRC DST.h5 --format h5")
+                f"layers make its complete .h5 with {kit_command('weights.export', 'NET SRC DST.h5 --format h5')}")
     return dst
 
 

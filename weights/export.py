@@ -1,6 +1,6 @@
 """Export a kit net with its weights for other tools.
 
-``python -m weights.export NET SRC DST --format h5|torchfcn|caffemodel|onnx``
+``.venv/bin/python -m weights.export NET SRC DST --format h5|torchfcn|caffemodel|onnx``
 
 SRC is any weights file ``weights.load`` reads (.h5, caffemodel, torch state_dict, Chainer .npz); it is loaded
 strictly into NET first, so a file made for another net is an error before anything is written. DST appears

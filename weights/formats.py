@@ -102,7 +102,8 @@ def sniff(path: str | os.PathLike) -> str:
     protobuf has no signature: anything else is handed to the caffemodel reader, which names what it found)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}; fetch one with python -m weights.zoo fetch NAME")
+        raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
+                                "(the list: make weights-list)")
     with path.open("rb") as f:
         head = f.read(len(TORCH_LEGACY_MAGIC))
     if head.startswith(HDF5_MAGIC):
