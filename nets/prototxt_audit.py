@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .prototxt_net import FileLayer, FileNet, multipliers, read_net, reader_tops
+from .registry import REFERENCE_NAMES
 from .spec import Layer, NetSpec
 
 __all__ = ["Difference", "FileAudit", "REFERENCE_FILES", "audit_file", "audit_reference_repo", "guess_net",
@@ -444,7 +445,6 @@ class RepoLine:
 def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
     """One line per prototxt of a checkout of the reference release: every kit net's folder, every net file in
     it (solver files are named and skipped), missing folders and files reported."""
-    import nets
 
     from .textproto import PrototxtError
 
@@ -453,7 +453,7 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
         raise FileNotFoundError(f"no folder at {root}; give a checkout of the reference release (one folder per "
                                 "net: voc-fcn8s/, nyud-fcn32s-color/, ...)")
     out: list[RepoLine] = []
-    for net in nets.NAMES:
+    for net in REFERENCE_NAMES:  # the paper-only nets (voc-fcn-googlenet) have no folder in the release
         folder = root / net
         if not folder.is_dir():
             out.append(RepoLine(f"{net}/", "MISSING", "no folder for this net"))
@@ -480,9 +480,10 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
                 first = audit.differences[0]
                 more = f" (+{len(audit.differences) - 1} more)" if len(audit.differences) > 1 else ""
                 out.append(RepoLine(rel, "DIFFERS", f"{first}{more}", audit))
-    others = sorted(p for p in root.glob("*/*.prototxt") if p.parent.name not in nets.NAMES)
+    others = sorted(p for p in root.glob("*/*.prototxt") if p.parent.name not in REFERENCE_NAMES)
     for p in others:
-        out.append(RepoLine(f"{p.parent.name}/{p.name}", "skipped", f"{p.parent.name} is not one of the kit's nets"))
+        out.append(RepoLine(f"{p.parent.name}/{p.name}", "skipped",
+                            f"{p.parent.name} is not one of the reference release's nets"))
     return out
 
 

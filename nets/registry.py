@@ -307,6 +307,8 @@ _PAPER_ONLY = (
 )
 
 RECORDS: dict[str, NetRecord] = {r.name: r for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT, *_PAPER_ONLY)}
+# The nets the reference release has a folder for (net.py, solve.py, prototxts), released weights or not.
+REFERENCE_NAMES: tuple[str, ...] = tuple(r.name for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT))
 
 
 def record(name: str) -> NetRecord:

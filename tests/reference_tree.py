@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nets
 from nets.prototxt import layer_text
+from nets.registry import REFERENCE_NAMES
 
 # (python module, data layer class) per dataset and phase, and the param_str entries besides split and seed.
 _DATA_LAYERS = {
@@ -94,10 +95,10 @@ def reference_files_of(net: str) -> tuple[str, ...]:
 
 
 def write_reference_tree(root: Path, names: tuple[str, ...] | None = None) -> Path:
-    """Write the tree under ``root`` for ``names`` (default: the fifteen nets); returns ``root``."""
+    """Write the tree under ``root`` for ``names`` (default: the fifteen nets of the release); returns ``root``."""
     from nets.prototxt_audit import reference_files
 
-    for net in names or nets.NAMES:
+    for net in names or REFERENCE_NAMES:
         folder = root / net
         folder.mkdir(parents=True, exist_ok=True)
         for file in reference_files(net):

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import reference_tree
 
-import nets
 from nets import audit, prototxt_audit
+from nets.registry import REFERENCE_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def _copy(tree, tmp_path, net):
 def test_an_unchanged_reference_tree_has_no_difference_for_all_fifteen_nets(tree, capsys):
     assert audit.main(["--reference-repo", str(tree)]) == 0
     out = capsys.readouterr().out
-    for net in nets.NAMES:
+    for net in REFERENCE_NAMES:
         for file in prototxt_audit.reference_files(net):
             assert any(line.startswith(f"{net}/{file} ") and " ok " in line for line in out.splitlines()), \
                 f"no ok line for {net}/{file}"
@@ -60,7 +60,7 @@ def test_a_deliberate_change_is_reported_by_layer_and_field(tree, tmp_path, caps
 
 
 def test_the_reference_repo_audit_names_each_changed_file(tree, tmp_path, capsys):
-    for net in nets.NAMES:
+    for net in REFERENCE_NAMES:
         _copy(tree, tmp_path, net)
     reference_tree.edit(tmp_path / "voc-fcn16s" / "val.prototxt", "offset: 27", "offset: 28")
     (tmp_path / "nyud-fcn32s-hha" / "test.prototxt").unlink()
