@@ -291,7 +291,8 @@ _NYUD = (
 SIFTFLOW_SPLITS = {"train": ("siftflow", "trainval"), "test": ("siftflow", "test")}
 SIFTFLOW_INPUT = (Input("data", "data", MEAN_VALUES["siftflow"]),)
 SIFTFLOW_HEADS = {"sem": 33, "geo": 3}
-# The paper averages the semantic mean IU over the classes present in the test labels (ledger: metrics.siftflow).
+# The paper averages the semantic mean IU over the classes present in the test labels
+# (ledger: metrics.siftflow-present).
 SIFTFLOW_PRESENT_ONLY = frozenset({"score_sem"})
 _SIFTFLOW = (
     NetRecord("siftflow-fcn32s", partial(vgg.fcn_two_headed, stride=32, heads=SIFTFLOW_HEADS), "vgg16",
@@ -342,7 +343,7 @@ _CONTEXT = (
 # ---- the paper's nets that the reference never released ------------------------------------------------
 
 # FCN-GoogLeNet (CVPR Table 1); nets/googlenet.py states the choices the paper leaves open (input pad, kernel 63).
-# Trained in the CVPR regime (FACTS.md section 9): batch 20 as iter_size 20 of one image, momentum 0.9,
+# Trained in the CVPR regime (ledger: train.cvpr-regime): batch 20 as iter_size 20 of one image, momentum 0.9,
 # normalised loss, learning rate 5e-5 (the paper's "5^-5"), doubled for biases.
 _PAPER_ONLY = (
     NetRecord("voc-fcn-googlenet", partial(googlenet.fcn_googlenet, classes=21), "googlenet", VOC_INPUT,

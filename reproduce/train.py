@@ -61,7 +61,7 @@ SAMPLER_RULE = "draw j of the reference stream goes to rank j mod world_size"
 
 
 # ---- the CVPR regime -----------------------------------------------------------------------------------------
-# The CVPR paper's solver (FACTS.md section 9), built here until the net records carry it (issue 15: Solver
+# The CVPR paper's solver (ledger: train.cvpr-regime), built here until the net records carry it (issue 15: Solver
 # records for the CVPR regime in nets/registry.py); then cvpr_solver becomes a reader of the record.
 
 CVPR_BATCH = 20  # images per update

@@ -123,7 +123,7 @@ def test_inputs_and_outputs_name_the_caffe_blobs():
 def test_trainable_parameter_counts_are_the_papers_134M_and_57M():
     vgg = sum(p.numel() for p in nets.build("voc-fcn32s").parameters())
     alex = sum(p.numel() for p in nets.build("voc-fcn-alexnet").parameters())
-    # VGG16 convs 14,714,688 + fc6 102,764,544 + fc7 16,781,312 + score_fr 86,037 (FACTS.md Table 1: 134M).
+    # VGG16 convs 14,714,688 + fc6 102,764,544 + fc7 16,781,312 + score_fr 86,037 (ledger: table1.structure: 134M).
     assert vgg == 14_714_688 + 102_764_544 + 16_781_312 + 86_037
     assert round(vgg / 1e6) == 134 and round(alex / 1e6) == 57
 
