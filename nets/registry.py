@@ -129,11 +129,12 @@ VGG_PAGE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonya
 
 
 # Third-party copies of the reference's files on Google Drive, each with the md5 its own project publishes
-# (FACTS.md section 8). torchfcn (wkentaro/pytorch-fcn) converted the caffemodels to torch state_dicts with the
-# Caffe layer names (its at-once file lacks the Scale blobs, filled from the net's definition on conversion);
-# wkentaro/fcn to Chainer .npz files. wkentaro/fcn's model code pairs each md5 with an old-style Drive id
-# (0B9P1L--7Wd2v...); the ids here are the current links of its README for the same file names (gdown's README
-# shows fcn8s_from_caffe.npz at its id with that md5). Tried after the reference's server, in this order.
+# (torchfcn's in torchfcn/models/*.py, wkentaro/fcn's in fcn/models/*.py), tried after the reference's server in
+# this order. torchfcn (wkentaro/pytorch-fcn) converted the caffemodels to torch state_dicts with the Caffe layer
+# names; its at-once file lacks the Scale blobs, filled from the net's definition (ledger: format.ports).
+# wkentaro/fcn converted them to Chainer .npz files; its model code pairs each md5 with an old-style Drive id
+# (0B9P1L--7Wd2v...), and the ids here are its README's current links for the same file names (gdown's README
+# shows fcn8s_from_caffe.npz at its id with that md5).
 DRIVE = "https://drive.google.com/uc?id="
 TORCHFCN = "torchfcn (wkentaro/pytorch-fcn, torchfcn/models/*.py)"
 CHAINER_FCN = "wkentaro/fcn (md5 in fcn/models/*.py, Drive id in its README)"

@@ -86,7 +86,7 @@ def torchfcn_file(path: Path, seed: int = 1, spec: NetSpec | None = None) -> dic
 
 
 def test_the_vgg_voc_releases_and_vgg16_list_the_reference_then_torchfcn_then_chainer_fcn_each_with_its_md5():
-    expected = {  # FACTS.md section 8: torchfcn's files and md5s; wkentaro/fcn's md5s and README file ids
+    expected = {  # torchfcn's files and md5s (torchfcn/models/*.py); wkentaro/fcn's md5s (fcn/models/*.py)
         "voc-fcn32s": ("fcn32s-heavy-pascal.caffemodel", "fcn32s_from_caffe.pth", "d3eb467a80e7da0468a20dfcbc13e6c8",
                        "fcn32s_from_caffe.npz", "b7f0a2e66229ccdb099c0a60b432e8cf"),
         "voc-fcn16s": ("fcn16s-heavy-pascal.caffemodel", "fcn16s_from_caffe.pth", "a2d4035f669f09483b39c9a14a0d6670",
