@@ -1,15 +1,21 @@
 # Thin wrappers: every target is one command; `make setup` is the only prerequisite.
-PY := .venv/bin/python
-STAMP := .venv/.installed
+# The kit's own environment (VENV= moves it): the pinned requirements, and the kit itself installed editable, so
+# that `import nets, weights, data, reproduce` works from any folder with $(VENV)/bin/python.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
+RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-gpu test-caffe audit bench lint weights weights-list data evaluate train clean \
+.PHONY: setup test test-gpu test-caffe test-browser audit bench lint weights weights-list data evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
-$(STAMP): requirements.txt requirements-bench.txt
-	python3 -m venv .venv
-	.venv/bin/pip install --quiet -r requirements.txt
-	.venv/bin/pip install --quiet --no-deps -r requirements-bench.txt
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -24,8 +30,15 @@ test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
 	$(PY) -m pytest -m caffe -q -rA $(if $(WEIGHTS),-s tests/caffe/test_released_weights.py --weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
 
+# The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
 	$(PY) -m nets.audit
+	$(PY) -m reproduce.ledger
+	$(PY) -m reproduce.report
+
+# The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
+test-browser: $(STAMP)
+	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
 
 # Real Caffe joins the table once make test-caffe has built it (bench_caffe.py says "not built" until then).
 bench: $(STAMP)
@@ -36,8 +49,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# A missing NET= stops make with what to pass, before any recipe runs.
+need-net = $(if $(NET),,$(error make $@ needs NET=<name>, for example: make $@ NET=$(1); the names: make weights-list))
+
+# SOURCE="URL[#md5=HEX] ..." adds sources of your own (a lab mirror), tried first, in order (README: Weights).
 weights: $(STAMP)
-	$(PY) -m weights.zoo fetch $(NET)
+	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch $(NET) $(foreach s,$(SOURCE),--source '$(s)')
 
 weights-list: $(STAMP)
 	$(PY) -m weights.zoo list
@@ -46,15 +63,16 @@ data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
 
 evaluate: $(STAMP)
-	$(PY) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
+	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
 
+# Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 train: $(STAMP)
-	$(PY) -m reproduce.train $(NET) --init $(INIT) $(if $(RESUME),--resume $(RESUME))
+	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME))
 
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(PY) -m reproduce.table$* $(if $(SMOKE),--smoke)
+	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

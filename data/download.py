@@ -1,11 +1,11 @@
-"""Fetch and unpack the datasets: ``python -m data.download NAME`` (``make data DATASET=NAME``).
+"""Fetch and unpack the datasets: ``.venv/bin/python -m data.download NAME`` (``make data DATASET=NAME``).
 
 Archives go to $FCN_DATA/downloads/ (data.fetch: resumable, a partial file is kept as NAME.part and continued
 with an HTTP Range request), are checked against the size the server announces (and a known size where there is
 one), then unpacked into a temporary folder beside the destination and renamed into place, so a dataset folder
-is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and checked
-against their published MD5s (FACTS.md section 3). Without network access the error names every URL and the
-manual steps.
+is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and
+checked against their published MD5s (ledger: data.seg11valid, data.splits). Without network access the error
+names every URL and the manual steps.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .errors import DownloadError
 from .fetch import Unreachable
 from .fetch import download as fetch
 from .files import atomic_path, md5_file, new_file_mode, scratch_dir
-from .layout import DOWNLOADS_FOLDER, data_root, describe_layout
+from .layout import DOWNLOADS_FOLDER, data_root, describe_layout, kit_command
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.download", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=kit_command("data.download"), description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help=f"datasets: {', '.join(TARGETS)}")
     parser.add_argument("--root", type=Path, default=None, help="data root (default: $FCN_DATA or "
                         "~/.cache/fcn-kit/data)")
@@ -211,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(describe_layout(args.root))
         print("targets: " + "; ".join(f"{t} = {' + '.join(k)}" for t, k in TARGETS.items()))
         if not args.names and not args.list:
-            print("name a dataset: make data DATASET=voc (or python -m data.download voc)", file=sys.stderr)
+            print(f"name a dataset: make data DATASET=voc (or {kit_command('data.download', 'voc')})",
+                  file=sys.stderr)
             return 2
         return 0
     try:

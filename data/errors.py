@@ -3,18 +3,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
 class MissingDataError(FileNotFoundError):
-    """A dataset root, split list, image or label file is not where the reference's layout puts it."""
+    """A dataset root, split list, image or label file is not where the reference's layout puts it. ``also``:
+    more (what, path) pairs missing at the same time, so that one message and one command cover them all."""
 
-    def __init__(self, what: str, path: Path | str, fetch: str, hint: str = ""):
+    def __init__(self, what: str, path: Path | str, fetch: str, hint: str = "",
+                 also: Sequence[tuple[str, Path | str]] = ()):
         self.path = Path(path)
+        self.paths = [self.path, *(Path(p) for _, p in also)]
         self.fetch = fetch
         extra = f" {hint}" if hint else ""
-        super().__init__(f"{what} not found: {self.path}.{extra} Fetch the dataset with `{fetch}` "
+        found = "; ".join(f"{w} not found: {Path(p)}" for w, p in [(what, path), *also])
+        super().__init__(f"{found}.{extra} Fetch {'them' if also else 'the dataset'} with `{fetch}` "
                          f"(or point the loader at your copy with root=...).")
+
+
+class UnknownSplitError(ValueError):
+    """A split name that the dataset does not have and no list file defines (a typo, not missing data)."""
 
 
 class BadSampleError(ValueError):

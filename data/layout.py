@@ -1,6 +1,6 @@
 """Where the datasets live: one root from the FCN_DATA environment variable (default ~/.cache/fcn-kit/data,
 outside the code), one folder per dataset under it. LAYOUT below lists each folder, the files the readers open
-and the archive size; ``python -m data.download --list`` prints it. The VOC nets need VOC2011 (seg11valid) and
+and the archive size; ``.venv/bin/python -m data.download --list`` prints it. The VOC nets need VOC2011 (seg11valid) and
 sbd (training): ``make data DATASET=voc`` fetches both.
 """
 
@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+# The kit's checkout: data/ sits at its top (layout.py is the bottom of the package graph, so every package
+# asks this module how to run a kit command).
+KIT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_VAR = "FCN_DATA"
 DEFAULT_ROOT = Path("~/.cache/fcn-kit/data")
@@ -92,3 +98,22 @@ def fetch_command(dataset: str, root: Path | None = None) -> str:
         match = re.fullmatch(r"voc(20\d\d)", Path(root).name.lower())
         target = f"voc{match.group(1)}" if match else "voc2011"
     return f"make data DATASET={target}"
+
+
+def kit_command(module: str, *args: str) -> str:
+    """The shell command that runs a kit module, for messages: the Python of the kit's environment (``make
+    setup`` makes ``.venv`` and installs the kit into it), named ``.venv/bin/python`` from the kit's root and
+    by its full path from anywhere else; the running interpreter when the kit has no ``.venv``. A bare
+    ``python -m`` fails outside that environment. ``args`` are joined as given (placeholders such as NAME
+    and shell words such as $FCN_WEIGHTS stay as they are)."""
+    venv_python = KIT_ROOT / ".venv" / "bin" / "python"
+    if venv_python.exists():
+        try:
+            here = Path.cwd().resolve()
+        except OSError:  # the working folder was removed
+            here = None
+        python = ".venv/bin/python" if here == KIT_ROOT else str(venv_python)
+    else:
+        python = sys.executable or "python3"
+    # Arguments go in as written: callers pass placeholders and $FCN_WEIGHTS-style words meant for the shell.
+    return " ".join([shlex.quote(python), "-m", module, *args])

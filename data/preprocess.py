@@ -40,12 +40,24 @@ NYUD_LOG_DEPTH_MEAN = np.array(MEAN_VALUES["nyud-log-depth"], dtype=np.float32)
 
 ImageLike = Image.Image | np.ndarray | str | Path
 
+# What PIL raises on a damaged or foreign file: UnidentifiedImageError is an OSError, truncated data raises
+# OSError when decoded, some malformed headers ValueError or SyntaxError.
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
+
 # What each reader top holds, hence how a picture becomes it: "color" (RGB -> BGR, minus a BGR mean), "hha"
 # (NYUD's HHA encoding, stored channel order, minus its mean), "depth" (log of millimetres, minus its mean).
 TOP_KINDS: dict[str, str] = {"data": "color", "color": "color", "hha": "hha", "depth": "depth"}
 
 # 16-bit and 32-bit single-channel PIL modes: scaled to 8 bits before the RGB conversion, not clipped.
 _WIDE_GRAY = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """An image file opened and decoded now, so that a damaged or foreign file fails here (one of
+    IMAGE_ERRORS) and not halfway through a computation."""
+    image = Image.open(path)
+    image.load()
+    return image
 
 
 def to_rgb(image: ImageLike) -> Image.Image:

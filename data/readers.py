@@ -1,6 +1,7 @@
 """Readers for the paper's five datasets. Each returns, per image, the arrays the reference's Python data
-layer put in its tops (voc_layers.py, nyud_layers.py, siftflow_layers.py, pascalcontext_layers.py; FACTS.md
-section 3): images float32 C x H x W (preprocess.py), labels uint8 H x W with 255 = ignore. The reference's
+layer put in its tops (voc_layers.py, nyud_layers.py, siftflow_layers.py, pascalcontext_layers.py; ledger:
+data.preprocess, data.nyud, data.siftflow, data.pascalcontext): images float32 C x H x W (preprocess.py),
+labels uint8 H x W with 255 = ignore. The reference's
 leading singleton axis on labels (for the loss layer) is left to the batching code.
 
 Every file is checked as it is read: a missing file names its path and the command that fetches it; an
@@ -21,15 +22,13 @@ from PIL import Image
 
 from . import splits
 from .classes import CLASSES, CONTEXT_RENAMES, IGNORE_LABEL, PASCALCONTEXT
-from .errors import BadSampleError, MissingDataError
+from .errors import BadSampleError, MissingDataError, UnknownSplitError
 from .layout import VOC2010_FOLDER, data_root, default_root, fetch_command
-from .preprocess import preprocess_depth, preprocess_hha, preprocess_image
+from .preprocess import IMAGE_ERRORS, preprocess_depth, preprocess_hha, preprocess_image, read_image
 
 # What scipy.io.loadmat raises on a damaged file (found by feeding it garbage and truncated files).
 _MAT_ERRORS = (OSError, ValueError, IndexError, TypeError, KeyError, EOFError, zlib.error,
                scipy.io.matlab.MatReadError)
-# What PIL raises on a damaged image (UnidentifiedImageError is an OSError; truncated data raises OSError).
-_IMAGE_ERRORS = (OSError, ValueError, SyntaxError)
 
 SIFTFLOW_SUBDIR = "spatial_envelope_256x256_static_8outdoorcategories"
 
@@ -40,6 +39,8 @@ class Reader(ABC):
     dataset: str = ""
     all_tops: tuple[str, ...] = ()
     label_tops: tuple[str, ...] = ()
+    # The splits the dataset (or the reference's lists) defines; any other name needs its own {split}.txt.
+    split_names: tuple[str, ...] = ()
 
     def __init__(self, root: Path, split: str, tops: Sequence[str] | None, default_tops: tuple[str, ...]):
         self.root = Path(root).expanduser()
@@ -76,13 +77,17 @@ class Reader(ABC):
         out = {top: self._load_top(top, sample_id) for top in self.tops}
         sizes = {top: a.shape[-2:] for top, a in out.items()}
         if len(set(sizes.values())) > 1:
-            detail = ", ".join(f"{t} {h}x{w}" for t, (h, w) in sizes.items())
+            detail = ", ".join(f"{t} {h}x{w} ({self.top_file(t, sample_id)})" for t, (h, w) in sizes.items())
             raise BadSampleError(self.dataset, sample_id, f"sizes (H x W) differ between tops: {detail}")
         return out
 
     @abstractmethod
     def image_path(self, sample_id: str) -> Path:
         """The colour image file of an id (for overlays and reports)."""
+
+    @abstractmethod
+    def top_file(self, top: str, sample_id: str) -> Path:
+        """The file one top of an id is read from."""
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
     @abstractmethod
@@ -97,9 +102,8 @@ class Reader(ABC):
     def _open_image(self, path: Path, what: str, sample_id: str) -> Image.Image:
         self._require(path, what, sample_id)
         try:
-            im = Image.open(path)
-            im.load()  # decode now, so that a damaged file fails here and names the id
-        except _IMAGE_ERRORS as e:
+            im = read_image(path)  # decoded now, so that a damaged file fails here and names the id
+        except IMAGE_ERRORS as e:
             raise BadSampleError(self.dataset, sample_id, f"cannot read {what} {path}: {e}") from e
         return im
 
@@ -144,8 +148,8 @@ class Reader(ABC):
         bad = (label >= n) & (label != IGNORE_LABEL)
         if bad.any():
             shown = np.unique(label[bad])[:10].tolist()
-            raise BadSampleError(self.dataset, sample_id,
-                                 f"{top} has values {shown} outside 0..{n - 1} (255 = ignore)")
+            raise BadSampleError(self.dataset, sample_id, f"{top} {self.top_file(top, sample_id)} has values "
+                                 f"{shown} outside 0..{n - 1} (255 = ignore)")
         return label
 
     def _set_split(self, ids: list[str], source: str, derived: bool, expect: splits.Expectation) -> None:
@@ -155,6 +159,10 @@ class Reader(ABC):
         self.ids = tuple(ids)
 
     def _listed_split(self, candidates: Sequence[Path], expect: splits.Expectation, hint: str = "") -> None:
+        if self.split not in self.split_names and splits.find_list(candidates) is None:
+            raise UnknownSplitError(
+                f"{self.dataset} has no split {self.split!r}: its splits are {', '.join(self.split_names)}. A "
+                f"split of your own is a list of ids, one per line, in {candidates[0]}.")
         path = splits.require_list(self.dataset, self.split, candidates, self.fetch, hint)
         self._set_split(splits.read_list(path), str(path), False, expect)
 
@@ -179,31 +187,41 @@ class VOCReader(Reader):
     dataset = "voc"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val", "trainval", "test", "seg11valid")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  sbd_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
-        root = Path(root) if root is not None else default_root("voc")
+        root = (Path(root) if root is not None else default_root("voc")).expanduser()
+        listed = [root / f"{split}.txt", root / "ImageSets" / "Segmentation" / f"{split}.txt"]
+        derive = split == "seg11valid" and splits.find_list(listed) is None
+        sbd_root = Path(sbd_root).expanduser() if sbd_root is not None else default_root("sbd")
+        val_path, sbd_path = root / "ImageSets" / "Segmentation" / "val.txt", sbd_root / "train.txt"
+        if derive:
+            # seg11valid needs VOC2011 and SBD: name whatever is missing of both at once, with the one target
+            # that fetches both (folders already in place are kept).
+            missing = [(w, p) for w, p in (("VOC2011 val list", val_path), ("SBD train list", sbd_path))
+                       if not p.is_file()]
+            if missing:
+                raise MissingDataError(*missing[0], fetch_command("voc"),
+                                       "seg11valid is VOC2011 val minus SBD train; pass sbd_root= to SBD's "
+                                       "dataset folder.", also=missing[1:])
         super().__init__(root, split, tops, ("data",) if split == "test" else ("data", "label"))
-        listed = [self.root / f"{split}.txt", self.root / "ImageSets" / "Segmentation" / f"{split}.txt"]
-        if splits.find_list(listed) is not None or split != "seg11valid":
+        if not derive:
             self._listed_split(listed, expect_split)
             return
-        val_path = splits.require_list("voc", "val", [self.root / "ImageSets" / "Segmentation" / "val.txt"],
-                                       self.fetch)
-        sbd_root = Path(sbd_root).expanduser() if sbd_root is not None else default_root("sbd")
-        sbd_path = splits.require_list("sbd", "train", [sbd_root / "train.txt"], fetch_command("sbd"),
-                                       "seg11valid is VOC2011 val minus SBD train; pass sbd_root= to SBD's "
-                                       "dataset folder.")
         ids = splits.seg11valid(splits.read_list(val_path), splits.read_list(sbd_path))
         self._set_split(ids, f"derived: {val_path} minus {sbd_path}", True, expect_split)
 
     def image_path(self, sample_id: str) -> Path:
         return self.root / "JPEGImages" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "SegmentationClass" / f"{sample_id}.png"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "voc")
-        return _palette_label(self, self.root / "SegmentationClass" / f"{sample_id}.png", sample_id)
+        return _palette_label(self, self.top_file(top, sample_id), sample_id)
 
 
 class SBDReader(Reader):
@@ -214,6 +232,7 @@ class SBDReader(Reader):
     dataset = "sbd"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -224,10 +243,13 @@ class SBDReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "img" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "cls" / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "sbd")
-        path = self.root / "cls" / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         gt = self._load_mat(path, "GTcls", "label", sample_id)
         try:  # MATLAB struct as scipy loads it: 1x1 record array, field Segmentation
             raw = gt[0]["Segmentation"][0]
@@ -247,6 +269,7 @@ class NYUDReader(Reader):
     dataset = "nyud"
     all_tops = ("color", "hha", "depth", "label")
     label_tops = ("label",)
+    split_names = ("train", "val", "test", "trainval")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -266,17 +289,23 @@ class NYUDReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "data" / "images" / f"img_{sample_id}.png"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        if top == "color":
+            return self.image_path(sample_id)
+        if top in ("hha", "depth"):
+            return self.root / "data" / top / f"img_{sample_id}.png"
+        return self.root / "segmentation" / f"img_{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "color":
             return self._colour(self.image_path(sample_id), sample_id, "nyud")
+        path = self.top_file(top, sample_id)
         if top in ("hha", "depth"):
-            path = self.root / "data" / top / f"img_{sample_id}.png"
             im = self._open_image(path, top, sample_id)
             try:
                 return preprocess_hha(im) if top == "hha" else preprocess_depth(im)
             except ValueError as e:
                 raise BadSampleError(self.dataset, sample_id, f"{top} {path}: {e}") from e
-        path = self.root / "segmentation" / f"img_{sample_id}.mat"
         raw = self._load_mat(path, "segmentation", "label", sample_id)
         raw = self._integral(raw, 0, 40, f"label {path}", sample_id)
         # The reference's label.astype(uint8) - 1: classes 1..40 -> 0..39, void 0 wraps to 255.
@@ -292,6 +321,7 @@ class SIFTFlowReader(Reader):
     dataset = "siftflow"
     all_tops = ("data", "sem", "geo")
     label_tops = ("sem", "geo")
+    split_names = ("trainval", "test")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  expect_split: splits.Expectation = splits.REFERENCE):
@@ -320,11 +350,16 @@ class SIFTFlowReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.root / "Images" / SIFTFLOW_SUBDIR / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        if top == "data":
+            return self.image_path(sample_id)
+        folder = "SemanticLabels" if top == "sem" else "GeoLabels"
+        return self.root / folder / SIFTFLOW_SUBDIR / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "siftflow")
-        folder = "SemanticLabels" if top == "sem" else "GeoLabels"
-        path = self.root / folder / SIFTFLOW_SUBDIR / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         raw = self._load_mat(path, "S", f"{top} label", sample_id)
         if top == "sem":
             raw = self._integral(raw, 0, 33, f"{top} label {path}", sample_id)
@@ -378,6 +413,7 @@ class PASCALContextReader(Reader):
     dataset = "pascalcontext"
     all_tops = ("data", "label")
     label_tops = ("label",)
+    split_names = ("train", "val")
 
     def __init__(self, split: str, root: Path | str | None = None, *, tops: Sequence[str] | None = None,
                  voc_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
@@ -401,10 +437,13 @@ class PASCALContextReader(Reader):
     def image_path(self, sample_id: str) -> Path:
         return self.voc_root / "JPEGImages" / f"{sample_id}.jpg"
 
+    def top_file(self, top: str, sample_id: str) -> Path:
+        return self.image_path(sample_id) if top == "data" else self.root / "trainval" / f"{sample_id}.mat"
+
     def _load_top(self, top: str, sample_id: str) -> np.ndarray:
         if top == "data":
             return self._colour(self.image_path(sample_id), sample_id, "pascalcontext")
-        path = self.root / "trainval" / f"{sample_id}.mat"
+        path = self.top_file(top, sample_id)
         raw = self._load_mat(path, "LabelMap", "label", sample_id)
         raw = self._integral(raw, 0, len(self.lookup) - 1, f"label {path}", sample_id)
         return self.lookup[raw]

@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .geometry import resolve_crops
+from .prototxt_net import from_prototxt
 from .registry import RECORDS, NetRecord, record
 from .spec import Layer, NetSpec
 
@@ -54,5 +55,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nets' has no attribute {name!r}")
 
 
-__all__ = ["NAMES", "RECORDS", "CaffeNet", "Layer", "NetRecord", "NetSpec", "bilinear_kernel", "build", "record",
-           "spec"]
+__all__ = ["NAMES", "RECORDS", "CaffeNet", "Layer", "NetRecord", "NetSpec", "bilinear_kernel", "build",
+           "from_prototxt", "record", "spec"]

@@ -1,5 +1,8 @@
 """Forward time, work and peak memory of each net family, beside torchfcn and real Caffe: ``python -m nets.bench``.
 
+Beside the table it prints the kit's time ratios to FCN-AlexNet next to the paper's Table 1 (K40c: FCN-AlexNet
+50 ms, FCN-VGG16 210 ms, FCN-GoogLeNet 59 ms): ratios compare across machines, times do not.
+
 A benchmark, not a test. One table per device: for each net family at one SIZE x SIZE image (batch 1) the kit in
 exact precision and in every fast mode the device can run (nets.precision), torchfcn 1.9.7 run as its users run
 it (its own model class for the VOC nets it has, the same weights and input), and real Caffe when an external
@@ -53,10 +56,11 @@ import nets
 from . import fast
 from . import precision as P
 
-# One net per family (STYLE.md: the VGG16 FCNs, AlexNet, the two-stream and the two-headed compositions), plus
-# voc-fcn32s for Table 1's FCN-VGG16 / FCN-AlexNet ratio. FCN-16s costs what FCN-8s and FCN-32s cost (their
+# One net per family (STYLE.md: the VGG16 FCNs, AlexNet, GoogLeNet, the two-stream and the two-headed
+# compositions), plus voc-fcn32s for Table 1's time ratios. FCN-16s costs what FCN-8s and FCN-32s cost (their
 # trunks are one; the heads are 0.1% of the work): name it to time it.
-FAMILIES = ("voc-fcn32s", "voc-fcn8s", "voc-fcn-alexnet", "nyud-fcn32s-color-hha", "siftflow-fcn8s")
+FAMILIES = ("voc-fcn32s", "voc-fcn8s", "voc-fcn-alexnet", "voc-fcn-googlenet", "nyud-fcn32s-color-hha",
+            "siftflow-fcn8s")
 # torchfcn 1.9.7's model classes for the kit nets it implements (module, class); its other nets do not exist.
 TORCHFCN = {"voc-fcn32s": ("fcn32s", "FCN32s"), "voc-fcn16s": ("fcn16s", "FCN16s"), "voc-fcn8s": ("fcn8s", "FCN8s"),
             "voc-fcn8s-atonce": ("fcn8s", "FCN8sAtOnce")}
@@ -108,35 +112,46 @@ def make_inputs(net, size: int, device: torch.device, seed: int = 1) -> list[tor
 def torchfcn_model(name: str) -> torch.nn.Module:
     """torchfcn 1.9.7's own model class for ``name``, imported without running torchfcn/__init__.py (which
     imports its trainer and datasets, with scikit-image, pytz and the Chainer-based ``fcn`` package). Its model
-    modules import ``fcn`` only for their ``download()`` helpers, so a stand-in whose every use raises takes its
-    place; the model classes themselves run unchanged. Install: ``.venv/bin/pip install --no-deps
-    torchfcn==1.9.7`` (requirements-bench.txt)."""
+    modules import ``fcn`` only for their ``download()`` helpers, so while they import, a stand-in whose every use
+    raises takes its place (the stand-ins leave sys.modules afterwards); the model classes run unchanged.
+    tests/torchfcn_models.py imports them the same way for the export tests. Install: ``.venv/bin/pip install
+    --no-deps -r requirements-nodeps.txt`` (make setup)."""
     if name not in TORCHFCN:
         raise KeyError(f"torchfcn has no model for {name}; it has {sorted(TORCHFCN)}")
-    found = importlib.util.find_spec("torchfcn")
+    found = importlib.machinery.PathFinder.find_spec("torchfcn")
     if found is None or not found.submodule_search_locations:
         raise ModuleNotFoundError("torchfcn is not installed: .venv/bin/pip install --no-deps -r "
-                                  "requirements-bench.txt")
+                                  "requirements-nodeps.txt")
     root = Path(next(iter(found.submodule_search_locations)))
-    for mod, path in (("torchfcn", root), ("torchfcn.models", root / "models")):
-        if mod not in sys.modules:  # the package without its __init__: only its submodules get imported
-            pkg = types.ModuleType(mod)
-            pkg.__path__ = [str(path)]
-            pkg.__spec__ = importlib.machinery.ModuleSpec(mod, None, is_package=True)
-            pkg.__spec__.submodule_search_locations = [str(path)]
-            sys.modules[mod] = pkg
-    if "fcn" not in sys.modules:
-        stand_in = types.ModuleType("fcn")
-        stand_in.__doc__ = "stand-in for the Chainer-based fcn package: only torchfcn's download() helpers use it"
 
-        def unavailable(*args, **kwargs):
-            raise RuntimeError("torchfcn's download helper needs the Chainer-based fcn package, not installed here")
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("torchfcn's download helper needs the Chainer-based fcn package, not installed here")
 
-        stand_in.data = types.SimpleNamespace(cached_download=unavailable)
-        sys.modules["fcn"] = stand_in
+    stand_in = types.ModuleType("fcn", "stand-in for the Chainer-based fcn package: only download() uses it")
+    stand_in.data = types.SimpleNamespace(cached_download=unavailable)
+    stand_ins = {"torchfcn": _package("torchfcn", root), "torchfcn.models": _package("torchfcn.models",
+                                                                                     root / "models"),
+                 "fcn": stand_in}
     module_name, cls = TORCHFCN[name]
-    module = importlib.import_module(f"torchfcn.models.{module_name}")
+    loaded = ("torchfcn.models.fcn32s", f"torchfcn.models.{module_name}")
+    saved = {m: sys.modules.get(m) for m in (*stand_ins, *loaded)}
+    sys.modules.update(stand_ins)
+    try:
+        module = importlib.import_module(f"torchfcn.models.{module_name}")
+    finally:
+        for m, old in saved.items():
+            if old is None:
+                sys.modules.pop(m, None)
+            else:
+                sys.modules[m] = old
     return getattr(module, cls)(n_class=21)
+
+
+def _package(name: str, folder: Path) -> types.ModuleType:
+    """An empty package module whose submodules are found in ``folder`` (its __init__.py is not run)."""
+    pkg = types.ModuleType(name)
+    pkg.__path__ = [str(folder)]
+    return pkg
 
 
 def _peak_mib(device: torch.device) -> float:
@@ -384,10 +399,14 @@ def _paper_ratios(record: dict) -> None:
     """The kit's exact FCN-VGG16 / FCN-AlexNet time ratio beside Table 1's (ratios compare across machines)."""
     ms = {f["net"]: r["ms"] for f in record["families"] for r in f["rows"]
           if r["contestant"] == "kit exact" and r.get("ms")}
-    vgg, alex = paper_ms("voc-fcn32s"), paper_ms("voc-fcn-alexnet")
-    if "voc-fcn32s" in ms and "voc-fcn-alexnet" in ms and vgg and alex:
-        print(f"\nFCN-VGG16 / FCN-AlexNet time ratio (kit exact): {ms['voc-fcn32s'] / ms['voc-fcn-alexnet']:.2f}, "
-              f"paper Table 1 {vgg / alex:.2f} (K40c: {vgg:g} / {alex:g} ms)")
+    alex = paper_ms("voc-fcn-alexnet")
+    for net, label, note in (("voc-fcn32s", "FCN-VGG16", ""),
+                             ("voc-fcn-googlenet", "FCN-GoogLeNet", "; the kit's FCN-GoogLeNet runs its trunk on the "
+                                                                    "input padded by 100 pixels a side")):
+        paper = paper_ms(net)
+        if net in ms and "voc-fcn-alexnet" in ms and paper and alex:
+            print(f"{label} / FCN-AlexNet time ratio (kit exact): {ms[net] / ms['voc-fcn-alexnet']:.2f}, paper "
+                  f"Table 1 {paper / alex:.2f} (K40c: {paper:g} / {alex:g} ms{note})")
 
 
 def _peak_gflops(w: Worker) -> float | None:

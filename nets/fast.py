@@ -215,7 +215,7 @@ def make_plan(net, size: tuple[int, int] | dict[str, tuple[int, int]], options: 
         top = layer.top[0]
         new = None
         if options.windows and layer.type in _WINDOWED and len(layer.bottom) == 1 and \
-                not (layer.type == "Pooling" and layer.pad):
+                not (layer.type == "Pooling" and (layer.pad or layer.pool != "MAX")):
             if bottom in blob_span:
                 sh, sw = blob_span[bottom]
                 h, w = next_span(layer, sh), next_span(layer, sw)
@@ -572,6 +572,9 @@ class _Run:
             y = self.get(layer.bottom[0])
             y = torch.relu(y) if layer.bottom[0] in net.inputs else y.relu_()
         elif t == "Pooling":
+            if layer.pool != "MAX":
+                raise NotImplementedError(f"layer {layer.name!r}: {layer.pool} pooling is not implemented "
+                                          "(the FCNs pool with MAX only)")
             y = L.caffe_max_pool(self.get(layer.bottom[0]), layer.kernel_size, layer.stride, layer.pad)
         elif t == "Dropout":
             y = self.get(layer.bottom[0])

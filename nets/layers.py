@@ -79,8 +79,17 @@ class Scale(nn.Module):
 
 
 def caffe_max_pool(x: torch.Tensor, kernel_size: int, stride: int, pad: int = 0) -> torch.Tensor:
-    """Caffe MAX pooling: output size rounded UP (ceil mode), windows clipped at the border. PyTorch's ceil_mode
-    uses the same size formula, including dropping a last window that would start in the padding."""
+    """Caffe MAX pooling with padding, in Caffe's ceil mode: output size ceil((in + 2p - k) / s) + 1, minus one
+    when p > 0 and the last window would start inside the padding (nets.geometry.pool_out); each window is
+    clipped to the input, so the padding never wins a max.
+
+    PyTorch's ceil_mode gives the same sizes and values whenever kernel >= stride (every pooling of the kit's
+    nets): it applies the last-window rule without padding too, where it then never fires. Caffe also accepts
+    kernel < stride (windows that see no input, valued -FLT_MAX) and pad up to kernel - 1; PyTorch differs or
+    refuses there, so those are refused here rather than computed differently."""
+    if kernel_size < stride or 2 * pad > kernel_size:
+        raise ValueError(f"MAX pooling kernel {kernel_size}, stride {stride}, pad {pad}: only kernel >= stride and "
+                         "pad <= kernel / 2 compute exactly as Caffe (the FCNs' poolings all do)")
     return F.max_pool2d(x, kernel_size, stride, pad, ceil_mode=True)
 
 
@@ -109,9 +118,8 @@ def caffe_crop(x: torch.Tensor, like: torch.Tensor, offset: int) -> torch.Tensor
 
 def caffe_eltwise_sum(tensors: list[torch.Tensor], coeff: tuple[float, ...]) -> torch.Tensor:
     """Caffe Eltwise SUM: sum_i coeff_i * bottom_i (coefficients 1 when none are given). Shapes must match."""
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) != 1:
-        raise ValueError(f"Eltwise SUM needs bottoms of one shape, found {sorted(shapes)}")
+    if any(t.shape != tensors[0].shape for t in tensors[1:]):
+        raise ValueError(f"Eltwise SUM needs bottoms of one shape, found {[tuple(t.shape) for t in tensors]}")
     coeff = coeff or (1.0,) * len(tensors)
     out = tensors[0] * coeff[0] if coeff[0] != 1 else tensors[0]
     for c, t in zip(coeff[1:], tensors[1:], strict=True):

@@ -110,7 +110,7 @@ class CaffeNet(nn.Module):
             want = self.spec.inputs[name]
             if x.dim() != 4 or x.shape[1] != want:
                 raise ValueError(f"{self.name}: input {name!r} must be N x {want} x H x W, got {tuple(x.shape)}")
-        if len({tuple(x.shape[2:]) for x in inputs}) != 1:
+        if any(x.shape[2:] != inputs[0].shape[2:] for x in inputs[1:]):
             raise ValueError(f"{self.name}: inputs {self.inputs} must share H x W, got "
                              f"{[tuple(x.shape[2:]) for x in inputs]}")
 
@@ -143,6 +143,9 @@ class CaffeNet(nn.Module):
         elif t == "ReLU":
             y = torch.relu(x)
         elif t == "Pooling":
+            if layer.pool != "MAX":
+                raise NotImplementedError(f"layer {layer.name!r}: {layer.pool} pooling is not implemented "
+                                          "(the FCNs pool with MAX only)")
             y = L.caffe_max_pool(x, layer.kernel_size, layer.stride, layer.pad)
         elif t == "Dropout":
             y = L.caffe_dropout(x, layer.dropout_ratio, self.training)

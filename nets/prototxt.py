@@ -1,4 +1,4 @@
-"""Write a net's deploy form as a Caffe prototxt: ``python -m nets.prototxt NAME [-o FILE]``.
+"""Write a net's deploy form as a Caffe prototxt: ``.venv/bin/python -m nets.prototxt NAME [-o FILE]``.
 
 The deploy form is the reference's val/test net with its data layer replaced by one Input layer whose tops are
 the data layer's tops (labels excepted) and its loss layers dropped; dropout stays (identity at test time).

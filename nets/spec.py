@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 # (lr_mult, decay_mult) per parameter blob, as in a prototxt ``param { }`` block.
 ParamSpec = tuple[tuple[float, float], ...]
 
-# Learning-rate and decay multipliers used by the reference nets (FACTS.md section 2).
+# Learning-rate and decay multipliers used by the reference nets (ledger: train.multipliers).
 TRAINED = ((1.0, 1.0), (2.0, 0.0))  # VGG16 convs and every score layer
 CAFFE_DEFAULT = ((1.0, 1.0), (1.0, 1.0))  # no param block: FCN-AlexNet's trunk
 FROZEN = ((0.0, 1.0),)  # Deconvolution and Scale: lr_mult 0, so never updated
@@ -35,7 +35,7 @@ class Layer:
     group: int = 1
     bias_term: bool = True
     param: ParamSpec = ()
-    # Pooling (only MAX occurs in FCN)
+    # Pooling (only MAX runs in the FCNs; GoogLeNet's removed classifier pooling is AVE, for geometry only)
     pool: str = "MAX"
     # Dropout
     dropout_ratio: float = 0.5
@@ -80,8 +80,9 @@ def conv_relu(conv_name: str, relu_name: str, bottom: str, num_output: int, kern
             relu(relu_name, conv_name)]
 
 
-def max_pool(name: str, bottom: str, kernel_size: int = 2, stride: int = 2) -> Layer:
-    return Layer(name, "Pooling", (bottom,), (name,), kernel_size=kernel_size, stride=stride, pool="MAX")
+def max_pool(name: str, bottom: str, kernel_size: int = 2, stride: int = 2, pad: int = 0) -> Layer:
+    """MAX pooling in Caffe's ceil mode (nets.layers.caffe_max_pool); GoogLeNet's inception branches pad 1."""
+    return Layer(name, "Pooling", (bottom,), (name,), kernel_size=kernel_size, stride=stride, pad=pad, pool="MAX")
 
 
 def dropout(name: str, blob: str, ratio: float = 0.5) -> Layer:

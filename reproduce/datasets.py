@@ -75,9 +75,9 @@ def open_split(net: str, dataset: str, split: str, data_root: Path | None = None
     try:
         return data.load(dataset, split, root, tops=tops, **extra, **options)
     except data.MissingDataError as e:
-        # seg11valid needs VOC2011 and SBD train: name the target that fetches both.
-        fetch = "make data DATASET=voc" if (dataset, split) == ("voc", "seg11valid") else e.fetch
-        raise MissingInputs([(f"{dataset} {split}: {e.path}", fetch)]) from e
+        # Every path the reader found missing (seg11valid: VOC2011's val list and SBD's train list), with the
+        # one command data names for them.
+        raise MissingInputs([(f"{dataset} {split}: {p}", e.fetch) for p in e.paths]) from e
 
 
 def present_only(net: str) -> dict[str, bool]:

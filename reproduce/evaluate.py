@@ -1,10 +1,16 @@
-"""Score a net on a split: ``python -m reproduce.evaluate NET [--weights FILE.h5] [--dataset D --split S]``.
+"""Score a net on a split: ``.venv/bin/python -m reproduce.evaluate NET [--weights FILE.h5] [--dataset D --split S]``.
 
 What it does: runs the net over the split in list order (the reference's score.py), one image at a time at
 its own size, accumulates one confusion matrix per output over the whole split and prints pixel accuracy,
-mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with class names (FACTS.md section 4).
+mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with class names (ledger: metrics.formulas).
 Optionally writes palette PNG predictions (--save-png) and a JSON record (--json: git revision, weights
-SHA-256, split hash, device, seconds per image).
+SHA-256, split hash, device, seconds per image, and each output's confusion matrix, so that any record can be
+re-scored and records of disjoint parts of a split merged: ``from_record``, ``merge``).
+
+Scaling out: ``torchrun --nproc_per_node=N -m reproduce.evaluate NET ...`` takes the same arguments. Rank r
+scores images r, r + N, r + 2N, ... of the split (every image once), the int64 confusion matrices are summed
+with all_reduce, rank 0 prints and writes the record, each rank writes its own PNGs (reproduce.distributed).
+The matrix, hence every score, equals the single-process run's.
 
 Time: a VGG16 FCN took ~8 s per 500x375 image on a shared 2-core CPU here (FCN-AlexNet ~1.7 s; ~2.4 s
 and ~0.4 s per 500x500 image on the idle machine, make bench), so
@@ -28,9 +34,9 @@ from torch import nn
 
 from data.files import sha256_file
 
-from . import feed
+from . import distributed, feed, options
 from .metrics import fast_hist, scores
-from .records import device_name, environment, pick_device, write_json
+from .records import device_name, environment, write_json
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Evaluation:
     label_tops: dict[str, str]  # score blob -> reader top of its labels
     seconds: list[float] = field(default_factory=list)  # forward + argmax time per image
     present_only: dict[str, bool] = field(default_factory=dict)
+    world_size: int = 1  # processes whose counts were summed into hists
+    backend: str = "none"  # their process group's backend ("none": one process)
 
     def scores(self, blob: str | None = None) -> dict:
         """metrics.scores of one output (default: the first), with its averaging variant."""
@@ -82,14 +90,14 @@ class Prediction:
 
 def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
                 inputs: Mapping[str, str] | None = None, ids: Sequence[str] | None = None,
-                progress: bool = True, limit: int | None = None, desc: str = "") -> Iterator[Prediction]:
+                progress: bool = True, limit: int | None = None, desc: str = "",
+                positions: Sequence[int] | None = None) -> Iterator[Prediction]:
     """Run ``net`` in test mode over ``reader`` in list order (the reference's score.py), one image at a time
     at its own size: the one loop behind evaluation and prediction. ``inputs`` maps net inputs to reader
-    tops (default: the net's record)."""
+    tops (default: the net's record); ``positions`` picks the images (default: the first ``limit``, or all)."""
     inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
     ids = list(ids) if ids is not None else list(getattr(reader, "ids", range(len(reader))))
-    n = len(reader) if limit is None else min(limit, len(reader))
-    indices = range(n)
+    indices = range(count(reader, limit)) if positions is None else positions
     if progress:
         from tqdm import tqdm
 
@@ -113,20 +121,33 @@ def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], devi
         net.train(was_training)
 
 
+def count(reader: Sequence, limit: int | None = None) -> int:
+    """How many images of ``reader`` a run scores: all, or the first ``limit``."""
+    return len(reader) if limit is None else min(limit, len(reader))
+
+
 def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
                     inputs: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
                     ids: Sequence[str] | None = None, present_only: Mapping[str, bool] | None = None,
                     on_prediction: Callable[[str, dict[str, np.ndarray]], None] | None = None,
-                    progress: bool = True, limit: int | None = None) -> Evaluation:
+                    progress: bool = True, limit: int | None = None,
+                    world: distributed.World | None = None) -> Evaluation:
     """Run ``net`` over ``reader`` in order and accumulate a confusion matrix per scored output.
 
     ``labels`` maps score blobs to reader tops (default: the net's loss layers). ``on_prediction(id, {output
-    blob: H x W uint8 label map})`` sees every prediction.
+    blob: H x W uint8 label map})`` sees every prediction this process makes. ``world`` (default: the one
+    torchrun started, else one process) picks this rank's shard; in a process group the per-rank matrices
+    are summed (all_reduce) and every rank returns the whole split's evaluation, ids and times in list order.
+    A world without a process group (backend "none") scores its shard alone: ``merge`` sums such parts.
     """
+    world = world or distributed.current()
     labels = dict(labels) if labels is not None else feed.label_tops(net)
-    hists: dict[str, np.ndarray] = {}
+    # Every output starts at zero, so that a rank whose shard is empty still sums matrices of the right shape.
+    hists = {blob: np.zeros((n, n), np.int64) for blob, n in output_classes(net, labels).items()}
+    positions = world.shard(count(reader, limit))
     scored, seconds = [], []
-    for p in predictions(net, reader, device, inputs=inputs, ids=ids, progress=progress, limit=limit):
+    for p in predictions(net, reader, device, inputs=inputs, ids=ids, progress=progress and world.main,
+                         positions=positions):
         for blob, top in labels.items():
             hist = fast_hist(np.asarray(p.item[top]), p.labels[blob], p.classes[blob])
             hists[blob] = hists[blob] + hist if blob in hists else hist
@@ -134,24 +155,44 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
             on_prediction(p.sample_id, p.labels)
         scored.append(p.sample_id)
         seconds.append(p.seconds)
-    if not hists:
+    if world.distributed:
+        if set(hists) != set(labels):
+            raise ValueError(f"rank {world.rank} scored no image and cannot tell the number of classes of "
+                             f"{sorted(set(labels) - set(hists))}: a sharded evaluation needs a net that declares "
+                             "its outputs' channels (CaffeNet.channels)")
+        hists = distributed.all_reduce_counts(hists, world)
+        parts = distributed.all_gather((positions, list(zip(scored, seconds, strict=True))), world)
+        merged = distributed.in_list_order(parts)
+        scored, seconds = [i for i, _ in merged], [t for _, t in merged]
+    if not scored:
         raise ValueError("the split is empty: nothing was scored")
     return Evaluation(getattr(net, "name", type(net).__name__), scored, hists, labels, seconds,
-                      dict(present_only or {}))
+                      dict(present_only or {}), world.size if world.distributed else 1, world.backend)
+
+
+def output_classes(net: nn.Module, labels: Mapping[str, str]) -> dict[str, int]:
+    """Score blob -> its number of classes (channels), for the nets that declare them (CaffeNet.channels)."""
+    channels = getattr(net, "channels", None) or {}
+    return {blob: int(channels[blob]) for blob in labels if blob in channels}
 
 
 def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device,
                    on_prediction: Callable[[str, dict[str, np.ndarray]], None], *,
                    inputs: Mapping[str, str] | None = None, progress: bool = True,
-                   limit: int | None = None) -> list[float]:
+                   limit: int | None = None, world: distributed.World | None = None) -> list[tuple[str, float]]:
     """Run ``net`` over an unlabelled split (VOC test) in order, handing every prediction to
-    ``on_prediction(id, {output blob: H x W uint8})``. Returns the forward + argmax seconds per image."""
-    seconds = []
-    for p in predictions(net, reader, device, inputs=inputs, progress=progress, limit=limit,
-                         desc=f"{getattr(net, 'name', 'net')} (predict)"):
+    ``on_prediction(id, {output blob: H x W uint8})``. Returns (id, forward + argmax seconds) of every image
+    predicted, in list order; under torchrun each rank predicts its shard and every rank gets the whole list."""
+    world = world or distributed.current()
+    positions = world.shard(count(reader, limit))
+    done = []
+    for p in predictions(net, reader, device, inputs=inputs, progress=progress and world.main,
+                         desc=f"{getattr(net, 'name', 'net')} (predict)", positions=positions):
         on_prediction(p.sample_id, p.labels)
-        seconds.append(p.seconds)
-    return seconds
+        done.append((p.sample_id, p.seconds))
+    if world.distributed:
+        done = distributed.in_list_order(distributed.all_gather((positions, done), world))
+    return done
 
 
 # ---- printing -------------------------------------------------------------------------------------------
@@ -176,10 +217,9 @@ def format_scores(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | Non
     return "\n".join(lines)
 
 
-def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_path: Path | None,
-           device: torch.device, class_names: Mapping[str, Sequence[str]] | None = None,
-           extra: Mapping | None = None) -> dict:
-    """A JSON-able record of one evaluation."""
+def outputs_record(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | None = None) -> dict:
+    """Per output: the four scores, per-class IU by class name, the label top and the confusion matrix itself
+    (ground-truth rows), from which ``from_record`` re-scores."""
     per_output = {}
     for blob in ev.hists:
         s = ev.scores(blob)
@@ -190,7 +230,65 @@ def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_
             "per_class_iu": {(names[c] if c < len(names) else str(c)): v
                              for c, v in enumerate(s["per_class_iu"])},
             "label_top": ev.label_tops[blob],
+            "confusion_matrix": np.asarray(ev.hists[blob], np.int64).tolist(),
         }
+    return per_output
+
+
+def counts_record(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | None = None) -> dict:
+    """What makes an evaluation re-scorable and mergeable: the images, who counted them, the per-output scores
+    with their confusion matrices, and the time per image. Every record and cache entry carries it."""
+    return {"net": ev.net, "images": len(ev.ids), "ids": list(ev.ids), "world_size": ev.world_size,
+            "backend": ev.backend, "seconds": list(ev.seconds), "scores": outputs_record(ev, class_names)}
+
+
+def from_record(rec: Mapping) -> Evaluation:
+    """The Evaluation a record holds (an evaluation record, a table record's entry or a cache entry): its
+    confusion matrices, hence every score, exactly as measured."""
+    outputs = rec.get("scores") or {}
+    if not outputs or any("confusion_matrix" not in o for o in outputs.values()):
+        raise ValueError(f"the record of {rec.get('net', '?')} holds no confusion matrices (written before the "
+                         "kit recorded them); evaluate again to get a re-scorable record")
+    hists = {blob: np.array(o["confusion_matrix"], dtype=np.int64) for blob, o in outputs.items()}
+    return Evaluation(rec["net"], list(rec["ids"]), hists, {b: o["label_top"] for b, o in outputs.items()},
+                      list(rec.get("seconds") or []), {b: bool(o["present_only"]) for b, o in outputs.items()},
+                      int(rec.get("world_size", 1)), str(rec.get("backend", "none")))
+
+
+def merge(parts: Sequence[Evaluation]) -> Evaluation:
+    """One evaluation from evaluations of disjoint images of the same net (records of shards, of split halves
+    run apart): confusion matrices summed in int64, ids and times concatenated. Images counted twice, or
+    outputs that differ, are an error: a sum of matrices is the split's matrix only over disjoint images."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    first = parts[0]
+    for p in parts[1:]:
+        if p.net != first.net:
+            raise ValueError(f"cannot merge evaluations of {first.net} and {p.net}")
+        shapes = {b: h.shape for b, h in p.hists.items()}
+        if shapes != {b: h.shape for b, h in first.hists.items()} or p.label_tops != first.label_tops \
+                or p.present_only != first.present_only:
+            raise ValueError(f"cannot merge evaluations of {first.net} with different outputs: {first.label_tops} "
+                             f"{ {b: h.shape for b, h in first.hists.items()} } vs {p.label_tops} {shapes}")
+    seen: dict[str, int] = {}
+    for k, p in enumerate(parts):
+        for i in p.ids:
+            if i in seen:
+                raise ValueError(f"image {i} is counted in part {seen[i]} and part {k}: merged matrices would "
+                                 "count it twice (each image must be scored exactly once)")
+            seen[i] = k
+    hists = {b: np.sum([np.asarray(p.hists[b], np.int64) for p in parts], axis=0, dtype=np.int64)
+             for b in first.hists}
+    backends = sorted({p.backend for p in parts})
+    return Evaluation(first.net, [i for p in parts for i in p.ids], hists, dict(first.label_tops),
+                      [t for p in parts for t in p.seconds], dict(first.present_only),
+                      sum(p.world_size for p in parts), "+".join(backends))
+
+
+def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_path: Path | None,
+           device: torch.device, class_names: Mapping[str, Sequence[str]] | None = None,
+           extra: Mapping | None = None) -> dict:
+    """A JSON-able record of one evaluation (``from_record`` reads it back)."""
     return {
         "net": ev.net,
         "dataset": dataset,
@@ -202,7 +300,7 @@ def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_
         **environment(device),
         "seconds_per_image_median": ev.median_seconds,
         "seconds_per_image_mean": statistics.fmean(ev.seconds) if ev.seconds else None,
-        "scores": per_output,
+        **counts_record(ev, class_names),  # world_size, backend, ids, seconds, scores with confusion matrices
         **dict(extra or {}),
     }
 
@@ -210,10 +308,8 @@ def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_
 # ---- command line ---------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
-
-    from . import datasets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -226,9 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the record here")
     parser.add_argument("--limit", type=int,
                         help="score only the first N images (a quick look, not a result)")
-    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
-    args = parser.parse_args(argv)
+    options.add_common(parser)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    import nets
+
+    from . import datasets
+
+    args = parse_args(argv)
     dataset, split = datasets.eval_split(args.net, args.dataset, args.split)
     args.weights = args.weights or datasets.weights_path(args.net)
     missing = [] if args.weights.is_file() else [datasets.weights_missing(args.net, args.weights)]
@@ -237,21 +340,22 @@ def main(argv: list[str] | None = None) -> int:
     except datasets.MissingInputs as e:
         missing += e.missing
     if missing:
-        print(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", file=sys.stderr)
-        return 2
-    device = pick_device(args.device)
+        return distributed.refuse(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", args.device,
+                                  args.dist_timeout)
+    world, device = options.start(args)
     import weights
 
     net = weights.load(nets.build(args.net), args.weights)
-    print(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, "
-          f"device {device_name(device)}")
+    say = distributed.say
+    where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
+    say(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, device {where}")
     save = datasets.png_writer(args.save_png, args.net) if args.save_png else None
     ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
-                         on_prediction=save, limit=args.limit)
+                         on_prediction=save, limit=args.limit, world=world)
     names = datasets.class_names(net, dataset)
-    print(format_scores(ev, names))
-    print(f"median {1000 * ev.median_seconds:.1f} ms per image (forward + argmax) on {device_name(device)}")
-    if args.json:
+    say(format_scores(ev, names))
+    say(f"median {1000 * ev.median_seconds:.1f} ms per image (forward + argmax) on {device_name(device)}")
+    if args.json and world.main:
         rec = record(ev, dataset=dataset, split=split, split_md5=datasets.split_md5(reader),
                      weights_path=args.weights, device=device, class_names=names,
                      extra={"limit": args.limit} if args.limit else None)
@@ -260,4 +364,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -1,9 +1,16 @@
-"""Segment your own pictures: ``python -m reproduce.infer NET --weights FILE.h5 IMAGE... -o DIR``.
+"""Segment your own pictures: ``.venv/bin/python -m reproduce.infer NET --weights FILE.h5 IMAGE... -o DIR``.
 
 Writes, per image, DIR/{stem}.png (the label map as a VOC palette PNG, class indices of the net's dataset) and
 DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed SIFT Flow nets write one pair
 per head ({stem}_sem.png, {stem}_geo.png ...). Nets with two inputs (nyud-fcn32s-color-hha,
 nyud-fcn32s-color-d) take their second picture with --second (one per IMAGE, the HHA or depth image).
+
+Bad input: weights that do not fit the net stop the run with one error before any image (exit 2); a picture
+that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
+and the others are still segmented; the exit status is then 1 and the last line lists the failures.
+
+Under ``torchrun --nproc_per_node=N -m reproduce.infer ...`` (same arguments) rank r segments images r, r + N,
+... of the list and writes their files; rank 0 prints every image's line, and the failures, in list order.
 """
 
 from __future__ import annotations
@@ -14,14 +21,35 @@ from pathlib import Path
 
 import torch
 
+from . import distributed, options
 from .predict import predict
-from .records import device_name, pick_device
+from .records import device_name
+
+
+def load_weights(net, path: Path):
+    """``weights.load`` with its refusal as one message, naming the kit net the file fits where there is one."""
+    import weights
+    from data.layout import kit_command
+    from weights.snapshot import match_kit_nets
+
+    try:
+        return weights.load(net, path)
+    except weights.WeightsMismatchError as e:
+        model = weights.read_weights(path)
+        fits, _ = match_kit_nets({layer.name: layer.shapes for layer in model.layers if layer.blobs})
+        if fits:
+            raise weights.WeightsMismatchError(
+                f"{path} holds the weights of {' or '.join(fits)}, not of {net.name}: segment with "
+                f"`{kit_command('reproduce.infer', fits[0], '--weights', str(path), '...')}`, or give the weights "
+                f"of {net.name}") from e
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
     import nets
     import weights
     from data.palette import save_label_png, save_overlay
+    from data.preprocess import IMAGE_ERRORS, read_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -30,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    options.add_common(parser)
     args = parser.parse_args(argv)
 
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
@@ -43,29 +71,67 @@ def main(argv: list[str] | None = None) -> int:
     if len(tops) == 1 and args.second:
         parser.error(f"{args.net} takes one picture per image; drop --second")
 
-    device = pick_device(args.device)
-    net = weights.load(nets.build(args.net), args.weights).to(device)
-    print(f"{args.net} on {device_name(device)}: {len(args.images)} image(s) -> {args.out}")
-    for i, path in enumerate(args.images):
-        picture = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else path
-        result = predict(net, picture, device)
+    world, device = options.start(args)
+    try:
+        net = load_weights(nets.build(args.net), args.weights).to(device)
+    except (weights.WeightsMismatchError, weights.CaffemodelError, ValueError, OSError) as e:
+        return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
+                                  args.dist_timeout)
+    where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
+    distributed.say(f"{args.net} on {where}: {len(args.images)} image(s) -> {args.out}")
+    positions = world.shard(len(args.images))
+    lines, failed = [], []
+    for i in positions:
+        path = args.images[i]
+        files = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else {tops[0]: path}
+        # A bad picture costs only itself: one line, and the others are still segmented.
+        pictures, problem = {}, None
+        for top, file in files.items():
+            try:
+                pictures[top] = read_image(file)
+            except IMAGE_ERRORS as e:
+                problem = f"cannot read {file} as a picture ({e}); expected a complete JPEG or PNG file"
+                break
+        if problem is None:
+            try:
+                result = predict(net, pictures if len(tops) == 2 else pictures[tops[0]], device)
+            except ValueError as e:  # preprocessing refused it (depth with holes, sizes that differ, ...)
+                problem = f"cannot feed it to {args.net}: {e}"
+        if problem is not None:
+            lines.append(f"{path}: skipped: {problem}")
+            failed.append(str(path))
+            if not world.distributed:
+                print(lines[-1], file=sys.stderr)
+            continue
         heads = result if isinstance(result, dict) else {net.outputs[0]: result}
         label_tops = {score: label for _, score, label in net.spec.losses}
+        said = []
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
             png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
-            over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(path), label)
+            over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
-            print(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+            said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+        lines.append("\n".join(said))
+        if not world.distributed:
+            print(lines[-1])
+    if world.distributed:  # rank 0 prints every rank's lines, in list order
+        for line in distributed.in_list_order(distributed.all_gather((positions, lines), world)):
+            distributed.say(line)
+        failed = [f for part in distributed.all_gather(failed, world) for f in part]
+    if failed:
+        distributed.say(f"{len(failed)} of {len(args.images)} image(s) failed: {', '.join(failed)}",
+                        file=sys.stderr)
+        return 1
     return 0
 
 
-def _rgb(path: Path):
+def _rgb(picture):
     from data.preprocess import to_rgb
 
-    return to_rgb(path)
+    return to_rgb(picture)
 
 
 if __name__ == "__main__":
     torch.set_grad_enabled(False)
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -1,4 +1,4 @@
-"""Segmentation scores from one confusion matrix accumulated over a whole split (FACTS.md section 4).
+"""Segmentation scores from one confusion matrix accumulated over a whole split (ledger: metrics.formulas).
 
 >>> hist = np.zeros((21, 21), np.int64)
 >>> for label, pred in pairs:
@@ -39,9 +39,27 @@ def fast_hist(label: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(n * label + pred, minlength=n * n).reshape(n, n).astype(np.int64, copy=False)
 
 
+def _check_counts(hist: np.ndarray) -> None:
+    """Pixel counts: integers, or floats holding whole numbers (the reference's compute_hist accumulates its
+    int64 per-image matrices into a float64 np.zeros, exact up to 2**53 pixels). Names the first bad entry."""
+    if np.issubdtype(hist.dtype, np.integer):
+        bad = hist < 0
+    elif np.issubdtype(hist.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(hist) | (hist < 0) | (hist != np.floor(hist))
+    else:
+        raise ValueError(f"a confusion matrix holds pixel counts (integers, or floats of whole numbers), found "
+                         f"dtype {hist.dtype}")
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"a confusion matrix holds non-negative whole pixel counts; entry [{i}, {j}] (ground "
+                         f"truth {i}, predicted {j}) is {hist[i, j].item()!r} ({int(bad.sum())} bad in all)")
+
+
 def scores(hist: np.ndarray, present_only: bool = False) -> dict[str, float | list[float]]:
     """pixel_accuracy, mean_accuracy, mean_iu, fw_iu (floats) and per_class_iu (a list, NaN for a skipped
-    class) from a confusion matrix with ground-truth rows.
+    class) from a confusion matrix with ground-truth rows (integer counts, or a float matrix of whole numbers
+    such as the reference scorer's).
 
     Default: the reference scorer's nan-mean. A class with neither ground truth nor predictions has IU 0/0 and
     is skipped; a class that is predicted but absent from the ground truth counts with IU 0. Mean accuracy
@@ -53,9 +71,7 @@ def scores(hist: np.ndarray, present_only: bool = False) -> dict[str, float | li
     hist = np.asarray(hist)
     if hist.ndim != 2 or hist.shape[0] != hist.shape[1]:
         raise ValueError(f"a confusion matrix is square, found shape {hist.shape}")
-    if not np.issubdtype(hist.dtype, np.integer) or (hist < 0).any():
-        raise ValueError(f"a confusion matrix holds non-negative pixel counts, found dtype {hist.dtype} "
-                         f"with minimum {hist.min()}")
+    _check_counts(hist)
     total = int(hist.sum())
     if total == 0:
         raise ValueError("the confusion matrix is empty: no pixel had a label in [0, n); check the labels "

@@ -1,5 +1,5 @@
-"""The machinery behind ``python -m reproduce.tableN``: check inputs, evaluate the released weights, print paper
-vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
+"""The machinery behind ``.venv/bin/python -m reproduce.tableN``: check inputs, evaluate the released weights,
+print paper vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
 
 Exit status: 0 when every check that applies passed (or the run was a smoke run), 1 when a check failed,
 2 when weights or data are missing (the message lists each with the command that fetches it).
@@ -16,13 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from data.files import sha256_file, write_text
+from data.layout import kit_command
 
-from . import tables
+from . import distributed, options, tables
 from .datasets import MissingInputs, weights_missing
-from .records import REPO, environment, pick_device, write_json
+from .records import REPO, environment, write_json
 from .tables import COLUMNS, SCORES, Row, Table, Verdict
 
 RESULTS = REPO / "results"
@@ -42,6 +41,8 @@ class Outcome:
     verdict: str = ""  # PASS / FAIL / informational / not released / baseline / not judged (...)
     checks: list[dict] = field(default_factory=list)  # the pass/fail comparisons that apply
     note: str = ""
+    # Per output blob, class name -> IU in percent (None: a class the scorer skips); drawn by reproduce.report.
+    per_class_iu: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Context:
     table: Table
     args: argparse.Namespace
     device: object = None
+    world: distributed.World = distributed.SINGLE  # under torchrun: this rank (reproduce.distributed)
     smoke_root: Path | None = None
     inputs: dict = field(default_factory=dict)  # check_inputs: weights paths and readers
     test_reader: object = None  # Table 3: the VOC2012 test images, when present
@@ -73,7 +75,7 @@ class Context:
 
 
 def parser(table: Table, doc: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m reproduce.table{table.number}",
+    p = argparse.ArgumentParser(prog=kit_command(f"reproduce.table{table.number}"),
                                 description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(doc.splitlines()[1:]))
     p.add_argument("--smoke", action="store_true",
@@ -90,7 +92,7 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--nets", nargs="+", metavar="NET", help="only these nets (default: every released row)")
     p.add_argument("--limit", type=int, help="score only the first N images of each split (a quick look; "
                                              "nothing is judged)")
-    p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    options.add_common(p)
     p.add_argument("--out", type=Path, default=RESULTS, help="records folder (default: results/)")
     p.add_argument("--no-cache", action="store_true",
                    help="evaluate again even when results/evaluations holds a record for the same weights, "
@@ -195,52 +197,74 @@ def _cache_path(ctx: Context, net: str, dataset: str, split: str) -> Path:
 
 
 def _cache_key(net: str, dataset: str, split: str, sha: str, split_md5: str, limit: int | None,
-               device) -> dict:
+               device, world_size: int) -> dict:
     from .records import device_name, git_revision
 
-    # The device is part of the key: the record's timings belong to it.
+    # The device and the number of ranks are part of the key: the record's timings belong to them.
     return {"net": net, "dataset": dataset, "split": split, "weights_sha256": sha, "split_md5": split_md5,
-            "limit": limit, "git_revision": git_revision(), "device": device_name(device)}
+            "limit": limit, "git_revision": git_revision(), "device": device_name(device),
+            "world_size": world_size}
 
 
 def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: str, split: str,
                  on_prediction: Callable | None = None):
-    """Evaluate one net (or reuse results/evaluations/... for the same weights, split and revision)."""
+    """Evaluate one net (or reuse results/evaluations/... for the same weights, split and revision). Under
+    torchrun rank 0 alone hashes the weights, decides on the cache and writes it; every rank gets its
+    decision and the whole split's evaluation."""
     from . import datasets
-    from .evaluate import Evaluation, evaluate_reader
+    from .evaluate import counts_record, evaluate_reader, from_record
 
-    limit = ctx.args.limit
+    world, limit = ctx.world, ctx.args.limit
     if ctx.smoke:
         sha, source = f"random (seed {SMOKE_SEED}, smoke run)", "random"
     else:
-        print(f"hashing {weights} ...", flush=True)
-        sha, source = sha256_file(weights), str(weights)
+        if world.main:
+            print(f"hashing {weights} ...", flush=True)
+        sha, source = distributed.broadcast(sha256_file(weights) if world.main else None, world), str(weights)
     md5 = datasets.split_md5(reader)
-    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device)
+    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device, world.size)
     ctx.provenance[net_name] = {"weights": source, "weights_sha256": sha, "dataset": dataset, "split": split,
                                 "split_md5": md5, "split_info": datasets.split_record(reader)}
     cache = _cache_path(ctx, net_name, dataset, split)
-    if not ctx.smoke and not ctx.args.no_cache and on_prediction is None and cache.is_file():
+    saved = None
+    if world.main and not ctx.smoke and not ctx.args.no_cache and on_prediction is None and cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("key") == key and not key["git_revision"].endswith("+dirty"):
-            print(f"{net_name}: reusing {cache} (same weights, split and revision; --no-cache to evaluate "
-                  "again)")
-            hists = {b: np.array(h, dtype=np.int64) for b, h in saved["hists"].items()}
-            ev = Evaluation(net_name, saved["ids"], hists, saved["label_tops"], saved["seconds"],
-                            saved["present_only"])
-            ctx.evaluations[net_name] = ev
-            return ev
+        outputs = saved.get("scores") or {}  # an entry without confusion matrices predates them: stale
+        fresh = saved.get("key") == key and not key["git_revision"].endswith("+dirty") and bool(outputs) \
+            and all("confusion_matrix" in o for o in outputs.values())
+        saved = saved if fresh else None
+    saved = distributed.broadcast(saved, world)
+    if saved is not None:
+        distributed.say(f"{net_name}: reusing {cache} (same weights, split and revision; --no-cache to evaluate "
+                        "again)")
+        ev = from_record(saved)
+        ctx.evaluations[net_name] = ev
+        return ev
     net = load_net(ctx, net_name)
     count = len(reader) if limit is None else min(limit, len(reader))
-    print(f"evaluating {net_name} on {dataset} {split} ({count} images)", flush=True)
+    distributed.say(f"evaluating {net_name} on {dataset} {split} ({count} images)", flush=True)
     ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_name),
-                         on_prediction=on_prediction, limit=limit, progress=not ctx.smoke)
+                         on_prediction=on_prediction, limit=limit, progress=not ctx.smoke, world=world)
     ctx.evaluations[net_name] = ev
     ctx.nets[net_name] = net
-    if not ctx.smoke:
-        write_json(cache, {"key": key, "ids": ev.ids, "hists": {b: h.tolist() for b, h in ev.hists.items()},
-                           "label_tops": ev.label_tops, "seconds": ev.seconds, "present_only": ev.present_only})
+    if not ctx.smoke and world.main:
+        write_json(cache, {"key": key, **counts_record(ev)})
     return ev
+
+
+def per_class_iu(ev, net: str, dataset: str) -> dict[str, dict[str, float | None]]:
+    """Per output blob, class name -> IU in percent (None for a class with neither labels nor predictions)."""
+    import nets
+    from data import CLASSES
+
+    labels = {score: label for _, score, label in nets.spec(net).losses}
+    out = {}
+    for blob in ev.hists:
+        names = CLASSES.get((dataset, labels.get(blob, "")), ())
+        ious = ev.scores(blob)["per_class_iu"]
+        out[blob] = {(names[c] if c < len(names) else str(c)): None if math.isnan(v) else 100 * v
+                     for c, v in enumerate(ious)}
+    return out
 
 
 def score_columns(ev) -> dict[str, float]:
@@ -370,19 +394,28 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
 
 
 def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> dict:
+    """results/tableN.json and .md (rank 0 writes them)."""
+    from .evaluate import counts_record
+
     record = {
         "table": ctx.table.number,
         "title": ctx.table.title,
         "smoke": ctx.smoke,
         "meaningless": ctx.smoke,
         "seed": SMOKE_SEED if ctx.smoke else None,
-        "command": " ".join([f"python -m reproduce.table{ctx.table.number}", *sys.argv[1:]]),
+        "command": kit_command(f"reproduce.table{ctx.table.number}", *sys.argv[1:]),
         **environment(ctx.device),
         "started": started,
         "finished": time.time(),
         "limit": ctx.args.limit,
+        "world_size": ctx.world.size,
+        "backend": ctx.world.backend,
         "provenance": ctx.provenance,
         "rows": [asdict(o) for o in outcomes],
+        # Each net's confusion matrices: any row can be re-scored (evaluate.from_record) and merged.
+        "evaluations": {net: {"dataset": ctx.provenance.get(net, {}).get("dataset"),
+                              "split": ctx.provenance.get(net, {}).get("split"), **counts_record(ev)}
+                        for net, ev in ctx.evaluations.items()},
         "notes": [*ctx.table.notes, *ctx.notes],
         **ctx.record_extra,
     }
@@ -424,12 +457,11 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
         try:
             found = check_inputs(ctx, nets, [(n, table.dataset, table.split) for n in nets])
             ctx.inputs = found
-            ctx.device = pick_device(args.device)
+            ctx.world, ctx.device = options.start(args)
             if prepare:
                 prepare(ctx)
         except MissingInputs as e:
-            print(f"Table {table.number} cannot run.\n{e}", file=sys.stderr)
-            return 2
+            return distributed.refuse(f"Table {table.number} cannot run.\n{e}", args.device, args.dist_timeout)
         outcomes = []
         for row in rows:
             o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note)
@@ -437,6 +469,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
                 reader = found["readers"][(row.net, table.dataset, table.split)]
                 ev = evaluate_net(ctx, row.net, found["weights"][row.net], reader, table.dataset, table.split)
                 o.ours.update(score_columns(ev))
+                o.per_class_iu = per_class_iu(ev, row.net, table.dataset)
             if measure:
                 measure(ctx, row, o)
             judge(ctx, row, o)
@@ -445,15 +478,15 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
                 ctx.nets.pop(row.net, None)
         if finish:
             finish(ctx, outcomes)
-    print()
-    print(format_text(ctx, outcomes))
-    write_records(ctx, outcomes, started)
-    print(f"\nrecords: {ctx.out_dir / f'table{table.number}.json'} and .md")
     failed = [o for o in outcomes if o.verdict == "FAIL"]
-    if failed:
-        print(f"FAILED: {', '.join(o.method for o in failed)}")
-        return 1
-    return 0
+    if ctx.world.main:  # every rank holds the same outcomes; rank 0 reports them
+        print()
+        print(format_text(ctx, outcomes))
+        write_records(ctx, outcomes, started)
+        print(f"\nrecords: {ctx.out_dir / f'table{table.number}.json'} and .md")
+        if failed:
+            print(f"FAILED: {', '.join(o.method for o in failed)}")
+    return 1 if failed else 0
 
 
 def default_smoke_data(table: Table) -> Callable[[Path], None]:

@@ -1,6 +1,6 @@
 """Table 1 (CVPR 2015): from classifier to dense FCN, on VOC2011 val (the kit scores seg11valid).
 
-Command: ``make reproduce-table1`` (= ``python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table1`` (= ``.venv/bin/python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
 
 Expected: the structure columns are exact and computed from the nets: conv. layers 8 / 16, parameters 57M /
 134M (trunk conv1..fc7 plus a 21-class score_fr), receptive field 355 / 404, max. stride 32 / 32 for
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .runner import Context, Outcome, run_table
 from .tables import TABLE1, Row
 
@@ -41,6 +42,8 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     outcome.ours.update(ours)
     exact = [c for c in STRUCTURE if round(ours[c]) == row.paper.get(c)]
     outcome.extra["structure columns equal to the paper"] = f"{len(exact)} of {len(STRUCTURE)}"
+    if not ctx.world.main:
+        return  # under torchrun rank 0 times the forward; the others' numbers would not be reported
     # Timing does not depend on the weights: the bench builds the net with random ones.
     size, runs = (64, 1) if ctx.smoke else (500, 10 if ctx.device.type == "cuda" else 3)
     t = bench(row.net, size, runs, ctx.device)
@@ -53,4 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -1,6 +1,6 @@
 """Table 2 (CVPR 2015): skip FCNs on seg11valid, and the pass/fail check of the VOC releases.
 
-Command: ``make reproduce-table2`` (= ``python -m reproduce.table2``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table2`` (= ``.venv/bin/python -m reproduce.table2``); ``SMOKE=1`` for the wiring check.
 
 Expected: the released weights score on seg11valid (736 images) what the reference README gives, within 0.1
 mean IU (PASS/FAIL): voc-fcn32s 63.6, voc-fcn16s 65.0, voc-fcn8s 65.5, and the at-once voc-fcn8s-atonce
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .runner import run_table
 from .tables import TABLE2
 
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -1,6 +1,6 @@
 """Table 3 (CVPR 2015): FCN-8s against the state of the art on the VOC test sets, the table the slides cite.
 
-Command: ``make reproduce-table3`` (= ``python -m reproduce.table3``); ``SMOKE=1`` runs the whole pipeline
+Command: ``make reproduce-table3`` (= ``.venv/bin/python -m reproduce.table3``); ``SMOKE=1`` runs the whole pipeline
 on a generated miniature dataset with random weights in under a minute (numbers MEANINGLESS).
 
 Expected: paper FCN-8s 62.7 (VOC2011 test) / 62.2 (VOC2012 test) mean IU at ~175 ms per image (2015 Tesla
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from data.files import atomic_path
 
+from . import distributed
 from .runner import Context, Outcome, add_check, load_net, run_table
 from .tables import RETRAIN_TOLERANCE, TABLE3, Row, Verdict, published_score
 
@@ -116,17 +117,25 @@ def finish(ctx: Context, outcomes: list[Outcome]) -> None:
         return
     folder = ctx.out_dir / SUBMISSION
     net = load_net(ctx, "voc-fcn8s")
-    print(f"predicting {len(reader)} VOC2012 test images for the PASCAL server -> {folder}", flush=True)
-    written = []
+    distributed.say(f"predicting {len(reader)} VOC2012 test images for the PASCAL server -> {folder}", flush=True)
 
     def save(sample_id: str, preds: dict) -> None:
-        written.append(save_label_png(folder / f"{sample_id}.png", preds["score"]))
+        save_label_png(folder / f"{sample_id}.png", preds["score"])
 
-    seconds = predict_reader(net, reader, ctx.device, save, progress=not ctx.smoke, limit=ctx.args.limit)
+    # Under torchrun each rank writes the PNGs of its shard; predict_reader returns once every rank is done.
+    done = predict_reader(net, reader, ctx.device, save, progress=not ctx.smoke, limit=ctx.args.limit,
+                          world=ctx.world)
+    written = [folder / f"{sample_id}.png" for sample_id, _ in done]
+    seconds = [t for _, t in done]
     tarball = ctx.out_dir / TARBALL
-    with atomic_path(tarball) as tmp, tarfile.open(tmp, "w:gz") as tar:
-        for path in written:  # the server wants results/VOC2012/Segmentation/comp6_test_cls/{id}.png
-            tar.add(path, arcname=str(Path("results") / SUBMISSION / path.name))
+    if ctx.world.main:
+        unseen = [p for p in written if not p.is_file()]
+        if unseen:
+            raise FileNotFoundError(f"rank 0 cannot see {len(unseen)} PNGs the other ranks wrote (first: "
+                                    f"{unseen[0]}); a run on several nodes needs --out on a shared filesystem")
+        with atomic_path(tarball) as tmp, tarfile.open(tmp, "w:gz") as tar:
+            for path in written:  # the server wants results/VOC2012/Segmentation/comp6_test_cls/{id}.png
+                tar.add(path, arcname=str(Path("results") / SUBMISSION / path.name))
     ctx.record_extra["submission"] = {"folder": str(folder), "tarball": str(tarball), "images": len(written),
                                       "median_seconds": sorted(seconds)[len(seconds) // 2] if seconds else None}
     ctx.notes.append(f"PASCAL server submission: {len(written)} palette PNGs in {folder}, packed as {tarball}. "
@@ -147,4 +156,4 @@ def _smoke_data(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

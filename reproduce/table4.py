@@ -1,6 +1,6 @@
 """Table 4 (CVPR 2015): NYUDv2, RGB, depth and HHA inputs, on the 654 test images.
 
-Command: ``make reproduce-table4`` (= ``python -m reproduce.table4``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table4`` (= ``.venv/bin/python -m reproduce.table4``); ``SMOKE=1`` for the wiring check.
 
 Expected (paper, pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s RGB 60.0 / 42.2 / 29.2 / 43.9, HHA
 57.1 / 35.2 / 24.2 / 40.4, RGB-HHA 64.3 / 44.9 / 32.8 / 48.0; RGBD 61.5 / 42.4 / 30.5 / 45.5 and FCN-16s
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .runner import run_table
 from .tables import TABLE4
 
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

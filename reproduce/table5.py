@@ -1,6 +1,6 @@
 """Table 5 (CVPR 2015): SIFT Flow, the two-headed FCN-16s (33 semantic and 3 geometric classes), test split.
 
-Command: ``make reproduce-table5`` (= ``python -m reproduce.table5``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table5`` (= ``.venv/bin/python -m reproduce.table5``); ``SMOKE=1`` for the wiring check.
 
 Expected (paper): FCN-16s pixel acc. 85.2, mean acc. 51.7, mean IU 39.5, f.w. IU 76.1, geometric pixel acc.
 94.3, with the paper's averaging: mean IU over the classes present in the 200 test images (cow, desert and moon
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from . import distributed
 from .metrics import scores
 from .runner import Context, Outcome, run_table
 from .tables import TABLE5, Row
@@ -46,4 +47,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

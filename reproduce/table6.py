@@ -1,6 +1,6 @@
 """Table 6 (arXiv v2 appendix): PASCAL-Context val (5105 images), the 59-class task.
 
-Command: ``make reproduce-table6`` (= ``python -m reproduce.table6``); ``SMOKE=1`` for the wiring check.
+Command: ``make reproduce-table6`` (= ``.venv/bin/python -m reproduce.table6``); ``SMOKE=1`` for the wiring check.
 
 Expected (paper, 59 classes; pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s 63.8 / 42.7 / 31.8 / 48.3,
 FCN-16s 65.7 / 46.2 / 34.8 / 50.7, FCN-8s 65.9 / 46.5 / 35.1 / 51.0. The reference's nets have 60 outputs
@@ -26,6 +26,7 @@ import sys
 
 import numpy as np
 
+from . import distributed
 from .runner import Context, Outcome, run_table
 from .tables import TABLE6, Row
 
@@ -44,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(distributed.entry(main))

@@ -1,8 +1,9 @@
 """Parity cases shared by the real-Caffe tests and the golden fixtures: seeded weights, inputs, comparisons.
 
 Nothing here imports Caffe. The Caffe side of every comparison gets its crop offsets from
-REFERENCE_CROP_OFFSETS, a literal copy of the reference's table, never from the kit's geometry, so that one bug
-cannot sit on both sides.
+REFERENCE_CROP_OFFSETS, a literal copy of the reference's table, or, for a net the reference never published
+(FCN-GoogLeNet), from Caffe's own net-spec coord_map (``caffe_crop_offsets``); never from the kit's geometry, so
+that one bug cannot sit on both sides.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ REFERENCE_CROP_OFFSETS: dict[str, dict[str, int]] = {
 # Odd, non-square input sizes per net (small enough for a 2-core CPU, large enough for several score cells).
 INPUT_SIZES: dict[str, tuple[int, int]] = {name: (37 + 2 * (i % 4), 53 - 2 * (i % 3))
                                            for i, name in enumerate(REFERENCE_CROP_OFFSETS)}
+# FCN-GoogLeNet: 55 rows make each of its four stride-2 poolings round up (ceil mode), 39 columns three of them.
+INPUT_SIZES["voc-fcn-googlenet"] = (55, 39)
 
 # Tolerances of the forward comparison (issue: per blob max|ours - caffe| / max|caffe|, argmax agreement).
 FORWARD_RTOL = 1e-4
@@ -48,7 +51,27 @@ ARGMAX_AGREEMENT = 0.9999
 REPORT: list[tuple[str, str, str, float, str]] = []
 
 
-def random_params(name: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
+def caffe_crop_offsets(name: str, harness, height: int, width: int) -> dict[str, int]:
+    """The crop offsets the Caffe side runs ``name`` with: the reference's literal table, or for a net the
+    reference never published the offsets Caffe's net-spec coord_map derives from the kit's prototxt (written
+    with placeholder offsets 0, so nothing of the kit's derivation reaches Caffe). ``harness`` is
+    tests/caffe/harness.py."""
+    if name in REFERENCE_CROP_OFFSETS:
+        return REFERENCE_CROP_OFFSETS[name]
+    from nets.prototxt import deploy_prototxt
+
+    placeholder = {x.name: 0 for x in nets.spec(name).layers if x.type == "Crop"}
+    crops = harness.coord_map_offsets(deploy_prototxt(name, height, width, offsets=placeholder))["crops"]
+    out = {}
+    for crop, derived in crops.items():
+        if derived["axis"] != 2 or len(set(derived["offset"])) != 1:
+            raise ValueError(f"{name}: coord_map gives crop {crop} axis {derived['axis']} offsets "
+                             f"{derived['offset']}; the kit's crops take one offset for H and W from axis 2")
+        out[crop] = derived["offset"][0]
+    return out
+
+
+def random_params(name: str | nets.NetSpec, seed: int = 0) -> dict[str, list[np.ndarray]]:
     """Seeded parameters in Caffe's layout ``{layer: [blob0, blob1]}``: He-scaled convolution weights (uniform
     on [-a, a] with a = sqrt(6 / fan_in), i.e. variance 2 / fan_in), biases uniform in [-0.1, 0.1], bilinear
     Deconvolution kernels and the reference's Scale constants.
@@ -56,7 +79,7 @@ def random_params(name: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
     Draws come from numpy's legacy RandomState (a stream that is stable across numpy versions) as 16-bit
     integers, 20x faster than normal draws: a VGG16 net's 134M weights take well under a second."""
     rng = np.random.RandomState(seed)
-    spec = nets.spec(name)
+    spec = nets.spec(name) if isinstance(name, str) else name
     # The kit's shape function: Caffe checks every blob's shape itself when the harness copies them in.
     params: dict[str, list[np.ndarray]] = {}
     for layer_name, shapes in spec.param_shapes().items():

@@ -209,10 +209,37 @@ def test_seg11valid_is_checked_against_the_reference_736_ids_by_default(tmp_path
         data.load("voc", "seg11valid", voc, sbd_root=sbd)
 
 
-def test_seg11valid_without_sbd_names_the_sbd_list_and_its_command(tmp_path: Path) -> None:
+def test_seg11valid_without_sbd_names_the_sbd_list_and_the_target_that_fetches_both(tmp_path: Path) -> None:
     voc, _ = _voc_and_sbd(tmp_path, miniature.voc_ids(2), [])
-    with pytest.raises(MissingDataError, match=r"sbd_missing.*train\.txt.*make data DATASET=sbd"):
+    with pytest.raises(MissingDataError, match=r"SBD train list not found: .*sbd_missing.train\.txt.*"
+                                               "make data DATASET=voc"):
         data.load("voc", "seg11valid", voc, sbd_root=tmp_path / "sbd_missing")
+
+
+def test_seg11valid_without_voc2011_or_sbd_names_both_at_once_with_one_command(tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    monkeypatch.setenv("FCN_DATA", str(tmp_path / "data"))
+    with pytest.raises(MissingDataError) as err:
+        data.load("voc", "seg11valid")
+    text = str(err.value)
+    assert f"VOC2011 val list not found: {tmp_path / 'data/VOC2011/ImageSets/Segmentation/val.txt'}" in text
+    assert f"SBD train list not found: {tmp_path / 'data/sbd/train.txt'}" in text
+    assert "Fetch them with `make data DATASET=voc`" in text and "voc2011" not in text
+    assert err.value.paths == [tmp_path / "data/VOC2011/ImageSets/Segmentation/val.txt",
+                               tmp_path / "data/sbd/train.txt"]
+
+
+@pytest.mark.parametrize("name,split,valid", [
+    ("voc", "seg11val", "train, val, trainval, test, seg11valid"), ("sbd", "tran", "train, val"),
+    ("nyud", "bogus", "train, val, test, trainval"), ("siftflow", "train", "trainval, test"),
+    ("pascalcontext", "test", "train, val")])
+def test_a_mistyped_split_lists_the_valid_splits_instead_of_reporting_missing_data(root: Path, name: str,
+                                                                                  split: str, valid: str) -> None:
+    folder = {"voc": "VOC2011"}.get(name, name)
+    options = {"voc_root": root / "VOC2010"} if name == "pascalcontext" else {}
+    with pytest.raises(data.errors.UnknownSplitError,
+                       match=f"{name} has no split '{split}': its splits are {valid}. A split of your own"):
+        data.load(name, split, root / folder, **options)
 
 
 def test_set_hash_of_a_sorted_newline_terminated_list_is_its_file_md5() -> None:
@@ -397,8 +424,9 @@ def test_default_root_comes_from_the_environment_variable(root: Path,
 def test_missing_split_list_names_the_path_and_the_command(root: Path) -> None:
     with pytest.raises(MissingDataError, match=r"Segmentation/test\.txt.*make data DATASET=voc2011"):
         data.load("voc", "test", root / "VOC2011")
-    with pytest.raises(MissingDataError, match=r"nyud/bogus\.txt.*make data DATASET=nyud"):
-        data.load("nyud", "bogus", root / "nyud")
+    (root.parent / "empty_nyud").mkdir()
+    with pytest.raises(MissingDataError, match=r"empty_nyud/test\.txt.*make data DATASET=nyud"):
+        data.load("nyud", "test", root.parent / "empty_nyud")
 
 
 def _copy_tree(src: Path, dst: Path) -> Path:
@@ -425,7 +453,7 @@ def test_image_and_label_of_different_sizes_is_an_error_naming_the_id(root: Path
     reader = data.load("voc", "train", voc, expect_split=None)
     sample_id = reader.ids[0]
     data.save_label_png(voc / "SegmentationClass" / f"{sample_id}.png", np.zeros((5, 7), dtype=np.uint8))
-    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*data \d+x\d+, label 5x7"):
+    with pytest.raises(data.BadSampleError, match=rf"'{sample_id}'.*data \d+x\d+ \(.*\.jpg\), label 5x7 \(.*\.png\)"):
         reader.load(sample_id)
 
 

@@ -35,9 +35,9 @@ REGEN = ("FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py {name}
 RTOL = 1e-4  # |ours - caffe| / max|caffe blob|, at every stored position
 LOSS_RTOL = 1e-4  # the summed loss inherits the scores' float32 error (~1e-6 of max|score| per pixel)
 # Gradients need the kit in float64 (CAFFE.md), which is slow on a CPU: the fast suite checks them on the cheap
-# AlexNet net (LRN, groups, normalised loss) and the at-once VGG net (Scale, all skips); make test-caffe checks
-# every net against live Caffe.
-GRADIENT_NETS = ("voc-fcn-alexnet", "voc-fcn8s-atonce")
+# AlexNet net (LRN, groups, normalised loss), the at-once VGG net (Scale, all skips) and FCN-GoogLeNet (Concat,
+# padded pooling); make test-caffe checks every net against live Caffe.
+GRADIENT_NETS = ("voc-fcn-alexnet", "voc-fcn8s-atonce", "voc-fcn-googlenet")
 
 
 def golden(name: str) -> h5py.File:
@@ -54,6 +54,18 @@ def sampled_error(ours: np.ndarray, group: h5py.Group) -> float:
     scale = float(group.attrs["max_abs"]) or 1.0
     diff = np.abs(ours.ravel()[group["positions"][()]].astype(np.float64) - group["values"][()])
     return float(diff.max()) / scale
+
+
+def stored(group: h5py.Group, prefix: str = "") -> dict[str, h5py.Group]:
+    """The stored arrays under ``group`` by name: groups holding ``positions``; a name with '/' (GoogLeNet's
+    ``inception_3a/1x1``) is a path of nested groups."""
+    out = {}
+    for key, sub in group.items():
+        if isinstance(sub, h5py.Group):
+            if "positions" in sub:
+                out[f"{prefix}{key}"] = sub
+            out.update(stored(sub, f"{prefix}{key}/"))
+    return out
 
 
 def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference: bool = False) -> list[str]:
@@ -74,7 +86,7 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
     except ValueError as err:  # e.g. a crop that no longer fits: a disagreement with Caffe like any other
         return [f"forward failed: {err}"]
     problems = []
-    for name, group in g["blobs"].items():
+    for name, group in stored(g["blobs"]).items():
         if name not in blobs:
             if not inference:
                 problems.append(f"blob {name} missing")
@@ -112,8 +124,8 @@ def seeded_net(name: str, spec: NetSpec | None = None) -> nets.CaffeNet:
 def test_forward_blobs_and_losses_match_the_caffe_fixture(name, device):
     with golden(name) as g:
         assert g.attrs["seed"] == 0 and g.attrs["net"] == name
-        assert set(g["blobs"]) == set(nets.build(name).spec.inputs) | {t for x in nets.spec(name).layers
-                                                                       for t in x.top}
+        assert set(stored(g["blobs"])) == set(nets.build(name).spec.inputs) | {t for x in nets.spec(name).layers
+                                                                               for t in x.top}
         problems = mismatches(seeded_net(name), g, device)
     assert not problems, f"{name} on {device} differs from Caffe: {problems}"
 
@@ -167,7 +179,7 @@ def _mutate(spec: NetSpec, layer_name: str, **changes) -> NetSpec:
 
 
 @pytest.mark.parametrize("name,crop,offset", [("voc-fcn32s", "score", 18), ("voc-fcn8s", "score_pool3c", 10),
-                                              ("voc-fcn8s", "score", 34)])
+                                              ("voc-fcn8s", "score", 34), ("voc-fcn-googlenet", "score", 100)])
 def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
     """The comparison catches the mutated crop at the crop itself: its blob differs from Caffe's (or no longer
     fits), and every blob computed before it still agrees."""

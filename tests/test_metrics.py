@@ -1,4 +1,4 @@
-"""reproduce.metrics against confusion matrices worked out by hand (FACTS.md section 4)."""
+"""reproduce.metrics against confusion matrices worked out by hand (ledger: metrics.formulas)."""
 
 from __future__ import annotations
 
@@ -110,3 +110,31 @@ def test_scores_reject_an_empty_or_non_square_matrix():
         scores(np.zeros((3, 2), np.int64))
     with pytest.raises(ValueError, match="non-negative"):
         scores(np.array([[1.5, 0], [0, 1]]))
+
+
+def test_scores_accept_the_reference_scorers_float64_histogram():
+    """The reference's compute_hist adds each image's fast_hist into np.zeros((n, n)), a float64 matrix."""
+    rng = np.random.default_rng(5)
+    hist_ref = np.zeros((4, 4))
+    hist_int = np.zeros((4, 4), np.int64)
+    for _ in range(3):
+        label, pred = rng.integers(0, 4, (2, 7, 9))
+        label[0, :3] = 255
+        hist_ref += fast_hist(label, pred, 4)
+        hist_int += fast_hist(label, pred, 4)
+    assert hist_ref.dtype == np.float64
+    assert scores(hist_ref) == scores(hist_int)
+    assert scores(hist_ref.astype(np.float32), present_only=True) == scores(hist_int, present_only=True)
+
+
+@pytest.mark.parametrize("value, shown", [(2.5, "2.5"), (-1.0, "-1.0"), (float("nan"), "nan"),
+                                          (float("inf"), "inf")])
+def test_scores_refuse_a_fractional_or_negative_count_naming_the_entry(value, shown):
+    hist = np.eye(3) * 10
+    hist[1, 2] = value
+    with pytest.raises(ValueError, match=rf"entry \[1, 2\] \(ground truth 1, predicted 2\) is {shown}"):
+        scores(hist)
+    with pytest.raises(ValueError, match=r"entry \[0, 1\] .* is -3"):
+        scores(np.array([[1, -3], [0, 1]]))
+    with pytest.raises(ValueError, match="found dtype bool"):
+        scores(np.eye(2, dtype=bool))

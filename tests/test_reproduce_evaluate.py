@@ -15,23 +15,12 @@ import data
 import nets
 import weights
 from data import miniature
-from nets.net import CaffeNet
-from nets.spec import TRAINED, NetSpec, conv, relu
 from reproduce import evaluate, infer
 from reproduce.metrics import fast_hist, scores
 from reproduce.predict import predict
-from reproduce.runner import random_init
+from tiny_nets import scoring_net
 
-
-def tiny_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = None) -> CaffeNet:
-    """conv 3x3 + ReLU + 1x1 score with ``classes`` outputs, named like a reference net, seeded weights."""
-    inputs = inputs or {"data": 3}
-    first = next(iter(inputs))
-    layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
-              conv("score", "conv1", classes, 1, param=TRAINED))
-    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), losses=(("loss", "score", "label"),)))
-    random_init(net, 3)
-    return net.eval()
+tiny_net = scoring_net  # conv 3x3 + ReLU + 1x1 score, named like a reference net
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +146,47 @@ def test_a_seg11valid_list_file_in_the_root_pins_the_split(tmp_path):
         reader = data.load("voc", "seg11valid", root)
     ev = evaluate.evaluate_reader(tiny_net(), reader, torch.device("cpu"), progress=False)
     assert ev.ids == list(ids)
+
+
+def test_infer_reports_each_bad_image_in_one_line_segments_the_rest_and_exits_1(voc_root, tmp_path, monkeypatch,
+                                                                                capsys):
+    weights_file = weights.save(tiny_net(), tmp_path / "tiny.h5")
+    monkeypatch.setattr(nets, "build", lambda name: tiny_net(name))
+    good = sorted((voc_root / "JPEGImages").glob("*.jpg"))[:2]
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not a picture\n")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good[0].read_bytes()[:300])  # a JPEG whose download broke off
+    floats = tmp_path / "floats.tif"
+    Image.fromarray(np.ones((6, 5), np.float32)).save(floats)  # readable, but no 0..255 range to feed
+    images = [good[0], not_image, cut, floats, good[1]]
+    out = tmp_path / "out"
+    assert infer.main(["voc-fcn32s", "--weights", str(weights_file), *map(str, images), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[0].startswith(f"{not_image}: skipped: cannot read {not_image} as a picture (cannot identify image")
+    assert err[1].startswith(f"{cut}: skipped: cannot read {cut} as a picture (") and "runcated" in err[1]
+    assert all(line.endswith("expected a complete JPEG or PNG file") for line in err[:2])
+    assert err[2].startswith(f"{floats}: skipped: cannot feed it to voc-fcn32s: a floating-point (mode F) image")
+    assert err[3] == f"3 of 5 image(s) failed: {not_image}, {cut}, {floats}" and len(err) == 4
+    # The images before and after the bad ones were segmented.
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{g.stem}{s}.png" for g in good for s in ("", "_overlay"))
+
+
+def test_infer_with_another_nets_weights_is_one_clear_error_before_any_image(voc_root, tmp_path, monkeypatch,
+                                                                              capsys):
+    other = weights.save(tiny_net("nyud-fcn32s-color", classes=40), tmp_path / "nyud.h5")
+    monkeypatch.setattr(nets, "build", lambda name: tiny_net(name))
+    image = sorted((voc_root / "JPEGImages").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    assert infer.main(["voc-fcn32s", "--weights", str(other), str(image), "-o", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: cannot segment with {other}: weights nyud.h5 do not fit net "
+                                   "voc-fcn32s:")
+    assert "score blob 0 (weight): net expects (21, 4, 1, 1), file has (40, 4, 1, 1)" in captured.err
+    assert "Traceback" not in captured.err and captured.out == "" and not out.exists()
+    # Not weights at all: the same single error.
+    assert infer.main(["voc-fcn32s", "--weights", str(image), str(image), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot segment with {image}: {image.name} is not a "
+                                              "caffemodel")

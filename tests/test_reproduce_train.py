@@ -9,24 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from data.files import TEMP_SUFFIX
 from nets.net import CaffeNet
-from nets.registry import Solver
-from nets.spec import TRAINED, NetSpec, conv, dropout, relu
 from reproduce.train import Trainer, run
+from tiny_nets import TRAIN_SOLVER, training_net
 
-
-def _tiny_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNet:
-    """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score: small enough to train in milliseconds, with dropout so
-    that the dropout RNG matters."""
-    layers = (conv("conv1", "data", 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
-              dropout("drop1", "conv1"), conv("score", "conv1", classes, 1, param=TRAINED))
-    spec = NetSpec(name, {"data": 3}, layers, ("score",), losses=(("loss", "score", "label"),))
-    net = CaffeNet(spec)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return net
+_tiny_net = training_net  # conv + ReLU + Dropout + 1x1 score
 
 
 def _reader(n: int = 5) -> list[dict[str, np.ndarray]]:
@@ -39,8 +27,7 @@ def _reader(n: int = 5) -> list[dict[str, np.ndarray]]:
     return items
 
 
-SETTING = Solver(base_lr=1e-3, momentum=0.9, iter_size=2, normalize=False, max_iter=4, init=(),
-                 init_note="random")
+SETTING = TRAIN_SOLVER  # iter_size 2
 
 
 def _trainer(seed_torch: int = 5) -> Trainer:
@@ -75,18 +62,26 @@ def test_four_straight_steps_equal_two_steps_snapshot_resume_two_steps_bit_for_b
     assert not torch.equal(a["conv1.weight"], _tiny_net().state_dict()["conv1.weight"])
 
 
-def test_resume_depends_on_the_saved_dropout_rng(tmp_path):
-    """The snapshot must carry the dropout RNG: resuming with another RNG state leaves the trajectory."""
+def test_resume_depends_on_the_saved_dropout_seed(tmp_path):
+    """Dropout's masks are seeded by (dropout seed, draw): the snapshot must carry the seed, and a resume with
+    another seed leaves the trajectory (the global torch RNG plays no part: the first test reseeds it)."""
     straight = _trainer()
     run(straight, 4, tmp_path / "a", log=lambda s: None)
     first = _trainer()
     run(first, 2, tmp_path / "b", snapshot_every=2, log=lambda s: None)
     state = tmp_path / "b" / "tiny_iter_2.solverstate.h5"
+    with h5py.File(state, "r") as f:
+        assert f.attrs["dropout_seed"] == 0
     resumed = _trainer()
     resumed.restore(state)
-    torch.manual_seed(12345)  # what a resume that forgot the RNG would run with
     run(resumed, 4, tmp_path / "c", log=lambda s: None)
-    assert not torch.equal(straight.net.conv1.weight, resumed.net.conv1.weight)
+    assert torch.equal(straight.net.conv1.weight, resumed.net.conv1.weight)
+    with h5py.File(state, "r+") as f:
+        f.attrs["dropout_seed"] = 7  # what a resume that forgot the seed would run with
+    other = _trainer()
+    other.restore(state)
+    run(other, 4, tmp_path / "d", log=lambda s: None)
+    assert not torch.equal(straight.net.conv1.weight, other.net.conv1.weight)
 
 
 def test_solverstate_holds_iteration_history_and_rng_states(tmp_path):
@@ -97,8 +92,9 @@ def test_solverstate_holds_iteration_history_and_rng_states(tmp_path):
         assert f.attrs["iter"] == 1 and f.attrs["learned_net"] == "tiny_iter_1.h5"
         assert set(f["history"]) == {"conv1.weight", "conv1.bias", "score.weight", "score.bias"}
         np.testing.assert_array_equal(f["history/score.weight"][()], t.solver.history["score.weight"].numpy())
-        assert "torch" in f["rng"]
-    assert not list(tmp_path.glob("*.tmp")), "an atomic write left its temporary file behind"
+        assert f.attrs["world_size"] == 1 and f.attrs["passes_per_rank"] == 2 and f.attrs["backend"] == "none"
+        assert f.attrs["sampler_draws"] == 2 and f.attrs["dropout_seed"] == 0
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}")), "an atomic write left its temporary file behind"
 
 
 def test_one_step_draws_iter_size_images_in_the_reference_order():
@@ -206,3 +202,20 @@ def test_train_command_without_inputs_says_how_to_make_them(tmp_path, capsys):
     (tmp_path / "init.h5").write_bytes(b"")
     assert train.main(["voc-fcn16s", "--init", str(tmp_path / "init.h5"), "--data-root", str(tmp_path)]) == 2
     assert "make data DATASET=sbd" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_solverstate_whose_weights_file_was_replaced(tmp_path):
+    """A snapshot is two files written one after the other: a run killed between them, or a later run writing
+    the same iteration into the same folder, leaves a state beside weights it was not saved with."""
+    first = _trainer()
+    first.step()
+    state = first.snapshot(tmp_path)
+    other = _trainer(seed_torch=9)
+    other.net.load_state_dict(_tiny_net(seed=3).state_dict())
+    other.step()
+    import weights
+
+    weights.save(other.net, tmp_path / "tiny_iter_1.h5")  # the second run got as far as its weights file
+    with pytest.raises(ValueError, match=r"tiny_iter_1.solverstate.h5 was saved with tiny_iter_1.h5 of SHA-256 "
+                                         r"[0-9a-f]{64}, but that file now has [0-9a-f]{64}: it was replaced"):
+        _trainer().restore(state)

@@ -155,7 +155,7 @@ def test_strict_load_lists_missing_unexpected_and_mismatched_in_one_error(tmp_pa
     assert "score_fr blob 0 (weight): net expects (2, 4, 1, 1), file has (3, 4, 1, 1)" in text
     assert "score_fr blob 1 (bias): net expects (2,), file has (3,)" in text
     assert "upscore: the net has 1 blob(s) (2, 2, 4, 4), the file 2" in text
-    assert "python -m weights.transplant --net tiny" in text
+    assert "-m weights.transplant --net tiny" in text
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
 
 
@@ -196,5 +196,5 @@ def test_save_then_load_restores_scale_buffers(tmp_path):
 
 
 def test_load_of_a_missing_file_names_the_fetch_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m weights.zoo fetch"):
+    with pytest.raises(FileNotFoundError, match="make weights NET=NAME"):
         weights.load(nets.CaffeNet(tiny_spec()), tmp_path / "nothing.h5")

@@ -68,7 +68,7 @@ def test_fetch_downloads_verifies_converts_and_says_where_from(server, payload, 
     assert (tmp_path / "fcn-tiny.caffemodel").read_bytes() == payload
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*tmp"))
     assert f"sha256 {digest}  fcn-tiny.caffemodel (sha256 verified)" in out
-    assert f"weights at {h5} (from {entry.sources[0].url})" in out
+    assert f"weights at {h5} (from source 1, {entry.sources[0].url})" in out
     assert {x.name: x.shapes for x in read_h5(h5).layers} == {"conv1_1": ((64, 3, 3, 3), (64,)),
                                                                "fc6": ((100, 1000),)}
 
@@ -106,7 +106,7 @@ def test_sources_are_tried_in_order_one_line_each_until_one_gives_a_verified_fil
     assert "gone/fcn-tiny.caffemodel: " in out and "404" in out
     assert f"md5 {hashlib.md5(payload + b'tampered').hexdigest()}, expected {good} (published by the mirror)" in out
     assert "removed (it was downloaded just now)" in out and not (tmp_path / "fcn-tiny-bad.caffemodel").exists()
-    assert f"(from {entry.sources[2].url})" in out and h5.is_file()
+    assert f"(from source 3, {entry.sources[2].url})" in out and h5.is_file()
 
 
 def test_a_hand_placed_file_that_fails_its_checksum_is_moved_aside_never_deleted(payload, tmp_path, capsys):
@@ -191,12 +191,15 @@ def test_command_line_fetch_and_list_use_the_weights_folder_variable(server, pay
 # ---- the manifest ------------------------------------------------------------------------------------------
 
 
-def test_every_released_net_has_an_entry_and_color_d_explains_why_not():
+def test_every_released_net_has_an_entry_and_the_unreleased_explain_why_not():
     released = {name for name in zoo.MANIFEST if name in nets.NAMES}
-    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d"}
+    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d", "voc-fcn-googlenet"}
     assert all(zoo.MANIFEST[n].name == n for n in zoo.MANIFEST)
     with pytest.raises(zoo.ZooError, match="no caffemodel for nyud-fcn32s-color-d.*weights.transplant"):
         zoo.entry_for("nyud-fcn32s-color-d")
+    with pytest.raises(zoo.ZooError, match="never released.*BVLC GoogLeNet.*make weights NET=googlenet.*"
+                                           "--net voc-fcn-googlenet"):
+        zoo.entry_for("voc-fcn-googlenet")
 
 
 def test_manifest_files_are_the_reference_downloads():
@@ -213,11 +216,13 @@ def test_manifest_files_are_the_reference_downloads():
     assert set(zoo.MANIFEST) - set(nets.NAMES) == {"vgg16", "caffenet", "googlenet"}
 
 
-def test_the_only_known_hash_of_a_reference_file_is_the_third_party_sha1_of_fcn8s_heavy_pascal():
+def test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet():
     known = {n: dict(s.checksums) for n, e in zoo.MANIFEST.items() for s in e.sources
              if s.checksums and s.format == "caffemodel"}
-    assert known == {"voc-fcn8s": {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"}}
+    assert known == {"voc-fcn8s": {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"},
+                     "googlenet": {"sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204"}}
     assert "OpenCV" in zoo.MANIFEST["voc-fcn8s"].sources[0].checksums_by
+    assert "BVLC" in zoo.MANIFEST["googlenet"].sources[0].checksums_by
     assert zoo.verifiable(zoo.MANIFEST["voc-fcn32s"].sources[0]) == "unknown"
 
 

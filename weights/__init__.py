@@ -1,16 +1,19 @@
 """Caffe weights for the kit: read caffemodels without Caffe, keep them in Caffe's HDF5 snapshot layout, load
-them strictly into ``nets``, transplant them between nets, and fetch the released ones.
+them strictly into ``nets``, transplant them between nets, fetch the released ones, and read and write other
+tools' formats (``weights.formats``: torch state_dicts as torchfcn and torchvision write them, Chainer .npz;
+``weights.export``: torchfcn, caffemodel, ONNX).
 
 >>> import nets, weights
->>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")   # or the .caffemodel itself
+>>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")   # or the .caffemodel, a .pth, a .npz
 >>> weights.save(net, "mine.h5")
 
-Command lines: ``python -m weights.convert``, ``python -m weights.transplant``, ``python -m weights.zoo``,
-``python -m weights.bench``; each module's function of the same name does the work (``weights.convert`` is the
-module, ``weights.convert.convert`` the function).
+Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.transplant``, ``weights.export``,
+``weights.zoo``, ``weights.bench``; each module's function of the same name does the work (``weights.convert`` is
+the module, ``weights.convert.convert`` the function).
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel
+from .formats import WeightsFormatError
 from .snapshot import LAYER_RENAMES, WeightsMismatchError, load, read_weights, save
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "CaffeLayer",
     "CaffeModel",
     "CaffemodelError",
+    "WeightsFormatError",
     "WeightsMismatchError",
     "load",
     "read_caffemodel",

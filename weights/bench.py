@@ -1,4 +1,4 @@
-"""Time and memory of converting a full-size caffemodel: ``python -m weights.bench [--caffemodel PATH]``.
+"""Time and memory of converting a full-size caffemodel: ``.venv/bin/python -m weights.bench [--caffemodel PATH]``.
 
 Without ``--caffemodel`` it writes a VGG16-sized file (the ILSVRC classifier's 138M parameters, about 553 MB:
 the size of the released FCN caffemodels) with seeded random weights using this package's own writer, in the

@@ -19,6 +19,7 @@ weight (1, 1, out, in) becomes (out, in), a (de)convolution weight keeps its fou
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -71,6 +72,15 @@ BLOB_NDIMS: dict[str, tuple[int, ...]] = {
 
 class CaffemodelError(ValueError):
     """The file is not a readable caffemodel (truncated, another format, inconsistent blob)."""
+
+
+class TruncatedError(CaffemodelError):
+    """The file ends inside a message: an interrupted download or copy. Every cut gives the same message,
+    ``<file> is truncated: <where>; ... fetch the file again``."""
+
+    def __init__(self, source: str, where: str):
+        super().__init__(f"{source} is truncated: {where}; the file is incomplete (an interrupted download or "
+                         "copy): fetch the file again")
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,7 @@ def _finish_blob(raw: _RawBlob, layer: str, layer_type: str, index: int) -> np.n
     # Caffe reads double_data when there is any, else data.
     parts = raw.double_data if sum(p.size for p in raw.double_data) else raw.data
     values = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # Python ints: a damaged dim cannot wrap around as int64 would
     if values.size != count:
         kind = "double_data" if parts is raw.double_data else "data"
         raise CaffemodelError(
@@ -351,12 +361,23 @@ def _what_is(buf: memoryview) -> str:
     return "its bytes are not a protobuf NetParameter"
 
 
+def _cut_layer(buf: memoryview, vpos: int, end: int, index: int, v1: bool) -> str:
+    """Where a layer field whose key starts the last part of a cut file breaks off, in words."""
+    try:
+        length, body = _varint(buf, vpos, end)
+    except _Truncated:
+        return f"the length of layer {index} (at byte {vpos}) is cut off"
+    name = _layer_name_in(buf, body, end, V1_NAME if v1 else LAYER_NAME)
+    what = f"layer {name!r}" if name else f"layer {index}"
+    return f"{what} (starting at byte {body}) needs {length} bytes but only {end - body} remain"
+
+
 def iter_layers(buf: memoryview, source: str = "caffemodel") -> Iterator[tuple[CaffeLayer, str]]:
     """Decode a NetParameter layer by layer: yields (layer, format) with format "layer" or "layers" (V1). Blob
-    arrays may be views into ``buf``."""
+    arrays may be views into ``buf``. A file that ends inside any field raises TruncatedError."""
     end = len(buf)
     if end == 0:
-        raise CaffemodelError(f"{source} is empty (0 bytes): not a caffemodel; download it again")
+        raise TruncatedError(source, "it is empty (0 bytes)")
     index = 0
     formats = set()
     pos = 0
@@ -365,7 +386,8 @@ def iter_layers(buf: memoryview, source: str = "caffemodel") -> Iterator[tuple[C
         try:
             key, vpos = _varint(buf, pos, end)
         except _Truncated:
-            raise CaffemodelError(f"{source} is truncated at byte {pos}") from None
+            raise TruncatedError(source, f"the file ends inside a field key at byte {pos}, after {index} "
+                                 "layers") from None
         number, wire = key >> 3, key & 7
         if number not in NET_FIELDS or wire not in (VARINT, I64, LEN, I32):
             if index == 0:
@@ -377,13 +399,10 @@ def iter_layers(buf: memoryview, source: str = "caffemodel") -> Iterator[tuple[C
             _, _, a, b = next(_fields(buf, pos, end))
         except _Truncated:
             if number in (NET_LAYER, NET_V1_LAYERS) and wire == LEN:
-                length, body = _varint(buf, vpos, end) if vpos < end else (0, vpos)
-                name = _layer_name_in(buf, body, end, V1_NAME if number == NET_V1_LAYERS else LAYER_NAME)
-                what = f"layer {name!r}" if name else f"layer {index}"
-                raise CaffemodelError(
-                    f"{source} is truncated: {what} (starting at byte {body}) needs {length} bytes but only "
-                    f"{end - body} remain; the download is incomplete, fetch the file again") from None
-            raise CaffemodelError(f"{source} is truncated at byte {start}") from None
+                where = _cut_layer(buf, vpos, end, index, number == NET_V1_LAYERS)
+            else:
+                where = f"field {number} at byte {start}, after {index} layers, runs past the end of the file"
+            raise TruncatedError(source, where) from None
         pos = b
         if number in (NET_LAYER, NET_V1_LAYERS):
             if wire != LEN:
@@ -397,14 +416,24 @@ def iter_layers(buf: memoryview, source: str = "caffemodel") -> Iterator[tuple[C
             try:
                 layer = _read_layer(buf, a, b, v1, index)
             except _Truncated as e:
+                # The layer's bytes are all there (its length fits the file), so this is damage, not a cut.
                 name = _layer_name_in(buf, a, b, V1_NAME if v1 else LAYER_NAME)
                 raise CaffemodelError(f"{source}: layer {name or index!r} is malformed: a field at byte "
-                                      f"{e.args[0]} runs past the end of the layer") from None
+                                      f"{e.args[0]} runs past the end of the layer; the file is corrupt") from None
+            except CaffemodelError as e:
+                # Name the file, and the layer where the message does not already.
+                message = str(e)
+                if not message.startswith("layer "):
+                    name = _layer_name_in(buf, a, b, V1_NAME if v1 else LAYER_NAME)
+                    message = f"layer {name or index!r}: {message}; the file is corrupt"
+                raise CaffemodelError(f"{source}: {message}") from None
             index += 1
             yield layer, fmt
     if index == 0:
-        raise CaffemodelError(f"{source} holds an empty net: no layers in either the 'layer' (100) or the V1 "
-                              f"'layers' (2) field; it is not a trained caffemodel")
+        # Caffe writes the net's name and inputs before its layers: a file cut there reads as a net without
+        # layers.
+        raise TruncatedError(source, f"it holds an empty net: no layers in either the 'layer' (100) or the V1 "
+                             f"'layers' (2) field, only the net's header ({end} bytes)")
 
 
 @contextmanager

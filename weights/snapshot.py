@@ -13,7 +13,7 @@ to stay empty.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     import torch
 
 from data.files import atomic_path
+from data.layout import kit_command
 
-from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel
+from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
 
 # Version of the conversion written into every .h5 (bump when the output of the same input changes).
 CONVERTER_VERSION = "1"
@@ -47,12 +48,29 @@ class WeightsMismatchError(ValueError):
     """The weights do not fit the net: lists every missing layer, unexpected layer and shape mismatch."""
 
 
+class IncompleteNetError(CaffemodelError, WeightsMismatchError):
+    """The file reads to its end but holds only part of a net's parameter layers, every one of them in the
+    net's shape: a caffemodel cut at a layer boundary (a protobuf message can end after any field, so the
+    reader alone cannot tell)."""
+
+
+def _check_group_name(name: str) -> None:
+    """A layer name must be a relative HDF5 path of non-empty parts, or its blobs would land elsewhere than
+    /data/<layer> (h5py reads "/a" as absolute and "." as the group itself)."""
+    parts = name.split("/")
+    if "\x00" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"layer name {name!r} cannot be stored as the HDF5 group /data/<layer>: it is empty or "
+                         "has an empty, '.' or '..' part or a NUL byte")
+
+
 def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,
-             log=None) -> Path:
+             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None) -> Path:
     """Write layers with blobs as ``/data/<layer>/<i>`` float32 datasets, atomically. ``log`` (a print-like
-    callable) gets one line per layer written. Returns the path."""
+    callable) gets one line per layer written. ``check`` sees layer name -> blob shapes of every layer with
+    blobs once all are written and may raise to leave ``dst`` as it was. Returns the path."""
     dst = Path(dst)
     seen: set[str] = set()
+    shapes: dict[str, list[tuple[int, ...]]] = {}
     with atomic_path(dst) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["converter"] = CONVERTER
         for key, value in (attrs or {}).items():
@@ -67,12 +85,16 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
                 log(layer_line(layer))
             if not layer.blobs:
                 continue
+            _check_group_name(layer.name)
+            shapes[layer.name] = [tuple(b.shape) for b in layer.blobs]
             group = data.require_group(layer.name)  # exists already when "a/b" came before "a"
             group.attrs["type"] = layer.type
             for i, blob in enumerate(layer.blobs):
                 group.create_dataset(str(i), data=np.asarray(blob, dtype=np.float32))
         if not data:
             raise ValueError(f"no layer with parameter blobs to write to {dst.name}")
+        if check is not None:
+            check(shapes)
     return dst
 
 
@@ -89,7 +111,7 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
     with h5py.File(path, "r") as f:
         if "data" not in f or not isinstance(f["data"], h5py.Group):
             raise ValueError(f"{path.name} has no /data group: not weights in Caffe's HDF5 snapshot layout "
-                             "(make one with python -m weights.convert SRC.caffemodel DST.h5)")
+                             f"(make one with {kit_command('weights.convert', 'SRC.caffemodel DST.h5')})")
 
         def visit(group: h5py.Group, prefix: str) -> None:
             blobs = {k: v for k, v in group.items() if isinstance(v, h5py.Dataset)}
@@ -109,13 +131,15 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
 
 
 def read_weights(path: str | os.PathLike) -> CaffeModel:
-    """A weights file of either kind, told apart by its first bytes: HDF5 snapshot or binary caffemodel."""
+    """A weights file of any format the kit reads, told apart by its content (``weights.formats``): HDF5
+    snapshot, binary caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or Chainer .npz."""
+    from . import formats  # here: formats builds on this module's HDF5 reader and writer
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}; fetch one with python -m weights.zoo fetch NAME")
-    with path.open("rb") as f:
-        head = f.read(8)
-    return read_h5(path) if head == HDF5_MAGIC else read_caffemodel(path)
+        raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
+                                f"(the list: make weights-list)")
+    return formats.read(path)
 
 
 # ---- nets --------------------------------------------------------------------------------------------------
@@ -142,6 +166,10 @@ def _shapes(shapes: Iterable[Sequence[int]]) -> str:
     return " ".join(str(tuple(s)) for s in shapes)
 
 
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "none"
+
+
 def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
               file_shapes: Mapping[str, Sequence[Sequence[int]]], net_name: str, source: str) -> None:
     """Raise one WeightsMismatchError listing every difference between the net's blobs and the file's."""
@@ -162,6 +190,13 @@ def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
                 mismatched.append(f"{name} blob {i} ({what}): net expects {tuple(w)}, file has {tuple(h)}")
     if not (missing or unexpected or mismatched):
         return
+    if not (unexpected or mismatched):
+        have = [n for n in net_shapes if n in file_shapes]
+        raise IncompleteNetError(
+            f"weights {source} do not fit net {net_name}: they hold only {len(have)} of its {len(net_shapes)} "
+            f"parameter layers, every one in its shape: {_names(have)}; missing ({len(missing)}): {_names(missing)}. "
+            "A caffemodel cut at a layer boundary reads like this: if the file was downloaded or copied, fetch "
+            "it again.")
     lines = [f"weights {source} do not fit net {net_name}:"]
     if missing:
         lines.append(f"  missing from the file ({len(missing)}):")
@@ -172,28 +207,104 @@ def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
     if mismatched:
         lines.append(f"  shape mismatches ({len(mismatched)}):")
         lines += [f"    {m}" for m in mismatched]
-    lines.append("  Load the weights made for this net (python -m weights.zoo list), or start one from "
-                 f"another net with python -m weights.transplant --net {net_name} --out DST.h5 SRC.h5; layer "
-                 "names that differ go in weights.snapshot.LAYER_RENAMES.")
+    lines.append("  Load the weights made for this net (the releases: make weights-list), or start one from "
+                 f"another net with {kit_command('weights.transplant', f'--net {net_name} --out DST.h5 SRC.h5')}"
+                 "; layer names that differ go in weights.snapshot.LAYER_RENAMES.")
     raise WeightsMismatchError("\n".join(lines))
 
 
-def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs) -> torch.nn.Module:
-    """Fill every parameter and frozen buffer of ``net`` from a weights .h5, a caffemodel (read in memory)
-    or a mapping layer -> blobs. Strict: every layer of the file must land on the net and every blob of the
-    net must be filled, with identical shapes; otherwise one WeightsMismatchError lists all differences and
-    the net is left untouched. Returns the net."""
+def kit_net_shapes(net_name: str) -> dict[str, list[tuple[int, ...]]]:
+    """Layer name -> Caffe blob shapes of every parameter layer of a kit net, from its layer list (nothing
+    is allocated)."""
+    import nets
+
+    if net_name not in nets.NAMES:
+        raise ValueError(f"no kit net named {net_name!r}; the kit nets are: {', '.join(nets.NAMES)}")
+    return nets.spec(net_name).param_shapes()
+
+
+def match_kit_nets(file_shapes: Mapping[str, Sequence[Sequence[int]]]
+                   ) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The kit nets whose parameter layers are exactly the file's (names and shapes), and those of which the
+    file holds a strict part, every layer in the net's shape, with the layers it lacks (fewest first)."""
+    import nets
+
+    have = {name: [tuple(s) for s in shapes] for name, shapes in file_shapes.items()}
+    exact, partial = [], []
+    for name in nets.NAMES:
+        want = kit_net_shapes(name)
+        if have == want:
+            exact.append(name)
+        elif have and all(want.get(layer) == shapes for layer, shapes in have.items()):
+            partial.append((name, [layer for layer in want if layer not in have]))
+    return exact, sorted(partial, key=lambda p: len(p[1]))
+
+
+# check_layers' ``net`` besides a kit net name: compare with every kit net, or check nothing.
+AUTO, UNCHECKED = "auto", "none"
+
+
+def check_layers(file_shapes: Mapping[str, Sequence[Sequence[int]]],
+                 net: str | Mapping[str, Sequence[Sequence[int]]], source: str) -> str:
+    """What a converted file holds, as a line to print; raises where it cannot be the whole of a net.
+
+    ``net`` a kit net name (or layer -> shapes): the file must hold exactly its parameter layers (one error
+    lists every difference; IncompleteNetError when layers are only missing). AUTO: the file is compared with
+    every kit net; holding a strict part of one is taken for a cut file (IncompleteNetError naming what is
+    missing), anything else is accepted and the line says which kit net, if any, it matches. UNCHECKED: the
+    line only lists the layers."""
+    found = list(file_shapes)
+    summary = f"{source} holds {len(found)} parameter layers: {_names(found)}"
+    if net == UNCHECKED:
+        return f"{summary} (not checked against a kit net)"
+    if net != AUTO:
+        name, want = (net, kit_net_shapes(net)) if isinstance(net, str) else ("the expected net", net)
+        check_fit(want, file_shapes, name, source)
+        return f"{summary}; they are exactly the parameter layers of {name}"
+    exact, partial = match_kit_nets(file_shapes)
+    if exact:
+        return f"{summary}; they match kit net {', '.join(exact)}"
+    if partial:
+        closest, missing = partial[0]
+        others = [n for n, _ in partial[1:]]
+        also = f" (and part of {', '.join(others)})" if others else ""
+        raise IncompleteNetError(
+            f"{summary}. They are part of kit net {closest}{also}, which also has ({len(missing)}): "
+            f"{_names(missing)}. A caffemodel cut at a layer boundary reads like this: if the file was "
+            f"downloaded or copied, fetch it again. To check against one net, pass --net NAME; if this is a net "
+            "of your own, pass --net none to convert it as it is.")
+    return f"{summary}; they match no kit net's parameter layers (an ILSVRC classifier or a net of your own)"
+
+
+def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
+         log: Callable[[str], None] | None = print) -> torch.nn.Module:
+    """Fill every parameter and frozen buffer of ``net`` from a weights file of any format the kit reads
+    (``weights.formats``: .h5, caffemodel, torch state_dict, Chainer .npz) or a mapping layer -> blobs.
+    Strict: every layer of the file must land on the net and every blob of the net must be filled, with
+    identical shapes; otherwise one WeightsMismatchError lists all differences and the net is left untouched.
+    The one exception: a layer of a type the file's format does not store (torchfcn's and Chainer fcn's files
+    hold no Scale blobs) is filled from the net's definition, and one line to ``log`` says so. Returns the net."""
     source = "mapping"
+    fmt = ""
     if isinstance(weights, (str, os.PathLike)):
         source = Path(weights).name
         weights = read_weights(weights)
     if isinstance(weights, CaffeModel):
+        fmt = weights.format
         weights = weights.blobs()
     file_blobs = {LAYER_RENAMES.get(name, name): blobs for name, blobs in weights.items() if len(blobs)}
     targets = net_blobs(net)
-    check_fit({n: [t.shape for t in ts] for n, ts in targets.items()},
-              {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()},
-              getattr(net, "name", type(net).__name__), source)
+    net_shapes = {n: [t.shape for t in ts] for n, ts in targets.items()}
+    net_name = getattr(net, "name", type(net).__name__)
+    filled = None
+    if fmt:
+        from .formats import fill_from_definition
+
+        file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
+                                                  net_name)
+    check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
+    if filled and log is not None:
+        log(filled)
     import torch  # here, not at the top: converting caffemodels does not need torch
 
     with torch.no_grad():

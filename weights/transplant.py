@@ -1,6 +1,6 @@
 """The reference's net surgery: start a kit net from the weights of another net.
 
-``python -m weights.transplant --net NET --out DST.h5 SRC.h5 [SRC2.h5]``
+``.venv/bin/python -m weights.transplant --net NET --out DST.h5 SRC.h5 [SRC2.h5]``
 
 For every parameter layer of NET, in net order, one line says what happens:
 
@@ -12,7 +12,8 @@ For every parameter layer of NET, in net order, one line says what happens:
   does after copying); Scale layers their constant; NYUD RGB-D's conv1_1_bgrd the RGB filters of conv1_1 plus
   a depth filter equal to their mean; a new score layer (a head convolution, outside the classifier trunk of
   the NetSpec, that the source lacks) zeros, Caffe's default constant filler, weight and bias.
-- dropping: a source layer NET does not have (fc8, ...).
+- dropping: a source layer NET does not have (fc8, ...; BVLC GoogLeNet's auxiliary heads loss1/*, loss2/* and
+  its loss3/classifier for voc-fcn-googlenet).
 
 nyud-fcn32s-color-hha takes two sources, its color and hha 32s nets: every layer of SRC.h5 is renamed with
 the suffix of the first stream of the NetSpec, "color" (conv1_1 -> conv1_1color, ..., score_fr ->
@@ -35,6 +36,7 @@ import nets
 from nets.layers import bilinear_kernel
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
+from .formats import WeightsFormatError
 from .snapshot import Blobs, read_weights, write_h5
 
 
@@ -219,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"target net, one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--out", required=True, type=Path, help="weights .h5 to write")
     parser.add_argument("sources", nargs="+", type=Path,
-                        help="weights .h5 or .caffemodel (two for nyud-fcn32s-color-hha: the color then the "
-                             "hha net)")
+                        help="weights .h5, .caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or "
+                             "Chainer .npz (two for nyud-fcn32s-color-hha: the color then the hha net)")
     args = parser.parse_args(argv)
     try:
         transplant_file(args.net, args.sources, args.out)
-    except (TransplantError, CaffemodelError, FileNotFoundError) as e:
+    except (TransplantError, CaffemodelError, WeightsFormatError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -3,8 +3,10 @@
 This script runs under the pycaffe interpreter that build_caffe.sh makes (numpy<2, its own process); the kit
 (numpy 2) drives it through harness.py. Arrays travel as HDF5 files:
 
-- parameters: ``/data/<layer>/<i>``, Caffe's HDF5 snapshot layout (blob i of layer <layer>);
-- inputs: ``/inputs/<blob>`` for the tops of the net's Input layers.
+- parameters: ``/data/<layer>/<i>``, Caffe's HDF5 snapshot layout (blob i of layer <layer>; a '/' in a layer name
+  nests groups);
+- inputs: ``/inputs/<blob>`` for the tops of the net's Input layers; blobs here and in the outputs are flat
+  datasets under percent-encoded names (``blob_key``).
 
 Subcommands:
 
@@ -18,6 +20,12 @@ Subcommands:
 - ``dump-caffemodel``: load a caffemodel with Caffe and write its parameters with the shapes Caffe gives them.
 - ``solve``: run Caffe's SGDSolver N steps on fixed inputs and write the parameters, the momentum history
   (read from a .solverstate snapshot, since pycaffe does not expose it) and the loss after every step.
+- ``coord-map``: describe a prototxt's net through Caffe's net-spec (caffe.NetSpec, caffe.layers), check that it
+  writes back the same layers, and derive every Crop's offset with Caffe's own ``coord_map.crop``, as the
+  reference's net.py files did; writes them as JSON.
+
+``forward --truncate-after BLOB`` runs only the layers up to the last one writing BLOB (BVLC GoogLeNet's deploy
+net without its classifier), with the Input layers' shapes set to the given inputs.
 
 Every output is written to a temporary file in the destination folder and then renamed into place.
 """
@@ -26,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +50,7 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 import caffe  # noqa: E402  (after GLOG_minloglevel so that Caffe's start-up logging is quiet)
+from caffe import coord_map, net_spec  # noqa: E402
 from caffe.proto import caffe_pb2  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
 
@@ -83,23 +94,37 @@ def atomic_path(out: Path) -> Iterator[Path]:
 
 
 def h5_key(name: str, what: str) -> str:
-    if "/" in name or name in ("", ".", ".."):
-        raise RunnerError(f"{what} name {name!r} cannot be an HDF5 key; rename it without '/'")
+    """A layer name as an HDF5 path: a '/' in it (BVLC GoogLeNet's ``conv1/7x7_s2``) nests groups, as in the
+    kit's weights layout (a layer's group may hold both its blobs and deeper layers' groups)."""
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise RunnerError(f"{what} name {name!r} cannot be an HDF5 path (an empty, '.' or '..' part)")
     return name
 
 
-def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False) -> dict[str, list[Any]]:
-    """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}; ``lazy``: the datasets
+def blob_key(name: str) -> str:
+    """A blob name as one flat HDF5 dataset name, '/' and '%' percent-encoded: blobs are datasets, so "a" and "a/b"
+    could not both be paths (harness.py decodes the same way)."""
+    return urllib.parse.quote(name, safe="")
+
+
+def read_blob_lists(group: h5py.Group, where: str, lazy: bool = False, prefix: str = "") -> dict[str, list[Any]]:
+    """Read ``<group>/<layer>/<i>`` (i = 0, 1, ...) into {layer: [array, ...]}; a layer name holding '/' is a
+    path of nested groups (a group holding only groups is such a path, not a layer). ``lazy``: the datasets
     themselves, read when used (while the file is open)."""
     out = {}
-    for layer, sub in group.items():
+    for key, sub in group.items():
+        layer = f"{prefix}{key}"
         if not isinstance(sub, h5py.Group):
+            if prefix:
+                continue  # a blob of the layer ``prefix`` names, read with it
             raise RunnerError(f"{where}/{layer} is a dataset; expected a group of blobs named 0, 1, ...")
-        keys = sorted(sub.keys(), key=lambda k: int(k) if k.isdigit() else -1)
-        if keys != [str(i) for i in range(len(keys))]:
-            raise RunnerError(f"{where}/{layer} holds {sorted(sub.keys())}; "
-                              f"expected blobs named 0..{len(keys) - 1}")
-        out[layer] = [sub[k] if lazy else np.asarray(sub[k][()]) for k in keys]
+        keys = sorted((k for k, v in sub.items() if isinstance(v, h5py.Dataset)),
+                      key=lambda k: int(k) if k.isdigit() else -1)
+        if keys or not len(sub):  # blobs, or an empty group: a layer given no blobs (not a part of a name)
+            if keys != [str(i) for i in range(len(keys))]:
+                raise RunnerError(f"{where}/{layer} holds {keys}; expected blobs named 0..{len(keys) - 1}")
+            out[layer] = [sub[k] if lazy else np.asarray(sub[k][()]) for k in keys]
+        out.update(read_blob_lists(sub, where, lazy, f"{layer}/"))
     return out
 
 
@@ -114,7 +139,7 @@ def read_inputs(path: Path) -> dict[str, np.ndarray]:
     with h5py.File(path, "r") as f:
         if "inputs" not in f:
             raise RunnerError(f"{path} has no /inputs group; expected input blobs as /inputs/<blob>")
-        return {name: np.asarray(ds[()]) for name, ds in f["inputs"].items()}
+        return {urllib.parse.unquote(key): np.asarray(ds[()]) for key, ds in f["inputs"].items()}
 
 
 def write_blob_lists(group: h5py.Group, blobs: dict[str, list[np.ndarray]]) -> None:
@@ -199,11 +224,35 @@ def write_meta(f: h5py.File, net: caffe.Net) -> None:
 # ---- forward -----------------------------------------------------------------------------------------------
 
 
+def truncated(param: caffe_pb2.NetParameter, last_blob: str,
+              inputs: dict[str, np.ndarray]) -> caffe_pb2.NetParameter:
+    """The net's layers up to the last one writing ``last_blob``, its Input layers shaped like ``inputs``."""
+    writers = [i for i, layer in enumerate(param.layer) if last_blob in layer.top]
+    if not writers:
+        raise RunnerError(f"--truncate-after {last_blob}: no layer of the net writes that blob")
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    del out.layer[writers[-1] + 1:]
+    for layer in out.layer:
+        if layer.type == "Input":
+            del layer.input_param.shape[:]
+            for top in layer.top:
+                if top not in inputs:
+                    raise RunnerError(f"no input given for the Input layer's top {top}")
+                layer.input_param.shape.add().dim.extend(inputs[top].shape)
+    return out
+
+
 def cmd_forward(args: argparse.Namespace) -> None:
     if args.backward and not read_net_param(args.prototxt).force_backward:
         raise RunnerError(f"--backward needs 'force_backward: true' in {args.prototxt}; without it Caffe "
                           "skips the diffs of blobs that do not lead to parameters (the inputs among them)")
-    net = caffe.Net(str(args.prototxt), PHASES[args.phase])
+    prototxt = args.prototxt
+    if args.truncate_after:
+        prototxt = args.out.with_name(args.out.name + ".truncated.prototxt")
+        prototxt.write_text(text_format.MessageToString(
+            truncated(read_net_param(args.prototxt), args.truncate_after, read_inputs(args.inputs))))
+    net = caffe.Net(str(prototxt), PHASES[args.phase])
     load_params(net, read_params(args.params), args.params)
     set_inputs(net, read_inputs(args.inputs), args.inputs)
     # Net::ForwardFromTo returns the weighted sum of the loss blobs (pycaffe's forward() drops it).
@@ -216,13 +265,109 @@ def cmd_forward(args: argparse.Namespace) -> None:
         f.create_dataset("loss", data=np.float64(loss))
         blobs = f.create_group("blobs")
         for name, blob in net.blobs.items():
-            blobs.create_dataset(h5_key(name, "blob"), data=blob.data)
+            blobs.create_dataset(blob_key(name), data=blob.data)
         if args.backward:
             write_blob_lists(f.create_group("param_diff"),
                              {name: [b.diff for b in bl] for name, bl in net.params.items()})
             diffs = f.create_group("blob_diff")
             for name, blob in net.blobs.items():
-                diffs.create_dataset(name, data=blob.diff)
+                diffs.create_dataset(blob_key(name), data=blob.diff)
+
+
+# ---- Caffe's net-spec and coord_map -------------------------------------------------------------------------
+
+
+def message_value(field, value: Any) -> Any:
+    """A protobuf field's value as net-spec keyword arguments take it: messages as dicts, repeated as lists."""
+    if field.type == field.TYPE_MESSAGE:
+        as_dict = lambda m: {f.name: message_value(f, v) for f, v in m.ListFields()}  # noqa: E731
+        return [as_dict(m) for m in value] if field.label == field.LABEL_REPEATED else as_dict(value)
+    return list(value) if field.label == field.LABEL_REPEATED else value
+
+
+def layer_kwargs(layer: caffe_pb2.LayerParameter) -> dict[str, Any]:
+    """The keyword arguments of ``caffe.layers.<type>`` that describe ``layer``, written as the reference's net.py
+    files wrote them: the type's own parameters flat (``kernel_size=...``: coord_map reads a Pooling layer's
+    there), every other field under its own name (``param=[...]``, Deconvolution's ``convolution_param``)."""
+    own = net_spec._param_names.get(layer.type)
+    kwargs: dict[str, Any] = {"name": layer.name}
+    for field, value in layer.ListFields():
+        if field.name in ("name", "type", "bottom", "top"):
+            continue
+        if own is not None and field.name == f"{own}_param":
+            kwargs.update(message_value(field, value))
+        else:
+            kwargs[field.name] = message_value(field, value)
+    if len(layer.top) != 1:
+        kwargs["ntop"] = len(layer.top)
+    return kwargs
+
+
+def check_concat_aligned(layer: caffe_pb2.LayerParameter, tops: dict[str, Any]) -> None:
+    """Caffe's coord_map has no mapping for Concat (it may join along a spatial axis); one along channels is a
+    pass-through exactly when coord_map maps each bottom onto the first one with scale 1 and shift 0. Raise
+    unless Caffe's own coord_map_from_to says so for every bottom."""
+    if layer.concat_param.axis != 1:
+        raise RunnerError(f"Concat {layer.name} joins along axis {layer.concat_param.axis}, not channels")
+    first = tops[layer.bottom[0]]
+    for b in layer.bottom[1:]:
+        _, scale, shift = coord_map.coord_map_from_to(tops[b], first)
+        if not (np.all(scale == 1) and np.all(shift == 0)):
+            raise RunnerError(f"Concat {layer.name}: coord_map maps {b} onto {layer.bottom[0]} with scale {scale} "
+                              f"and shift {shift}; its bottoms do not line up")
+
+
+def cmd_coord_map(args: argparse.Namespace) -> None:
+    param = read_net_param(args.prototxt)
+    n = caffe.NetSpec()
+    tops: dict[str, Any] = {}
+    crops: dict[str, dict[str, Any]] = {}
+    concats: list[str] = []
+    for layer in param.layer:
+        bottoms = [tops[b] for b in layer.bottom]
+        in_place = bool(layer.bottom) and list(layer.bottom) == list(layer.top)
+        if layer.type == "Crop":
+            # As net.py: the offset comes from coord_map, never from the prototxt.
+            try:
+                out = coord_map.crop(*bottoms)
+            except AssertionError as err:
+                raise RunnerError(f"Caffe's coord_map.crop refuses crop {layer.name}: {err}") from err
+            out.fn.params["name"] = layer.name
+            crop_param = out.fn.params["crop_param"]
+            crops[layer.name] = {"axis": int(crop_param["axis"]), "offset": [int(o) for o in crop_param["offset"]]}
+        else:
+            kwargs = layer_kwargs(layer)
+            if in_place:
+                kwargs["in_place"] = True
+            out = getattr(caffe.layers, layer.type)(*bottoms, **kwargs)
+        outs = dict(zip(layer.top, out if isinstance(out, tuple) else (out,), strict=True))
+        tops.update(outs)
+        if in_place:
+            n[layer.name] = out  # as net.py: an in-place layer is assigned under its layer name
+        else:
+            for top, t in outs.items():
+                n[top] = t
+        if layer.type == "Concat":
+            check_concat_aligned(layer, tops)
+            concats.append(layer.name)
+            if "Concat" not in coord_map.PASS_THROUGH_LAYERS:
+                coord_map.PASS_THROUGH_LAYERS.append("Concat")
+    # The net-spec net must be the prototxt's net, layer for layer (crop offsets aside).
+    written = {layer.name: layer for layer in n.to_proto().layer}
+    for layer in param.layer:
+        ours, theirs = caffe_pb2.LayerParameter(), written.get(layer.name)
+        ours.CopyFrom(layer)
+        if theirs is None:
+            raise RunnerError(f"net-spec wrote no layer {layer.name}")
+        if layer.type == "Crop":
+            ours.crop_param.ClearField("offset")
+            theirs.crop_param.ClearField("offset")
+        if ours != theirs:
+            raise RunnerError(f"net-spec wrote layer {layer.name} as\n{theirs}\nnot as the prototxt's\n{ours}")
+    if len(written) != len(param.layer):
+        raise RunnerError(f"net-spec wrote {len(written)} layers for the prototxt's {len(param.layer)}")
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps({"crops": crops, "concats_aligned": concats, "layers": len(written)}))
 
 
 # ---- caffemodels -------------------------------------------------------------------------------------------
@@ -550,7 +695,13 @@ def parser() -> argparse.ArgumentParser:
     fwd.add_argument("--out", type=Path, required=True)
     fwd.add_argument("--backward", action="store_true", help="also run Net::Backward (needs force_backward)")
     fwd.add_argument("--phase", choices=sorted(PHASES), default="test")
+    fwd.add_argument("--truncate-after", metavar="BLOB", help="run only the layers up to the last writing BLOB")
     fwd.set_defaults(run=cmd_forward)
+
+    cmap = sub.add_parser("coord-map", help="crop offsets from Caffe's net-spec coord_map")
+    cmap.add_argument("--prototxt", type=existing, required=True)
+    cmap.add_argument("--out", type=Path, required=True, help="JSON: crops {name: {axis, offset}}")
+    cmap.set_defaults(run=cmd_coord_map)
 
     save = sub.add_parser("save-caffemodel", help="write parameters as a binary caffemodel")
     save.add_argument("--prototxt", type=existing, required=True)

@@ -8,17 +8,21 @@ caffe_runner.py under that interpreter, and reads the result.
 Parameters are ``{layer: [blob 0, blob 1, ...]}`` in Caffe's shapes (Convolution weight
 (out, in/group, kh, kw), bias (out,); Deconvolution weight (in, out/group, kh, kw)), stored as Caffe's HDF5
 snapshot layout
-``/data/<layer>/<i>``. Everything crosses as float32, the only type this Caffe build computes in.
+``/data/<layer>/<i>`` (a '/' in a layer name nests groups, as in the kit's weights files). Input and output
+blobs are flat datasets under percent-encoded names. Everything crosses as float32, the only type this Caffe
+build computes in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,11 @@ def caffe_home() -> Path:
     return _home_path()
 
 
+def caffe_source() -> Path:
+    """The Caffe source tree the build was made from; its models/ folder holds BVLC's reference nets."""
+    return Path(_stamp()["pythonpath"]).parent
+
+
 def caffe_python() -> Path:
     """The pycaffe interpreter (Python 3 with numpy<2); CaffeNotBuilt if Caffe is not built."""
     return Path(_stamp()["python"])
@@ -136,10 +145,18 @@ def _float32(a: Any, what: str) -> np.ndarray:
 
 
 def _check_key(name: str, what: str) -> str:
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"{what} name {name!r} is not usable as an HDF5 key; "
-                         "expected a non-empty str without '/'")
+    """A Caffe name as an HDF5 path: a '/' in it (BVLC GoogLeNet's ``conv1/7x7_s2``) nests groups, as in the
+    kit's weights layout; so no empty part and no '.' or '..' part."""
+    if not isinstance(name, str) or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError(f"{what} name {name!r} is not usable as an HDF5 path; expected a non-empty str whose "
+                         "'/'-separated parts are neither empty nor '.' / '..'")
     return name
+
+
+def _blob_key(name: str) -> str:
+    """A blob name as one flat dataset name, percent-encoded (as caffe_runner.blob_key): blobs are datasets, so
+    "a" and "a/b" could not both be paths."""
+    return urllib.parse.quote(name, safe="")
 
 
 def _write_blob_lists(group: h5py.Group, params: Params, what: str) -> None:
@@ -149,10 +166,27 @@ def _write_blob_lists(group: h5py.Group, params: Params, what: str) -> None:
             sub.create_dataset(str(i), data=_float32(a, f"{what} {layer} blob {i}"))
 
 
+def _layer_paths(group: h5py.Group, prefix: str = "") -> list[str]:
+    """Every layer under ``group``: a group holding datasets 0, 1, ... (or nothing: a layer without blobs); a
+    group holding only groups is a part of names holding '/' (and a layer's group may hold deeper layers too)."""
+    out = []
+    for key, sub in group.items():
+        if isinstance(sub, h5py.Group):
+            path = f"{prefix}{key}"
+            if not len(sub) or any(isinstance(v, h5py.Dataset) for v in sub.values()):
+                out.append(path)
+            out += _layer_paths(sub, f"{path}/")
+    return out
+
+
 def _read_blob_lists(group: h5py.Group, order: Sequence[str] | None = None) -> dict[str, list[np.ndarray]]:
-    names = list(order) if order is not None else list(group)
-    return {name: [group[name][str(i)][()] for i in range(len(group[name]))]
-            for name in names if name in group}
+    names = list(order) if order is not None else _layer_paths(group)
+
+    def blobs(layer: h5py.Group) -> list[np.ndarray]:
+        count = sum(isinstance(v, h5py.Dataset) for v in layer.values())  # deeper layers' groups aside
+        return [layer[str(i)][()] for i in range(count)]
+
+    return {name: blobs(group[name]) for name in names if name in group}
 
 
 def write_params_h5(path: str | Path, params: Params) -> None:
@@ -173,7 +207,7 @@ def _write_inputs_h5(path: Path, inputs: Mapping[str, Any]) -> None:
     def fill(f: h5py.File) -> None:
         group = f.create_group("inputs")
         for name, a in inputs.items():
-            group.create_dataset(_check_key(name, "input blob"), data=_float32(a, f"input {name}"))
+            group.create_dataset(_blob_key(name), data=_float32(a, f"input {name}"))
 
     _atomic_h5(path, fill)
 
@@ -199,7 +233,7 @@ def _meta(f: h5py.File) -> dict[str, Any]:
 
 
 def forward(prototxt: str, params: Params, inputs: Mapping[str, Any], backward: bool = False,
-            phase: str = "test") -> dict[str, Any]:
+            phase: str = "test", truncate_after: str | None = None) -> dict[str, Any]:
     """Run Caffe's Net::Forward (and Net::Backward) on a net definition with given parameters and inputs.
 
     ``prototxt`` is the NetParameter text, fed through Input layers (with ``force_backward: true`` and loss
@@ -208,6 +242,9 @@ def forward(prototxt: str, params: Params, inputs: Mapping[str, Any], backward: 
     value written), ``layers``, ``layer_types``, ``blob_names``, ``inputs``, ``outputs``, ``loss_weights``,
     ``loss`` (Caffe's weighted total) and, only when ``backward``, ``param_diff`` {layer: [diffs]} and
     ``blob_diff`` {name: diff} (in-place blobs hold the diff of the earliest layer's bottom).
+
+    ``truncate_after``: Caffe builds only the layers up to the last one writing that blob, with its Input layers
+    shaped like ``inputs`` (a classifier's deploy net run as its convolutional trunk).
     """
     if phase not in ("test", "train"):
         raise ValueError(f"phase {phase!r}; expected 'test' or 'train'")
@@ -220,15 +257,31 @@ def forward(prototxt: str, params: Params, inputs: Mapping[str, Any], backward: 
                                   "--inputs", work / "inputs.h5", "--out", work / "out.h5", "--phase", phase]
         if backward:
             args.append("--backward")
+        if truncate_after:
+            args += ["--truncate-after", truncate_after]
         _run("forward", *args)
         with h5py.File(work / "out.h5", "r") as f:
             result = _meta(f)
             result["loss"] = float(f["loss"][()])
-            result["blobs"] = {name: f["blobs"][name][()] for name in result["blob_names"]}
+            result["blobs"] = {name: f["blobs"][_blob_key(name)][()] for name in result["blob_names"]}
             if backward:
                 result["param_diff"] = _read_blob_lists(f["param_diff"], result["layers"])
-                result["blob_diff"] = {name: f["blob_diff"][name][()] for name in result["blob_names"]}
+                result["blob_diff"] = {name: f["blob_diff"][_blob_key(name)][()]
+                                       for name in result["blob_names"]}
     return result
+
+
+def coord_map_offsets(prototxt: str) -> dict[str, Any]:
+    """Every Crop's offset as Caffe's net-spec tool derives it: the net described through caffe.NetSpec /
+    caffe.layers (checked to write back the prototxt's layers), each crop made by ``caffe.coord_map.crop`` as the
+    reference's net.py files made theirs. The prototxt's own offsets are ignored. Returns ``crops``
+    {name: {"axis", "offset": [per axis]}}, ``concats_aligned`` (the Concat layers Caffe's coord_map showed to join
+    aligned bottoms, then passed through) and ``layers``; CaffeError if coord_map refuses a crop."""
+    with tempfile.TemporaryDirectory(prefix="caffe-coord-map-") as tmp:
+        work = Path(tmp)
+        (work / "net.prototxt").write_text(prototxt)
+        _run("coord-map", "--prototxt", work / "net.prototxt", "--out", work / "out.json")
+        return json.loads((work / "out.json").read_text())
 
 
 def save_caffemodel(prototxt: str, params: Params, out_path: str | Path, v1: bool = False) -> Path:

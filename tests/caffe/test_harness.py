@@ -175,6 +175,31 @@ def test_forward_rejects_missing_and_unknown_layers(caffe) -> None:
         caffe.forward(CONV_POOL, {"conv1": [np.zeros((4, 3, 3, 3)), np.zeros(4)], "conv9": []}, {"data": x})
 
 
+SLASHED = input_layer("data", (1, 2, 5, 6)) + """
+layer { name: "a" type: "Convolution" bottom: "data" top: "a"
+        convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "a/b" type: "Convolution" bottom: "a" top: "a/b"
+        convolution_param { num_output: 3 kernel_size: 3 pad: 1 } }
+layer { name: "a/relu_b" type: "ReLU" bottom: "a/b" top: "a/b" }
+"""
+
+
+def test_layer_and_blob_names_with_slashes_cross_both_ways_as_nested_groups(caffe, tmp_path) -> None:
+    # BVLC GoogLeNet names layers and blobs "inception_3a/1x1"; a layer "a" and a layer "a/b" share a group.
+    rng = np.random.default_rng(4)
+    params = {"a": [rng.standard_normal((2, 2, 1, 1)), rng.standard_normal(2)],
+              "a/b": [rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)]}
+    harness.write_params_h5(tmp_path / "p.h5", params)
+    back = harness.read_params_h5(tmp_path / "p.h5")
+    assert sorted(back) == ["a", "a/b"] and all(np.array_equal(back[k][1], np.float32(params[k][1])) for k in params)
+    x = rng.standard_normal((1, 2, 5, 6)).astype(np.float32)
+    out = caffe.forward(SLASHED, params, {"data": x})
+    a = conv2d(x.astype(np.float64), params["a"][0], params["a"][1], 1, 0)
+    want = np.maximum(conv2d(a, params["a/b"][0], params["a/b"][1], 1, 1), 0)
+    assert out["layers"] == ["data", "a", "a/b", "a/relu_b"] and out["blob_names"] == ["data", "a", "a/b"]
+    np.testing.assert_allclose(out["blobs"]["a/b"], want, rtol=1e-5, atol=1e-5)
+
+
 def test_backward_without_force_backward_is_refused(caffe) -> None:
     x, label, w, b = softmax_problem(4)
     with pytest.raises(caffe.CaffeError, match="force_backward: true"):

@@ -13,7 +13,8 @@ Seeded He-scaled random weights, bilinear upsampling, odd input sizes (tests/par
   kit's backward follows Caffe's ReLU decisions, read from Caffe's in-place blobs, so that both differentiate the
   same piecewise-linear function; the number of flips is reported.
 
-The Caffe side gets its crop offsets from the reference's literal table, not the kit's derivation, and every
+The Caffe side gets its crop offsets from the reference's literal table (for FCN-GoogLeNet, which has none, from
+Caffe's own net-spec coord_map), not the kit's derivation, and every
 blob shape is asserted here because this Caffe build does not check Eltwise bottoms. Dropout is in test mode on
 both sides (its masks cannot match); test_loss_and_dropout_parity.py checks its train-time statistics.
 """
@@ -42,8 +43,9 @@ LOSS_RTOL = 1e-4  # the summed loss inherits the scores' float32 error (~1e-6 of
 
 
 def recipe_normalize(name: str) -> bool:
-    """The loss normalisation of the net's reference solver: only FCN-AlexNet normalises (FACTS.md section 2)."""
-    return name == "voc-fcn-alexnet"
+    """The loss normalisation of the net's solver record: FCN-AlexNet's reference solver and FCN-GoogLeNet's CVPR
+    regime normalise (ledger: train.heavy, train.cvpr-regime), the heavy recipe sums."""
+    return nets.record(name).solver.normalize
 
 
 def with_other_normalisation(prototxt: str, spec: nets.NetSpec, normalize: bool) -> str:
@@ -62,7 +64,7 @@ def run_caffe(caffe, name: str) -> tuple[dict, dict, dict, dict]:
     labels = parity.random_labels(name, seed=0)
     h, w = parity.INPUT_SIZES[name]
     normalize = recipe_normalize(name)
-    text = deploy_prototxt(name, h, w, offsets=parity.REFERENCE_CROP_OFFSETS[name], with_loss=True,
+    text = deploy_prototxt(name, h, w, offsets=parity.caffe_crop_offsets(name, caffe, h, w), with_loss=True,
                            normalize=normalize)
     theirs = caffe.forward(with_other_normalisation(text, spec, normalize), params, {**inputs, **labels},
                            backward=True)

@@ -1,10 +1,12 @@
 """Regenerate the golden fixtures from real Caffe: ``FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py``.
 
-For every reference net (or those named on the command line): the seeded parity case of tests/parity.py
+For every kit net (nets.NAMES: the fifteen reference nets and the paper's FCN-GoogLeNet, or those named on the
+command line): the seeded parity case of tests/parity.py
 (weights regenerated from the seed, never stored), run once through real Caffe with its loss layers, forward
 and backward. Stored per net in ``tests/golden/<net>.h5``: the inputs and labels, every blob's shape and max
 |value| plus values at seeded positions, both loss normalisations, and the same samples of every parameter
-gradient and input gradient, plus the argmax map of each output. Needs ``bash tests/caffe/build_caffe.sh``.
+gradient and input gradient, plus the argmax map of each output. A blob or layer name holding '/' (GoogLeNet's
+``inception_3a/1x1``) is a path of nested groups. Needs ``bash tests/caffe/build_caffe.sh``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ SEED = 0
 
 
 def recipe_normalize(name: str) -> bool:
-    return name == "voc-fcn-alexnet"  # only FCN-AlexNet's solver normalises the loss (FACTS.md section 2)
+    return nets.record(name).solver.normalize  # FCN-AlexNet and FCN-GoogLeNet normalise; the heavy recipe sums
 
 
 def sample_positions(key: str, size: int) -> np.ndarray:
@@ -63,7 +65,7 @@ def generate(name: str, out_dir: Path) -> Path:
     labels = parity.random_labels(name, SEED)
     h, w = parity.INPUT_SIZES[name]
     normalize = recipe_normalize(name)
-    text = deploy_prototxt(name, h, w, offsets=parity.REFERENCE_CROP_OFFSETS[name], with_loss=True,
+    text = deploy_prototxt(name, h, w, offsets=parity.caffe_crop_offsets(name, harness, h, w), with_loss=True,
                            normalize=normalize)
     res = harness.forward(second_loss(text, spec, normalize), params, {**inputs, **labels}, backward=True)
     path = out_dir / f"{name}.h5"

@@ -1,0 +1,153 @@
+"""Bad input to the weights tools: a cut caffemodel gives one clear truncation error wherever the cut falls, a
+file cut at a layer boundary is refused naming the layers it lacks, and converting never writes over its
+source or to a destination that is not a .h5."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import nets
+import weights
+from weights import convert as convert_cli
+from weights.caffemodel import TruncatedError, write_caffemodel
+from weights.snapshot import IncompleteNetError, WeightsMismatchError, check_layers, kit_net_shapes
+
+TRUNCATED = r"is truncated: .*; the file is incomplete \(an interrupted download or copy\): fetch the file again"
+FIRST = [("conv1", "Convolution", [np.ones((4, 3, 2, 2), np.float32), np.ones(4, np.float32)])]
+SECOND = [("fc7", "InnerProduct", [np.ones((5, 6), np.float32), np.ones(5, np.float32)])]
+
+
+def two_layer_file(tmp_path):
+    """A two-layer caffemodel and the byte offset where its second layer's key starts."""
+    write_caffemodel(tmp_path / "one.caffemodel", FIRST)
+    write_caffemodel(tmp_path / "two.caffemodel", FIRST + SECOND)
+    data = (tmp_path / "two.caffemodel").read_bytes()
+    start = (tmp_path / "one.caffemodel").stat().st_size
+    assert data[start:start + 2] == b"\xa2\x06"  # field 100 (layer), wire type 2: a two-byte key
+    assert data[start + 2] & 0x80  # the layer's length is a varint of more than one byte
+    return data, start
+
+
+def cut_file(tmp_path, data: bytes, cut: int):
+    path = tmp_path / "cut.caffemodel"
+    path.write_bytes(data[:cut])
+    return path
+
+
+def test_a_cut_inside_a_length_varint_is_the_truncation_error_from_convert_and_load(tmp_path):
+    data, start = two_layer_file(tmp_path)
+    src = cut_file(tmp_path, data, start + 3)  # key, then the first byte of the length
+    with pytest.raises(TruncatedError, match=f"the length of layer 1 \\(at byte {start + 2}\\) is cut off.*"
+                                             f"{TRUNCATED[len('is truncated: .*'):]}"):
+        convert_cli.convert(src, tmp_path / "cut.h5", log=None)
+    with pytest.raises(TruncatedError, match=TRUNCATED):
+        weights.read_weights(src)  # what weights.load reads a .caffemodel with
+    assert not (tmp_path / "cut.h5").exists()
+
+
+def test_a_cut_right_after_a_tag_is_the_truncation_error_not_a_request_for_0_bytes(tmp_path):
+    data, start = two_layer_file(tmp_path)
+    src = cut_file(tmp_path, data, start + 2)
+    with pytest.raises(TruncatedError, match=TRUNCATED) as err:
+        convert_cli.convert(src, tmp_path / "cut.h5", log=None)
+    assert "needs 0 bytes" not in str(err.value)
+
+
+def test_the_command_line_prints_the_truncation_error_and_exits_1(tmp_path, capsys):
+    data, start = two_layer_file(tmp_path)
+    src = cut_file(tmp_path, data, start + 3)
+    assert convert_cli.main([str(src), str(tmp_path / "cut.h5")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cut.caffemodel is truncated: ") and "fetch the file again" in err
+    assert "Traceback" not in err
+
+
+def kit_net_part(path, net: str, layers: int):
+    """The first ``layers`` parameter layers of a kit net, in its shapes, as a caffemodel: what a download of
+    its release cut at a layer boundary reads as."""
+    shapes = kit_net_shapes(net)
+    names = list(shapes)[:layers]
+    write_caffemodel(path, [(n, "Convolution", [np.zeros(s, np.float32) for s in shapes[n]]) for n in names])
+    return names, list(shapes)[layers:]
+
+
+def test_a_kit_net_file_cut_at_a_layer_boundary_is_refused_naming_what_it_found_and_lacks(tmp_path, capsys):
+    src, dst = tmp_path / "fcn-alexnet-pascal.caffemodel", tmp_path / "voc-fcn-alexnet.h5"
+    found, missing = kit_net_part(src, "voc-fcn-alexnet", 3)
+    assert convert_cli.main([str(src), str(dst)]) == 1
+    err = capsys.readouterr().err
+    assert f"holds 3 parameter layers: {', '.join(found)}" in err
+    assert f"part of kit net voc-fcn-alexnet, which also has ({len(missing)}): {', '.join(missing)}" in err
+    assert "fetch it again" in err and "--net none" in err
+    assert not dst.exists()
+    # --net checks against that net strictly: the same finding, as the net's error.
+    with pytest.raises(IncompleteNetError, match=f"do not fit net voc-fcn-alexnet: they hold only 3 of its "
+                                                 f"{len(found) + len(missing)} parameter layers.*missing "
+                                                 f"\\({len(missing)}\\): "
+                                                 f"{', '.join(missing)}.*fetch it again"):
+        convert_cli.convert(src, dst, log=None, net="voc-fcn-alexnet")
+    # "none" converts it as it is (a net of the user's own).
+    convert_cli.convert(src, dst, log=None, net="none")
+    assert set(weights.read_weights(dst).blobs()) == set(found)
+
+
+def test_loading_a_file_cut_at_a_layer_boundary_says_it_is_incomplete(tmp_path):
+    src = tmp_path / "cut.caffemodel"
+    _, missing = kit_net_part(src, "voc-fcn-alexnet", 2)
+    with pytest.raises(IncompleteNetError, match=f"missing \\({len(missing)}\\): {', '.join(missing)}. A "
+                                                 "caffemodel cut at a layer boundary"):
+        weights.load(nets.build("voc-fcn-alexnet"), src)
+
+
+def test_convert_says_which_kit_net_the_parameter_layers_match_or_that_none_does():
+    full = kit_net_shapes("voc-fcn8s")
+    assert check_layers(full, "auto", "x.caffemodel").endswith("they match kit net voc-fcn8s")
+    # NYUD's color and HHA nets have the same layers and shapes: both are named.
+    assert check_layers(kit_net_shapes("nyud-fcn32s-hha"), "auto", "x").endswith(
+        "match kit net nyud-fcn32s-color, nyud-fcn32s-hha")
+    vgg16 = {**{k: v for k, v in full.items() if k.startswith("conv")}, "fc6": [(4096, 25088), (4096,)],
+             "fc7": [(4096, 4096), (4096,)], "fc8": [(1000, 4096), (1000,)]}
+    assert check_layers(vgg16, "auto", "x").endswith("they match no kit net's parameter layers (an ILSVRC "
+                                                      "classifier or a net of your own)")
+    assert check_layers(full, "voc-fcn8s", "x").endswith("exactly the parameter layers of voc-fcn8s")
+    with pytest.raises(WeightsMismatchError, match="do not fit net voc-fcn32s"):
+        check_layers(full, "voc-fcn32s", "x")
+
+
+def test_convert_refuses_an_unknown_net_name_before_converting(tmp_path):
+    src = tmp_path / "a.caffemodel"
+    write_caffemodel(src, FIRST)
+    with pytest.raises(ValueError, match="no kit net named 'voc-fcn9s'; the kit nets are: voc-fcn32s"):
+        convert_cli.convert(src, tmp_path / "a.h5", log=None, net="voc-fcn9s")
+    assert not (tmp_path / "a.h5").exists()
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink"])
+def test_convert_refuses_a_destination_that_is_the_source(tmp_path, how, capsys):
+    # A caffemodel saved under a .h5 name, so that only the same-file rule can refuse the same path.
+    src = tmp_path / ("w.h5" if how == "same path" else "w.caffemodel")
+    write_caffemodel(src, FIRST)
+    original = src.read_bytes()
+    dst = {"same path": src, "hard link": tmp_path / "hard.h5", "symlink": tmp_path / "link.h5"}[how]
+    if how == "hard link":
+        os.link(src, dst)
+    elif how == "symlink":
+        dst.symlink_to(src)
+    assert convert_cli.main([str(src), str(dst)]) == 1
+    err = capsys.readouterr().err
+    assert f"is the source {src} itself; converting would overwrite the caffemodel" in err
+    assert src.read_bytes() == original and (dst.is_symlink() or dst.stat().st_ino == src.stat().st_ino)
+
+
+def test_convert_refuses_a_destination_not_ending_in_h5_before_writing(tmp_path, capsys):
+    src = tmp_path / "w.caffemodel"
+    write_caffemodel(src, FIRST)
+    original = src.read_bytes()
+    assert convert_cli.main([str(src), str(src)]) == 1  # the data-losing typo: X.caffemodel X.caffemodel
+    assert "does not end in .h5" in capsys.readouterr().err
+    assert src.read_bytes() == original
+    assert convert_cli.main([str(src), str(tmp_path / "w.hdf")]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.caffemodel"]

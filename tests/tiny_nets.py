@@ -1,0 +1,57 @@
+"""Tiny nets that carry a reference net's name (so its record's inputs apply) but run in milliseconds, and the
+solver the training tests use: shared by the in-process tests and the torchrun workers of
+tests/distributed_entry.py (which pytest cannot monkeypatch)."""
+
+from __future__ import annotations
+
+import torch
+
+from nets.net import CaffeNet
+from nets.registry import Solver
+from nets.spec import TRAINED, NetSpec, conv, dropout, relu
+
+# Small steps on random data: enough to move the weights visibly in three iterations without diverging.
+TRAIN_SOLVER = Solver(base_lr=1e-5, momentum=0.9, iter_size=2, normalize=False, max_iter=4, init=(),
+                      init_note="random")
+
+
+def scoring_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = None) -> CaffeNet:
+    """conv 3x3 + ReLU + 1x1 score with ``classes`` outputs, named like a reference net, seeded weights."""
+    from reproduce.runner import random_init
+
+    inputs = inputs or {"data": 3}
+    first = next(iter(inputs))
+    layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
+              conv("score", "conv1", classes, 1, param=TRAINED))
+    net = CaffeNet(NetSpec(name, inputs, layers, ("score",), losses=(("loss", "score", "label"),)))
+    random_init(net, 3)
+    return net.eval()
+
+
+def training_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNet:
+    """conv (3->4, 3x3) + ReLU + Dropout + 1x1 score: small enough to train in milliseconds, with dropout so
+    that the dropout masks matter."""
+    layers = (conv("conv1", "data", 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
+              dropout("drop1", "conv1"), conv("score", "conv1", classes, 1, param=TRAINED))
+    spec = NetSpec(name, {"data": 3}, layers, ("score",), losses=(("loss", "score", "label"),))
+    net = CaffeNet(spec)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return net
+
+
+def use_tiny_nets(patch_attr, patch_item) -> None:
+    """Make the entry points build tiny nets and train voc-fcn32s with TRAIN_SOLVER: ``patch_attr(obj, name,
+    value)`` and ``patch_item(mapping, key, value)`` are monkeypatch's setattr and setitem (or plain ones)."""
+    import dataclasses
+
+    import nets
+
+    def build(name: str) -> CaffeNet:
+        # The training tests train voc-fcn32s (dropout); the others score the other VOC nets' names.
+        return training_net(name=name, classes=21) if name == "voc-fcn32s" else scoring_net(name)
+
+    patch_attr(nets, "build", build)
+    patch_item(nets.RECORDS, "voc-fcn32s", dataclasses.replace(nets.record("voc-fcn32s"), solver=TRAIN_SOLVER))
