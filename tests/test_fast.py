@@ -21,7 +21,6 @@ from devices import DEVICES
 from nets import fast, geometry
 from nets.bench import random_weights
 
-NARROW = {3: 3, 4: 4, 64: 3, 96: 4, 128: 4, 256: 4, 384: 6, 512: 6, 4096: 8}  # channels -> few, same groups
 F64_RTOL = 1e-10
 F32_RTOL = 1e-5
 F32_ARGMAX = 0.9999
@@ -31,12 +30,17 @@ SIZES = [(1, 1), (1, 500), (500, 1), (2, 3), (17, 31), (33, 64), (63, 65), (99, 
          (500, 500)] + [(1 + r, 32 - r) for r in range(32)]
 
 
+def few(channels: int) -> int:
+    """A handful of channels for a trunk layer: even, so AlexNet's two groups still divide them."""
+    return 4 if channels <= 128 else 6 if channels <= 512 else 8
+
+
 def narrow(name: str) -> nets.CaffeNet:
     """``name`` with the reference's layers and geometry but a handful of channels per trunk layer (the score
     layers keep the class count), random weights."""
     spec = nets.spec(name)
     layers = tuple(x if x.type != "Convolution" or x.name.startswith("score")
-                   else dataclasses.replace(x, num_output=NARROW[x.num_output]) for x in spec.layers)
+                   else dataclasses.replace(x, num_output=few(x.num_output)) for x in spec.layers)
     net = nets.CaffeNet(dataclasses.replace(spec, layers=layers)).eval()
     return random_weights(net)
 
