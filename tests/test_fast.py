@@ -76,6 +76,47 @@ def test_inference_path_equals_the_plain_path_in_float64_at_every_size(name):
     assert worst > 0  # the two paths do differ in rounding: this is not one path compared with itself
 
 
+def test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_in_float64_at_every_size(
+        monkeypatch):
+    """Winograd normally runs only in VGG16's wide layers; with the threshold at 0 every 3x3 convolution of
+    the narrow net takes it, so every window, pad and odd size it meets in a real net is checked."""
+    monkeypatch.setattr(fast, "WINOGRAD_MIN_WORK", 0)
+    net = narrow("voc-fcn8s").double()
+    worst = 0.0
+    for size in SIZES:
+        for ours, plain in _both(net, _inputs(net, size, torch.float64, "cpu")):
+            assert ours.shape == plain.shape, size
+            worst = max(worst, _rel(ours, plain))
+            assert worst <= F64_RTOL, (size, worst)
+    assert worst > 0
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("n, c_in, c_out, h, w, pad", [(1, 5, 7, 9, 9, (1, 1)), (2, 3, 4, 8, 11, (0, 0)),
+                                                       (1, 6, 2, 3, 3, (2, 1)), (1, 4, 4, 1, 2, (1, 2)),
+                                                       (1, 16, 32, 37, 20, (1, 1))])
+def test_winograd_f2x2_3x3_equals_the_direct_convolution(dtype, rtol, n, c_in, c_out, h, w, pad):
+    gen = torch.Generator().manual_seed(c_in * 100 + h)
+    x = torch.randn(n, c_in, h, w, generator=gen, dtype=torch.float64).to(dtype)
+    weight = torch.randn(c_out, c_in, 3, 3, generator=gen, dtype=torch.float64).to(dtype)
+    bias = torch.randn(c_out, generator=gen, dtype=torch.float64).to(dtype)
+    ours = fast.winograd_conv(x.contiguous(memory_format=torch.channels_last), fast.winograd_weight(weight),
+                              bias, pad)
+    direct = torch.nn.functional.conv2d(x, weight, bias, 1, pad)
+    assert ours.shape == direct.shape
+    assert _rel(ours, direct) <= rtol
+    assert _rel(ours, direct) > 0  # a different algorithm: not the direct convolution called twice
+
+
+def test_winograd_takes_vgg16s_conv4_and_conv5_on_a_cpu_and_nothing_else():
+    net = nets.build("voc-fcn8s")
+    x = torch.zeros(1, 1, 1, 1)
+    chosen = [x_.name for x_ in net.layers if x_.type == "Convolution"
+              and fast._as_winograd(x_, getattr(net, x_.name).weight, x)]
+    assert chosen == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
+    assert not fast._as_winograd(net.spec.layer("conv4_2"), net.conv4_2.weight, x.to(torch.bfloat16))
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", nets.NAMES)
 def test_inference_path_equals_the_plain_path_in_float32_for_every_net(name, device):

@@ -27,8 +27,10 @@ def test_the_cpu_dry_run_takes_every_step_and_prints_one_table(tmp_path):
     rows = record["bench"]["rows"]
     assert record["bench"]["ok"] and rows["kit exact"]["ms"] > 0 and "torchfcn 1.9.7" in rows
     assert record["eval"]["images"] == 6 and record["eval"]["pixels_counted"] > 0
+    assert record["train"]["steps"] == 2 and record["train"]["steps_per_s"] > 0
+    assert record["train"]["last_loss"] > 0
     table = done.stdout[done.stdout.index("GPU check on"):]
-    for step in ("parity", "agreement", "bench", "eval"):
+    for step in ("parity", "agreement", "bench", "eval", "train"):
         assert f"\n{step} " in table, table
 
 
