@@ -73,8 +73,10 @@ STEPS = (
     ("plain, channels_last", "plain-cl", None),
     ("+ fast path (channels_last, ReLU in place)", "fast",
      fast.Options(windows=False, gemm=False, crop_deconv=False, winograd=False)),
-    ("+ windows (constant far field)", "fast", fast.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
-    ("+ fc6/fc7/score as matrix products", "fast", fast.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
+    ("+ windows (constant far field)", "fast",
+     fast.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
+    ("+ fc6/fc7/score as matrix products", "fast",
+     fast.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
     ("+ only the cropped part of the last upsampling", "fast", fast.Options(winograd=False)),
     ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", fast.DEFAULT),
 )
