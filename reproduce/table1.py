@@ -26,13 +26,15 @@ import sys
 
 from . import distributed
 from .runner import Context, Outcome, run_table
-from .tables import TABLE1, Row
+from .tables import COLUMNS, TABLE1, Row
 
 STRUCTURE = ("conv_layers", "params_millions", "rf_size", "max_stride")
 
 
 def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
-    if row.net is None or row.status != "released":
+    """The structure columns and the forward time of every row's net, released or not: neither depends on the
+    weights (FCN-GoogLeNet, never released, gets both)."""
+    if row.net is None:
         return
     import nets
     from nets.audit import structure
@@ -42,6 +44,8 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     outcome.ours.update(ours)
     exact = [c for c in STRUCTURE if round(ours[c]) == row.paper.get(c)]
     outcome.extra["structure columns equal to the paper"] = f"{len(exact)} of {len(STRUCTURE)}"
+    for column, (_, why) in nets.record(row.net).paper_row(1).differs.items():
+        outcome.extra[f"{COLUMNS[column]} differs"] = why
     if not ctx.world.main:
         return  # under torchrun rank 0 times the forward; the others' numbers would not be reported
     # Timing does not depend on the weights: the bench builds the net with random ones.

@@ -49,7 +49,7 @@ def use_tiny_nets(patch_attr, patch_item) -> None:
 
     import nets
 
-    def build(name: str) -> CaffeNet:
+    def build(name: str, variant: str | None = None) -> CaffeNet:
         # The training tests train voc-fcn32s (dropout); the others score the other VOC nets' names.
         return training_net(name=name, classes=21) if name == "voc-fcn32s" else scoring_net(name)
 
