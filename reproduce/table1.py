@@ -8,7 +8,9 @@ FCN-AlexNet / FCN-VGG16. Mean IU: the released voc-fcn-alexnet must score 48.0 a
 seg11valid within 0.1 (PASS/FAIL, the reference README); the paper's 39.8 / 56.0 (CVPR recipe) are printed
 beside them for information. Forward time is measured on one 500x500 input on the device at hand; the
 paper's 50 ms / 210 ms are a 2015 Tesla K40c, so only the ratio (about 4x) compares. FCN-GoogLeNet (42.5)
-was never released.
+was never released: its column gets the kit net's structure (22 conv layers, 6.0M parameters, stride 32, and a
+receptive field of 715 where the paper's 907 is that of the discarded average pooling) and forward time, and the
+commands that train it; ``--retrained --weights voc-fcn-googlenet=FILE`` judges a run against 42.5 at 1.0.
 
 Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
 

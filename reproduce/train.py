@@ -4,8 +4,12 @@ What it reproduces: the reference's solve.py for each net (its record's solver, 
 SGD with fixed learning rate, momentum, weight decay 5e-4 and the per-parameter lr_mult / decay_mult of the net,
 iter_size, SoftmaxWithLoss with ignore 255 (summed, or normalised for FCN-AlexNet), one image per forward pass
 drawn uniformly with replacement in the reference's order (random.seed(1337)), dropout on. On a GPU when present.
-``--regime cvpr`` trains with the CVPR paper's regime instead (minibatch 20, momentum 0.9, normalised loss, the
-paper's fixed learning rates: ``cvpr_solver``).
+``--regime cvpr`` trains with the CVPR paper's regime instead, the "cvpr" recipe of the net's record (minibatch
+20, momentum 0.9, normalised loss, the paper's fixed learning rate per trunk, biases at twice the rate; the VOC,
+NYUD and SIFT Flow nets). ``--variant NAME`` trains a variant of the record (``fixed``: voc-fcn32s with every
+layer but score_fr at lr_mult 0, CVPR Table 2's FCN-32s-fixed, in the regime the paper trained it with unless
+--regime says otherwise); the run prints which layers learn and which are frozen, writes its snapshots under
+OUT/NET-VARIANT and marks them with the variant.
 
 Scaling out: ``torchrun --nproc_per_node=N -m reproduce.train NET ...`` (same arguments) runs one rank per GPU
 under DistributedDataParallel. The solver's iter_size is the effective batch, the images of one update: with N

@@ -18,8 +18,9 @@ from nets.spec import NetSpec, crop, deconv
 REFERENCE_OFFSETS = parity.REFERENCE_CROP_OFFSETS  # typed out independently of nets.geometry
 
 
-def test_names_are_the_fifteen_reference_directories_and_fcn_googlenet():
-    assert set(nets.NAMES) == set(REFERENCE_OFFSETS) | {"voc-fcn-googlenet"} and len(nets.NAMES) == 16
+def test_names_are_the_fifteen_reference_directories_and_the_papers_two():
+    assert set(nets.NAMES) == set(REFERENCE_OFFSETS) | {"voc-fcn-googlenet", "nyud-fcn16s-color-hha"}
+    assert len(nets.NAMES) == 17
 
 
 def test_unknown_name_is_an_error_listing_the_valid_ones():
