@@ -1,8 +1,9 @@
 """One record per net: everything the kit knows about a net, in one place.
 
 A record names the net's spec builder, how each input is preprocessed, its released weights (sources and
-checksums), the splits it was trained and scored on, the reference's solver, the score the reference published
-for the release and the paper rows the net stands for. Everything else reads the records and says so:
+checksums), the splits it was trained and scored on, the reference's solver and the paper's other regimes
+(``recipes``: the CVPR regime), its training variants (``variants``: FCN-32s-fixed), the score the reference
+published for the release and the paper rows the net stands for. Everything else reads the records and says so:
 ``nets.NAMES`` and ``nets.spec``, the weights zoo (``weights.zoo``), the feeding and solver of ``reproduce``,
 the paper tables (``reproduce.tables``), the audit and the benchmark.
 

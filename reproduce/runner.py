@@ -129,6 +129,11 @@ def evaluated_rows(ctx: Context) -> list[Row]:
         if unknown:
             raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}; its rows' nets are "
                              f"{sorted(known)} (a training variant's row is NET:VARIANT)")
+    untrained = [r for r in rows if r.key in (ctx.args.nets or ()) and not runs(ctx, r)]
+    if untrained:
+        raise SystemExit("--nets " + "; ".join(
+            f"{r.key}: {r.method} was never released, so it runs only on weights the kit trained, given as "
+            f"--weights {r.key}=FILE ({how_to_run(ctx.table, r)[1]})" for r in untrained))
     return rows
 
 

@@ -251,3 +251,11 @@ def test_table2_lists_fcn32s_fixed_with_the_commands_that_make_train_and_judge_i
     assert how[2].endswith("-m reproduce.table2 --retrained --weights "
                            "voc-fcn32s:fixed=results/train/voc-fcn32s-fixed/voc-fcn32s_iter_100000.h5")
     assert runner.how_to_run(TABLE2, TABLE2.row("FCN-16s")) == ["released weights: make weights NET=voc-fcn16s"]
+
+
+def test_asking_for_an_unreleased_row_without_its_weights_says_how_to_train_it():
+    ctx = runner.Context(TABLE2, argparse.Namespace(nets=["voc-fcn32s:fixed"], weights=[], smoke=False))
+    with pytest.raises(SystemExit, match=r"voc-fcn32s:fixed: FCN-32s-fixed was never released, so it runs only on "
+                                         r"weights the kit trained, given as --weights voc-fcn32s:fixed=FILE \(train: "
+                                         r"make train NET=voc-fcn32s VARIANT=fixed"):
+        runner.evaluated_rows(ctx)
