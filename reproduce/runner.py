@@ -184,7 +184,11 @@ def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, 
         path = overrides.get(key) or weights_path(net_of(key), ctx.args.weights_dir)
         paths[key] = path
         if not ctx.smoke and not path.is_file():
-            missing.append(weights_missing(net_of(key), path))
+            # A file named with --weights is the user's (a training snapshot): no download makes it.
+            missing.append((f"weights of {key} given with --weights: {path}",
+                            "nothing to fetch: correct the path given to --weights (a training run writes "
+                            "results/train/RUN/NET_iter_N.h5)")
+                           if key in overrides else weights_missing(net_of(key), path))
         elif not ctx.smoke:
             check_variant(key, path)
     readers = {}
