@@ -260,13 +260,3 @@ def test_asking_for_an_unreleased_row_without_its_weights_says_how_to_train_it()
                                          r"make train NET=voc-fcn32s VARIANT=fixed"):
         runner.evaluated_rows(ctx)
 
-
-def test_a_missing_file_given_with_weights_is_named_as_the_users_not_as_a_download(tmp_path, capsys):
-    from reproduce import table4
-
-    missing = tmp_path / "nope.h5"
-    assert table4.main(["--weights", f"nyud-fcn16s-color-hha={missing}", "--nets", "nyud-fcn16s-color-hha",
-                        "--data-root", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert f"weights of nyud-fcn16s-color-hha given with --weights: {missing}" in err
-    assert "make weights NET=nyud-fcn16s-color-hha" not in err and "make data DATASET=nyud" in err

@@ -192,3 +192,14 @@ def test_the_narrowed_net_keeps_the_geometry_and_multipliers_of_the_net():
         dataclasses.replace(x, num_output=None) for x in thin.layers]
     assert geometry.blob_sizes(full, 41, 53) == geometry.blob_sizes(thin, 41, 53)
     assert parity.INPUT_SIZES[NAME]  # the parity and golden cases know the net
+
+
+def test_a_missing_file_given_with_weights_is_named_as_the_users_not_as_a_download(tmp_path, capsys):
+    from reproduce import table4
+
+    missing = tmp_path / "nope.h5"
+    assert table4.main(["--weights", f"nyud-fcn16s-color-hha={missing}", "--nets", "nyud-fcn16s-color-hha",
+                        "--data-root", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"weights of nyud-fcn16s-color-hha given with --weights: {missing}" in err
+    assert "make weights NET=nyud-fcn16s-color-hha" not in err and "make data DATASET=nyud" in err
