@@ -29,6 +29,7 @@ test-caffe: $(STAMP)
 # The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
 	$(PY) -m nets.audit
+	$(PY) -m reproduce.ledger
 	$(PY) -m reproduce.report
 
 # The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.

@@ -1,4 +1,4 @@
-"""Class names of each dataset in the nets' output order (FACTS.md section 3), spelled as the reference spells
+"""Class names of each dataset in the nets' output order (ledger: data.classes), spelled as the reference spells
 them (including NYUD's "refridgerator"). Label value 255 is "ignore" everywhere except PASCAL-Context,
 which has none."""
 

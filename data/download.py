@@ -3,9 +3,9 @@
 Archives go to $FCN_DATA/downloads/ (data.fetch: resumable, a partial file is kept as NAME.part and continued
 with an HTTP Range request), are checked against the size the server announces (and a known size where there is
 one), then unpacked into a temporary folder beside the destination and renamed into place, so a dataset folder
-is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and checked
-against their published MD5s (FACTS.md section 3). Without network access the error names every URL and the
-manual steps.
+is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and
+checked against their published MD5s (ledger: data.seg11valid, data.splits). Without network access the error
+names every URL and the manual steps.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Training: the reference's data layer, under Python 2, called random.seed(1337), drew one index at set-up and
 one after each forward, with random.randint(0, N-1). Python 2's randint is int(random() * N); Python 3's
 randint uses another algorithm, so ReferenceSampler draws int(random() * N) to replay the same images in the
-same order (FACTS.md section 2). Positions refer to the reader's id list, so the list order must be the
+same order (ledger: train.sampler). Positions refer to the reader's id list, so the list order must be the
 reference's too.
 
 Evaluation: the split in order, batch 1 (images differ in size), decoded in worker processes, pinned memory

@@ -1,6 +1,7 @@
 """Readers for the paper's five datasets. Each returns, per image, the arrays the reference's Python data
-layer put in its tops (voc_layers.py, nyud_layers.py, siftflow_layers.py, pascalcontext_layers.py; FACTS.md
-section 3): images float32 C x H x W (preprocess.py), labels uint8 H x W with 255 = ignore. The reference's
+layer put in its tops (voc_layers.py, nyud_layers.py, siftflow_layers.py, pascalcontext_layers.py; ledger:
+data.preprocess, data.nyud, data.siftflow, data.pascalcontext): images float32 C x H x W (preprocess.py),
+labels uint8 H x W with 255 = ignore. The reference's
 leading singleton axis on labels (for the loss layer) is left to the batching code.
 
 Every file is checked as it is read: a missing file names its path and the command that fetches it; an

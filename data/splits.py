@@ -7,11 +7,11 @@ Two hashes describe a list:
   (that file is sorted and newline-terminated).
 - the *file hash*: MD5 of the ids in the given order, in the published file's format (one per line; a final
   newline only where the published file has one). Equal to the published MD5 when the order is the
-  reference's, which matters for training: the reference's sampler draws positions in its list (FACTS.md
-  section 2).
+  reference's, which matters for training: the reference's sampler draws positions in its list (ledger:
+  train.sampler).
 
 Set hashes other than seg11valid's were computed from the reference's published lists, after checking that
-those lists reproduce the published file MD5s of FACTS.md section 3.
+those lists reproduce the published file MD5s of the ledger's data.splits.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ReferenceSplit:
 
     count: int
     set_md5: str | None  # None: only the count is known
-    file_md5: str | None = None  # the published file's MD5 (FACTS.md), None where none is published
+    file_md5: str | None = None  # the published file's MD5 (ledger: data.splits), None where none is published
     final_newline: bool = False  # the published file ends in a newline
 
 

@@ -1,6 +1,6 @@
 """FCN-GoogLeNet (CVPR 2015 Table 1): BVLC GoogLeNet's trunk made fully convolutional, one 32x upsampling.
 
-The paper never released this net (FACTS.md section 9). The trunk is BVLC GoogLeNet's, layer for layer and name for
+The paper never released this net (ledger: googlenet.trunk). The trunk is BVLC GoogLeNet's, layer for layer and name for
 name as BVLC Caffe's ``models/bvlc_googlenet/deploy.prototxt`` (conv1/7x7_s2 .. inception_5b/output), so that
 ``bvlc_googlenet.caffemodel`` loads by the identity map. As the paper says, only the final classifier path is kept
 (the auxiliary heads loss1/* and loss2/* exist only in BVLC's train_val net and are dropped by surgery) and the

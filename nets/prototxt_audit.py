@@ -421,7 +421,7 @@ def format_audit(audit: FileAudit) -> str:
 # ---- the reference release's layout -------------------------------------------------------------------
 
 def reference_files(net: str) -> tuple[str, ...]:
-    """The net prototxts the reference release has in a net's folder (FACTS.md section 11)."""
+    """The net prototxts the reference release has in a net's folder (ledger: reference.prototxts)."""
     files = ("trainval.prototxt", "test.prototxt") if net.startswith(("nyud-", "siftflow-")) else \
         ("train.prototxt", "val.prototxt")
     return files + (("deploy.prototxt",) if net == "voc-fcn8s" else ())

@@ -194,7 +194,7 @@ def _heavy(base_lr: float, init: str, init_note: str, max_iter: int = 100_000, n
     return Solver(base_lr, 0.99, 1, False, max_iter, (init,), init_note, note=note)
 
 
-# The CVPR 2015 regime (FACTS.md section 9; ledger: train.cvpr): its optimisation section, stated once for all
+# The CVPR 2015 regime (ledger: train.cvpr-regime): its optimisation section, stated once for all
 # of the paper's experiments. Minibatch 20 images (iter_size 20 of one image, or ranks x passes per rank),
 # momentum 0.9, normalised loss, a fixed learning rate per classifier trunk chosen by line search, doubled for
 # biases, dropout kept where the classifier had it (the nets keep their Dropout layers), scores zero-initialised
@@ -323,7 +323,8 @@ _NYUD = (
 SIFTFLOW_SPLITS = {"train": ("siftflow", "trainval"), "test": ("siftflow", "test")}
 SIFTFLOW_INPUT = (Input("data", "data", MEAN_VALUES["siftflow"]),)
 SIFTFLOW_HEADS = {"sem": 33, "geo": 3}
-# The paper averages the semantic mean IU over the classes present in the test labels (ledger: metrics.siftflow).
+# The paper averages the semantic mean IU over the classes present in the test labels
+# (ledger: metrics.siftflow-present).
 SIFTFLOW_PRESENT_ONLY = frozenset({"score_sem"})
 _SIFTFLOW = (
     NetRecord("siftflow-fcn32s", partial(vgg.fcn_two_headed, stride=32, heads=SIFTFLOW_HEADS), "vgg16",
@@ -374,7 +375,7 @@ _CONTEXT = (
 # ---- the paper's nets that the reference never released ------------------------------------------------
 
 # FCN-GoogLeNet (CVPR Table 1); nets/googlenet.py states the choices the paper leaves open (input pad, kernel 63).
-# Trained in the CVPR regime (FACTS.md section 9), its only recipe: learning rate 5e-5 (the paper's "5^-5").
+# Trained in the CVPR regime (ledger: train.cvpr-regime), its only recipe: learning rate 5e-5 (the paper's "5^-5").
 _PAPER_ONLY = (
     NetRecord("voc-fcn-googlenet", partial(googlenet.fcn_googlenet, classes=21), "googlenet", VOC_INPUT,
               **VOC_SPLITS,

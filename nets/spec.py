@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 # (lr_mult, decay_mult) per parameter blob, as in a prototxt ``param { }`` block.
 ParamSpec = tuple[tuple[float, float], ...]
 
-# Learning-rate and decay multipliers used by the reference nets (FACTS.md section 2).
+# Learning-rate and decay multipliers used by the reference nets (ledger: train.multipliers).
 TRAINED = ((1.0, 1.0), (2.0, 0.0))  # VGG16 convs and every score layer
 CAFFE_DEFAULT = ((1.0, 1.0), (1.0, 1.0))  # no param block: FCN-AlexNet's trunk
 FROZEN = ((0.0, 1.0),)  # Deconvolution and Scale: lr_mult 0, so never updated

@@ -14,6 +14,7 @@ nothing to check), ``deviation`` (the kit chose differently or had to choose; th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 STATUSES = ("checked", "caffe", "informational", "deviation", "not-checkable")
@@ -33,4 +34,464 @@ class Claim:
     note: str = ""
 
 
-CLAIMS: tuple[Claim, ...] = ()
+
+# Test files, named once so that the entries stay readable.
+NETS, GOLDEN, PARITY = "tests/test_nets.py", "tests/test_golden.py", "tests/caffe/test_net_parity.py"
+REG, SOLVER, TRANSPLANT = "tests/test_registry.py", "tests/test_solver.py", "tests/test_weights_transplant.py"
+READERS, METRICS, TABLES = "tests/test_data_readers.py", "tests/test_metrics.py", "tests/test_reproduce_tables.py"
+RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distributed.py", "tests/test_googlenet.py"
+LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
+GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
+GOLDEN_GRADIENTS = f"{GOLDEN}::test_parameter_and_input_gradients_match_the_caffe_fixture"
+CVPR, PAMI = "CVPR 2015 (arXiv 1411.4038 v2)", "PAMI 2016 (arXiv 1605.06211)"
+NOT_HERE = "no weights or datasets can be downloaded on this machine"
+
+
+def _c(id: str, source: str, claim: str, kind: str, status: str, code=(), tests=(), note: str = "") -> Claim:
+    return Claim(id, source, claim, kind, status, tuple(code), tuple(tests), note)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    # ---- the nets ----------------------------------------------------------------------------------------
+    _c("net.names", "reference: one folder per net", "The fifteen released nets are named by the reference's "
+       "directories (voc-fcn32s ... pascalcontext-fcn8s), one record each; the paper-only FCN-GoogLeNet follows.",
+       "architecture", "checked", ("nets.registry:RECORDS", "nets.registry:REFERENCE_NAMES"),
+       (f"{NETS}::test_names_are_the_fifteen_reference_directories_and_fcn_googlenet",
+        f"{REG}::test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_fcn_googlenet")),
+    _c("net.layer-names", "reference: net.py of every net", "Layer and blob names are Caffe's character for "
+       "character, so a caffemodel's layer names are the module's parameter names (the weight map is the identity).",
+       "architecture", "caffe", ("nets.vgg:vgg16_trunk", "nets.net:CaffeNet", "weights.snapshot:LAYER_RENAMES"),
+       (f"{NETS}::test_caffe_layer_names_are_the_state_dict_keys_of_voc_fcn8s",
+        f"{NETS}::test_variant_layer_names_follow_the_reference",
+        "tests/test_weights_snapshot.py::test_layer_renames_table_is_empty", LIVE_PARITY)),
+    _c("net.vgg16-trunk", "CVPR sec. 3.1, 4.1; reference net.py", "The VGG16 trunk: thirteen 3x3 convolutions in "
+       "five blocks with in-place ReLUs and 2x2 max pooling, fc6 as a 7x7 and fc7 as a 1x1 convolution of 4096, "
+       "each followed by ReLU and Dropout 0.5.", "architecture", "caffe", ("nets.vgg:vgg16_trunk",),
+       (LIVE_PARITY, GOLDEN_FORWARD)),
+    _c("net.pad100", "reference net.py (conv1_1 pad 100); PAMI sec. 4.1", "The first convolution pads by 100 "
+       "pixels so that any input down to 1x1 leaves fc6 at least 1x1 and the crops room to align.",
+       "architecture", "caffe", ("nets.vgg:vgg16_trunk", "nets.alexnet:alexnet_trunk"),
+       (f"{GOLDEN}::test_a_mutated_input_padding_fails_the_golden_comparison",
+        f"{NETS}::test_output_size_equals_input_size_for_every_size_from_1_to_520", LIVE_PARITY)),
+    _c("net.ceil-pooling", "Caffe PoolingLayer", "Pooling rounds the output size up, ceil((in + 2p - k) / s) + 1, "
+       "dropping a last window that would start in the padding.", "architecture", "caffe",
+       ("nets.layers:caffe_max_pool", "nets.geometry:pool_out"),
+       (f"{NETS}::test_ceil_mode_pooling_rounds_up", f"{GOLDEN}::test_floor_mode_pooling_fails_the_golden_comparison",
+        f"{GOOGLENET}::test_ceil_mode_pooling_with_padding_equals_caffes_loop_for_sizes_1_to_24",
+        "tests/caffe/test_googlenet_parity.py::test_max_pooling_with_padding_in_ceil_mode_matches_caffe_for_many_sizes")),
+    _c("net.dropout-elementwise", "reference net.py; Caffe DropoutLayer", "Dropout drops single elements with "
+       "probability 0.5 and scales the kept ones by 2 at train time; it is the identity at test time (not channel "
+       "dropout).", "architecture", "caffe", ("nets.layers:caffe_dropout",),
+       (f"{NETS}::test_dropout_is_elementwise_and_scales_kept_units_at_train_time",
+        "tests/caffe/test_loss_and_dropout_parity.py::test_dropout_train_statistics_match_caffe")),
+    _c("net.inplace-blobs", "Caffe in-place layers", "In-place layers overwrite their bottom: after a forward pass "
+       "the blob conv1_1 holds the ReLU output and fc6 the post-dropout value.", "architecture", "caffe",
+       ("nets.net:CaffeNet.forward_blobs",), (f"{NETS}::test_inplace_relu_leaves_the_conv_blob_non_negative",
+                                               LIVE_PARITY)),
+    _c("net.frozen-bilinear", "PAMI sec. 4.2; reference surgery.interp", "Every upsampling layer is a Caffe "
+       "Deconvolution without bias, frozen (lr_mult 0, a buffer in the kit), holding the bilinear kernel on the "
+       "diagonal: f = ceil(k / 2), centre f - 1 (odd k) or f - 0.5.", "architecture", "caffe",
+       ("nets.layers:bilinear_kernel", "nets.layers:Deconvolution", "nets.spec:FROZEN"),
+       (f"{NETS}::test_upsampling_and_scale_are_frozen_buffers_not_parameters",
+        f"{NETS}::test_bilinear_kernel_matches_the_formula_for_k4_and_k63", LIVE_PARITY)),
+    _c("net.upsampling-frozen", f"{CVPR} sec. 3.3 and 4.2 (learned 2x upsampling); reference (all frozen)",
+       "The paper learns its intermediate 2x upsamplings and fixes only the last; the reference freezes every "
+       "upsampling at bilinear ('no significant difference').", "difference", "deviation",
+       ("nets.layers:Deconvolution", "nets.spec:FROZEN"),
+       (f"{NETS}::test_upsampling_and_scale_are_frozen_buffers_not_parameters",),
+       "the kit follows the reference, whose released weights were trained that way; a learned upsampler read "
+       "from a user's prototxt is kept frozen with a warning"),
+    _c("net.skips", "CVPR sec. 4.2, Fig. 3", "FCN-16s adds a 1x1 score_pool4 to the 2x-upsampled score_fr; FCN-8s "
+       "adds score_pool3 to the 2x-upsampled sum; sums are Eltwise SUM; the final upsamplings are 32x (k64), 16x "
+       "(k32) and 8x (k16).", "architecture", "caffe", ("nets.vgg:skip_head",), (LIVE_PARITY, GOLDEN_FORWARD)),
+    _c("net.at-once-scale", "PAMI sec. 4.2; reference voc-fcn8s-atonce/net.py", "The at-once FCN-8s scales pool4 by "
+       "0.01 and pool3 by 0.0001 with frozen Scale layers before their score layers.", "architecture", "caffe",
+       ("nets.vgg:skip_head", "nets.layers:Scale"),
+       (f"{TRANSPLANT}::test_at_once_fcn8s_from_vgg16_gets_the_reference_scale_constants", LIVE_PARITY,
+        GOLDEN_GRADIENTS)),
+    _c("net.alexnet", "CVPR sec. 4.1; reference voc-fcn-alexnet/net.py", "FCN-AlexNet: CaffeNet's conv1 (11x11, "
+       "stride 4, pad 100) to fc7 with LRN and grouped convolutions, score_fr, one k63 s32 upsampling.",
+       "architecture", "caffe", ("nets.alexnet:fcn_alexnet", "nets.layers:caffe_lrn"),
+       (f"{NETS}::test_lrn_is_caffes_across_channel_formula", LIVE_PARITY, GOLDEN_GRADIENTS)),
+    _c("net.nyud-color-d", "CVPR sec. 4.4; reference nyud-fcn32s-color-d", "RGB-D early fusion: color and depth "
+       "concatenated into data, whose first convolution conv1_1_bgrd takes 4 channels.", "architecture", "caffe",
+       ("nets.vgg:fcn_color_depth",), (LIVE_PARITY, GOLDEN_FORWARD)),
+    _c("net.nyud-late-fusion", "CVPR sec. 4.4 (sum); reference nyud-fcn32s-color-hha (0.5, 0.5)", "RGB-HHA late "
+       "fusion: two full VGG16 streams whose score_fr are averaged (Eltwise SUM, coefficients 0.5 and 0.5) before "
+       "one upsampling; the paper says the streams are summed.", "difference", "caffe",
+       ("nets.vgg:fcn_two_stream",), (LIVE_PARITY, GOLDEN_FORWARD),
+       "the kit follows the reference's prototxt, which the released weights were trained with"),
+    _c("net.siftflow-heads", "CVPR sec. 4.5; reference siftflow-fcn*s", "SIFT Flow: one trunk, a semantic (33) and "
+       "a geometric (3) head with _sem / _geo suffixes and a loss each (loss, loss_geo, weight 1).",
+       "architecture", "caffe", ("nets.vgg:fcn_two_headed",),
+       (f"{NETS}::test_variant_layer_names_follow_the_reference", LIVE_PARITY)),
+    _c("net.context-60", "arXiv v2 appendix (59 classes); reference pascalcontext-fcn*s (60 outputs)",
+       "PASCAL-Context nets have 60 outputs: 0 is background / every other class, 1..59 the task's classes.",
+       "difference", "caffe", ("nets.registry:RECORDS",), (LIVE_PARITY,),
+       "the kit follows the reference's 60 outputs; Table 6 prints both 60- and 59-class means"),
+    _c("net.param-shapes", "Caffe blob layouts", "Parameter blobs have Caffe's shapes: Convolution (out, in/group, "
+       "k, k) and (out,), Deconvolution (in, out/group, k, k), Scale (C,).", "format", "caffe",
+       ("nets.spec:NetSpec.param_shapes",),
+       (f"{TRANSPLANT}::test_parameter_shapes_are_caffes_blob_shapes",
+        "tests/caffe/test_weights_fullsize.py::test_fullsize_caffemodel_written_by_caffe_reads_bit_identical")),
+    # ---- geometry --------------------------------------------------------------------------------------------
+    _c("geometry.crop-offsets", "reference net.py crop offsets; Caffe net_spec coord_map", "Crop offsets follow "
+       "from each layer's coordinate map and equal the reference's: 19 (32s), 5 and 27 (16s), 5, 9 and 31 (8s), "
+       "18 (AlexNet); a non-integer or negative offset is an error naming the crop.", "geometry", "caffe",
+       ("nets.geometry:derive_crop_offsets", "nets.geometry:REFERENCE_CROP_OFFSETS", "nets.geometry:resolve_crops"),
+       (f"{NETS}::test_derived_crop_offsets_equal_the_reference_table",
+        f"{NETS}::test_a_mutated_input_pad_changes_the_derived_offset_and_is_rejected",
+        f"{NETS}::test_a_fractional_offset_is_an_error_naming_the_crop",
+        f"{GOLDEN}::test_a_mutated_crop_offset_fails_the_golden_comparison", LIVE_PARITY)),
+    _c("geometry.not-centred", "reference (an issue asking to centre the last crop)", "The crop counts from the "
+       "top-left: FCN-8s's last offset is 31, not the centred 34.", "geometry", "checked",
+       ("nets.layers:caffe_crop",), (f"{NETS}::test_fcn8s_crop_offsets_are_5_9_31_and_not_centred",)),
+    _c("geometry.alignment", "CVPR sec. 3.2 (shift-and-stitch equivalence)", "Shifting the input by the net's stride "
+       "shifts the output by the same; an impulse on score_fr lands where the coordinate map says.", "geometry",
+       "checked", ("nets.geometry:coord_maps",),
+       (f"{NETS}::test_shifting_the_input_by_the_net_stride_shifts_the_output_by_the_same",
+        f"{NETS}::test_an_impulse_on_score_fr_lands_where_the_coordinate_map_says")),
+    _c("geometry.any-size", "CVPR sec. 3 (inputs of any size)", "Every net takes any input from 1x1 up and outputs "
+       "the input's size; every blob's size is the geometry module's.", "geometry", "checked",
+       ("nets.geometry:blob_sizes",), (f"{NETS}::test_output_size_equals_input_size_for_every_size_from_1_to_520",
+                                       f"{NETS}::test_every_blob_has_the_geometry_modules_size")),
+    # ---- Table 1's structure ---------------------------------------------------------------------------------
+    _c("table1.structure", f"{CVPR} Table 1", "FCN-AlexNet has 8 conv layers, 57M parameters, receptive field 355; "
+       "FCN-VGG16 16, 134M, 404; both max stride 32 (trunk conv1..fc7 plus a 21-class score_fr).", "table",
+       "checked", ("nets.audit:structure", "nets.audit:table1_row"),
+       (f"{RUNNER}::test_table1_structure_columns_follow_from_the_nets",
+        f"{NETS}::test_trainable_parameter_counts_are_the_papers_134M_and_57M",
+        "tests/test_audit.py::test_audit_passes_and_prints_derived_beside_reference_offsets")),
+    _c("table1.googlenet-structure", f"{CVPR} Table 1", "FCN-GoogLeNet: 22 convolutions deep, 6M parameters, max "
+       "stride 32; the paper's receptive field of 907 is that of the 7x7 average pooling it discards, the kit "
+       "derives 715 at score_fr.", "difference", "checked", ("nets.audit:structure", "nets.googlenet:fcn_googlenet"),
+       (f"{GOOGLENET}::test_table1_structure_of_fcn_googlenet_22_deep_6_0M_stride_32_and_rf_715_not_907",
+        f"{GOOGLENET}::test_the_audit_states_the_receptive_field_difference_and_passes_fcn_googlenet"),
+       "depth counts the most convolutions on any path to score_fr; the record states the 715 and why"),
+    # ---- FCN-GoogLeNet ---------------------------------------------------------------------------------------
+    _c("googlenet.trunk", f"{CVPR} sec. 4.1; BVLC bvlc_googlenet/deploy.prototxt", "FCN-GoogLeNet keeps BVLC "
+       "GoogLeNet's final classifier path name for name (nine inception modules of Concat'ed branches, no auxiliary "
+       "heads), drops its average pooling, dropout and classifier, scores inception_5b/output with a 1x1 score_fr.",
+       "architecture", "caffe", ("nets.googlenet:googlenet_trunk", "nets.googlenet:inception"),
+       ("tests/caffe/test_googlenet_parity.py::test_the_kit_trunk_computes_every_blob_of_bvlc_googlenets_own_deploy_prototxt",
+        f"{GOOGLENET}::test_the_trunk_keeps_bvlc_names_and_only_the_final_classifier_path",
+        f"{GOOGLENET}::test_the_inception_module_is_one_composition_called_nine_times", LIVE_PARITY)),
+    _c("googlenet.pad-and-kernel", f"{CVPR} sec. 4.1 (silent)", "FCN-GoogLeNet pads its input by 100 pixels as the "
+       "other FCNs and upsamples with a k63 s32 deconvolution; the crop offset 101 is derived and equals Caffe's "
+       "coord_map.", "architecture", "deviation", ("nets.googlenet:fcn_googlenet",),
+       ("tests/caffe/test_googlenet_parity.py::test_caffes_coord_map_derives_the_kits_crop_offset_101",
+        "tests/caffe/test_googlenet_parity.py::test_caffes_coord_map_refuses_the_half_pixel_crop_of_a_kernel_64_upsampling",
+        f"{GOOGLENET}::test_without_extra_padding_small_inputs_fail_and_15_pixels_is_the_least_that_fits_all"),
+       "the paper states neither: 100 follows the other FCNs (15 is the least that fits every size); k64 would "
+       "need a half-pixel crop on GoogLeNet's odd-kernel trunk, which Caffe's coord_map refuses"),
+    # ---- initialisation and surgery --------------------------------------------------------------------------
+    _c("init.ilsvrc", f"{CVPR} sec. 4.1; reference ilsvrc-nets/README.md", "The nets start from the ILSVRC "
+       "classifiers: VGG16 (an old V1-format caffemodel), CaffeNet and BVLC GoogLeNet.", "initialisation",
+       "caffe", ("nets.registry:CLASSIFIERS", "weights.transplant:transplant"),
+       ("tests/caffe/test_weights_fullsize.py::test_fullsize_vgg16_v1_caffemodel_reads_bit_identical_and_transplants_into_fcn32s",
+        "tests/caffe/test_googlenet_parity.py::test_transplant_from_a_bvlc_googlenet_caffemodel_equals_caffes_own_copy_by_name")),
+    _c("init.fc-reshape", f"{CVPR} sec. 3.1; reference surgery.transplant", "Fully connected layers become "
+       "convolutions by a reshape in the same memory order: VGG16 fc6 4096x25088 -> 4096x512x7x7, CaffeNet fc6 "
+       "4096x9216 -> 4096x256x6x6.", "initialisation", "checked", ("weights.transplant:_copy_or_coerce",),
+       (f"{TRANSPLANT}::test_vgg16_into_voc_fcn32s_reshapes_fc_layers_bilinear_upscore_zero_score_fr",
+        f"{TRANSPLANT}::test_caffenet_into_fcn_alexnet_reshapes_fc6_to_256x6x6_via_the_command_line")),
+    _c("init.score-zero", f"{CVPR} sec. 4.1 (class scores zero-initialised)", "New score layers start at zero, "
+       "weights and biases (Caffe's default constant filler); random initialisation was no better.",
+       "initialisation", "checked", ("weights.transplant:_new_head_layer",),
+       (f"{TRANSPLANT}::test_vgg16_into_voc_fcn32s_reshapes_fc_layers_bilinear_upscore_zero_score_fr",
+        f"{TRANSPLANT}::test_siftflow_from_vgg16_zeroes_both_heads")),
+    _c("init.finer-from-coarser", f"{CVPR} sec. 4.2", "FCN-16s starts from FCN-32s and FCN-8s from FCN-16s: the "
+       "shared layers are copied, the new skip scorers start at zero, upsamplers are bilinear.", "initialisation",
+       "checked", ("weights.transplant:transplant", "weights.transplant:_bilinear"),
+       (f"{TRANSPLANT}::test_fcn16s_from_fcn32s_keeps_score_fr_and_zeroes_the_new_skip_scorer",)),
+    _c("init.color-d", "reference nyud-fcn32s-color-d/solve.py", "RGB-D's 4-channel first filter is VGG16's RGB "
+       "filters plus a depth filter equal to their mean.", "initialisation", "checked",
+       ("weights.transplant:_depth_from_rgb_mean",),
+       (f"{TRANSPLANT}::test_color_d_depth_filter_is_the_mean_of_the_rgb_filters",)),
+    _c("init.color-hha", "reference nyud-fcn32s-color-hha/solve.py", "The two-stream net starts from the color and "
+       "the HHA 32s nets, their layers renamed with the stream suffix.", "initialisation", "checked",
+       ("weights.transplant:pool_sources",),
+       (f"{TRANSPLANT}::test_color_hha_is_made_from_the_color_and_hha_nets_with_suffixes",)),
+    # ---- training --------------------------------------------------------------------------------------------
+    _c("train.sgd", "Caffe SGDSolver; reference solver.prototxt", "Caffe's update: gradients of iter_size passes "
+       "summed and divided by iter_size, L2 decay times decay_mult, V = momentum V + lr lr_mult g, W = W - V.",
+       "training", "caffe", ("nets.solver:CaffeSGD",),
+       (f"{SOLVER}::test_sgd_two_steps_match_hand_computed_momentum_and_weight_decay",
+        f"{SOLVER}::test_iter_size_averages_the_summed_gradients_of_its_passes",
+        "tests/caffe/test_solver_parity.py::test_three_sgd_iterations_match_caffe_sgdsolver")),
+    _c("train.multipliers", f"{CVPR} sec. 4.1 (doubled bias rate); reference net.py", "VGG16 convolutions and every "
+       "score layer learn with lr_mult 1 / decay 1 on weights and 2 / 0 on biases; FCN-AlexNet's trunk keeps Caffe's "
+       "defaults (1 / 1 on both); upsamplers and Scale layers never learn.", "training", "checked",
+       ("nets.spec:TRAINED", "nets.spec:CAFFE_DEFAULT", "nets.net:CaffeNet.param_multipliers"),
+       (f"{NETS}::test_param_multipliers_follow_the_reference_solvers",
+        f"{SOLVER}::test_vgg_and_alexnet_multipliers_are_the_references")),
+    _c("train.heavy", f"{PAMI} sec. 4.3; reference solver.prototxt / solve.py", "The reference's 'heavy' online "
+       "recipe: batch 1, momentum 0.99, summed loss, fixed learning rates 1e-10 / 1e-12 / 1e-14 (32s / 16s / 8s), "
+       "weight decay 5e-4, 100k iterations (300k at-once, 400k Context); FCN-AlexNet keeps 1e-4, momentum 0.9, "
+       "iter_size 20, normalised loss.", "training", "checked", ("nets.registry:RECORDS", "nets.registry:Solver"),
+       (f"{SOLVER}::test_the_net_records_hold_the_reference_solver_settings",)),
+    _c("train.iterations", "reference solve.py", "What runs is solve.py's step loop (25 x 4000, 75 x 4000, 50 x 2000, "
+       "50 x 8000), not solver.prototxt's max_iter.", "training", "checked", ("nets.registry:Solver",),
+       (f"{SOLVER}::test_the_net_records_hold_the_reference_solver_settings",)),
+    _c("train.loss", "Caffe SoftmaxWithLossLayer; reference train.prototxt", "SoftmaxWithLoss ignores label 255; "
+       "normalize false divides the sum over valid pixels by the batch size, true by the valid count; each pixel "
+       "costs -log(max(p, FLT_MIN)) while the gradient stays p - onehot.", "training", "caffe",
+       ("nets.layers:softmax_with_loss", "nets.layers:FLT_MIN"),
+       (f"{SOLVER}::test_summed_loss_divides_by_batch_and_normalized_by_valid_pixels",
+        f"{SOLVER}::test_loss_caps_a_pixel_at_minus_log_flt_min_but_the_gradient_is_p_minus_onehot",
+        "tests/caffe/test_loss_and_dropout_parity.py::test_loss_clamps_at_flt_min_like_caffe", LIVE_PARITY)),
+    _c("train.sampler", "reference *_layers.py (random.seed(1337), random.randint)", "Training draws images "
+       "uniformly with replacement in the reference's order: Python 2's randint under seed 1337 equals "
+       "int(random() * N) in Python 3 (5249, 4531, 3108 for N = 8498).", "training", "checked",
+       ("data.loaders:ReferenceSampler",),
+       ("tests/test_data_loaders.py::test_reference_sampler_replays_python2_randint_first_draws_for_8498",
+        "tests/test_reproduce_train.py::test_one_step_draws_iter_size_images_in_the_reference_order")),
+    _c("train.no-augmentation", f"{CVPR} sec. 4.3; reference data layers", "No augmentation and no resizing: one "
+       "image per forward pass at its own size.", "training", "checked",
+       ("reproduce.train:Trainer", "data.preprocess:preprocess_image"),
+       (f"{READERS}::test_voc_reader_matches_reference_load_image_and_label",
+        "tests/test_reproduce_train.py::test_one_step_draws_iter_size_images_in_the_reference_order")),
+    _c("train.resume", "Caffe snapshots", "A training run resumed from its snapshot continues bit for bit where an "
+       "uninterrupted run would be.", "training", "checked", ("reproduce.train:Trainer.snapshot",
+                                                               "reproduce.train:Trainer.restore"),
+       ("tests/test_reproduce_train.py::test_four_straight_steps_equal_two_steps_snapshot_resume_two_steps_bit_for_bit",
+        "tests/test_reproduce_train.py::test_train_command_resumed_run_ends_with_the_weights_of_an_uninterrupted_run")),
+    _c("train.dropout-in-training", "reference: train.prototxt history", "Dropout stays in training: the reference's "
+       "net.py always had drop6 / drop7, though its VOC 32s / 16s / 8s prototxts lacked them until September 2016.",
+       "training", "not-checkable", ("nets.vgg:vgg16_trunk",), (),
+       "whether the released VOC 32s / 16s / 8s models were trained with dropout is unknown; the authors' training "
+       "logs would tell"),
+    _c("train.cvpr-regime", f"{CVPR} sec. 4.1", "The paper's own regime: minibatch 20, momentum 0.9, normalised "
+       "loss, fixed learning rates 1e-3 / 1e-4 / 5e-5 for AlexNet / VGG16 / GoogLeNet by line search, doubled bias "
+       "rate, weight decay 5e-4 or 2e-4.", "training", "checked", ("reproduce.train:cvpr_solver",),
+       (f"{DIST}::test_the_cvpr_regime_is_minibatch_20_momentum_0_9_normalised_with_the_papers_learning_rates",),
+       ),
+    _c("train.heavy-vs-batch", f"{PAMI} sec. 4.3", "Momentum 0.99 at batch 1 is argued equivalent to 0.9 at batch 20 "
+       "(0.9^(1/20) ~ 0.99); the heavy online recipe scores about five points more.", "difference", "informational",
+       ("nets.registry:Solver",), (), "shown; the kit trains either regime, the numbers need the datasets"),
+    _c("train.distributed", "kit (torchrun)", "N ranks of iter_size / N passes update the weights as one process "
+       "of iter_size passes over the same draws (draw j to rank j mod N), to float32 summation order.", "training",
+       "checked", ("reproduce.distributed:data_parallel", "reproduce.train:training_solver"),
+       (f"{DIST}::test_three_steps_on_2_ranks_x_1_pass_equal_one_process_with_iter_size_2",
+        f"{DIST}::test_three_steps_on_2_ranks_x_2_passes_equal_one_process_with_iter_size_4_to_float32_rounding",
+        f"{DIST}::test_a_resumed_two_rank_run_continues_the_trajectory_bit_for_bit",
+        f"{DIST}::test_a_killed_rank_fails_the_run_naming_it_and_leaves_no_half_written_snapshot")),
+    _c("train.data", f"{CVPR} sec. 4 (footnote); reference voc-fcn*/solve.py", "The VOC nets train on SBD train "
+       "(8498 images) and are scored on seg11valid.", "data", "informational", ("nets.registry:VOC_SPLITS",), (),
+       "the splits are records' facts; the images need the datasets"),
+    # ---- data ------------------------------------------------------------------------------------------------
+    _c("data.preprocess", "reference voc_layers.load_image", "Colour images: read with PIL, float32, RGB -> BGR, "
+       "minus the dataset's mean, HWC -> CHW; no resizing, cropping or flipping.", "data", "checked",
+       ("data.preprocess:preprocess_image",),
+       (f"{READERS}::test_user_image_and_reader_give_the_pixel_values_rgb_to_bgr_minus_the_mean",
+        "tests/test_reproduce_evaluate.py::test_predict_feeds_the_net_bgr_minus_the_records_mean_at_the_pictures_size")),
+    _c("data.means", "reference *_layers.py", "Means (B, G, R): VOC / SBD 104.00699, 116.66877, 122.67892; NYUD "
+       "116.190, 97.203, 92.318; SIFT Flow 114.578, 115.294, 108.353; Context 104.007, 116.669, 122.679.", "data",
+       "checked", ("data.preprocess:MEAN_VALUES",),
+       (f"{READERS}::test_reader_means_are_the_facts_values",
+        f"{REG}::test_each_input_mean_is_the_mean_its_reader_applies")),
+    _c("data.nyud", "reference nyud_layers.py", "NYUD: HHA keeps its stored channel order minus its own mean; depth "
+       "is log(millimetres) - 7.844, one channel; labels are the .mat values minus 1, void 0 wrapping to 255.",
+       "data", "checked", ("data.readers:NYUDReader", "data.preprocess:preprocess_depth"),
+       (f"{READERS}::test_nyud_reader_color_hha_depth_and_shifted_label",
+        f"{READERS}::test_nyud_depth_is_read_as_16_bit_millimetres_not_clipped_to_8_bits")),
+    _c("data.nyud-zero-depth", "reference nyud_layers.py", "A zero in a depth map would give -inf in the reference; "
+       "the kit refuses it, naming the image.", "data", "deviation", ("data.preprocess:preprocess_depth",),
+       (f"{READERS}::test_zero_depth_is_an_error_naming_the_id",),
+       "a -inf input poisons every score silently; the reference's prepared depth maps have no holes"),
+    _c("data.siftflow", "reference siftflow_layers.py", "SIFT Flow: semantic labels minus 1 (void -> 255); "
+       "geometric -1 set to 0, then minus 1.", "data", "checked", ("data.readers:SIFTFlowReader",),
+       (f"{READERS}::test_siftflow_reader_semantic_and_geometric_transforms",)),
+    _c("data.pascalcontext", "reference pascalcontext_layers.py; dataset labels.txt / 59_labels.txt", "PASCAL-Context: "
+       "the 459 raw labels map to the 59 task classes by name (spaces removed, three renames), everything else to "
+       "0; no ignore value.", "data", "checked", ("data.readers:context_lookup",),
+       (f"{READERS}::test_pascalcontext_maps_raw_labels_to_59_classes_by_name",
+        f"{READERS}::test_pascalcontext_renames_and_space_removal_pick_the_right_raw_lines")),
+    _c("data.context-raw-range", "reference pascalcontext_layers.py", "A raw PASCAL-Context value outside 0..459 is "
+       "refused, naming the image.", "data", "deviation", ("data.readers:PASCALContextReader",),
+       (f"{READERS}::test_label_values_out_of_range_are_errors_naming_the_id",),
+       "the reference's lookup would fail or silently wrap; a value outside the list is a damaged file"),
+    _c("data.classes", "reference data/*/classes.txt; dataset label lists", "Class names in output order as the "
+       "reference spells them: VOC 21, NYUDv2 40 (with 'refridgerator'), SIFT Flow 33 semantic and 3 geometric, "
+       "PASCAL-Context 59 plus background.", "data", "checked", ("data.classes:CLASSES",),
+       (f"{READERS}::test_class_names_are_the_reference_lists",)),
+    _c("data.seg11valid", f"{CVPR} sec. 4 footnote; reference data/pascal/seg11valid.txt", "seg11valid is VOC2011 val "
+       "minus SBD train: 736 images, MD5 7984b6ce736bd3666d8b7ee70b5401da of the sorted list.", "data", "checked",
+       ("data.splits:seg11valid", "data.splits:REFERENCE_SPLITS"),
+       (f"{READERS}::test_seg11valid_is_voc2011_val_minus_sbd_train",
+        f"{READERS}::test_seg11valid_is_checked_against_the_reference_736_ids_by_default")),
+    _c("data.splits", "reference data/nyud, data/sift-flow lists", "NYUD train 381, val 414, test 654; SIFT Flow "
+       "trainval 2486 (2488 minus the two unannotated images) and test 200 (TestSet1.txt); checked by count and "
+       "MD5.", "data", "checked", ("data.splits:REFERENCE_SPLITS", "data.splits:siftflow_trainval_ids"),
+       (f"{READERS}::test_reference_split_table_holds_the_published_counts_and_hashes",
+        f"{READERS}::test_siftflow_trainval_leaves_out_test_and_the_two_unannotated_images",
+        f"{READERS}::test_siftflow_test_split_is_testset1_in_file_order")),
+    _c("data.nyud-trainval-order", "reference nyud-fcn32s-*/solve.py (trainval.txt)", "The reference trained NYUD on a "
+       "trainval.txt it never published; the kit uses train followed by val.", "data", "deviation",
+       ("data.readers:NYUDReader",), (f"{READERS}::test_nyud_trainval_is_train_followed_by_val",),
+       "the set is checked (795 ids); the order, which the sampler's positions depend on, cannot be replayed"),
+    _c("data.eval-order", "reference score.py", "Evaluation reads the split in list order, one image at a time at "
+       "its own size.", "data", "checked", ("reproduce.evaluate:predictions",),
+       ("tests/test_reproduce_evaluate.py::test_confusion_matrix_accumulates_argmax_against_labels_over_the_split_in_order",)),
+    # ---- metrics ---------------------------------------------------------------------------------------------
+    _c("metrics.formulas", f"{CVPR} sec. 4 (eq. for pixel acc., mean acc., mean IU, f.w. IU)", "Scores come from one "
+       "confusion matrix over the whole split: pixel accuracy, mean accuracy, mean IU and frequency-weighted IU "
+       "as the paper defines them.", "metrics", "checked", ("reproduce.metrics:scores", "reproduce.metrics:fast_hist"),
+       (f"{METRICS}::test_scores_of_a_3_class_matrix_match_the_hand_computed_values",
+        f"{METRICS}::test_fast_hist_summed_over_images_equals_hist_of_all_pixels")),
+    _c("metrics.nanmean", "reference score.py (np.nanmean)", "A class with neither labels nor predictions is "
+       "skipped; a class predicted but absent counts with IU 0; labels outside [0, C) are ignored.", "metrics",
+       "checked", ("reproduce.metrics:scores",),
+       (f"{METRICS}::test_nan_mean_skips_an_absent_class_and_counts_a_predicted_but_absent_class_as_zero",
+        f"{METRICS}::test_fast_hist_rows_are_ground_truth_and_255_is_not_counted")),
+    _c("metrics.float-hist", "reference score.py compute_hist (float64)", "The reference accumulates its histogram in "
+       "float64; the kit takes integer counts or a float matrix of whole numbers.", "metrics", "checked",
+       ("reproduce.metrics:scores",), (f"{METRICS}::test_scores_accept_the_reference_scorers_float64_histogram",)),
+    _c("metrics.siftflow-present", f"{CVPR} Table 5; reference siftflow README", "The paper averages SIFT Flow's "
+       "semantic mean IU over the classes present in the test labels; the reference's scorer also counts predicted "
+       "but absent classes. Both are printed.", "difference", "checked",
+       ("nets.registry:SIFTFLOW_PRESENT_ONLY", "reproduce.metrics:scores"),
+       (f"{METRICS}::test_present_only_averages_mean_iu_over_ground_truth_classes_only",)),
+    _c("metrics.context-59-or-60", "arXiv v2 Table 6", "Whether the paper's 59-class mean IU averages 59 or 60 "
+       "classes is not known: both are printed.", "metrics", "not-checkable", ("reproduce.table6:measure",), (),
+       "the authors' scoring of Table 6 would tell"),
+    _c("metrics.sharded-sum", "kit (torchrun)", "A sum of per-rank int64 confusion matrices over disjoint shards "
+       "is the single-process matrix, so every score is identical.", "metrics", "checked",
+       ("reproduce.distributed:all_reduce_counts", "reproduce.evaluate:merge"),
+       (f"{DIST}::test_two_rank_evaluation_has_the_single_process_confusion_matrix_bit_for_bit",
+        f"{DIST}::test_shards_cover_every_position_exactly_once_whatever_the_world_size")),
+    # ---- the tables and the releases ---------------------------------------------------------------------------
+    _c("table.numbers", f"{CVPR} Tables 1-5, arXiv v2 Table 6", "Every printed number of Tables 1-6 is recorded "
+       "as printed: the kit's rows in their net records, the other methods' rows in the tables.", "table",
+       "checked", ("reproduce.tables:TABLES", "nets.registry:PaperRow"),
+       (f"{TABLES}::test_every_cell_of_tables_1_to_6_is_recorded_as_printed",
+        f"{REG}::test_paper_rows_of_every_table_come_out_in_the_papers_order_each_once")),
+    _c("table.release-scores", "reference README", "The releases score on seg11valid: voc-fcn32s 63.6, voc-fcn16s "
+       "65.0, voc-fcn8s 65.5, voc-fcn8s-atonce 65.4, voc-fcn-alexnet 48.0; the kit's pass/fail is 0.1 mean IU.",
+       "release", "not-checkable", ("nets.registry:RECORDS", "reproduce.tables:check_release"),
+       (f"{TABLES}::test_the_five_voc_releases_are_checked_against_the_reference_readme_at_0_1",
+        f"{RUNNER}::test_release_rows_pass_within_0_1_of_the_reference_readme_and_fail_beyond"),
+       f"{NOT_HERE}: `make weights NET=... && make data DATASET=voc && make reproduce-table2` checks them"),
+    _c("table.voc2012-test", f"{PAMI} (67.2); {CVPR} Table 3 (62.2 / 62.7)", "VOC test scores come only from the "
+       "PASCAL server: the heavy FCN-8s 67.2 on VOC2012 test, the CVPR FCN-8s 62.7 (2011) / 62.2 (2012).",
+       "release", "not-checkable", ("reproduce.table3:finish",),
+       (f"{RUNNER}::test_table3_smoke_run_writes_records_and_a_server_submission",
+        f"{RUNNER}::test_table3_server_score_completes_the_row_and_is_checked_against_67_2"),
+       "test labels are private: upload the tarball make reproduce-table3 writes, then pass --server-2012"),
+    _c("table.paper-rows", f"{CVPR} Tables 1-6", "The paper's FCN rows came from the CVPR recipe (batch 20) and score "
+       "below the heavy releases (59.4 / 62.4 / 62.7 against 63.6 / 65.0 / 65.5); released weights are compared "
+       "with them for information, a kit re-training run is judged at 1.0 mean IU.", "difference", "checked",
+       ("reproduce.runner:judge", "reproduce.tables:check_retrained"),
+       (f"{RUNNER}::test_a_retraining_run_is_judged_against_its_paper_row_at_1_0",
+        f"{RUNNER}::test_nothing_is_judged_on_a_smoke_run_a_partial_split_or_informational_rows")),
+    _c("table.unreleased-rows", f"{CVPR} Tables 1, 2, 4", "FCN-GoogLeNet, FCN-32s-fixed, NYUD RGBD and FCN-16s "
+       "RGB-HHA were never released; their rows name the kit net or training that stands for them.", "table",
+       "checked", ("reproduce.tables:TABLES",),
+       (f"{TABLES}::test_rows_without_released_weights_are_the_four_the_reference_never_published",)),
+    _c("table.context-33", "arXiv v2 Table 6 (33 classes)", "The 33-class columns of Table 6 need the 33-class task's "
+       "label mapping.", "table", "not-checkable", ("reproduce.table6:measure",), (),
+       "the kit has no 33-class mapping; the paper's subset definition would make them checkable"),
+    _c("table3.claims", f"{CVPR} Table 3 and sec. 4.3", "FCN-8s improves 20% relative on SDS (62.2 / 51.6) and runs "
+       "286x faster overall (~175 ms against ~50 s; 114x for the convnet alone).", "table", "informational",
+       ("reproduce.tables:TABLE3",), (), "the ratios follow from the printed numbers; 114x needs SDS's convnet time"),
+    _c("table.unpublished-scores", "reference README", "No scores are published for the NYUD, SIFT Flow and Context "
+       "releases: those rows are informational.", "release", "informational", ("reproduce.tables:release",), ()),
+    _c("release.sha1-fcn8s", "OpenCV's model downloader", "fcn8s-heavy-pascal.caffemodel (about 513 MB) has SHA-1 "
+       "c449ea74dd7d83751d1357d6a8c323fcf4038962; the reference publishes no hashes.", "release", "not-checkable",
+       ("nets.registry:RECORDS", "weights.zoo:verify"),
+       ("tests/test_weights_zoo.py::test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet",),
+       f"{NOT_HERE}: `make weights NET=voc-fcn8s` verifies the file"),
+    # ---- timings ---------------------------------------------------------------------------------------------
+    _c("timing.paper", f"{CVPR} Tables 1 and 3; {PAMI} abstract", "Forward times on a 2015 Tesla K40c at 500x500: "
+       "50 / 210 / 59 ms (AlexNet / VGG16 / GoogLeNet), FCN-8s ~175 ms; one tenth of a second per typical image.",
+       "timing", "informational", ("nets.bench:paper_ms",), (),
+       "a 2015 GPU: the kit compares ratios measured in one run, never absolute times"),
+    # ---- weights and formats -------------------------------------------------------------------------------------
+    _c("format.caffemodel", "Caffe caffe.proto (NetParameter, V1LayerParameter, BlobProto)", "Caffemodels are read "
+       "without Caffe, the current 'layer' and the V1 'layers' formats, legacy blob dims as Caffe resolves them, "
+       "bit-identical to what Caffe loads.", "format", "caffe", ("weights.caffemodel:read_caffemodel",),
+       ("tests/test_weights_fixtures.py::test_reader_is_bit_identical_to_the_parameters_caffe_loads",
+        "tests/caffe/test_weights_fullsize.py::test_fullsize_caffemodel_written_by_caffe_reads_bit_identical")),
+    _c("format.strict-load", "reference FAQ ('why are all outputs zero')", "Loading is strict: every layer of the "
+       "file lands on the net and every parameter and frozen buffer is filled, or one error lists what is missing, "
+       "unexpected or mis-shaped.", "format", "checked", ("weights.snapshot:load", "weights.snapshot:check_fit"),
+       ("tests/test_weights_snapshot.py::test_strict_load_lists_missing_unexpected_and_mismatched_in_one_error",)),
+    _c("format.ports", "torchfcn and Chainer fcn (their model files)", "torchfcn's .pth and Chainer fcn's .npz "
+       "hold the same Caffe-named weights; their at-once files lack the Scale blobs, which are filled from the "
+       "net's definition with one line saying so.", "format", "checked", ("weights.formats:read",),
+       ("tests/test_weights_formats.py::test_torchfcn_at_once_file_gets_scale_from_the_nets_definition_and_says_so_in_one_line",
+        "tests/test_weights_formats.py::test_chainer_save_npz_spelling_layer_slash_W_and_b_loads_into_the_net")),
+    _c("format.torchfcn-outputs", "torchfcn README", "The kit's nets loaded with torchfcn's weights give torchfcn's "
+       "outputs: within 2e-7 relative, argmax identical, not bit for bit.", "difference", "checked",
+       ("weights.export:write_torchfcn",),
+       ("tests/test_weights_export.py::test_torchfcn_export_loads_strictly_into_torchfcns_class_and_gives_the_kits_outputs",),
+       "the kit upsamples each class on its own (the diagonal kernel), torchfcn runs the full transposed "
+       "convolution: the same sum in another order"),
+    _c("format.torchvision-vgg16", "torchfcn's vgg16_from_caffe.pth (torchvision layout)", "A torchvision VGG16 "
+       "state_dict's features 0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28 are conv1_1 .. conv5_3 and classifier "
+       "0 and 3 fc6 and fc7; surgery takes it as it takes Caffe's VGG16.", "format", "checked",
+       ("weights.formats:read",),
+       ("tests/test_weights_formats.py::test_torchvision_vgg16_layout_maps_features_and_classifier_to_caffes_vgg16_layers",
+        "tests/test_weights_formats.py::test_transplant_takes_torchvision_vgg16_as_it_takes_caffes_vgg16")),
+    _c("format.pickle-safety", "torch.load documentation", "A .pth is read with torch.load(weights_only=True): a "
+       "pickle that would run code is refused, never executed.", "format", "checked", ("weights.formats:read",),
+       ("tests/test_weights_formats.py::test_a_pth_whose_pickle_would_run_code_is_refused_and_never_executed",)),
+    _c("format.onnx", "kit", "Every reference net exports to ONNX (opset 17, dynamic H and W) and onnxruntime agrees "
+       "with the kit within 1e-4 relative, argmax >= 99.99%.", "format", "checked", ("weights.export:write_onnx",),
+       ("tests/test_weights_onnx.py::test_onnxruntime_matches_the_kit_within_1e_4_with_dynamic_height_and_width",)),
+    _c("format.caffemodel-export", "kit", "The kit writes caffemodels real Caffe loads into the reference's prototxt "
+       "bit for bit.", "format", "caffe", ("weights.export:write_caffemodel_of",),
+       ("tests/caffe/test_export_loads_in_caffe.py::test_caffe_loads_the_kits_caffemodel_export_bit_for_bit",
+        "tests/test_weights_export.py::test_kit_caffemodel_kit_round_trip_is_bit_identical")),
+    _c("reference.prototxts", "reference net folders (train/val, trainval/test, deploy)", "The reference's prototxts "
+       "describe exactly the kit's nets: the auditor reads them without Caffe and reports every difference by "
+       "layer and field; nets built from them compute what nets.build computes.", "architecture", "checked",
+       ("nets.prototxt_audit:audit_reference_repo", "nets:from_prototxt"),
+       ("tests/test_prototxt_audit.py::test_an_unchanged_reference_tree_has_no_difference_for_all_fifteen_nets",
+        "tests/test_prototxt_audit.py::test_a_deliberate_change_is_reported_by_layer_and_field",
+        "tests/test_from_prototxt.py::test_nets_built_from_reference_files_compute_what_nets_build_computes_bit_for_bit",
+        "tests/caffe/test_from_prototxt_parity.py::test_a_users_fcn_variant_loads_the_caffemodel_real_caffe_wrote_and_matches_every_blob")),
+    _c("reference.deploy-no-dropout", "reference voc-fcn8s/deploy.prototxt", "The reference's only deploy prototxt "
+       "(voc-fcn8s) has an Input layer and no Dropout (identity at test time).", "architecture", "checked",
+       ("nets.prototxt_audit:audit_file",),
+       ("tests/test_prototxt_audit.py::test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not",)),
+    # ---- devices ---------------------------------------------------------------------------------------------
+    _c("device.gpu-parity", "kit", "The kit's exact mode matches Caffe on a GPU as on the CPU, at the same "
+       "tolerances.", "device", "not-checkable", ("nets.net:CaffeNet",), (),
+       "no GPU was available to this kit's tests so far: `bash tests/gpu/check.sh` on a CUDA machine checks it"),
+    _c("device.released-weights", "reference README", "Released caffemodels loaded by the kit give Caffe's numbers on "
+       "a real image.", "release", "not-checkable", ("weights.convert:convert",),
+       ("tests/caffe/test_released_weights.py::test_released_weights_match_real_caffe_on_an_image",),
+       f"{NOT_HERE}: `make test-caffe WEIGHTS=x.caffemodel NET=... IMAGE=...` checks it"),
+)
+
+
+# ---- every row of Tables 1-6, one claim each, read from the tables (nothing typed twice) ----------------------
+
+def _row_claims() -> tuple[Claim, ...]:
+    """A claim per table row: an FCN row is a result of the paper the kit can rerun but not here (the command
+    that would is in the note); another method's row is printed beside it for information."""
+    from . import tables
+
+    out = []
+    for table in tables.TABLES.values():
+        source = "arXiv 1411.4038 v2 appendix, Table 6" if table.number == 6 else f"{CVPR} Table {table.number}"
+        for row in table.rows:
+            slug = re.sub(r"[^a-z0-9]+", "-", row.method.lower()).strip("-")
+            cells = ", ".join(f"{tables.COLUMNS[k]} {'-' if v is None else f'{v:g}'}" for k, v in row.paper.items())
+            claim = f"{row.method} ({table.paper_split}): {cells or 'no paper row; the release is scored beside'}"
+            code = (f"reproduce.tables:TABLE{table.number}",) + (("nets.registry:RECORDS",) if row.net else ())
+            tests = (f"{TABLES}::test_every_cell_of_tables_1_to_6_is_recorded_as_printed",)
+            if row.status == "baseline":
+                out.append(_c(f"table{table.number}.{slug}", source, claim, "table", "informational", code, tests,
+                              "another method's number, printed beside the kit's"))
+                continue
+            how = (f"make reproduce-table{table.number} with the weights and data" if row.status == "released"
+                   else f"train {row.net} (make train NET={row.net}), then make reproduce-table{table.number} "
+                        "--retrained" if row.net else "a net the kit does not have")
+            out.append(_c(f"table{table.number}.{slug}", source, claim, "table", "not-checkable", code, tests,
+                          f"{NOT_HERE}: {how} reruns it"))
+    return tuple(out)
+
+
+CLAIMS = CLAIMS + _row_claims()

@@ -1,5 +1,5 @@
 """Scaling out on torch.distributed, launched by torchrun: the one module of the kit that knows about process
-groups (FACTS.md section 10).
+groups (ledger: metrics.sharded-sum, train.distributed).
 
 ``torchrun --nproc_per_node=N -m reproduce.evaluate NET ...`` starts N copies of an entry point with RANK,
 WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set. ``start()`` reads them, gives each rank one GPU

@@ -2,7 +2,7 @@
 
 What it does: runs the net over the split in list order (the reference's score.py), one image at a time at
 its own size, accumulates one confusion matrix per output over the whole split and prints pixel accuracy,
-mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with class names (FACTS.md section 4).
+mean accuracy, mean IU, frequency-weighted IU and a per-class IU table with class names (ledger: metrics.formulas).
 Optionally writes palette PNG predictions (--save-png) and a JSON record (--json: git revision, weights
 SHA-256, split hash, device, seconds per image, and each output's confusion matrix, so that any record can be
 re-scored and records of disjoint parts of a split merged: ``from_record``, ``merge``).

@@ -59,8 +59,12 @@ def resolve(reference: str) -> bool:
     return True
 
 
+OUTSIDE = "FACTS" + ".md"  # the document the kit was first audited against, which a clone does not have
+
+
 def citations(root: Path = REPO) -> dict[str, list[str]]:
-    """Claim id -> the places (``file:line``) that cite it as ``ledger: ID``."""
+    """Claim id -> the places (``file:line``) that cite it as ``ledger: ID``. A citation of a document outside
+    the repository is listed under its name, so that it fails as an unknown claim."""
     found: dict[str, list[str]] = {}
     paths: list[Path] = []
     for name in CITED_IN:
@@ -72,13 +76,15 @@ def citations(root: Path = REPO) -> dict[str, list[str]]:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for match in CITATION.finditer(line):
                 found.setdefault(match.group(1), []).append(f"{path.relative_to(root)}:{n}")
+            if OUTSIDE in line:
+                found.setdefault(OUTSIDE, []).append(f"{path.relative_to(root)}:{n}")
     return found
 
 
-def problems(claims: Iterable[Claim] = CLAIMS, tests: set[str] | None = None,
+def problems(claims: Iterable[Claim] | None = None, tests: set[str] | None = None,
              cited: dict[str, list[str]] | None = None) -> list[str]:
-    """Every way the ledger and the tree disagree, one line each naming the claim."""
-    claims = list(claims)
+    """Every way the ledger (default: CLAIMS) and the tree disagree, one line each naming the claim."""
+    claims = list(CLAIMS if claims is None else claims)
     tests = collected_tests() if tests is None else tests
     cited = citations() if cited is None else cited
     out = []
@@ -98,14 +104,17 @@ def problems(claims: Iterable[Claim] = CLAIMS, tests: set[str] | None = None,
             out.append(f"{c.id}: a {c.status} claim must say why in its note")
     known = set(ids)
     for claim_id, places in sorted(cited.items()):
-        if claim_id not in known:
+        if claim_id == OUTSIDE:
+            out.append(f"{OUTSIDE}: cited at {', '.join(places)}, a document a clone does not have; cite the "
+                       "ledger's claim instead (ledger" + ": ID)")
+        elif claim_id not in known:
             out.append(f"{claim_id}: cited at {', '.join(places)} but there is no such claim")
     return out
 
 
-def summary(claims: Iterable[Claim] = CLAIMS) -> str:
+def summary(claims: Iterable[Claim] | None = None) -> str:
     """Counts by status and kind, then every deviation and every claim not checkable here, one line each."""
-    claims = list(claims)
+    claims = list(CLAIMS if claims is None else claims)
     by_status = Counter(c.status for c in claims)
     lines = [f"claims ledger: {len(claims)} claims of the two papers and the reference release (reproduce/claims.py)",
              "  by status: " + ", ".join(f"{s} {by_status[s]}" for s in STATUSES),
@@ -118,8 +127,9 @@ def summary(claims: Iterable[Claim] = CLAIMS) -> str:
     return "\n".join(lines)
 
 
-def as_rows(claims: Iterable[Claim] = CLAIMS) -> list[dict]:
+def as_rows(claims: Iterable[Claim] | None = None) -> list[dict]:
     """The ledger as plain dicts, for the audit report."""
+    claims = CLAIMS if claims is None else claims
     return [{"id": c.id, "source": c.source, "claim": c.claim, "kind": c.kind, "status": c.status,
              "code": list(c.code), "tests": list(c.tests), "note": c.note} for c in claims]
 

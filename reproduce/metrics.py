@@ -1,4 +1,4 @@
-"""Segmentation scores from one confusion matrix accumulated over a whole split (FACTS.md section 4).
+"""Segmentation scores from one confusion matrix accumulated over a whole split (ledger: metrics.formulas).
 
 >>> hist = np.zeros((21, 21), np.int64)
 >>> for label, pred in pairs:

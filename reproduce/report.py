@@ -616,7 +616,7 @@ def _cell(v: object) -> str:
 
 def _status_class(status: str) -> str:
     s = str(status).lower()
-    if s in ("pass", "passed", "verified", "ok", "holds", "checked"):
+    if s in ("pass", "passed", "verified", "ok", "holds", "checked", "caffe"):
         return "ok"
     if s in ("fail", "failed", "differs", "broken"):
         return "bad"
@@ -626,9 +626,7 @@ def _status_class(status: str) -> str:
 def ledger_html(claims: Sequence[Mapping] | None) -> str:
     rows = ledger_rows(claims)
     if not rows:
-        return ("<p class='empty'>No claims ledger exists yet: it is written once the code layout settles. "
-                "When it exists, every claim appears here with its source, the code and tests that check it, "
-                "and its status.</p>")
+        return "<p class='empty'>The ledger given holds no claims.</p>"
     counts: dict[str, int] = {}
     for r in rows:
         counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
@@ -643,8 +641,7 @@ def ledger_html(claims: Sequence[Mapping] | None) -> str:
 def ledger_markdown(claims: Sequence[Mapping] | None) -> list[str]:
     rows = ledger_rows(claims)
     if not rows:
-        return ["No claims ledger exists yet (it is written once the code layout settles); when it does, each "
-                "claim is listed here with its status."]
+        return ["The ledger given holds no claims."]
 
     def md(v: object) -> str:
         return ", ".join(f"`{x}`" for x in v) if isinstance(v, list | tuple) else str(v).replace("|", "\\|")
@@ -850,9 +847,12 @@ def tables_section(records: Sequence[tuple[Path, dict]], results: Path) -> tuple
 
 def build_report(results: Path = RESULTS, claims: Sequence[Mapping] | None = None,
                  names: Sequence[str] | None = None) -> tuple[str, str]:
-    """The page and the Markdown summary as text."""
+    """The page and the Markdown summary as text; ``claims`` default to the kit's ledger (reproduce/claims.py)."""
     import nets
 
+    from .ledger import as_rows
+
+    claims = as_rows() if claims is None else claims
     names = list(names or nets.NAMES)
     sections, summaries = [], []
     for name in names:
@@ -920,7 +920,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.report", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "audit", help="folder for index.html and summary.md")
     p.add_argument("--results", type=Path, default=RESULTS, help="where the table records are (default results/)")
-    p.add_argument("--ledger", type=Path, help="a JSON list of claims (id, source, claim, status, code, tests)")
+    p.add_argument("--ledger", type=Path, help="a JSON list of claims (id, source, claim, status, code, tests); "
+                   "default: the kit's own ledger, reproduce/claims.py")
     args = p.parse_args(argv)
     claims = None
     if args.ledger is not None:

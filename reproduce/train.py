@@ -65,7 +65,8 @@ SAMPLER_RULE = "draw j of the reference stream goes to rank j mod world_size"
 
 
 # ---- the CVPR regime ----------------------------------------------------------------------------------------
-# The CVPR paper's solver is a recipe of the net records ("cvpr" in NetRecord.recipes, nets/registry.py).
+# The CVPR paper's solver (ledger: train.cvpr-regime) is a recipe of the net records ("cvpr" in
+# NetRecord.recipes, nets/registry.py).
 
 
 def cvpr_solver(record: NetRecord) -> Solver:

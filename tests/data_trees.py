@@ -9,7 +9,8 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-# FACTS.md section 3, typed again here on purpose: the readers' constants are checked against these.
+# The papers' and the reference's values (ledger: data.means, data.splits), typed again here on purpose: the
+# readers' constants are checked against these.
 VOC_MEAN = (104.00699, 116.66877, 122.67892)
 NYUD_MEAN = (116.190, 97.203, 92.318)
 NYUD_HHA_MEAN = (132.431, 94.076, 118.477)

@@ -2,7 +2,7 @@
 reference): one folder per net with its train/val (VOC, PASCAL-Context) or trainval/test (NYUD, SIFT Flow) net
 files, each opening with a Python data layer whose param_str is a Python dict literal, and closing each score
 with a SoftmaxWithLoss layer, as the reference's net.py files wrote them; voc-fcn8s also gets a deploy.prototxt
-(Input layer, no Dropout), and every folder a solver.prototxt. FACTS.md section 11 describes that layout.
+(Input layer, no Dropout), and every folder a solver.prototxt. The ledger's reference.prototxts describes that layout.
 """
 
 from __future__ import annotations

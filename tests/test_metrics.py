@@ -1,4 +1,4 @@
-"""reproduce.metrics against confusion matrices worked out by hand (FACTS.md section 4)."""
+"""reproduce.metrics against confusion matrices worked out by hand (ledger: metrics.formulas)."""
 
 from __future__ import annotations
 

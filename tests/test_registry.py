@@ -15,11 +15,11 @@ from reproduce import datasets, tables
 from weights import zoo
 
 
-def test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_the_papers_two():
+def test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_fcn_googlenet():
     assert nets.NAMES == tuple(registry.RECORDS)
     assert all(rec.name == name for name, rec in registry.RECORDS.items())
     assert nets.NAMES[:15] == registry.REFERENCE_NAMES
-    # The paper's, never released: FCN-GoogLeNet (Table 1) and the NYUD FCN-16s RGB-HHA (Table 4).
+    # The paper's, never released: FCN-GoogLeNet (Table 1), then the NYUD FCN-16s RGB-HHA (Table 4).
     assert nets.NAMES[15:] == ("voc-fcn-googlenet", "nyud-fcn16s-color-hha")
 
 

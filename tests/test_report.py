@@ -63,7 +63,7 @@ def test_the_trunk_is_drawn_as_stages_with_their_strides():
 def test_the_page_is_one_static_file_without_script_or_network(tmp_path):
     page, md = report.build_report(tmp_path, names=["voc-fcn8s", "nyud-fcn32s-color-hha"])
     assert "<script" not in page.lower() and not re.search(r"""(src|href)=["']?(https?:)?//""", page)
-    assert page.count("<svg class=\"net\"") == 2 and "No claims ledger exists yet" in page
+    assert page.count("<svg class=\"net\"") == 2 and "<code>geometry.crop-offsets</code>" in page  # the ledger
     assert "No table records yet" in page and "| voc-fcn8s | data | score | score_pool4c 5, score_pool3c 9, score 31 " \
                                               "| ok |" in md
 

@@ -60,7 +60,7 @@ class WeightsFormatError(ValueError):
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 ZIP_MAGIC = b"PK\x03\x04"
 
-# torchvision's vgg16 module path -> the Caffe layer (FACTS.md section 8: features 0, 2, 5, ... are
+# torchvision's vgg16 module path -> the Caffe layer (ledger: format.torchvision-vgg16; features 0, 2, 5, ... are
 # conv1_1 .. conv5_3 between the ReLUs and pools; classifier 0, 3, 6 are fc6, fc7, fc8 between ReLU/Dropout).
 TORCHVISION_VGG16: dict[str, str] = {
     "features.0": "conv1_1", "features.2": "conv1_2",

@@ -43,7 +43,7 @@ LOSS_RTOL = 1e-4  # the summed loss inherits the scores' float32 error (~1e-6 of
 
 def recipe_normalize(name: str) -> bool:
     """The loss normalisation of the net's solver record: FCN-AlexNet's reference solver and FCN-GoogLeNet's CVPR
-    regime normalise (FACTS.md sections 2 and 9), the heavy recipe sums."""
+    regime normalise (ledger: train.heavy, train.cvpr-regime), the heavy recipe sums."""
     return nets.record(name).solver.normalize
 
 
