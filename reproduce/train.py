@@ -126,7 +126,9 @@ class Trainer:
     each of the world's N ranks runs iter_size / N passes per iteration. Images are drawn by data's
     ReferenceSampler (seed 1337: the reference's order), draw j going to rank j mod N; ``draws`` counts the
     run's draws, so a snapshot resumes the sequence where it stopped. Dropout's masks are seeded by
-    (``dropout_seed``, draw).
+    (``dropout_seed``, draw). The lr_mult / decay_mult are the net's as ``setting`` applies them
+    (nets.solver.recipe_multipliers); ``variant`` names the record's training variant the net was built as,
+    which the snapshots record and a resume must match.
     """
 
     def __init__(self, net: nn.Module, setting: Solver, reader: Sequence[Mapping[str, np.ndarray]],
