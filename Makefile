@@ -47,8 +47,9 @@ lint: $(STAMP)
 # A missing NET= stops make with what to pass, before any recipe runs.
 need-net = $(if $(NET),,$(error make $@ needs NET=<name>, for example: make $@ NET=$(1); the names: make weights-list))
 
+# SOURCE="URL[#md5=HEX] ..." adds sources of your own (a lab mirror), tried first, in order (README: Weights).
 weights: $(STAMP)
-	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch $(NET)
+	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch $(NET) $(foreach s,$(SOURCE),--source '$(s)')
 
 weights-list: $(STAMP)
 	$(PY) -m weights.zoo list

@@ -4,7 +4,9 @@
 A download goes to ``<dest>.part`` and is continued with an HTTP Range request on the next attempt; ``dest``
 appears only when the file is complete (the length the server announced, and ``size`` when one is known). A
 server that ignores Range gets the whole file again; a partial file that is no prefix of the server's file
-(416 with another total) is our own leftover, so it is removed and the download starts afresh once.
+(416 with another total) is our own leftover, so it is removed and the download starts afresh once. With
+``refuse_html`` a response served as a web page (an error or login page where a binary file was expected) is an
+error quoting the page, and nothing of it is written. Google Drive's confirmation page is data.drive's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,6 +25,7 @@ from .errors import DownloadError
 
 USER_AGENT = "fcn-kit downloader"
 _CHUNK = 1 << 20
+MAX_PAGE = 1 << 20  # bytes of a web page read to say what it is (error and confirmation pages are a few kB)
 
 
 class Unreachable(DownloadError):
@@ -30,6 +34,49 @@ class Unreachable(DownloadError):
     def __init__(self, url: str, reason: object):
         self.url = url
         super().__init__(f"cannot reach {url}: {reason}")
+
+
+class _PageText(HTMLParser):
+    """The title and the visible text of a web page (scripts and styles left out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title: list[str] = []
+        self.text: list[str] = []
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("title", "script", "style"):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._in and self._in[-1] == tag:
+            self._in.pop()
+
+    def handle_data(self, data: str) -> None:
+        where = self._in[-1] if self._in else ""
+        if where == "title":
+            self.title.append(data)
+        elif where not in ("script", "style"):
+            self.text.append(data)
+
+
+def page_summary(page: bytes, limit: int = 300) -> str:
+    """What a web page says, in one line: its title, then its visible text, cut at ``limit`` characters."""
+    parser = _PageText()
+    parser.feed(page.decode("utf-8", "replace"))
+    parser.close()
+    title = " ".join(" ".join(parser.title).split())
+    text = " ".join(" ".join(parser.text).split())
+    if title and text.startswith(title):
+        text = text[len(title):].lstrip(" -:")
+    line = f"{title}: {text}" if title and text else title or text or "an empty page"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def is_web_page(headers) -> bool:
+    """Whether a response's Content-Type says it is a web page (HTML), not a file."""
+    return headers.get_content_type() in ("text/html", "application/xhtml+xml")
 
 
 def _total_from_content_range(value: str | None) -> int | None:
@@ -51,9 +98,10 @@ def _open(url: str, offset: int, timeout: float, headers: dict[str, str] | None)
 
 def download(url: str, dest: str | os.PathLike, *, size: int | None = None, timeout: float = 60.0,
              progress: bool | None = None, chunk: int = _CHUNK, headers: dict[str, str] | None = None,
-             _restarted: bool = False) -> Path:
+             refuse_html: bool = False, _restarted: bool = False) -> Path:
     """Download ``url`` to ``dest`` through ``dest``.part (resumed if present) and return ``dest``. A complete
-    ``dest`` is returned as it is. ``progress``: True / False, or None for a bar on a terminal only."""
+    ``dest`` is returned as it is. ``progress``: True / False, or None for a bar on a terminal only.
+    ``refuse_html``: a web page in answer is a DownloadError quoting it (the .part is left as it was)."""
     dest = Path(dest)
     if dest.is_file():
         if size is not None and dest.stat().st_size != size:
@@ -74,9 +122,12 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
             if not _restarted:  # our partial is no prefix of the server's file: start over, once
                 part.unlink()
                 return download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
-                                headers=headers, _restarted=True)
+                                headers=headers, refuse_html=refuse_html, _restarted=True)
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
     with response:
+        if refuse_html and is_web_page(response.headers):
+            raise DownloadError(f"{url} answered with a web page, not the file: "
+                                f"{page_summary(response.read(MAX_PAGE))}")
         resumed = offset > 0 and response.status == 206
         if resumed:
             start = int((response.headers.get("Content-Range") or "bytes 0-").split()[1].split("-")[0])

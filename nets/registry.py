@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from data.preprocess import MEAN_VALUES, TOP_KINDS
 
@@ -40,16 +42,19 @@ class Input:
 
 @dataclass(frozen=True)
 class Source:
-    """One place a weights file can be fetched from, with the checksums someone published for that file."""
+    """One place a weights file can be fetched from, with the checksums someone published for that file.
+    ``format`` is what the file is expected to hold, a name of weights.formats ("caffemodel", "state_dict",
+    "torchvision-vgg16", "chainer-npz"; "" for unknown): the converter tells it by content all the same."""
 
     url: str
     format: str = "caffemodel"
     checksums: Mapping[str, str] = field(default_factory=dict)  # algorithm ("sha1", "md5", "sha256") -> hex
-    checksums_by: str = ""  # who published them
+    checksums_by: str = ""  # who published them (and the file)
+    file: str = ""  # the file's name in the weights folder, where the URL's path does not give it (Drive)
 
     @property
     def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.file or PurePosixPath(unquote(urlsplit(self.url).path)).name
 
 
 @dataclass(frozen=True)
@@ -166,17 +171,67 @@ BERKELEY = "http://dl.caffe.berkeleyvision.org"
 VGG_PAGE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonyan & Zisserman's page
 
 
+# Third-party copies of the reference's files on Google Drive, each with the md5 its own project publishes
+# (torchfcn's in torchfcn/models/*.py, wkentaro/fcn's in fcn/models/*.py), tried after the reference's server in
+# this order. torchfcn (wkentaro/pytorch-fcn) converted the caffemodels to torch state_dicts with the Caffe layer
+# names; its at-once file lacks the Scale blobs, filled from the net's definition (ledger: format.ports).
+# wkentaro/fcn converted them to Chainer .npz files; its model code pairs each md5 with an old-style Drive id
+# (0B9P1L--7Wd2v...), and the ids here are its README's current links for the same file names (gdown's README
+# shows fcn8s_from_caffe.npz at its id with that md5).
+DRIVE = "https://drive.google.com/uc?id="
+TORCHFCN = "torchfcn (wkentaro/pytorch-fcn, torchfcn/models/*.py)"
+CHAINER_FCN = "wkentaro/fcn (md5 in fcn/models/*.py, Drive id in its README)"
+
+
+def _drive(file_id: str, file: str, fmt: str, md5: str, by: str) -> Source:
+    return Source(f"{DRIVE}{file_id}", fmt, {"md5": md5}, by, file)
+
+
+def _torchfcn(file_id: str, file: str, md5: str) -> Source:
+    return _drive(file_id, file, "state_dict", md5, TORCHFCN)
+
+
+def _chainer(file_id: str, file: str, md5: str) -> Source:
+    return _drive(file_id, file, "chainer-npz", md5, CHAINER_FCN)
+
+
+MIRRORS: dict[str, tuple[Source, ...]] = {
+    "voc-fcn32s": (_torchfcn("11k2Q0bvRQgQbT6-jYWeh6nmAsWlSCY3f", "fcn32s_from_caffe.pth",
+                             "d3eb467a80e7da0468a20dfcbc13e6c8"),
+                   _chainer("1l5Ubj7zflQAwaNI7G35DzNcMoTf8CDLW", "fcn32s_from_caffe.npz",
+                            "b7f0a2e66229ccdb099c0a60b432e8cf")),
+    "voc-fcn16s": (_torchfcn("1bctu58B6YH9bu6lBBSBB2rUeGlGhYLoP", "fcn16s_from_caffe.pth",
+                             "a2d4035f669f09483b39c9a14a0d6670"),
+                   _chainer("1kwLpLz1jzQqqF5QxQphsO4-aObQIQMWS", "fcn16s_from_caffe.npz",
+                            "7c9b50a1a8c6c20d3855d4823bbea61e")),
+    "voc-fcn8s": (_torchfcn("1ieXWyoG68xqoHJPWdyrDyaIaaWlfmUxI", "fcn8s_from_caffe.pth",
+                            "de93e540ec79512f8770033849c8ae89"),
+                  _chainer("1l_5RK28JRL19wpT22B-DY9We3TVXnnQQ", "fcn8s_from_caffe.npz",
+                           "256c2a8235c1c65e62e48d3284fbd384")),
+    "voc-fcn8s-atonce": (_torchfcn("0B9P1L--7Wd2vblE1VUIxV1o2d2M", "fcn8s-atonce_from_caffe.pth",
+                                   "bfed4437e941fef58932891217fe6464"),
+                         _chainer("1lNHAz5QEo-OoHL8uAUuBPki-8xrEArhs", "fcn8s-atonce_from_caffe.npz",
+                                  "5f3ffdc7fae1066606e1ef45cfda548f")),
+    "vgg16": (_drive("1adDBTGY3GcEB_47dvcibajyzi872RAs3", "vgg16_from_caffe.pth", "torchvision-vgg16",
+                     "aa75b158f4181e7f6230029eb96c1b13", TORCHFCN),
+              _chainer("1lKjYpFOc9EAPIt7foOO2nbaOWIpIZRaw", "vgg16_from_caffe.npz",
+                       "54a0cddc1392ccc4056bbeecbb30f3d4")),
+}
+
+
 def _release(name: str, file: str, checksums: Mapping[str, str] | None = None, by: str = "",
              note: str = "") -> Weights:
-    """A caffemodel the reference published on its server (it publishes no hashes or sizes)."""
-    return Weights(name, (Source(f"{BERKELEY}/{file}.caffemodel", "caffemodel", dict(checksums or {}), by),),
-                   note=note)
+    """A caffemodel the reference published on its server (it publishes no hashes or sizes), then its known
+    mirrors."""
+    return Weights(name, (Source(f"{BERKELEY}/{file}.caffemodel", "caffemodel", dict(checksums or {}), by),
+                          *MIRRORS.get(name, ())), note=note)
 
 
 # The ILSVRC classifiers the FCNs start from (ledger: init.ilsvrc). Their means are not recorded: the FCN
 # recipe fine-tunes them with the target dataset's mean.
 CLASSIFIERS: dict[str, Weights] = {w.name: w for w in (
-    Weights("vgg16", (Source(f"{VGG_PAGE}/VGG_ILSVRC_16_layers.caffemodel"),), note="V1 'layers' format"),
+    Weights("vgg16", (Source(f"{VGG_PAGE}/VGG_ILSVRC_16_layers.caffemodel"), *MIRRORS["vgg16"]),
+            note="V1 'layers' format"),
     Weights("caffenet", (Source(f"{BERKELEY}/bvlc_reference_caffenet.caffemodel"),)),
     Weights("googlenet", (Source(f"{BERKELEY}/bvlc_googlenet.caffemodel", "caffemodel",
                                  {"sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204"},

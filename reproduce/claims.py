@@ -401,6 +401,25 @@ CLAIMS: tuple[Claim, ...] = (
        ("nets.registry:RECORDS", "weights.zoo:verify"),
        ("tests/test_weights_zoo.py::test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet",),
        f"{NOT_HERE}: `make weights NET=voc-fcn8s` verifies the file"),
+    _c("release.mirrors", "torchfcn torchfcn/models/*.py; wkentaro/fcn fcn/models/*.py and README", "The reference's "
+       "server has been down repeatedly (2017, 2018, 2019, 2024); torchfcn's .pth and Chainer fcn's .npz copies of "
+       "the four VOC VGG16 releases and of VGG16 are tried after it, each file verified against the md5 its own "
+       "project published.", "release", "checked", ("nets.registry:MIRRORS", "weights.zoo:fetch", "weights.zoo:verify"),
+       ("tests/test_weights_mirrors.py::test_the_vgg_voc_releases_and_vgg16_list_the_reference_then_torchfcn_then_chainer_fcn_each_with_its_md5",
+        "tests/test_weights_mirrors.py::test_sources_are_tried_in_order_and_each_file_is_checked_against_its_own_sources_md5",
+        "tests/test_weights_mirrors.py::test_a_user_source_with_each_hash_kind_is_tried_first_and_verified"),
+       "the order and the verification are checked on 127.0.0.1; the real files cannot be fetched here"),
+    _c("release.drive", "Google Drive's large-file confirmation", "Drive's confirmation page (form with confirm and "
+       "uuid, confirm link, download_warning cookie) is followed to the file, which then resumes with Range; a page "
+       "without the file is an error quoting it.", "release", "checked", ("data.drive:resolve", "data.drive:download"),
+       ("tests/test_weights_mirrors.py::test_a_drive_file_arrives_whole_whichever_way_drive_asks_to_confirm_it",
+        "tests/test_weights_mirrors.py::test_a_drive_page_without_the_file_is_an_error_naming_the_source_and_quoting_the_page",
+        "tests/test_weights_mirrors.py::test_an_interrupted_drive_download_resumes_with_range_after_a_fresh_confirmation"),
+       "checked against a local imitation of Drive; whether Drive itself honours Range is not checkable here"),
+    _c("release.at-once-complete", "torchfcn FCN8sAtOnce (scales pool4 and pool3 in forward)", "A torchfcn at-once "
+       "file converts to a complete .h5: the Scale blobs it lacks are filled from the net's definition.", "format",
+       "checked", ("weights.convert:convert", "weights.zoo:convert_checked"),
+       ("tests/test_weights_mirrors.py::test_a_torchfcn_mirror_converts_to_a_complete_h5_with_the_scale_blobs_from_the_nets_definition",)),
     # ---- timings ---------------------------------------------------------------------------------------------
     _c("timing.paper", f"{CVPR} Tables 1 and 3; {PAMI} abstract", "Forward times on a 2015 Tesla K40c at 500x500: "
        "50 / 210 / 59 ms (AlexNet / VGG16 / GoogLeNet), FCN-8s ~175 ms; one tenth of a second per typical image.",

@@ -4,7 +4,7 @@ Writes ``results/audit/index.html`` (one static page: inline CSS and SVG, no scr
 ``results/audit/summary.md``. Per net: a drawing of the net made from its spec (the trunk as a strip of blocks
 with their strides, the score / upsample / crop / fuse path of every skip, each layer with its geometry), the
 coordinate-map arithmetic behind each crop offset (19, 5, 27, 9, 31, 18), and the layer table. Then the
-claims ledger (or a line saying there is none yet), and, for every table record that exists
+claims ledger (reproduce/claims.py, or the one given), and, for every table record that exists
 (results/tableN.json from ``make reproduce-tableN``, results/smoke/tableN.json from a SMOKE run), the
 paper's scores beside the kit's and the per-class IU as bar charts.
 
@@ -604,7 +604,7 @@ def ledger_rows(claims: Iterable[Mapping] | None) -> list[dict]:
         if missing:
             raise ValueError(f"claim {i} ({c.get('id', '?')}) lacks {missing}; every claim needs "
                              f"{', '.join(LEDGER_FIELDS)}")
-        rows.append({k: c[k] for k in LEDGER_FIELDS})
+        rows.append({**{k: c[k] for k in LEDGER_FIELDS}, "note": c.get("note", "")})
     return rows
 
 
@@ -624,6 +624,8 @@ def _status_class(status: str) -> str:
 
 
 def ledger_html(claims: Sequence[Mapping] | None) -> str:
+    """Counts by status, the claims a reader must know about (deviations, not checkable here) in full, and the
+    whole ledger folded in a <details> element (static HTML: it opens without a script)."""
     rows = ledger_rows(claims)
     if not rows:
         return "<p class='empty'>The ledger given holds no claims.</p>"
@@ -631,11 +633,24 @@ def ledger_html(claims: Sequence[Mapping] | None) -> str:
     for r in rows:
         counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
     summary = " ".join(f"<span class='badge {_status_class(k)}'>{esc(k)}: {v}</span>" for k, v in counts.items())
-    body = "".join(f"<tr><td><code>{esc(r['id'])}</code></td><td>{_cell(r['source'])}</td><td>{_cell(r['claim'])}"
-                   f"</td><td><span class='badge {_status_class(r['status'])}'>{esc(r['status'])}</span></td>"
-                   f"<td>{_cell(r['code'])}</td><td>{_cell(r['tests'])}</td></tr>" for r in rows)
-    return (f"<p>{summary}</p><table class='ledger'><tr><th>id</th><th>source</th><th>claim</th><th>status</th>"
-            f"<th>code</th><th>tests</th></tr>{body}</table>")
+
+    def table(chosen: list[dict]) -> str:
+        body = "".join(f"<tr><td><code>{esc(r['id'])}</code></td><td>{_cell(r['source'])}</td>"
+                       f"<td>{_cell(r['claim'])}{_note(r)}</td><td><span class='badge {_status_class(r['status'])}'>"
+                       f"{esc(r['status'])}</span></td><td>{_cell(r['code'])}</td><td>{_cell(r['tests'])}</td></tr>"
+                       for r in chosen)
+        return (f"<table class='ledger'><tr><th>id</th><th>source</th><th>claim</th><th>status</th><th>code</th>"
+                f"<th>tests</th></tr>{body}</table>")
+
+    deviations = [r for r in rows if r["status"] == "deviation"]
+    return (f"<p>{len(rows)} claims. {summary}</p>"
+            f"<h3>Deviations: the kit's choice, and why ({len(deviations)})</h3>{table(deviations)}"
+            f"<details><summary>All {len(rows)} claims, with the code and the tests that check each"
+            f"</summary>{table(rows)}</details>")
+
+
+def _note(row: Mapping) -> str:
+    return f"<br><small>{esc(row['note'])}</small>" if row.get("note") else ""
 
 
 def ledger_markdown(claims: Sequence[Mapping] | None) -> list[str]:
@@ -676,6 +691,12 @@ h4 { font-size: 13.5px; margin: 10px 0 4px; font-weight: 600; }
 .scroll { overflow-x: auto; padding-bottom: 4px; }
 svg text { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 table { border-collapse: collapse; font-size: 12.5px; }
+table.ledger { width: 100%; table-layout: fixed; }
+table.ledger th:nth-child(1) { width: 13%; } table.ledger th:nth-child(2) { width: 14%; }
+table.ledger th:nth-child(3) { width: 37%; } table.ledger th:nth-child(4) { width: 8%; }
+table.ledger td { vertical-align: top; overflow-wrap: anywhere; }
+table.ledger td:nth-child(5) code, table.ledger td:nth-child(6) code { font-size: 10.5px; }
+details > summary { cursor: pointer; color: var(--blue); margin: 10px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 9px; text-align: left; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; background: #fafbfd; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -873,10 +894,10 @@ def build_report(results: Path = RESULTS, claims: Sequence[Mapping] | None = Non
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>FCN kit audit</title><style>{CSS}</style></head>
 <body><header><h1>FCN reproduction kit: audit</h1>
-<p>The fifteen reference nets as the kit builds them, drawn from their specs; every crop offset derived from the
-layers' coordinate maps and compared with the reference's table; the claims ledger; the paper's tables beside the
-kit's measurements. Written {esc(stamp)} by <code>make audit</code>.</p><nav>{nav}<a href='#ledger'>ledger</a>
-<a href='#tables'>tables</a></nav></header>
+<p>The kit's nets as it builds them, drawn from their specs; every crop offset derived from the layers'
+coordinate maps and compared with the reference's table; the paper's tables beside the kit's measurements; the
+claims ledger. Written {esc(stamp)} by <code>make audit</code>.</p>
+<nav>{nav}<a href='#tables'>tables</a> <a href='#ledger'>ledger</a></nav></header>
 <main>
 <h2>Nets <span class='badge {"ok" if ok else "bad"}'>{"every crop offset equals the reference's" if ok
                                                       else "a crop offset differs"}</span></h2>
@@ -888,8 +909,8 @@ kit's measurements. Written {esc(stamp)} by <code>make audit</code>.</p><nav>{na
 <h2>The nets, drawn from their specs</h2>
 {LEGEND}
 {''.join(sections)}
-<h2 id="ledger">Claims ledger</h2><div class="card">{ledger_html(claims)}</div>
 <h2 id="tables">Paper tables</h2>{tables_html}
+<h2 id="ledger">Claims ledger</h2><div class="card">{ledger_html(claims)}</div>
 </main></body></html>
 """
     md = ["# FCN kit audit", "", f"Written {stamp} by `make audit` (the page: `results/audit/index.html`).", "",
@@ -897,7 +918,7 @@ kit's measurements. Written {esc(stamp)} by <code>make audit</code>.</p><nav>{na
     md += [f"| {s.name} | {', '.join(s.inputs)} | {', '.join(s.outputs)} | "
            f"{', '.join(f'{d.crop} {d.offset}' for d in s.crops)} | {'ok' if s.crops_ok else 'DIFFERS'} |"
            for s in summaries]
-    md += ["", "## Claims ledger", "", *ledger_markdown(claims), "", "## Paper tables", "", *tables_md]
+    md += ["", "## Paper tables", "", *tables_md, "", "## Claims ledger", "", *ledger_markdown(claims)]
     return page, "\n".join(md).rstrip() + "\n"
 
 

@@ -194,6 +194,20 @@ def test_format_is_told_by_content_not_by_file_name(tmp_path, at_once_params):
     assert sniff(files["state_dict"]) == "torch" and sniff(files["chainer-npz"]) == "npz"
 
 
+def test_convert_with_net_fills_torchfcns_missing_scale_blobs_so_the_h5_is_complete_and_loads_strictly(
+        tmp_path, at_once_params, capsys):
+    """What make weights NET=voc-fcn8s-atonce does with torchfcn's at-once file: a .h5 with every blob of the net."""
+    src = write_state_dict(tmp_path / "fcn8s-atonce_from_caffe.pth", layers_of(without_scale(at_once_params)))
+    h5 = convert_cli.convert(src, tmp_path / "at-once.h5", net=AT_ONCE, log=None)
+    stored = read_h5(h5)
+    assert_bit_identical(stored.blobs(), at_once_params, ordered=False)
+    assert {x.name: x.type for x in stored.layers if x.name.startswith("scale_")} == {"scale_pool4": "Scale",
+                                                                                     "scale_pool3": "Scale"}
+    capsys.readouterr()
+    weights.load(nets.build(AT_ONCE), h5)  # the kit's own format: strict, nothing to fill
+    assert capsys.readouterr().out == ""
+
+
 def test_convert_turns_a_state_dict_into_an_h5_that_loads_like_the_file(tmp_path, at_once_params, capsys):
     params = {k: at_once_params[k] for k in ("conv1_1", "score_fr", "upscore8")}
     src = write_state_dict(tmp_path / "some.pth", layers_of(params))
@@ -206,7 +220,7 @@ def test_convert_turns_a_state_dict_into_an_h5_that_loads_like_the_file(tmp_path
                                  "sha256 ")
     assert printed[5].startswith("note: a torch state_dict with Caffe layer names (the kit's or torchfcn's) stores "
                                  "no Scale blobs")
-    assert "python -m weights.export NET SRC DST.h5 --format h5" in printed[5]
+    assert "convert with --net NET, which fills them from the net's definition" in printed[5]
     assert_bit_identical(read_h5(tmp_path / "some.h5").blobs(), params)
 
 

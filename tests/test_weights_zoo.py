@@ -68,7 +68,7 @@ def test_fetch_downloads_verifies_converts_and_says_where_from(server, payload, 
     assert (tmp_path / "fcn-tiny.caffemodel").read_bytes() == payload
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*tmp"))
     assert f"sha256 {digest}  fcn-tiny.caffemodel (sha256 verified)" in out
-    assert f"weights at {h5} (from {entry.sources[0].url})" in out
+    assert f"weights at {h5} (from source 1, {entry.sources[0].url})" in out
     assert {x.name: x.shapes for x in read_h5(h5).layers} == {"conv1_1": ((64, 3, 3, 3), (64,)),
                                                                "fc6": ((100, 1000),)}
 
@@ -106,7 +106,7 @@ def test_sources_are_tried_in_order_one_line_each_until_one_gives_a_verified_fil
     assert "gone/fcn-tiny.caffemodel: " in out and "404" in out
     assert f"md5 {hashlib.md5(payload + b'tampered').hexdigest()}, expected {good} (published by the mirror)" in out
     assert "removed (it was downloaded just now)" in out and not (tmp_path / "fcn-tiny-bad.caffemodel").exists()
-    assert f"(from {entry.sources[2].url})" in out and h5.is_file()
+    assert f"(from source 3, {entry.sources[2].url})" in out and h5.is_file()
 
 
 def test_a_hand_placed_file_that_fails_its_checksum_is_moved_aside_never_deleted(payload, tmp_path, capsys):

@@ -6,7 +6,9 @@ or a torch state_dict (.pth / .pt: the kit's, torchfcn's, torchvision's VGG16) o
 by content; prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32
 datasets in Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root
 attributes. The .h5 appears only when complete, and only when the file's parameter layers pass the ``--net``
-check (by default: a strict part of a kit net is refused as a cut file).
+check (by default: a strict part of a kit net is refused as a cut file). With ``--net NAME``, the blobs a format
+never stores (the at-once net's Scale factors in torchfcn's and Chainer fcn's files) are filled from NAME's
+definition and the line says so, so that the .h5 is complete.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from data.files import sha256_file
-from data.layout import kit_command
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
-from .formats import DESCRIPTIONS, NOT_STORED, read, sniff
+from .formats import DESCRIPTIONS, NOT_STORED, fill_from_definition, read, sniff
 from .snapshot import AUTO, UNCHECKED, WeightsMismatchError, check_layers, kit_net_shapes, write_h5
 
 
@@ -80,31 +81,45 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
 def _convert_other_format(src: Path, dst: Path, digest: str, log: Callable[[str], None] | None,
                           net: str | dict) -> Path:
     """A torch state_dict or Chainer .npz (read whole: they are not streamable) to a weights .h5. A cut file
-    fails in its container (zip or pickle), so the AUTO check only says which kit net the layers match; with
-    ``net`` named, its parameter layers must all be there except those of the types the format never stores."""
+    fails in its container (zip or pickle), so the AUTO check only says which kit net the layers match. With
+    ``net`` named, the layers of the types the format never stores (torchfcn's and Chainer fcn's at-once Scale
+    blobs) are filled from the net's definition, said in one line, and the .h5 must then hold exactly the net's
+    parameter layers: it loads strictly."""
     model = read(src)
-    skipped = NOT_STORED.get(model.format, ())
+    layers = list(model.layers)
+    filled = None
+    if isinstance(net, str) and net not in (AUTO, UNCHECKED) and model.format in NOT_STORED:
+        layers, filled = _fill_not_stored(layers, model.format, net, src.name)
     verdict: list[str] = []
 
     def check(shapes: dict[str, list[tuple[int, ...]]]) -> None:
-        if isinstance(net, str) and net in (AUTO, UNCHECKED):
-            verdict.append(check_layers(shapes, UNCHECKED, src.name))
-            return
-        import nets
+        verdict.append(check_layers(shapes, UNCHECKED if net == AUTO else net, src.name))
 
-        want = {k: v for k, v in kit_net_shapes(net).items() if nets.spec(net).layer(k).type not in skipped}
-        verdict.append(check_layers(shapes, want, src.name))
-
-    write_h5(dst, model.layers, {"source": src.name, "source_sha256": digest}, log=log, check=check)
+    write_h5(dst, layers, {"source": src.name, "source_sha256": digest}, log=log, check=check)
     if log is not None:
+        if filled:
+            log(filled)
         for line in verdict:
             log(line)
         log(f"{src.name} ({DESCRIPTIONS[model.format]}, sha256 {digest}) -> {dst}")
-        if model.format in NOT_STORED:
+        if model.format in NOT_STORED and net == AUTO:
             log(f"note: a {DESCRIPTIONS[model.format]} stores no {'/'.join(NOT_STORED[model.format])} blobs "
                 "(torchfcn and Chainer fcn scale the at-once net's pool4 and pool3 in code); for a net with such "
-                f"layers make its complete .h5 with {kit_command('weights.export', 'NET SRC DST.h5 --format h5')}")
+                "layers convert with --net NET, which fills them from the net's definition")
     return dst
+
+
+def _fill_not_stored(layers: list[CaffeLayer], fmt: str, net_name: str, source: str
+                     ) -> tuple[list[CaffeLayer], str | None]:
+    """``layers`` plus the blobs of the net's layers that format ``fmt`` does not store (weights.formats'
+    fill_from_definition, the rule weights.load applies), and the line saying so (None when none were missing)."""
+    import nets
+
+    spec = nets.spec(net_name)
+    have = {layer.name: layer.blobs for layer in layers if layer.blobs}
+    blobs, filled = fill_from_definition(spec.layers, spec.param_shapes(), have, fmt, source, net_name)
+    added = [CaffeLayer(name, spec.layer(name).type, tuple(blobs[name])) for name in blobs if name not in have]
+    return [*layers, *added], filled
 
 
 def main(argv: list[str] | None = None) -> int:

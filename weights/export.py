@@ -6,8 +6,8 @@ SRC is any weights file ``weights.load`` reads (.h5, caffemodel, torch state_dic
 strictly into NET first, so a file made for another net is an error before anything is written. DST appears
 only when complete.
 
-- ``h5``: the kit's own file (Caffe's HDF5 snapshot layout), complete for NET: the way to turn torchfcn's or
-  Chainer fcn's at-once file, which holds no Scale blobs, into a file that loads strictly.
+- ``h5``: the kit's own file (Caffe's HDF5 snapshot layout), complete for NET: torchfcn's or Chainer fcn's
+  at-once file, which holds no Scale blobs, becomes a file that loads strictly (as with weights.convert --net).
 - ``torchfcn``: a ``torch.save`` state_dict that torchfcn's model class (TORCHFCN_CLASSES) loads with
   ``strict=True``: the kit's keys, which are torchfcn's, less the Scale blobs (torchfcn's FCN8sAtOnce scales
   pool4 and pool3 in code).

@@ -2,11 +2,16 @@
 
 ``.venv/bin/python -m weights.zoo list``        every entry, its sources, what is verifiable, what is present
 ``.venv/bin/python -m weights.zoo fetch NAME``  try each source in turn, verify, convert to NAME.h5, check it fits
+``.venv/bin/python -m weights.zoo fetch NAME --source URL[#md5=HEX|#sha1=HEX|#sha256=HEX][&file=NAME]``
+                                              a source of your own (a lab mirror), tried first; repeatable
 ``.venv/bin/python -m weights.zoo path NAME``   print where NAME.h5 lies (or would lie)
 
 The entries are the net records' releases and the ILSVRC classifiers (nets.registry): nothing is listed here a
-second time. The weights folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``; it holds each
-source's file as downloaded (or put there by hand) and ``<NAME>.h5`` as converted.
+second time. Each lists its sources in order: the reference's server, then the known mirrors (torchfcn's and
+Chainer fcn's copies on Google Drive, data.drive), each with the checksums its own publisher gives. The weights
+folder is ``$FCN_WEIGHTS``, by default ``~/.cache/fcn-kit/weights``; it holds each source's file as downloaded
+(or put there by hand) and ``<NAME>.h5`` as converted from whichever source gave a good file (its format is
+told by content: a caffemodel, a torch state_dict, a Chainer .npz).
 
 A file that fails its checksum is never used: one this run downloaded is removed, one that was already there
 (put there by hand, or by an earlier run) is moved aside to ``<file>.rejected`` (numbered if taken) and the
@@ -19,10 +24,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from data import drive
 from data.errors import DownloadError
 from data.fetch import download
 from data.files import file_digest
@@ -31,6 +39,7 @@ from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
 from .caffemodel import CaffemodelError
 from .convert import convert
+from .formats import DESCRIPTIONS, sniff
 from .snapshot import AUTO, WeightsMismatchError
 
 ENV_VAR = "FCN_WEIGHTS"
@@ -79,6 +88,60 @@ class ChecksumMismatch(ZooError):
     """A file's checksum differs from the one published for it."""
 
 
+class BadSource(ZooError, ValueError):
+    """A --source that cannot be used: says what was expected and what was given."""
+
+
+# Hex digits of each checksum a source may carry.
+HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
+# A source's expected format -> the container weights.formats.sniff finds for it.
+CONTAINERS = {"caffemodel": "caffemodel", "state_dict": "torch", "torchvision-vgg16": "torch",
+              "chainer-npz": "npz", "hdf5": "hdf5"}
+CONTAINER_NAMES = {"caffemodel": "a caffemodel (or no weights file at all)", "torch": "a torch.save file",
+                   "npz": "a NumPy .npz", "hdf5": "an HDF5 file"}
+USER = "you (--source)"
+
+
+def user_source(text: str) -> Source:
+    """A source given on the command line: ``URL[#md5=HEX|#sha1=HEX|#sha256=HEX][&file=NAME]``. The fragment
+    (never sent to the server) carries the checksums to verify and, where the URL's path does not end in a file
+    name (a Drive link), the name to keep the file under; the format is told by the file's content."""
+    url, _, fragment = text.partition("#")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadSource(f"--source {text!r}: expected an http:// or https:// URL, optionally followed by "
+                        "#md5=HEX (or sha1=, sha256=) and &file=NAME")
+    checksums, file = {}, ""
+    for key, value in parse_qsl(fragment, keep_blank_values=True):
+        key = key.lower()
+        if key in HASH_LENGTHS:
+            if not re.fullmatch(rf"[0-9a-fA-F]{{{HASH_LENGTHS[key]}}}", value):
+                raise BadSource(f"--source {text!r}: {key}= takes {HASH_LENGTHS[key]} hex digits, got {value!r} "
+                                f"({len(value)} characters)")
+            checksums[key] = value.lower()
+        elif key == "file":
+            if not value or value != PurePosixPath(value).name or value.startswith("."):
+                raise BadSource(f"--source {text!r}: file= takes a plain file name (no folders, not hidden), got "
+                                f"{value!r}")
+            file = value
+        else:
+            raise BadSource(f"--source {text!r}: unknown key {key!r} after '#'; the keys are "
+                            f"{', '.join(HASH_LENGTHS)} and file")
+    if not file:
+        if drive.is_drive(url):
+            file = f"drive-{drive.file_id(url) or 'file'}"
+        elif parts.path.endswith("/") or not PurePosixPath(unquote(parts.path)).name:
+            raise BadSource(f"--source {text!r}: the URL's path names no file; add &file=NAME after the '#' "
+                            "(for example #file=fcn8s.caffemodel)")
+    return Source(url, "", checksums, USER if checksums else "", file)
+
+
+def describe(source: Source) -> str:
+    """What a source's file is, for the log: its name and expected format."""
+    what = DESCRIPTIONS.get(source.format, source.format) if source.format else "format told by its content"
+    return f"{source.filename} ({what})"
+
+
 def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
     if name in manifest:
         return manifest[name]
@@ -118,16 +181,39 @@ def set_aside(path: Path) -> Path:
     return target
 
 
+def check_container(source: Source, path: Path) -> None:
+    """Raise ValueError when the file's container is not the one its source's format names (a caffemodel where
+    torchfcn's state_dict was expected: another file than the one published)."""
+    want = CONTAINERS.get(source.format)
+    found = sniff(path)
+    if want is not None and found != want:
+        raise ValueError(f"{path.name}: expected {DESCRIPTIONS.get(source.format, source.format)} "
+                         f"({CONTAINER_NAMES[want]}), found {CONTAINER_NAMES[found]}")
+
+
 def convert_checked(entry: Weights, path: Path, h5: Path, log: Callable[[str], None] | None = print) -> Path:
-    """Convert ``path`` to ``h5``; a kit net's release must hold exactly that net's parameter layers
-    (weights.convert's --net check, made before the .h5 appears): a file made for another net, or cut at a layer
-    boundary, is refused, not installed. A classifier is compared with every kit net (convert's default)."""
+    """Convert ``path`` (any format weights.formats reads) to ``h5``; a kit net's release must hold exactly that
+    net's parameter layers (weights.convert's --net check, made before the .h5 appears): a file made for another
+    net, or cut at a layer boundary, is refused, not installed. The blobs a format never stores (torchfcn's and
+    Chainer fcn's at-once Scale factors) are filled from the net's definition, so the .h5 is complete and loads
+    strictly. A classifier is compared with every kit net (convert's default)."""
     return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO)
+
+
+def fetch_file(source: Source, path: Path, *, progress: bool | None, timeout: float) -> Path:
+    """Download a source's file to ``path`` (resumable): through Drive's confirmation for a Drive source, else
+    data.fetch; a web page in place of the file is an error either way."""
+    if drive.is_drive(source.url):
+        return drive.download(source.url, path, progress=progress, timeout=timeout)
+    return download(source.url, path, progress=progress, timeout=timeout, refuse_html=True)
 
 
 def _manual_steps(entry: Weights, where: Path, sources: Sequence[Source]) -> str:
     lines = ["To install it by hand, download one of these on a machine with network access:"]
-    lines += [f"  {s.url}\n      -> put it at {source_path(s, where)}" for s in sources]
+    for s in sources:
+        how = " (in a browser: Drive asks to confirm a large file)" if drive.is_drive(s.url) else ""
+        check = f"; checked against {verifiable(s)}" if s.checksums else ""
+        lines.append(f"  {s.url}{how}\n      -> put it at {source_path(s, where)}{check}")
     lines.append(f"then run `make weights NET={entry.name}` again: it verifies and converts a file already at "
                  "that path without network.")
     return "\n".join(lines)
@@ -138,7 +224,9 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
           extra_sources: Sequence[Source] = ()) -> Path:
     """Get ``entry``'s weights from the first source that gives a verified, usable file (``extra_sources``
     first, then the entry's own), convert it to ``<name>.h5`` in the weights folder and return that path.
-    One line per source says what was tried, where, and why it failed."""
+    One line per source says what was tried, where, and why it failed; the last says which source it came
+    from. A file that fails its own source's checksum, holds another format than that source publishes or does
+    not fit the net is never converted: removed if this run downloaded it, else moved aside (set_aside)."""
     where = where or folder()
     h5 = h5_path(entry.name, where)
     if h5.exists() and not force:
@@ -146,21 +234,23 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
         return h5
     sources = [*extra_sources, *entry.sources]
     failures = []
-    for source in sources:
+    for n, source in enumerate(sources, 1):
         path = source_path(source, where)
+        what = f"{entry.name}: source {n}/{len(sources)}, {describe(source)}"
         downloaded = not path.exists()
         if downloaded:
-            log(f"{entry.name}: downloading {source.url} to {path}")
+            log(f"{what}: downloading {source.url} to {path}")
             try:
-                download(source.url, path, progress=progress, timeout=timeout)
+                fetch_file(source, path, progress=progress, timeout=timeout)
             except DownloadError as e:
-                failures.append(f"{source.url}: {e}")
-                log(f"{entry.name}: {failures[-1]}")
+                failures.append(f"{describe(source)} from {source.url}: {e}")
+                log(f"{what}: failed: {e}")
                 continue
         else:
-            log(f"{entry.name}: using {path}")
+            log(f"{what}: using {path}")
         try:
             verify(source, path, log)
+            check_container(source, path)
             convert_checked(entry, path, h5, log)
         except (ChecksumMismatch, CaffemodelError, WeightsMismatchError, ValueError) as e:
             if downloaded:
@@ -168,12 +258,12 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
                 fate = "removed (it was downloaded just now)"
             else:
                 fate = f"moved aside to {set_aside(path)}"
-            failures.append(f"{source.url}: {e}; the file was {fate}")
-            log(f"{entry.name}: {failures[-1]}")
+            failures.append(f"{describe(source)} from {source.url}: {e}; the file was {fate}")
+            log(f"{what}: failed: {e}; the file was {fate}")
             continue
         how = (f"weights.load(nets.build({entry.name!r}), {str(h5)!r})" if entry.name in RECORDS else
                kit_command("weights.transplant", "--net NET --out DST.h5", str(h5)))
-        log(f"{entry.name}: weights at {h5} (from {source.url}); use them with {how}")
+        log(f"{entry.name}: weights at {h5} (from source {n}, {source.url}); use them with {how}")
         return h5
     raise ZooError(f"could not get {entry.name} from any of its {len(sources)} source(s):\n"
                    + "\n".join(f"  - {f}" for f in failures) + "\n" + _manual_steps(entry, where, sources))
@@ -214,6 +304,9 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
     p_fetch = sub.add_parser("fetch", help="download, verify and convert")
     p_fetch.add_argument("name", help=f"one of: {', '.join(manifest)}")
     p_fetch.add_argument("--force", action="store_true", help="convert again even if the .h5 exists")
+    p_fetch.add_argument("--source", action="append", default=[], metavar="URL[#md5=HEX][&file=NAME]",
+                         help="a source of your own, tried before the entry's (repeatable, in order); after '#': "
+                              "md5=, sha1= or sha256= to verify, file= to name the file where the URL does not")
     p_path = sub.add_parser("path", help="where NAME.h5 lies")
     p_path.add_argument("name")
     args = parser.parse_args(argv)
@@ -225,7 +318,7 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
         if args.command == "path":
             print(h5_path(entry.name))
             return 0
-        fetch(entry, force=args.force)
+        fetch(entry, force=args.force, extra_sources=[user_source(text) for text in args.source])
     except ZooError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
