@@ -66,8 +66,9 @@ evaluate: $(STAMP)
 	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json
 
 # Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
+# REGIME=cvpr trains in the CVPR paper's regime; VARIANT=fixed (voc-fcn32s) trains only the final classifier.
 train: $(STAMP)
-	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME))
+	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME)) $(if $(REGIME),--regime $(REGIME)) $(if $(VARIANT),--variant $(VARIANT))
 
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6

@@ -20,6 +20,9 @@ def _convolution(layer: Layer, shapes: list[tuple[int, ...]]) -> nn.Conv2d:
     with torch.no_grad():
         for p in module.parameters():
             p.zero_()
+    if layer.param and all(lr == 0 for lr, _ in layer.param):
+        # lr_mult 0 on every blob (a training variant's frozen trunk): as Caffe, no backward pass reaches it.
+        module.requires_grad_(False)
     return module
 
 
