@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .net import CaffeNet
 
 NAMES: tuple[str, ...] = tuple(RECORDS)
+# The precision modes (nets/precision.py), named here without torch so that command lines can check a name.
+PRECISIONS: tuple[str, ...] = ("exact", "tf32", "bf16", "fp16")
 
 
 def spec(name: str, variant: str | None = None) -> NetSpec:
@@ -36,14 +38,22 @@ def spec(name: str, variant: str | None = None) -> NetSpec:
     return frozen_except(out, record(name).variant(variant).trained)
 
 
-def build(name: str, variant: str | None = None) -> CaffeNet:
+def build(name: str, variant: str | None = None, *, precision: str = "exact", device=None) -> CaffeNet:
     """A kit net as a torch Module, in eval mode (dropout off). Parameters are zero, as Caffe's default filler
     leaves them, until weights are loaded (``weights.load``); the frozen upsampling kernels are bilinear and
     the Scale factors the reference's constants from the start. With a ``variant``, the layers it freezes
-    (lr_mult 0) hold parameters that do not require gradients."""
+    (lr_mult 0) hold parameters that do not require gradients.
+
+    ``precision`` (default exact) is the mode every forward runs in (``CaffeNet.precision``), checked against
+    ``device`` (default: the CPU, where the net is built): ``nets.build(NET, precision="fp16", device="cuda")``.
+    A mode the device cannot run is ``nets.precision.UnsupportedPrecision``, naming the modes it can."""
     from .net import CaffeNet
 
-    return CaffeNet(spec(name, variant)).eval()
+    net = CaffeNet(spec(name, variant)).eval()
+    if device is not None:
+        net.to(device)
+    net.precision = precision
+    return net
 
 
 def __getattr__(name: str):

@@ -104,6 +104,19 @@ class CaffeNet(nn.Module):
             policy.check(first.device)
         self.__dict__["_precision"] = policy
 
+    def _apply(self, fn, recurse=True):
+        # .to(device), .cuda(), .cpu() ... : a mode the new device cannot run is an error now, not a surprise at
+        # the next forward (which checks too).
+        out = super()._apply(fn, recurse)
+        first = next(iter(self.parameters()), None)
+        if first is not None and not self.precision.exact:
+            try:
+                self.precision.check(first.device)
+            except P.UnsupportedPrecision as e:
+                raise P.UnsupportedPrecision(f"{e}; set net.precision to one of them before moving the net "
+                                             "there") from None
+        return out
+
     # ---- running it -----------------------------------------------------------------------------------------
 
     def _check_inputs(self, inputs: tuple[torch.Tensor, ...]) -> None:

@@ -1,6 +1,10 @@
 """The machinery behind ``.venv/bin/python -m reproduce.tableN``: check inputs, evaluate the released weights,
 print paper vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
 
+Precision: exact unless --precision asks for a fast mode; then every evaluation also runs its images in exact,
+each row's verdict says it was measured in that mode with its agreement with exact, and a PASS is never called a
+reproduction at exact.
+
 Exit status: 0 when every check that applies passed (or the run was a smoke run), 1 when a check failed,
 2 when weights or data are missing (the message lists each with the command that fetches it).
 """
@@ -67,6 +71,11 @@ class Context:
     @property
     def smoke(self) -> bool:
         return bool(self.args.smoke)
+
+    @property
+    def precision(self) -> str:
+        """--precision (exact for a namespace made without it)."""
+        return getattr(self.args, "precision", "exact")
 
     @property
     def out_dir(self) -> Path:
@@ -221,6 +230,7 @@ def load_net(ctx: Context, net_name: str):
         import weights
 
         weights.load(net, ctx.inputs["weights"][net_name])
+    options.set_precision(net, ctx.args, ctx.device)
     ctx.nets[net_name] = net
     return net
 
@@ -246,13 +256,14 @@ def _cache_path(ctx: Context, net: str, dataset: str, split: str) -> Path:
 
 
 def _cache_key(net: str, dataset: str, split: str, sha: str, split_md5: str, limit: int | None,
-               device, world_size: int) -> dict:
+               device, world_size: int, precision: str = "exact") -> dict:
     from .records import device_name, git_revision
 
-    # The device and the number of ranks are part of the key: the record's timings belong to them.
+    # The device and the number of ranks are part of the key: the record's timings belong to them; the
+    # precision too: a fast mode's scores are not exact's.
     return {"net": net, "dataset": dataset, "split": split, "weights_sha256": sha, "split_md5": split_md5,
             "limit": limit, "git_revision": git_revision(), "device": device_name(device),
-            "world_size": world_size}
+            "world_size": world_size, "precision": precision}
 
 
 def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: str, split: str,
@@ -271,7 +282,7 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
             print(f"hashing {weights} ...", flush=True)
         sha, source = distributed.broadcast(sha256_file(weights) if world.main else None, world), str(weights)
     md5 = datasets.split_md5(reader)
-    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device, world.size)
+    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device, world.size, ctx.precision)
     ctx.provenance[net_name] = {"weights": source, "weights_sha256": sha, "dataset": dataset, "split": split,
                                 "split_md5": md5, "split_info": datasets.split_record(reader)}
     cache = _cache_path(ctx, net_name, dataset, split)
@@ -379,8 +390,20 @@ def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
                   tables.check_release(row.net, iu))
     if not outcome.checks:
         outcome.verdict = "informational (no published score for these weights)"
-        return
-    outcome.verdict = "PASS" if all(c["passed"] for c in outcome.checks) else "FAIL"
+    else:
+        outcome.verdict = "PASS" if all(c["passed"] for c in outcome.checks) else "FAIL"
+    outcome.verdict += fast_mode_note(ctx, row)
+
+
+def fast_mode_note(ctx: Context, row: Row) -> str:
+    """What a verdict made in a fast mode must say: the mode and its measured agreement with exact; "" in
+    exact."""
+    if ctx.precision == "exact":
+        return ""
+    ev = ctx.evaluations.get(row.key)
+    agreement = getattr(ev, "agreement", None)
+    measured = agreement.line(ev) if agreement is not None else f"measured in {ctx.precision}"
+    return f" ({measured}; not a reproduction at exact precision)"
 
 
 def add_check(outcome: Outcome, kind: str, verdict: Verdict) -> None:
@@ -410,6 +433,7 @@ def format_text(ctx: Context, outcomes: Sequence[Outcome]) -> str:
     lines = [f"Table {t.number}: {t.title} (paper: {t.paper_split}; kit: {t.dataset} {t.split})"]
     if ctx.smoke:
         lines.append("SMOKE RUN: miniature generated data, random weights. Every number below is MEANINGLESS.")
+    lines.append(precision_line(ctx))
     for o in outcomes:
         head = f"{o.method}" + (f"  [{o.net}, {o.status}]" if o.net else f"  [{o.status}]")
         lines.append("")
@@ -435,13 +459,21 @@ def format_text(ctx: Context, outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def precision_line(ctx: Context) -> str:
+    from nets import precision as P
+
+    mode = P.get(ctx.precision)
+    fast = "" if mode.exact else " FAST MODE: the scores are not exact's; each row gives its agreement with exact."
+    return f"Precision {mode.name}: {mode.description}.{fast}"
+
+
 def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> str:
     t = ctx.table
     title = f"# Table {t.number}: {t.title}"
     lines = [title + (" (SMOKE RUN: numbers MEANINGLESS)" if ctx.smoke else ""), ""]
     lines.append(f"Paper: {t.paper_split}. Kit: {t.dataset} {t.split}. Revision {record['git_revision']}, "
                  f"device {record['device']}, {time.strftime('%Y-%m-%d', time.gmtime(record['finished']))}.")
-    lines.append("")
+    lines += ["", precision_line(ctx), ""]
     header = ["method", "net"] + [COLUMNS[c] + " (paper / ours / delta)" for c in t.columns] + ["verdict"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -485,6 +517,8 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
         "started": started,
         "finished": time.time(),
         "limit": ctx.args.limit,
+        "precision": ctx.precision,
+        "precision_reason": _reason(ctx.precision),
         "world_size": ctx.world.size,
         "backend": ctx.world.backend,
         "provenance": ctx.provenance,
@@ -500,6 +534,12 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
     write_json(ctx.out_dir / f"{name}.json", record)
     write_text(ctx.out_dir / f"{name}.md", format_markdown(ctx, outcomes, record))
     return record
+
+
+def _reason(mode: str) -> str:
+    from nets import precision as P
+
+    return P.get(mode).description
 
 
 # ---- the whole run --------------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ NET_iter_N.solverstate.h5`` continues bit for bit where an uninterrupted run wou
 GPU cuDNN is asked for deterministic kernels). A resume may change the world size as long as the effective
 batch stays: the images and masks continue unchanged, the sums' order differs; another batch is an error.
 
+Precision: exact (float32, Caffe's arithmetic) unless ``--precision`` asks for a fast mode; then the forward runs
+under that mode's autocast (the trunk's convolutions in bf16 or fp16, the score layers, fusions and the loss in
+float32) and the snapshots record the mode. A resume must ask for its snapshot's mode.
+
 Cost: voc-fcn32s runs 100k iterations of one ~500x375 image; budget days on one GPU. A CPU manages a few
 iterations per minute and is only for trying things.
 """
@@ -178,8 +182,9 @@ class Trainer:
         with self._masks(draw):
             outs = feed.outputs_by_name(self.net, self.model(*x))
         # Every reference loss layer has loss_weight 1: the net's loss is their sum (SIFT Flow: loss +
-        # loss_geo).
-        loss = sum(softmax_with_loss(outs[score], y[score], self.setting.normalize) for score in self.labels)
+        # loss_geo). In float32 whatever the precision mode (the score layers are float32 in every mode).
+        loss = sum(softmax_with_loss(outs[score].float(), y[score], self.setting.normalize)
+                   for score in self.labels)
         loss.backward()
         return float(loss.detach())
 
@@ -212,8 +217,10 @@ class Trainer:
         out_dir = Path(out_dir)
         stem = f"{self.net.name}_iter_{self.iter}"
         # The weights file says which variant it is, so that a table run can refuse to judge it as another row.
-        weights_path = weights.save(self.net, out_dir / f"{stem}.h5", {"variant": self.variant} if self.variant
-                                    else None)
+        attrs = {"variant": self.variant} if self.variant else {}
+        if not self.net.precision.exact:  # weights trained in a fast mode say so (exact's files stay as they were)
+            attrs["precision"] = self.net.precision.name
+        weights_path = weights.save(self.net, out_dir / f"{stem}.h5", attrs or None)
         state_path = out_dir / f"{stem}.solverstate.h5"
         solver = self.solver.state_dict()
         with atomic_path(state_path) as tmp, h5py.File(tmp, "w") as f:
@@ -228,6 +235,7 @@ class Trainer:
                                                                      "iter_size")})
             f.attrs["normalize"] = self.setting.normalize
             f.attrs["variant"] = self.variant
+            f.attrs["precision"] = self.net.precision.name
             # lr_mult / decay_mult per parameter: the variant's frozen layers and the regime's bias rule.
             f.attrs["multipliers"] = json.dumps(self.solver.multipliers, sort_keys=True)
             # The sampler is a seeded sequence: its state is the seed and how many images were drawn.
@@ -269,6 +277,10 @@ class Trainer:
                     json.dumps(self.solver.multipliers, sort_keys=True)):
                 raise ValueError(f"{state_path.name} was trained with other lr_mult / decay_mult than this run's "
                                  "(another --regime or --variant); resume with the same ones")
+            saved_precision = str(f.attrs.get("precision", "exact"))  # before the modes: exact, the only one
+            if saved_precision != self.net.precision.name:
+                raise ValueError(f"{state_path.name} was trained in precision {saved_precision}, this run asks "
+                                 f"for {self.net.precision.name}; resume with --precision {saved_precision}")
             if bool(f.attrs["normalize"]) != self.setting.normalize:
                 raise ValueError(f"{state_path.name} was trained with normalize="
                                  f"{bool(f.attrs['normalize'])}, this run has "
@@ -427,6 +439,7 @@ def make_trainer(args: argparse.Namespace, train_reader, device: torch.device, s
     net = nets.build(args.net, variant)
     if args.init:
         weights.load(net, args.init)
+    options.set_precision(net, args, device)
     trainer = Trainer(net, setting or nets.record(args.net).solver, train_reader, device, feed.input_tops(net),
                       feed.label_tops(net), dropout_seed=args.seed, world=world, variant=variant or "")
     if args.resume:
@@ -481,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         f"training {args.net} on {record.train[0]} {record.train[1]} ({len(train_reader)} images) from "
         f"iteration {trainer.iter} to {iters}, {args.regime} regime: base_lr {setting.base_lr}, momentum "
         f"{setting.momentum}, iter_size {setting.iter_size} (images per update), normalize {setting.normalize}, "
-        f"device {where}")
+        f"device {where}, precision {trainer.net.precision.name}")
     distributed.say(learning_line(trainer.net, trainer.solver.multipliers, args.variant))
     validate = None
     if val_reader is not None:
