@@ -70,7 +70,7 @@ class Precision:
         if not _runs(self, device):
             raise UnsupportedPrecision(
                 f"precision {self.name!r} cannot run on {describe(device)}: {_why_not(self, device)}. "
-                f"Modes this device can run: {', '.join(available(device))}")
+                f"Modes this device can run: {', '.join(available(device)) or 'none'}")
 
     @contextlib.contextmanager
     def applied(self, device: torch.device | str) -> Iterator[Precision]:
@@ -181,6 +181,8 @@ def describe(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type != "cpu":
+        return str(device)
     return f"cpu ({cpu_model()}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
 
 

@@ -124,6 +124,7 @@ class Evaluation:
     backend: str = "none"  # their process group's backend ("none": one process)
     precision: str = "exact"  # the mode of the forwards (nets.precision)
     agreement: ExactAgreement | None = None  # a fast mode's agreement with exact on the same images
+    precision_reason: str = ""  # the mode's description (nets.precision): why the numbers are what they are
 
     def scores(self, blob: str | None = None) -> dict:
         """metrics.scores of one output (default: the first), with its averaging variant."""
@@ -283,7 +284,7 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
         raise ValueError("the split is empty: nothing was scored")
     return Evaluation(getattr(net, "name", type(net).__name__), scored, hists, labels, seconds,
                       dict(present_only or {}), world.size if world.distributed else 1, world.backend, policy.name,
-                      agreement)
+                      agreement, policy.description)
 
 
 def output_classes(net: nn.Module, labels: Mapping[str, str]) -> dict[str, int]:
@@ -364,7 +365,8 @@ def precision_record(ev: Evaluation) -> dict:
     """``precision``, why it is what it is (nets.precision's description) and, in a fast mode, ``agreement``."""
     from nets import precision as P
 
-    out = {"precision": ev.precision, "precision_reason": P.get(ev.precision).description}
+    reason = ev.precision_reason or P.get(ev.precision).description
+    out = {"precision": ev.precision, "precision_reason": reason}
     if ev.agreement is not None:
         out["agreement"] = ev.agreement.record(ev)
     return out
@@ -383,7 +385,7 @@ def from_record(rec: Mapping) -> Evaluation:
     return Evaluation(rec["net"], list(rec["ids"]), hists, {b: o["label_top"] for b, o in outputs.items()},
                       list(rec.get("seconds") or []), {b: bool(o["present_only"]) for b, o in outputs.items()},
                       int(rec.get("world_size", 1)), str(rec.get("backend", "none")),
-                      str(rec.get("precision", "exact")), agreement)
+                      str(rec.get("precision", "exact")), agreement, str(rec.get("precision_reason", "")))
 
 
 def merge(parts: Sequence[Evaluation]) -> Evaluation:
@@ -421,7 +423,7 @@ def merge(parts: Sequence[Evaluation]) -> Evaluation:
     return Evaluation(first.net, [i for p in parts for i in p.ids], hists, dict(first.label_tops),
                       [t for p in parts for t in p.seconds], dict(first.present_only),
                       sum(p.world_size for p in parts), "+".join(backends), first.precision,
-                      ExactAgreement.merged(agreements) if agreements else None)
+                      ExactAgreement.merged(agreements) if agreements else None, first.precision_reason)
 
 
 def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_path: Path | None,

@@ -48,11 +48,8 @@ def load_weights(net, path: Path):
         raise
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     import nets
-    import weights
-    from data.palette import save_label_png, save_overlay
-    from data.preprocess import IMAGE_ERRORS, read_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -61,7 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    options.add_common(parser)
+    return options.add_common(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import nets
+    import weights
+    from data.palette import save_label_png, save_overlay
+    from data.preprocess import IMAGE_ERRORS, read_image
+
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]

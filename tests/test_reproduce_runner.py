@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nets import precision as P
 from reproduce import runner, tables
 from reproduce.evaluate import Evaluation
 from reproduce.tables import TABLE2, TABLE3
@@ -138,6 +139,10 @@ def test_table3_smoke_run_writes_records_and_a_server_submission(tmp_path):
     record = json.loads((out / "table3.json").read_text())
     assert record["smoke"] and record["meaningless"] and record["seed"] == runner.SMOKE_SEED
     assert record["git_revision"] and record["device"]
+    # exact unless asked, and the record says why it is exact; no agreement: there is nothing to compare
+    assert record["precision"] == "exact" and record["precision_reason"] == P.EXACT.description
+    assert record["evaluations"]["voc-fcn8s"]["precision"] == "exact"
+    assert "agreement" not in record["evaluations"]["voc-fcn8s"]
     fcn8s = next(r for r in record["rows"] if r["method"] == "FCN-8s")
     assert fcn8s["verdict"].startswith("smoke run") and fcn8s["ours"]["inference_ms"] > 0
     assert 0 <= fcn8s["ours"]["mean_iu"] <= 100
