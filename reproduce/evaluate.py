@@ -318,7 +318,7 @@ def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], d
 def format_scores(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | None = None) -> str:
     """The four scores per output (percent) and a per-class IU table with class names; in a fast mode, first
     its agreement with exact."""
-    lines = [f"precision {ev.precision}: {ev.agreement.line(ev)}"] if ev.agreement is not None else []
+    lines = [ev.agreement.line(ev)] if ev.agreement is not None else []
     for blob in ev.hists:
         s = ev.scores(blob)
         variant = " (mean IU over classes present in the ground truth)" if ev.present_only.get(blob) else ""

@@ -42,6 +42,20 @@ def training_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNe
     return net
 
 
+def use_emulated_bf16(patch_attr, patch_item) -> str:
+    """Offer the test-only mode "bf16-emulated" on the command lines (--precision bf16-emulated): bfloat16
+    through autocast's CPU kernels, the arithmetic of bf16 on any CPU (slow; never offered to users). Returns
+    its name. ``patch_attr`` and ``patch_item`` as for ``use_tiny_nets``."""
+    import nets
+    from nets import precision as P
+
+    name = "bf16-emulated"
+    patch_attr(nets, "PRECISIONS", (*nets.PRECISIONS, name))
+    patch_item(P.MODES, name, P.Precision(name, "test only: bf16 emulated on a CPU", torch.bfloat16, False,
+                                          ("cpu",)))
+    return name
+
+
 def use_tiny_nets(patch_attr, patch_item) -> None:
     """Make the entry points build tiny nets and train voc-fcn32s with TRAIN_SOLVER: ``patch_attr(obj, name,
     value)`` and ``patch_item(mapping, key, value)`` are monkeypatch's setattr and setitem (or plain ones)."""
