@@ -43,6 +43,7 @@ RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distribu
 LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
 GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
 GOLDEN_GRADIENTS = f"{GOLDEN}::test_parameter_and_input_gradients_match_the_caffe_fixture"
+PREC, PREC_CLI = "tests/test_precision.py", "tests/test_precision_entry_points.py"
 CVPR, PAMI = "CVPR 2015 (arXiv 1411.4038 v2)", "PAMI 2016 (arXiv 1605.06211)"
 NOT_HERE = "no weights or datasets can be downloaded on this machine"
 
@@ -482,6 +483,44 @@ CLAIMS: tuple[Claim, ...] = (
        "a real image.", "release", "not-checkable", ("weights.convert:convert",),
        ("tests/caffe/test_released_weights.py::test_released_weights_match_real_caffe_on_an_image",),
        f"{NOT_HERE}: `make test-caffe WEIGHTS=x.caffemodel NET=... IMAGE=...` checks it"),
+    # ---- the precision policy ------------------------------------------------------------------------------
+    _c("precision.exact-default", "kit", "Every entry point and nets.build run in exact precision unless asked: "
+       "float32 with Caffe's arithmetic, TF32 off for convolutions and matrix products (on CUDA and in oneDNN) "
+       "while the kit's forward runs, the caller's settings restored; records say precision exact and why.",
+       "device", "checked", ("nets.precision:EXACT", "nets:build", "reproduce.options:add_common",
+                             "reproduce.evaluate:precision_record"),
+       (f"{PREC_CLI}::test_every_command_runs_exact_unless_asked",
+        f"{PREC_CLI}::test_an_exact_evaluation_record_says_exact_and_why",
+        f"{PREC}::test_an_exact_cpu_forward_forces_ieee_float32_and_restores_the_callers_settings",
+        f"{RUNNER}::test_table3_smoke_run_writes_records_and_a_server_submission"),
+       "TF32 off inside an exact CUDA forward is checked by make test-gpu "
+       f"({PREC}::test_tf32_is_off_inside_an_exact_cuda_forward_and_restored_after)"),
+    _c("precision.fast-modes-report-agreement", "kit", "A fast mode (tf32, bf16, fp16) is opt-in "
+       "(--precision); an evaluation or table made in it also runs every image in exact and records argmax "
+       "agreement in percent, the mean-IU difference and the largest relative score error (summed over ranks "
+       "and merged over shards like the confusion matrices), and a table verdict made in it says so and is not "
+       "called a reproduction at exact.", "device", "checked",
+       ("reproduce.evaluate:ExactAgreement", "reproduce.evaluate:evaluate_reader", "reproduce.runner:fast_mode_note",
+        "nets.precision:compare"),
+       (f"{PREC_CLI}::test_a_fast_mode_with_exact_arithmetic_agrees_perfectly_with_exact",
+        f"{PREC_CLI}::test_a_fast_mode_evaluation_carries_its_measured_agreement_with_exact",
+        f"{PREC_CLI}::test_the_agreement_of_shards_merges_into_the_whole_splits",
+        f"{PREC_CLI}::test_a_table_verdict_in_a_fast_mode_says_so_with_its_agreement",
+        f"{DIST}::test_a_two_rank_fast_mode_evaluation_has_the_single_process_agreement_with_exact",
+        f"{PREC_CLI}::test_training_in_a_fast_mode_autocasts_the_trunk_keeps_the_loss_float32_and_snapshots_say_it"),
+       "on this CPU the fast-mode plumbing is tested with bf16 emulated through autocast; the real modes' "
+       "agreement on a GPU is measured by make test-gpu"),
+    _c("precision.unsupported-is-an-error", "kit", "An unknown precision, or one the device cannot run (tf32 or "
+       "fp16 on a CPU, bf16 on a CPU without native bf16 instructions), is one clear error naming the modes the "
+       "device can run, at every command line and in nets.build; moving a net to a device that cannot run its "
+       "mode is an error too.", "device", "checked",
+       ("nets.precision:Precision", "reproduce.options:start", "reproduce.options:precision_name", "nets.net:CaffeNet"),
+       (f"{PREC_CLI}::test_an_unknown_precision_is_one_clear_error_naming_the_modes",
+        f"{PREC_CLI}::test_a_cuda_mode_on_the_cpu_stops_the_run_in_one_line_naming_the_modes_it_can",
+        f"{PREC_CLI}::test_bf16_runs_only_on_a_cpu_with_native_bf16",
+        f"{PREC_CLI}::test_evaluate_in_a_mode_the_device_cannot_run_writes_nothing",
+        f"{PREC_CLI}::test_nets_build_takes_the_mode_and_a_move_keeps_no_mode_the_device_cannot_run",
+        f"{PREC}::test_a_mode_the_cpu_cannot_run_is_an_error_naming_the_ones_it_can")),
 )
 
 
