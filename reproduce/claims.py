@@ -267,6 +267,24 @@ CLAIMS: tuple[Claim, ...] = (
        "rate, weight decay 5e-4 or 2e-4.", "training", "checked", ("reproduce.train:cvpr_solver",),
        (f"{DIST}::test_the_cvpr_regime_is_minibatch_20_momentum_0_9_normalised_with_the_papers_learning_rates",),
        ),
+    _c("train.cvpr-recipes", f"{CVPR} sec. 4.1", "The CVPR regime is a recipe of every VOC, NYUDv2 and SIFT Flow "
+       "net's record (minibatch 20 through iter_size, momentum 0.9, weight decay, normalised loss, the trunk's "
+       "learning rate, every bias at twice its weight's rate); FCN-GoogLeNet trains only in it; PASCAL-Context, "
+       "which the CVPR paper does not train, refuses it and says why.", "training", "checked",
+       ("nets.registry:cvpr_recipe", "nets.registry:NetRecord.recipe"),
+       ("tests/test_cvpr_regime.py::test_every_voc_nyud_and_siftflow_record_has_the_cvpr_recipe_minibatch_20_momentum_0_9_normalised",
+        "tests/test_cvpr_regime.py::test_the_cvpr_regime_doubles_fcn_alexnets_trunk_bias_rate_and_changes_nothing_for_vgg16",
+        "tests/test_cvpr_regime.py::test_fcn_googlenet_trains_in_the_cvpr_regime_only",
+        "tests/test_cvpr_regime.py::test_the_cvpr_regime_refuses_pascalcontext_saying_why")),
+    _c("train.fcn32s-fixed", f"{CVPR} Table 2 (FCN-32s-fixed)", "FCN-32s-fixed learns only its last layer: a "
+       "training variant of voc-fcn32s with lr_mult 0 on every layer but score_fr, in the CVPR regime; the frozen "
+       "set is printed, the snapshot is marked, and Table 2 judges the result against 45.4 with --retrained. Real "
+       "Caffe's SGDSolver on the same prototxt leaves the same blobs bit-identical.", "training", "caffe",
+       ("nets.registry:Variant", "nets.spec:frozen_except"),
+       ("tests/caffe/test_solver_parity.py::test_three_sgd_iterations_match_caffe_sgdsolver",
+        "tests/test_cvpr_regime.py::test_sgd_steps_of_the_fixed_variant_leave_every_frozen_weight_bit_identical_and_move_score_fr",
+        "tests/test_cvpr_regime.py::test_train_command_prints_the_frozen_layers_and_the_trained_one",
+        "tests/test_cvpr_regime.py::test_table2_judges_fixed_weights_against_the_45_4_row")),
     _c("train.heavy-vs-batch", f"{PAMI} sec. 4.3", "Momentum 0.99 at batch 1 is argued equivalent to 0.9 at batch 20 "
        "(0.9^(1/20) ~ 0.99); the heavy online recipe scores about five points more.", "difference", "informational",
        ("nets.registry:Solver",), (), "shown; the kit trains either regime, the numbers need the datasets"),
@@ -385,6 +403,28 @@ CLAIMS: tuple[Claim, ...] = (
        ("reproduce.runner:judge", "reproduce.tables:check_retrained"),
        (f"{RUNNER}::test_a_retraining_run_is_judged_against_its_paper_row_at_1_0",
         f"{RUNNER}::test_nothing_is_judged_on_a_smoke_run_a_partial_split_or_informational_rows")),
+    _c("net.two-stream-16s", f"{CVPR} sec. 4.3 (NYUDv2: late fusion upgraded to stride 16)", "The kit's reading "
+       "of the paper's one sentence, nyud-fcn16s-color-hha: each stream scores its fc7 and its pool4, the two "
+       "streams' scores are averaged (coefficients 0.5, 0.5) at each stride, and FCN-16s's head runs once on the "
+       "averages, so the net is the average of an RGB FCN-16s and an HHA FCN-16s, as the reference's 32s net is "
+       "of two FCN-32s. The paper states no construction: this is the kit's interpretation.", "architecture",
+       "checked", ("nets.vgg:fcn_two_stream",),
+       ("tests/test_two_stream_16s.py::test_each_stream_scores_fr_and_pool4_the_scores_are_averaged_then_fcn16s_head_runs_once",
+        "tests/test_two_stream_16s.py::test_the_net_is_the_average_of_an_rgb_fcn16s_and_an_hha_fcn16s"),
+       "an interpretation: the authors' prototxt, never released, would settle it"),
+    _c("net.two-stream-16s-offsets", "kit (geometry; Caffe's coord_map)", "nyud-fcn16s-color-hha's crop offsets "
+       "are 5 (score_pool4c) and 27 (score), derived by the kit with no reference table to check against, and "
+       "derived the same by Caffe's own net-spec tool; real Caffe's forward pass gives the golden fixture.",
+       "architecture", "caffe", ("nets.geometry:resolve_crops",),
+       ("tests/test_two_stream_16s.py::test_its_crop_offsets_are_5_and_27_derived_only_with_no_reference_table",
+        "tests/caffe/test_two_stream_16s_parity.py::test_caffes_coord_map_derives_the_kits_crop_offsets_5_and_27",
+        GOLDEN_FORWARD)),
+    _c("init.two-stream-16s", "kit (surgery, as FCN-16s from FCN-32s)", "nyud-fcn16s-color-hha starts from "
+       "nyud-fcn32s-color-hha: every layer copied, the two new pool4 scorers zero, so the untrained 16s net "
+       "computes the 32s net's scores.", "training", "checked", ("weights.transplant:transplant",),
+       ("tests/test_two_stream_16s.py::test_surgery_from_the_32s_two_stream_net_copies_every_layer_and_zeroes_both_pool4_scorers",
+        "tests/test_two_stream_16s.py::test_the_record_starts_it_from_the_32s_two_stream_net_and_holds_its_table4_row",
+        "tests/test_two_stream_16s.py::test_train_command_runs_the_recipe_on_a_miniature_nyud_tree")),
     _c("table.unreleased-rows", f"{CVPR} Tables 1, 2, 4", "FCN-GoogLeNet, FCN-32s-fixed, NYUD RGBD and FCN-16s "
        "RGB-HHA were never released; their rows name the kit net or training that stands for them.", "table",
        "checked", ("reproduce.tables:TABLES",),
