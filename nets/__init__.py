@@ -18,26 +18,42 @@ from typing import TYPE_CHECKING
 from .geometry import resolve_crops
 from .prototxt_net import from_prototxt
 from .registry import RECORDS, NetRecord, record
-from .spec import Layer, NetSpec
+from .spec import Layer, NetSpec, frozen_except
 
 if TYPE_CHECKING:
     from .net import CaffeNet
 
 NAMES: tuple[str, ...] = tuple(RECORDS)
+# The precision modes (nets/precision.py), named here without torch so that command lines can check a name.
+PRECISIONS: tuple[str, ...] = ("exact", "tf32", "bf16", "fp16")
 
 
-def spec(name: str) -> NetSpec:
-    """The deploy NetSpec of a kit net, crop offsets derived (and checked against the reference's)."""
-    return resolve_crops(record(name).spec(name))
+def spec(name: str, variant: str | None = None) -> NetSpec:
+    """The deploy NetSpec of a kit net, crop offsets derived (and checked against the reference's). A training
+    ``variant`` of the net's record (``"fixed"`` for voc-fcn32s) sets lr_mult 0 on every parameter layer it does
+    not train; layers, names and weights stay the net's."""
+    out = resolve_crops(record(name).spec(name))
+    if variant is None:
+        return out
+    return frozen_except(out, record(name).variant(variant).trained)
 
 
-def build(name: str) -> CaffeNet:
+def build(name: str, variant: str | None = None, *, precision: str = "exact", device=None) -> CaffeNet:
     """A kit net as a torch Module, in eval mode (dropout off). Parameters are zero, as Caffe's default filler
     leaves them, until weights are loaded (``weights.load``); the frozen upsampling kernels are bilinear and
-    the Scale factors the reference's constants from the start."""
+    the Scale factors the reference's constants from the start. With a ``variant``, the layers it freezes
+    (lr_mult 0) hold parameters that do not require gradients.
+
+    ``precision`` (default exact) is the mode every forward runs in (``CaffeNet.precision``), checked against
+    ``device`` (default: the CPU, where the net is built): ``nets.build(NET, precision="fp16", device="cuda")``.
+    A mode the device cannot run is ``nets.precision.UnsupportedPrecision``, naming the modes it can."""
     from .net import CaffeNet
 
-    return CaffeNet(spec(name)).eval()
+    net = CaffeNet(spec(name, variant)).eval()
+    if device is not None:
+        net.to(device)
+    net.precision = precision
+    return net
 
 
 def __getattr__(name: str):

@@ -20,6 +20,9 @@ def _convolution(layer: Layer, shapes: list[tuple[int, ...]]) -> nn.Conv2d:
     with torch.no_grad():
         for p in module.parameters():
             p.zero_()
+    if layer.param and all(lr == 0 for lr, _ in layer.param):
+        # lr_mult 0 on every blob (a training variant's frozen trunk): as Caffe, no backward pass reaches it.
+        module.requires_grad_(False)
     return module
 
 
@@ -100,6 +103,19 @@ class CaffeNet(nn.Module):
         if first is not None:
             policy.check(first.device)
         self.__dict__["_precision"] = policy
+
+    def _apply(self, fn, recurse=True):
+        # .to(device), .cuda(), .cpu() ... : a mode the new device cannot run is an error now, not a surprise at
+        # the next forward (which checks too).
+        out = super()._apply(fn, recurse)
+        first = next(iter(self.parameters()), None)
+        if first is not None and not self.precision.exact:
+            try:
+                self.precision.check(first.device)
+            except P.UnsupportedPrecision as e:
+                raise P.UnsupportedPrecision(f"{e}; set net.precision to one of them before moving the net "
+                                             "there") from None
+        return out
 
     # ---- running it -----------------------------------------------------------------------------------------
 

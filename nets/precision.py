@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-ORDER = ("exact", "tf32", "bf16", "fp16")
+from . import PRECISIONS as ORDER  # torch-free, for command lines
 
 
 class UnsupportedPrecision(ValueError):
@@ -70,7 +70,7 @@ class Precision:
         if not _runs(self, device):
             raise UnsupportedPrecision(
                 f"precision {self.name!r} cannot run on {describe(device)}: {_why_not(self, device)}. "
-                f"Modes this device can run: {', '.join(available(device))}")
+                f"Modes this device can run: {', '.join(available(device)) or 'none'}")
 
     @contextlib.contextmanager
     def applied(self, device: torch.device | str) -> Iterator[Precision]:
@@ -181,6 +181,8 @@ def describe(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type != "cpu":
+        return str(device)
     return f"cpu ({cpu_model()}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
 
 
@@ -283,11 +285,8 @@ def agreement(net: torch.nn.Module, mode: str | Precision, inputs, labels=None,
                     out = net(*item)
                 outs[p.name] = out if isinstance(out, tuple) else (out,)
             for e, f in zip(outs["exact"], outs[fast.name], strict=True):
-                e, f = e.float(), f.float()
-                scale = float(e.abs().max()) or 1.0
-                worst = max(worst, float((f - e).abs().max()) / scale)
-                agree += int((e.argmax(1) == f.argmax(1)).sum())
-                total += e.argmax(1).numel()
+                same, pixels, error = compare(e, f)
+                agree, total, worst = agree + same, total + pixels, max(worst, error)
             if labels is not None:
                 e0, f0 = outs["exact"][0], outs[fast.name][0]
                 c = num_classes or e0.shape[1]
@@ -300,6 +299,15 @@ def agreement(net: torch.nn.Module, mode: str | Precision, inputs, labels=None,
     if hist_exact is not None:
         delta = 100.0 * (_mean_iu(hist_fast) - _mean_iu(hist_exact))
     return Agreement(fast.name, 100.0 * agree / max(total, 1), worst, delta, total)
+
+
+def compare(exact: torch.Tensor, fast: torch.Tensor) -> tuple[int, int, float]:
+    """One output's scores (N x C x H x W) in exact and in a fast mode: (pixels whose argmax agrees, pixels,
+    max |fast - exact| / max |exact|), the measures of ``Agreement``."""
+    e, f = exact.float(), fast.float()
+    scale = float(e.abs().max()) or 1.0
+    same = int((e.argmax(1) == f.argmax(1)).sum())
+    return same, e[:, 0].numel(), float((f - e).abs().max()) / scale
 
 
 def _hist(hist: torch.Tensor | None, label: torch.Tensor, pred: torch.Tensor, c: int) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """One record per net: everything the kit knows about a net, in one place.
 
 A record names the net's spec builder, how each input is preprocessed, its released weights (sources and
-checksums), the splits it was trained and scored on, the reference's solver, the score the reference published
-for the release and the paper rows the net stands for. Everything else reads the records and says so:
+checksums), the splits it was trained and scored on, the reference's solver and the paper's other regimes
+(``recipes``: the CVPR regime), its training variants (``variants``: FCN-32s-fixed), the score the reference
+published for the release and the paper rows the net stands for. Everything else reads the records and says so:
 ``nets.NAMES`` and ``nets.spec``, the weights zoo (``weights.zoo``), the feeding and solver of ``reproduce``,
 the paper tables (``reproduce.tables``), the audit and the benchmark.
 
@@ -13,7 +14,7 @@ imported here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -68,7 +69,8 @@ class Weights:
 
 @dataclass(frozen=True)
 class Solver:
-    """The reference's solver.prototxt and solve.py for a net (ledger: train.*)."""
+    """A training recipe: the reference's solver.prototxt and solve.py for a net (ledger: train.*), or another
+    regime of the paper's (``NetRecord.recipes``)."""
 
     base_lr: float
     momentum: float
@@ -78,6 +80,22 @@ class Solver:
     init: tuple[str, ...]  # zoo names weights.transplant makes the starting weights from
     init_note: str  # what the reference started from, in words
     weight_decay: float = 5e-4
+    note: str = ""
+    # True: every bias learns at twice its layer's weight rate, lr_mult(bias) = 2 x lr_mult(weight) (the CVPR
+    # paper's "doubled learning rate for biases"); False: the lr_mult of the net's own param blocks.
+    double_bias_lr: bool = False
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A training variant of a net that the reference never ran: the same layers and weights, with only the
+    ``trained`` layers learning; every other parameter layer has lr_mult 0 for the run (nets.spec(NAME,
+    variant)), so Caffe never updates it and skips its backward pass. ``regime`` is the recipe the paper trained
+    the variant with (a key of NetRecord.recipes, or "reference")."""
+
+    name: str
+    trained: tuple[str, ...]
+    regime: str
     note: str = ""
 
 
@@ -111,6 +129,31 @@ class NetRecord:
     present_only: frozenset[str] = frozenset()  # outputs whose mean IU averages classes present in the labels
     paper: tuple[PaperRow, ...] = ()
     note: str = ""
+    # Other training regimes than the reference's, by name ("cvpr": the CVPR paper's; filled by with_cvpr below).
+    recipes: Mapping[str, Solver] = field(default_factory=dict)
+    variants: Mapping[str, Variant] = field(default_factory=dict)
+
+    def recipe(self, regime: str = "reference") -> Solver:
+        """The solver of a training regime: "reference" (``solver``) or one of ``recipes``."""
+        if regime == "reference":
+            return self.solver
+        if regime not in self.recipes:
+            why = self.recipes_note or f"{self.name} has recipes {['reference', *self.recipes]}"
+            raise KeyError(f"{self.name} has no {regime!r} recipe: {why}")
+        return self.recipes[regime]
+
+    @property
+    def recipes_note(self) -> str:
+        """Why a net lacks the CVPR regime (empty when it has it)."""
+        if "cvpr" in self.recipes:
+            return ""
+        return CVPR_REFUSED.get(self.test[0], f"the CVPR paper gives no regime for {self.test[0]} nets")
+
+    def variant(self, name: str) -> Variant:
+        if name not in self.variants:
+            have = ", ".join(self.variants) or "none"
+            raise KeyError(f"{self.name} has no training variant {name!r}; its variants: {have}")
+        return self.variants[name]
 
     @property
     def input_tops(self) -> dict[str, str]:
@@ -206,6 +249,46 @@ def _heavy(base_lr: float, init: str, init_note: str, max_iter: int = 100_000, n
     return Solver(base_lr, 0.99, 1, False, max_iter, (init,), init_note, note=note)
 
 
+# The CVPR 2015 regime (ledger: train.cvpr-regime): its optimisation section, stated once for all
+# of the paper's experiments. Minibatch 20 images (iter_size 20 of one image, or ranks x passes per rank),
+# momentum 0.9, normalised loss, a fixed learning rate per classifier trunk chosen by line search, doubled for
+# biases, dropout kept where the classifier had it (the nets keep their Dropout layers), scores zero-initialised
+# (surgery). The paper names two weight decays, 5e-4 and 2e-4, without saying which net used which: the kit takes
+# 5e-4, the value of every reference solver. No iteration count is given: the reference solver's is kept.
+CVPR_BATCH = 20
+CVPR_MOMENTUM = 0.9
+CVPR_LEARNING_RATES = {"caffenet": 1e-3, "vgg16": 1e-4, "googlenet": 5e-5}  # FCN-AlexNet, -VGG16, -GoogLeNet
+CVPR_WEIGHT_DECAY = 5e-4
+CVPR_NOTE = ("CVPR 2015 regime: minibatch 20, momentum 0.9, normalised loss, fixed learning rate by trunk "
+             "(1e-3 AlexNet, 1e-4 VGG16, 5e-5 GoogLeNet), bias learning rate doubled; weight decay 5e-4 of the "
+             "paper's two (5e-4, 2e-4); iterations not given by the paper (the reference solver's)")
+# Datasets whose nets the CVPR paper trained (Tables 1-5: VOC, NYUDv2, SIFT Flow); the others are refused.
+CVPR_DATASETS = ("voc", "nyud", "siftflow")
+CVPR_REFUSED = {"pascalcontext": "the PASCAL-Context rows (arXiv v2 appendix, Table 6) do not say how they were "
+                                 "trained, and the CVPR paper has no PASCAL-Context experiment; train it with the "
+                                 "reference's recipe (--regime reference)"}
+
+
+def cvpr_recipe(classifier: str, max_iter: int, init: tuple[str, ...], init_note: str) -> Solver:
+    """The CVPR regime for a net of ``classifier``'s trunk."""
+    return Solver(CVPR_LEARNING_RATES[classifier], CVPR_MOMENTUM, CVPR_BATCH, True, max_iter, init, init_note,
+                  CVPR_WEIGHT_DECAY, note=CVPR_NOTE, double_bias_lr=True)
+
+
+def with_cvpr(record: NetRecord) -> NetRecord:
+    """The record with its "cvpr" recipe, for the nets of the datasets the CVPR paper trained (one rule for all
+    of them, as the paper states it once): FCN-AlexNet's trunk biases then learn at lr_mult 2 as the paper says,
+    where its reference prototxt keeps Caffe's default 1 (``--regime reference`` keeps that); the VGG16 and
+    GoogLeNet nets have lr_mult 2 on their biases already."""
+    if record.test[0] not in CVPR_DATASETS:
+        return record
+    # It starts from what the reference solver starts from (the ILSVRC net, or the coarser FCN: the paper
+    # fine-tunes 16s from 32s and 8s from 16s too).
+    ref = record.solver
+    recipe = cvpr_recipe(record.classifier, ref.max_iter, ref.init, ref.init_note)
+    return replace(record, recipes={**record.recipes, "cvpr": recipe})
+
+
 # ---- the VOC nets ----------------------------------------------------------------------------------------
 
 VOC_SPLITS = {"train": ("sbd", "train"), "test": ("voc", "seg11valid")}
@@ -228,7 +311,10 @@ _VOC = (
                               "batch-20 model"),
                      PaperRow(2, "FCN-32s-fixed", four_scores(83.0, 59.7, 45.4, 72.0),
                               "only the final classifier trained; never released", variant="fixed"),
-                     PaperRow(2, "FCN-32s", four_scores(89.1, 73.3, 59.4, 81.4)))),
+                     PaperRow(2, "FCN-32s", four_scores(89.1, 73.3, 59.4, 81.4))),
+              variants={"fixed": Variant("fixed", ("score_fr",), "cvpr",
+                                         "CVPR Table 2's FCN-32s-fixed: only the final classifier score_fr "
+                                         "learns; conv1_1 .. fc7 keep the VGG16 ILSVRC weights (lr_mult 0)")}),
     NetRecord("voc-fcn16s", partial(vgg.fcn, stride=16, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
               solver=_heavy(1e-12, "voc-fcn32s", "voc-fcn32s"),
               weights=_release("voc-fcn16s", "fcn16s-heavy-pascal"), published={"seg11valid": 65.0},
@@ -344,25 +430,42 @@ _CONTEXT = (
 # ---- the paper's nets that the reference never released ------------------------------------------------
 
 # FCN-GoogLeNet (CVPR Table 1); nets/googlenet.py states the choices the paper leaves open (input pad, kernel 63).
-# Trained in the CVPR regime (ledger: train.cvpr-regime): batch 20 as iter_size 20 of one image, momentum 0.9,
-# normalised loss, learning rate 5e-5 (the paper's "5^-5"), doubled for biases.
+# Trained in the CVPR regime (ledger: train.cvpr-regime), its only recipe: learning rate 5e-5 (the paper's "5^-5").
 _PAPER_ONLY = (
     NetRecord("voc-fcn-googlenet", partial(googlenet.fcn_googlenet, classes=21), "googlenet", VOC_INPUT,
               **VOC_SPLITS,
-              solver=Solver(5e-5, 0.9, 20, True, 100_000, ("googlenet",),
-                            "BVLC GoogLeNet ILSVRC (the paper started from its own GoogLeNet, 68.5% top-1)",
-                            note="the paper states neither its iteration count (100k here, as the reference's "
-                                 "FCN-AlexNet in the same regime) nor which of its two weight decays, 5e-4 or 2e-4, "
-                                 "GoogLeNet used (5e-4 here)"),
+              solver=replace(cvpr_recipe("googlenet", 100_000, ("googlenet",),
+                                         "BVLC GoogLeNet ILSVRC (the paper started from its own GoogLeNet, 68.5% "
+                                         "top-1)"),
+                             note=CVPR_NOTE + "; 100k iterations as the reference's FCN-AlexNet in the same "
+                                              "regime"),
               weights=None, note="FCN-GoogLeNet is the paper's (CVPR Table 1) and was never released",
               paper=(PaperRow(1, "FCN-GoogLeNet", {"mean_iu": 42.5, "forward_ms": 59, "conv_layers": 22,
                                                    "params_millions": 6, "rf_size": 907, "max_stride": 32},
                               "never released; the kit's net follows the paper from BVLC GoogLeNet",
                               differs={"rf_size": (715, "907 is the receptive field of pool5/7x7_s1, the 7x7 "
                                                         "average pooling the paper discards; score_fr sees 715")}),)),
+    # NYUD FCN-16s RGB-HHA (CVPR Table 4): the late-fusion net upgraded to stride 16 as the kit reads the paper's
+    # one sentence (nets/vgg.py fcn_two_stream states the construction and why).
+    NetRecord("nyud-fcn16s-color-hha", partial(vgg.fcn_two_stream, classes=40, stride=16), "vgg16",
+              (NYUD_COLOR, NYUD_HHA), **NYUD_SPLITS,
+              solver=_heavy(1e-14, "nyud-fcn32s-color-hha", "nyud-fcn32s-color-hha (every layer copied; "
+                            "score_pool4color and score_pool4hha zero)",
+                            note="the kit's choice, no reference solver exists: the heavy recipe at 100x below "
+                                 "the learning rate of the 32s net it starts from, as voc-fcn16s (1e-12) below "
+                                 "voc-fcn32s (1e-10); " + _ROUNDS),
+              weights=None,
+              note="the paper's FCN-16s RGB-HHA (CVPR Table 4), never released; the kit's construction: each "
+                   "stream scores its pool4 (score_pool4color, score_pool4hha), averaged 0.5 / 0.5 as the fr "
+                   "scores are, then FCN-16s's head on the averages (nets/vgg.py fcn_two_stream)",
+              paper=(PaperRow(4, "FCN-16s RGB-HHA", four_scores(65.4, 46.1, 34.0, 49.5),
+                              "never released; the kit's construction: the average of an RGB and an HHA FCN-16s "
+                              "(each stream's pool4 scores averaged as its fr scores), trained from "
+                              "nyud-fcn32s-color-hha"),)),
 )
 
-RECORDS: dict[str, NetRecord] = {r.name: r for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT, *_PAPER_ONLY)}
+RECORDS: dict[str, NetRecord] = {r.name: with_cvpr(r) for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT,
+                                                                  *_PAPER_ONLY)}
 # The nets the reference release has a folder for (net.py, solve.py, prototxts), released weights or not.
 REFERENCE_NAMES: tuple[str, ...] = tuple(r.name for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT))
 

@@ -96,6 +96,21 @@ class CaffeSGD:
         self.iter = int(state["iter"])
 
 
+def recipe_multipliers(net: nn.Module, setting: Solver) -> dict[str, tuple[float, float]]:
+    """(lr_mult, decay_mult) of every parameter for a run with ``setting``: the net's own param blocks, and with
+    ``setting.double_bias_lr`` (the CVPR regime) each bias at twice its layer's weight rate, decay_mult kept.
+    That changes only FCN-AlexNet's trunk (Caffe's default lr_mult 1 on its biases becomes 2); a frozen layer
+    (lr_mult 0) stays frozen."""
+    out = dict(net.param_multipliers())
+    if setting.double_bias_lr:
+        for name in out:
+            if name.endswith(".bias"):
+                weight = name[: -len(".bias")] + ".weight"
+                out[name] = (2.0 * out[weight][0], out[name][1])
+    return out
+
+
 def solver_for(net: nn.Module, setting: Solver) -> CaffeSGD:
-    """A CaffeSGD with a net record's solver settings and the net's own lr/decay multipliers."""
-    return CaffeSGD(net, setting.base_lr, setting.momentum, setting.weight_decay, setting.iter_size)
+    """A CaffeSGD with a recipe's settings and the net's lr/decay multipliers as the recipe applies them."""
+    return CaffeSGD(net, setting.base_lr, setting.momentum, setting.weight_decay, setting.iter_size,
+                    recipe_multipliers(net, setting))

@@ -116,6 +116,20 @@ def lrn(name: str, bottom: str, local_size: int = 5, alpha: float = 1e-4, beta: 
     return Layer(name, "LRN", (bottom,), (name,), local_size=local_size, alpha=alpha, beta=beta, k=1.0)
 
 
+def frozen_except(spec: NetSpec, trained: tuple[str, ...]) -> NetSpec:
+    """``spec`` with every Convolution outside ``trained`` at lr_mult 0 on all its blobs (decay_mult kept), as a
+    prototxt's ``param { lr_mult: 0 }`` freezes a layer: Caffe never updates it and skips its backward pass, and
+    so does CaffeNet (its parameters do not require gradients). Upsampling and Scale layers are frozen already."""
+    convs = [x.name for x in spec.layers if x.type == "Convolution"]
+    unknown = sorted(set(trained) - set(convs))
+    if unknown:
+        raise ValueError(f"{spec.name}: layers {unknown} to train are not convolutions of the net; its "
+                         f"convolutions are {convs}")
+    layers = tuple(replace(x, param=tuple((0.0, decay) for _, decay in x.param))
+                   if x.type == "Convolution" and x.name not in trained else x for x in spec.layers)
+    return replace(spec, layers=layers)
+
+
 @dataclass(frozen=True)
 class NetSpec:
     """A whole deploy net: its inputs (name -> channels), layers in execution order and output blobs."""

@@ -104,19 +104,52 @@ def fcn_color_depth(name: str, classes: int) -> NetSpec:
                    losses=(("loss", "score", "label"),), trunk=("fc7",))
 
 
-def fcn_two_stream(name: str, classes: int, streams: tuple[str, str] = ("color", "hha")) -> NetSpec:
-    """NYUD RGB-HHA late fusion: one full VGG16 stream per input, score_fr per stream, averaged (Eltwise SUM
-    with coefficients 0.5, 0.5) before a single upsampling."""
+def fcn_two_stream(name: str, classes: int, streams: tuple[str, str] = ("color", "hha"), stride: int = 32
+                   ) -> NetSpec:
+    """NYUD RGB-HHA late fusion: one full VGG16 stream per input, each scoring its own layers (score_fr<s>; at
+    stride 16 also score_pool4<s>), the streams' scores averaged (Eltwise SUM, coefficients 0.5, 0.5) at each
+    stride, then one FCN head on the averages.
+
+    Stride 32 is the reference's nyud-fcn32s-color-hha: score_fused = the average of score_frcolor and
+    score_frhha, one upscore (k64 s32), crop to the input (19).
+
+    Stride 16 is the kit's reading of the paper's one sentence (CVPR 2015, NYUDv2 results: the late-fusion net
+    "upgraded" to stride 16; the reference never released it). Each stream gets its own pool4 scorer
+    (score_pool4color on pool4color, score_pool4hha on pool4hha), averaged like the fr scores into
+    score_pool4_fused; then FCN-16s's head, layer for layer and name for name, runs once on the averages:
+    upscore2 (k4 s2) of score_fused, score_pool4c = crop(score_pool4_fused, upscore2), fuse_pool4 = upscore2 +
+    score_pool4c, upscore16 (k32 s16), score = crop(upscore16, color). Why this one: the upsamplers are frozen
+    and linear and every fusion is a sum, so the net equals 0.5 x (an FCN-16s on color) + 0.5 x (an FCN-16s on
+    HHA), exactly as the reference's 32s net equals the average of two FCN-32s: each stream is upgraded as
+    FCN-16s upgrades FCN-32s, and the fusion stays the reference's average. Summing the pool4 scores instead
+    (coefficients 1) would give each stream's skip twice the weight of its fr scores, which no FCN-16s has;
+    cropping each stream's pool4 scores before averaging computes the same numbers with two crops for one. Starts
+    from nyud-fcn32s-color-hha by surgery (every layer copied, the two score_pool4 zero). Its crop offsets (5,
+    27) are derived only, the reference having none to check against."""
+    if stride not in (32, 16):
+        raise ValueError(f"the two-stream net is built at stride 32 (the reference's) or 16 (the paper's upgrade), "
+                         f"not {stride}")
     layers: list[Layer] = []
     for stream in streams:
         layers += vgg16_trunk(stream, suffix=stream)
         layers.append(conv(f"score_fr{stream}", f"fc7{stream}", classes, 1))
-    layers += [eltwise_sum("score_fused", *(f"score_fr{s}" for s in streams), coeff=(0.5, 0.5)),
-               deconv("upscore", "score_fused", classes, 64, 32),
-               crop("score", "upscore", streams[0])]
-    return NetSpec(name, {s: 3 for s in streams}, tuple(layers), ("score",),
-                   {"score": REFERENCE_CROP_OFFSETS["32s"]["score"]}, losses=(("loss", "score", "label"),),
-                   trunk=tuple(f"fc7{s}" for s in streams), streams=streams)
+        if stride == 16:
+            layers.append(conv(f"score_pool4{stream}", f"pool4{stream}", classes, 1))
+    layers.append(eltwise_sum("score_fused", *(f"score_fr{s}" for s in streams), coeff=(0.5, 0.5)))
+    if stride == 32:
+        layers += [deconv("upscore", "score_fused", classes, 64, 32), crop("score", "upscore", streams[0])]
+        # The reference published this net's offset (19); the 16s net has none, so its offsets are derived only.
+        offsets = {"score": REFERENCE_CROP_OFFSETS["32s"]["score"]}
+    else:
+        layers += [deconv("upscore2", "score_fused", classes, 4, 2),
+                   eltwise_sum("score_pool4_fused", *(f"score_pool4{s}" for s in streams), coeff=(0.5, 0.5)),
+                   crop("score_pool4c", "score_pool4_fused", "upscore2"),
+                   eltwise_sum("fuse_pool4", "upscore2", "score_pool4c"),
+                   deconv("upscore16", "fuse_pool4", classes, 32, 16),
+                   crop("score", "upscore16", streams[0])]
+        offsets = {}
+    return NetSpec(name, {s: 3 for s in streams}, tuple(layers), ("score",), offsets,
+                   losses=(("loss", "score", "label"),), trunk=tuple(f"fc7{s}" for s in streams), streams=streams)
 
 
 def fcn_two_headed(name: str, stride: int, heads: dict[str, int]) -> NetSpec:

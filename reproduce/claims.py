@@ -43,6 +43,7 @@ RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distribu
 LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
 GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
 GOLDEN_GRADIENTS = f"{GOLDEN}::test_parameter_and_input_gradients_match_the_caffe_fixture"
+PREC, PREC_CLI = "tests/test_precision.py", "tests/test_precision_entry_points.py"
 CVPR, PAMI = "CVPR 2015 (arXiv 1411.4038 v2)", "PAMI 2016 (arXiv 1605.06211)"
 NOT_HERE = "no weights or datasets can be downloaded on this machine"
 
@@ -266,6 +267,24 @@ CLAIMS: tuple[Claim, ...] = (
        "rate, weight decay 5e-4 or 2e-4.", "training", "checked", ("reproduce.train:cvpr_solver",),
        (f"{DIST}::test_the_cvpr_regime_is_minibatch_20_momentum_0_9_normalised_with_the_papers_learning_rates",),
        ),
+    _c("train.cvpr-recipes", f"{CVPR} sec. 4.1", "The CVPR regime is a recipe of every VOC, NYUDv2 and SIFT Flow "
+       "net's record (minibatch 20 through iter_size, momentum 0.9, weight decay, normalised loss, the trunk's "
+       "learning rate, every bias at twice its weight's rate); FCN-GoogLeNet trains only in it; PASCAL-Context, "
+       "which the CVPR paper does not train, refuses it and says why.", "training", "checked",
+       ("nets.registry:cvpr_recipe", "nets.registry:NetRecord.recipe"),
+       ("tests/test_cvpr_regime.py::test_every_voc_nyud_and_siftflow_record_has_the_cvpr_recipe_minibatch_20_momentum_0_9_normalised",
+        "tests/test_cvpr_regime.py::test_the_cvpr_regime_doubles_fcn_alexnets_trunk_bias_rate_and_changes_nothing_for_vgg16",
+        "tests/test_cvpr_regime.py::test_fcn_googlenet_trains_in_the_cvpr_regime_only",
+        "tests/test_cvpr_regime.py::test_the_cvpr_regime_refuses_pascalcontext_saying_why")),
+    _c("train.fcn32s-fixed", f"{CVPR} Table 2 (FCN-32s-fixed)", "FCN-32s-fixed learns only its last layer: a "
+       "training variant of voc-fcn32s with lr_mult 0 on every layer but score_fr, in the CVPR regime; the frozen "
+       "set is printed, the snapshot is marked, and Table 2 judges the result against 45.4 with --retrained. Real "
+       "Caffe's SGDSolver on the same prototxt leaves the same blobs bit-identical.", "training", "caffe",
+       ("nets.registry:Variant", "nets.spec:frozen_except"),
+       ("tests/caffe/test_solver_parity.py::test_three_sgd_iterations_match_caffe_sgdsolver",
+        "tests/test_cvpr_regime.py::test_sgd_steps_of_the_fixed_variant_leave_every_frozen_weight_bit_identical_and_move_score_fr",
+        "tests/test_cvpr_regime.py::test_train_command_prints_the_frozen_layers_and_the_trained_one",
+        "tests/test_cvpr_regime.py::test_table2_judges_fixed_weights_against_the_45_4_row")),
     _c("train.heavy-vs-batch", f"{PAMI} sec. 4.3", "Momentum 0.99 at batch 1 is argued equivalent to 0.9 at batch 20 "
        "(0.9^(1/20) ~ 0.99); the heavy online recipe scores about five points more.", "difference", "informational",
        ("nets.registry:Solver",), (), "shown; the kit trains either regime, the numbers need the datasets"),
@@ -384,6 +403,28 @@ CLAIMS: tuple[Claim, ...] = (
        ("reproduce.runner:judge", "reproduce.tables:check_retrained"),
        (f"{RUNNER}::test_a_retraining_run_is_judged_against_its_paper_row_at_1_0",
         f"{RUNNER}::test_nothing_is_judged_on_a_smoke_run_a_partial_split_or_informational_rows")),
+    _c("net.two-stream-16s", f"{CVPR} sec. 4.3 (NYUDv2: late fusion upgraded to stride 16)", "The kit's reading "
+       "of the paper's one sentence, nyud-fcn16s-color-hha: each stream scores its fc7 and its pool4, the two "
+       "streams' scores are averaged (coefficients 0.5, 0.5) at each stride, and FCN-16s's head runs once on the "
+       "averages, so the net is the average of an RGB FCN-16s and an HHA FCN-16s, as the reference's 32s net is "
+       "of two FCN-32s. The paper states no construction: this is the kit's interpretation.", "architecture",
+       "checked", ("nets.vgg:fcn_two_stream",),
+       ("tests/test_two_stream_16s.py::test_each_stream_scores_fr_and_pool4_the_scores_are_averaged_then_fcn16s_head_runs_once",
+        "tests/test_two_stream_16s.py::test_the_net_is_the_average_of_an_rgb_fcn16s_and_an_hha_fcn16s"),
+       "an interpretation: the authors' prototxt, never released, would settle it"),
+    _c("net.two-stream-16s-offsets", "kit (geometry; Caffe's coord_map)", "nyud-fcn16s-color-hha's crop offsets "
+       "are 5 (score_pool4c) and 27 (score), derived by the kit with no reference table to check against, and "
+       "derived the same by Caffe's own net-spec tool; real Caffe's forward pass gives the golden fixture.",
+       "architecture", "caffe", ("nets.geometry:resolve_crops",),
+       ("tests/test_two_stream_16s.py::test_its_crop_offsets_are_5_and_27_derived_only_with_no_reference_table",
+        "tests/caffe/test_two_stream_16s_parity.py::test_caffes_coord_map_derives_the_kits_crop_offsets_5_and_27",
+        GOLDEN_FORWARD)),
+    _c("init.two-stream-16s", "kit (surgery, as FCN-16s from FCN-32s)", "nyud-fcn16s-color-hha starts from "
+       "nyud-fcn32s-color-hha: every layer copied, the two new pool4 scorers zero, so the untrained 16s net "
+       "computes the 32s net's scores.", "training", "checked", ("weights.transplant:transplant",),
+       ("tests/test_two_stream_16s.py::test_surgery_from_the_32s_two_stream_net_copies_every_layer_and_zeroes_both_pool4_scorers",
+        "tests/test_two_stream_16s.py::test_the_record_starts_it_from_the_32s_two_stream_net_and_holds_its_table4_row",
+        "tests/test_two_stream_16s.py::test_train_command_runs_the_recipe_on_a_miniature_nyud_tree")),
     _c("table.unreleased-rows", f"{CVPR} Tables 1, 2, 4", "FCN-GoogLeNet, FCN-32s-fixed, NYUD RGBD and FCN-16s "
        "RGB-HHA were never released; their rows name the kit net or training that stands for them.", "table",
        "checked", ("reproduce.tables:TABLES",),
@@ -482,6 +523,44 @@ CLAIMS: tuple[Claim, ...] = (
        "a real image.", "release", "not-checkable", ("weights.convert:convert",),
        ("tests/caffe/test_released_weights.py::test_released_weights_match_real_caffe_on_an_image",),
        f"{NOT_HERE}: `make test-caffe WEIGHTS=x.caffemodel NET=... IMAGE=...` checks it"),
+    # ---- the precision policy ------------------------------------------------------------------------------
+    _c("precision.exact-default", "kit", "Every entry point and nets.build run in exact precision unless asked: "
+       "float32 with Caffe's arithmetic, TF32 off for convolutions and matrix products (on CUDA and in oneDNN) "
+       "while the kit's forward runs, the caller's settings restored; records say precision exact and why.",
+       "device", "checked", ("nets.precision:EXACT", "nets:build", "reproduce.options:add_common",
+                             "reproduce.evaluate:precision_record"),
+       (f"{PREC_CLI}::test_every_command_runs_exact_unless_asked",
+        f"{PREC_CLI}::test_an_exact_evaluation_record_says_exact_and_why",
+        f"{PREC}::test_an_exact_cpu_forward_forces_ieee_float32_and_restores_the_callers_settings",
+        f"{RUNNER}::test_table3_smoke_run_writes_records_and_a_server_submission"),
+       "TF32 off inside an exact CUDA forward is checked by make test-gpu "
+       f"({PREC}::test_tf32_is_off_inside_an_exact_cuda_forward_and_restored_after)"),
+    _c("precision.fast-modes-report-agreement", "kit", "A fast mode (tf32, bf16, fp16) is opt-in "
+       "(--precision); an evaluation or table made in it also runs every image in exact and records argmax "
+       "agreement in percent, the mean-IU difference and the largest relative score error (summed over ranks "
+       "and merged over shards like the confusion matrices), and a table verdict made in it says so and is not "
+       "called a reproduction at exact.", "device", "checked",
+       ("reproduce.evaluate:ExactAgreement", "reproduce.evaluate:evaluate_reader", "reproduce.runner:fast_mode_note",
+        "nets.precision:compare"),
+       (f"{PREC_CLI}::test_a_fast_mode_with_exact_arithmetic_agrees_perfectly_with_exact",
+        f"{PREC_CLI}::test_a_fast_mode_evaluation_carries_its_measured_agreement_with_exact",
+        f"{PREC_CLI}::test_the_agreement_of_shards_merges_into_the_whole_splits",
+        f"{PREC_CLI}::test_a_table_verdict_in_a_fast_mode_says_so_with_its_agreement",
+        f"{DIST}::test_a_two_rank_fast_mode_evaluation_has_the_single_process_agreement_with_exact",
+        f"{PREC_CLI}::test_training_in_a_fast_mode_autocasts_the_trunk_keeps_the_loss_float32_and_snapshots_say_it"),
+       "on this CPU the fast-mode plumbing is tested with bf16 emulated through autocast; the real modes' "
+       "agreement on a GPU is measured by make test-gpu"),
+    _c("precision.unsupported-is-an-error", "kit", "An unknown precision, or one the device cannot run (tf32 or "
+       "fp16 on a CPU, bf16 on a CPU without native bf16 instructions), is one clear error naming the modes the "
+       "device can run, at every command line and in nets.build; moving a net to a device that cannot run its "
+       "mode is an error too.", "device", "checked",
+       ("nets.precision:Precision", "reproduce.options:start", "reproduce.options:precision_name", "nets.net:CaffeNet"),
+       (f"{PREC_CLI}::test_an_unknown_precision_is_one_clear_error_naming_the_modes",
+        f"{PREC_CLI}::test_a_cuda_mode_on_the_cpu_stops_the_run_in_one_line_naming_the_modes_it_can",
+        f"{PREC_CLI}::test_bf16_runs_only_on_a_cpu_with_native_bf16",
+        f"{PREC_CLI}::test_evaluate_in_a_mode_the_device_cannot_run_writes_nothing",
+        f"{PREC_CLI}::test_nets_build_takes_the_mode_and_a_move_keeps_no_mode_the_device_cannot_run",
+        f"{PREC}::test_a_mode_the_cpu_cannot_run_is_an_error_naming_the_ones_it_can")),
 )
 
 

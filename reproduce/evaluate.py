@@ -12,6 +12,11 @@ scores images r, r + N, r + 2N, ... of the split (every image once), the int64 c
 with all_reduce, rank 0 prints and writes the record, each rank writes its own PNGs (reproduce.distributed).
 The matrix, hence every score, equals the single-process run's.
 
+Precision: exact unless ``--precision`` asks for a fast mode (nets.precision). In a fast mode every image is
+also run in exact, outside the timed forward, and the record carries their agreement (``agreement``: argmax
+agreement in percent, largest relative score error, mean-IU difference, and exact's confusion matrices over
+those images, so that records of shards still merge).
+
 Time: a VGG16 FCN took ~8 s per 500x375 image on a shared 2-core CPU here (FCN-AlexNet ~1.7 s; ~2.4 s
 and ~0.4 s per 500x500 image on the idle machine, make bench), so
 seg11valid (736 images) takes about 1.6 hours on such a CPU. On a GPU it is minutes (not measured here; the
@@ -40,6 +45,72 @@ from .records import device_name, environment, write_json
 
 
 @dataclass
+class ExactAgreement:
+    """A fast-mode evaluation measured against exact on the same images: the pixels whose argmax agrees over
+    every output, the largest max |fast - exact| / max |exact| of one output on one image
+    (nets.precision.compare), and exact's confusion matrix per scored output. Counts add up over disjoint
+    images (shards, split halves); the error is a maximum."""
+
+    mode: str
+    images: int = 0
+    same: int = 0
+    pixels: int = 0
+    max_rel_error: float = 0.0
+    exact_hists: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add(self, p: Prediction, labels: Mapping[str, str]) -> None:
+        same, pixels, error = p.agreement
+        self.images += 1
+        self.same, self.pixels, self.max_rel_error = self.same + same, self.pixels + pixels, max(
+            self.max_rel_error, error)
+        for blob, top in labels.items():
+            hist = fast_hist(np.asarray(p.item[top]), p.exact_labels[blob], p.classes[blob])
+            self.exact_hists[blob] = self.exact_hists[blob] + hist if blob in self.exact_hists else hist
+
+    @classmethod
+    def merged(cls, parts: Sequence[ExactAgreement]) -> ExactAgreement:
+        out = cls(parts[0].mode)
+        for a in parts:
+            out.images, out.same, out.pixels = out.images + a.images, out.same + a.same, out.pixels + a.pixels
+            out.max_rel_error = max(out.max_rel_error, a.max_rel_error)
+            for blob, h in a.exact_hists.items():
+                out.exact_hists[blob] = out.exact_hists.get(blob, 0) + np.asarray(h, np.int64)
+        return out
+
+    @property
+    def argmax_percent(self) -> float:
+        return 100.0 * self.same / self.pixels if self.pixels else float("nan")
+
+    def mean_iu_delta(self, ev: Evaluation) -> dict[str, float]:
+        """Per scored output: fast minus exact mean IU in points, both with the evaluation's own averaging."""
+        return {blob: 100.0 * (scores(ev.hists[blob], ev.present_only.get(blob, False))["mean_iu"]
+                               - scores(h, ev.present_only.get(blob, False))["mean_iu"])
+                for blob, h in self.exact_hists.items()}
+
+    def record(self, ev: Evaluation) -> dict:
+        deltas = self.mean_iu_delta(ev)
+        return {"precision": self.mode, "images": self.images, "argmax_agreement_percent": self.argmax_percent,
+                "max_rel_score_error": self.max_rel_error,
+                "mean_iu_delta": next(iter(deltas.values()), None), "mean_iu_delta_per_output": deltas,
+                "pixels": self.pixels, "same_argmax_pixels": self.same,
+                "exact_confusion_matrices": {b: np.asarray(h, np.int64).tolist()
+                                             for b, h in self.exact_hists.items()}}
+
+    @classmethod
+    def from_record(cls, rec: Mapping) -> ExactAgreement:
+        return cls(rec["precision"], int(rec["images"]), int(rec["same_argmax_pixels"]), int(rec["pixels"]),
+                   float(rec["max_rel_score_error"]),
+                   {b: np.array(h, np.int64) for b, h in rec["exact_confusion_matrices"].items()})
+
+    def line(self, ev: Evaluation) -> str:
+        """The agreement in words, for the scores printout and a table's verdict."""
+        deltas = ", ".join(f"{d:+.2f}" for d in self.mean_iu_delta(ev).values())
+        return (f"measured in {self.mode}: argmax agreement {self.argmax_percent:.3f}% with exact, mean IU "
+                f"delta {deltas or '-'} points, max relative score error {self.max_rel_error:.2e} "
+                f"({self.images} images run in both)")
+
+
+@dataclass
 class Evaluation:
     """The confusion matrices and timings of one pass over a split."""
 
@@ -51,6 +122,9 @@ class Evaluation:
     present_only: dict[str, bool] = field(default_factory=dict)
     world_size: int = 1  # processes whose counts were summed into hists
     backend: str = "none"  # their process group's backend ("none": one process)
+    precision: str = "exact"  # the mode of the forwards (nets.precision)
+    agreement: ExactAgreement | None = None  # a fast mode's agreement with exact on the same images
+    precision_reason: str = ""  # the mode's description (nets.precision): why the numbers are what they are
 
     def scores(self, blob: str | None = None) -> dict:
         """metrics.scores of one output (default: the first), with its averaging variant."""
@@ -86,15 +160,21 @@ class Prediction:
     labels: dict[str, np.ndarray]  # output blob -> H x W uint8
     classes: dict[str, int]  # output blob -> number of classes (channels)
     seconds: float
+    exact_labels: dict[str, np.ndarray] | None = None  # a fast mode's image run in exact too
+    agreement: tuple[int, int, float] | None = None  # (same-argmax pixels, pixels, max relative score error)
 
 
 def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], device: torch.device, *,
                 inputs: Mapping[str, str] | None = None, ids: Sequence[str] | None = None,
                 progress: bool = True, limit: int | None = None, desc: str = "",
-                positions: Sequence[int] | None = None) -> Iterator[Prediction]:
+                positions: Sequence[int] | None = None, against_exact: bool = False) -> Iterator[Prediction]:
     """Run ``net`` in test mode over ``reader`` in list order (the reference's score.py), one image at a time
-    at its own size: the one loop behind evaluation and prediction. ``inputs`` maps net inputs to reader
-    tops (default: the net's record); ``positions`` picks the images (default: the first ``limit``, or all)."""
+    at its own size, in the net's precision: the one loop behind evaluation and prediction. ``inputs`` maps
+    net inputs to reader tops (default: the net's record); ``positions`` picks the images (default: the first
+    ``limit``, or all). ``against_exact`` with a fast mode also runs each image in exact, after the timed
+    forward, and compares the two (Prediction.exact_labels, .agreement)."""
+    from nets import precision as P
+
     inputs = dict(inputs) if inputs is not None else feed.input_tops(net)
     ids = list(ids) if ids is not None else list(getattr(reader, "ids", range(len(reader))))
     indices = range(count(reader, limit)) if positions is None else positions
@@ -104,6 +184,8 @@ def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], devi
         indices = tqdm(indices, desc=desc or getattr(net, "name", "net"), unit="img", dynamic_ncols=True)
     was_training = net.training
     net.to(device).eval()
+    policy = getattr(net, "precision", P.EXACT)
+    against_exact = against_exact and not policy.exact
     try:
         with torch.inference_mode():
             for i in indices:
@@ -115,10 +197,30 @@ def predictions(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], devi
                 labels = {b: o[0].argmax(dim=0) for b, o in outs.items()}
                 _sync(device)
                 seconds = time.perf_counter() - start
+                exact_labels = agreement = None
+                if against_exact:
+                    exact_labels, agreement = _against_exact(net, x, outs, policy)
                 yield Prediction(str(ids[i]), item, {b: p.to(torch.uint8).cpu().numpy() for b, p in labels.items()},
-                                 {b: o.shape[1] for b, o in outs.items()}, seconds)
+                                 {b: o.shape[1] for b, o in outs.items()}, seconds, exact_labels, agreement)
     finally:
         net.train(was_training)
+
+
+def _against_exact(net: nn.Module, x: tuple[torch.Tensor, ...], fast: Mapping[str, torch.Tensor], policy):
+    """The image's exact argmax per output, and its agreement with the fast mode's outputs ``fast``."""
+    from nets import precision as P
+
+    net.precision = P.EXACT
+    try:
+        exact = feed.outputs_by_name(net, net(*x))
+    finally:
+        net.precision = policy
+    same = pixels = 0
+    worst = 0.0
+    for blob, e in exact.items():
+        s, n, err = P.compare(e, fast[blob])
+        same, pixels, worst = same + s, pixels + n, max(worst, err)
+    return {b: e[0].argmax(dim=0).to(torch.uint8).cpu().numpy() for b, e in exact.items()}, (same, pixels, worst)
 
 
 def count(reader: Sequence, limit: int | None = None) -> int:
@@ -139,18 +241,26 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
     torchrun started, else one process) picks this rank's shard; in a process group the per-rank matrices
     are summed (all_reduce) and every rank returns the whole split's evaluation, ids and times in list order.
     A world without a process group (backend "none") scores its shard alone: ``merge`` sums such parts.
+    In a fast mode (``net.precision``) every image also runs in exact: ``Evaluation.agreement``.
     """
+    from nets import precision as P
+
     world = world or distributed.current()
     labels = dict(labels) if labels is not None else feed.label_tops(net)
     # Every output starts at zero, so that a rank whose shard is empty still sums matrices of the right shape.
     hists = {blob: np.zeros((n, n), np.int64) for blob, n in output_classes(net, labels).items()}
     positions = world.shard(count(reader, limit))
+    policy = getattr(net, "precision", P.EXACT)
+    agreement = None if policy.exact else ExactAgreement(policy.name, exact_hists={
+        blob: np.zeros_like(h) for blob, h in hists.items()})
     scored, seconds = [], []
     for p in predictions(net, reader, device, inputs=inputs, ids=ids, progress=progress and world.main,
-                         positions=positions):
+                         positions=positions, against_exact=agreement is not None):
         for blob, top in labels.items():
             hist = fast_hist(np.asarray(p.item[top]), p.labels[blob], p.classes[blob])
             hists[blob] = hists[blob] + hist if blob in hists else hist
+        if agreement is not None:
+            agreement.add(p, labels)
         if on_prediction is not None:
             on_prediction(p.sample_id, p.labels)
         scored.append(p.sample_id)
@@ -161,13 +271,20 @@ def evaluate_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], 
                              f"{sorted(set(labels) - set(hists))}: a sharded evaluation needs a net that declares "
                              "its outputs' channels (CaffeNet.channels)")
         hists = distributed.all_reduce_counts(hists, world)
+        if agreement is not None:  # exact's matrices summed as the fast ones are; pixel counts summed, error max
+            agreement.exact_hists = distributed.all_reduce_counts(agreement.exact_hists, world)
+            shares = distributed.all_gather((agreement.images, agreement.same, agreement.pixels,
+                                             agreement.max_rel_error), world)
+            agreement.images, agreement.same, agreement.pixels = (sum(s[k] for s in shares) for k in range(3))
+            agreement.max_rel_error = max(s[3] for s in shares)
         parts = distributed.all_gather((positions, list(zip(scored, seconds, strict=True))), world)
         merged = distributed.in_list_order(parts)
         scored, seconds = [i for i, _ in merged], [t for _, t in merged]
     if not scored:
         raise ValueError("the split is empty: nothing was scored")
     return Evaluation(getattr(net, "name", type(net).__name__), scored, hists, labels, seconds,
-                      dict(present_only or {}), world.size if world.distributed else 1, world.backend)
+                      dict(present_only or {}), world.size if world.distributed else 1, world.backend, policy.name,
+                      agreement, policy.description)
 
 
 def output_classes(net: nn.Module, labels: Mapping[str, str]) -> dict[str, int]:
@@ -199,8 +316,9 @@ def predict_reader(net: nn.Module, reader: Sequence[Mapping[str, np.ndarray]], d
 
 
 def format_scores(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | None = None) -> str:
-    """The four scores per output (percent) and a per-class IU table with class names."""
-    lines = []
+    """The four scores per output (percent) and a per-class IU table with class names; in a fast mode, first
+    its agreement with exact."""
+    lines = [ev.agreement.line(ev)] if ev.agreement is not None else []
     for blob in ev.hists:
         s = ev.scores(blob)
         variant = " (mean IU over classes present in the ground truth)" if ev.present_only.get(blob) else ""
@@ -239,7 +357,19 @@ def counts_record(ev: Evaluation, class_names: Mapping[str, Sequence[str]] | Non
     """What makes an evaluation re-scorable and mergeable: the images, who counted them, the per-output scores
     with their confusion matrices, and the time per image. Every record and cache entry carries it."""
     return {"net": ev.net, "images": len(ev.ids), "ids": list(ev.ids), "world_size": ev.world_size,
-            "backend": ev.backend, "seconds": list(ev.seconds), "scores": outputs_record(ev, class_names)}
+            "backend": ev.backend, **precision_record(ev), "seconds": list(ev.seconds),
+            "scores": outputs_record(ev, class_names)}
+
+
+def precision_record(ev: Evaluation) -> dict:
+    """``precision``, why it is what it is (nets.precision's description) and, in a fast mode, ``agreement``."""
+    from nets import precision as P
+
+    reason = ev.precision_reason or P.get(ev.precision).description
+    out = {"precision": ev.precision, "precision_reason": reason}
+    if ev.agreement is not None:
+        out["agreement"] = ev.agreement.record(ev)
+    return out
 
 
 def from_record(rec: Mapping) -> Evaluation:
@@ -250,9 +380,12 @@ def from_record(rec: Mapping) -> Evaluation:
         raise ValueError(f"the record of {rec.get('net', '?')} holds no confusion matrices (written before the "
                          "kit recorded them); evaluate again to get a re-scorable record")
     hists = {blob: np.array(o["confusion_matrix"], dtype=np.int64) for blob, o in outputs.items()}
+    # A record written before the kit had precision modes was exact: the only mode there was.
+    agreement = ExactAgreement.from_record(rec["agreement"]) if rec.get("agreement") else None
     return Evaluation(rec["net"], list(rec["ids"]), hists, {b: o["label_top"] for b, o in outputs.items()},
                       list(rec.get("seconds") or []), {b: bool(o["present_only"]) for b, o in outputs.items()},
-                      int(rec.get("world_size", 1)), str(rec.get("backend", "none")))
+                      int(rec.get("world_size", 1)), str(rec.get("backend", "none")),
+                      str(rec.get("precision", "exact")), agreement, str(rec.get("precision_reason", "")))
 
 
 def merge(parts: Sequence[Evaluation]) -> Evaluation:
@@ -265,6 +398,9 @@ def merge(parts: Sequence[Evaluation]) -> Evaluation:
     for p in parts[1:]:
         if p.net != first.net:
             raise ValueError(f"cannot merge evaluations of {first.net} and {p.net}")
+        if p.precision != first.precision:
+            raise ValueError(f"cannot merge evaluations of {first.net} in precision {first.precision} and "
+                             f"{p.precision}: their matrices count different arithmetic")
         shapes = {b: h.shape for b, h in p.hists.items()}
         if shapes != {b: h.shape for b, h in first.hists.items()} or p.label_tops != first.label_tops \
                 or p.present_only != first.present_only:
@@ -280,9 +416,14 @@ def merge(parts: Sequence[Evaluation]) -> Evaluation:
     hists = {b: np.sum([np.asarray(p.hists[b], np.int64) for p in parts], axis=0, dtype=np.int64)
              for b in first.hists}
     backends = sorted({p.backend for p in parts})
+    agreements = [p.agreement for p in parts if p.agreement is not None]
+    if agreements and len(agreements) != len(parts):
+        raise ValueError(f"cannot merge {first.precision} evaluations of {first.net} of which only some carry "
+                         "their agreement with exact")
     return Evaluation(first.net, [i for p in parts for i in p.ids], hists, dict(first.label_tops),
                       [t for p in parts for t in p.seconds], dict(first.present_only),
-                      sum(p.world_size for p in parts), "+".join(backends))
+                      sum(p.world_size for p in parts), "+".join(backends), first.precision,
+                      ExactAgreement.merged(agreements) if agreements else None, first.precision_reason)
 
 
 def record(ev: Evaluation, *, dataset: str, split: str, split_md5: str, weights_path: Path | None,
@@ -346,9 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     import weights
 
     net = weights.load(nets.build(args.net), args.weights)
+    policy = options.set_precision(net, args, device)
     say = distributed.say
     where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
-    say(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, device {where}")
+    say(f"evaluating {args.net} ({args.weights}) on {dataset} {split}, {len(reader)} images, device {where}, "
+        f"precision {policy.name}" + ("" if policy.exact else " (each image also run in exact, to measure the "
+                                                               "agreement)"))
     save = datasets.png_writer(args.save_png, args.net) if args.save_png else None
     ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
                          on_prediction=save, limit=args.limit, world=world)

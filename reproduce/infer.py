@@ -9,6 +9,9 @@ Bad input: weights that do not fit the net stop the run with one error before an
 that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
 and the others are still segmented; the exit status is then 1 and the last line lists the failures.
 
+``--precision`` picks the mode of the forwards (exact unless asked; a fast mode's label maps may differ from
+exact's at some pixels: measure its agreement with reproduce.evaluate --precision on a labelled split).
+
 Under ``torchrun --nproc_per_node=N -m reproduce.infer ...`` (same arguments) rank r segments images r, r + N,
 ... of the list and writes their files; rank 0 prints every image's line, and the failures, in list order.
 """
@@ -45,11 +48,8 @@ def load_weights(net, path: Path):
         raise
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     import nets
-    import weights
-    from data.palette import save_label_png, save_overlay
-    from data.preprocess import IMAGE_ERRORS, read_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", choices=nets.NAMES, metavar="NET")
@@ -58,7 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    options.add_common(parser)
+    return options.add_common(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import nets
+    import weights
+    from data.palette import save_label_png, save_overlay
+    from data.preprocess import IMAGE_ERRORS, read_image
+
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
@@ -73,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 
     world, device = options.start(args)
     try:
-        net = load_weights(nets.build(args.net), args.weights).to(device)
+        net = load_weights(nets.build(args.net), args.weights)
     except (weights.WeightsMismatchError, weights.CaffemodelError, ValueError, OSError) as e:
         return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
                                   args.dist_timeout)
+    policy = options.set_precision(net, args, device)
     where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
-    distributed.say(f"{args.net} on {where}: {len(args.images)} image(s) -> {args.out}")
+    distributed.say(f"{args.net} on {where}, precision {policy.name}: {len(args.images)} image(s) -> {args.out}")
     positions = world.shard(len(args.images))
     lines, failed = [], []
     for i in positions:

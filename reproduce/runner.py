@@ -1,6 +1,10 @@
 """The machinery behind ``.venv/bin/python -m reproduce.tableN``: check inputs, evaluate the released weights,
 print paper vs ours vs delta, judge what can be judged, and write JSON and Markdown records under results/.
 
+Precision: exact unless --precision asks for a fast mode; then every evaluation also runs its images in exact,
+each row's verdict says it was measured in that mode with its agreement with exact, and a PASS is never called a
+reproduction at exact.
+
 Exit status: 0 when every check that applies passed (or the run was a smoke run), 1 when a check failed,
 2 when weights or data are missing (the message lists each with the command that fetches it).
 """
@@ -43,6 +47,8 @@ class Outcome:
     note: str = ""
     # Per output blob, class name -> IU in percent (None: a class the scorer skips); drawn by reproduce.report.
     per_class_iu: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # What the kit can run for the row: the released weights' fetch command, or the commands that train it.
+    how: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +73,11 @@ class Context:
         return bool(self.args.smoke)
 
     @property
+    def precision(self) -> str:
+        """--precision (exact for a namespace made without it)."""
+        return getattr(self.args, "precision", "exact")
+
+    @property
     def out_dir(self) -> Path:
         return self.args.out / "smoke" if self.smoke else self.args.out
 
@@ -85,11 +96,15 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
                    help="the datasets' root folder ($FCN_DATA layout; default $FCN_DATA)")
     p.add_argument("--weights-dir", type=Path, help="folder of NET.h5 files (default: $FCN_WEIGHTS)")
     p.add_argument("--weights", action="append", default=[], metavar="NET=FILE",
-                   help="use FILE for NET instead of the released weights (repeatable)")
+                   help="use FILE for NET instead of the released weights (repeatable); an unreleased row runs "
+                        "only with weights given so; a training variant's row is NET:VARIANT=FILE "
+                        "(voc-fcn32s:fixed=FILE is Table 2's FCN-32s-fixed)")
     p.add_argument("--retrained", action="store_true",
                    help="the weights come from the kit's own training run: judge each row against its paper "
                         f"row at {tables.RETRAIN_TOLERANCE} mean IU instead of the releases' scores")
-    p.add_argument("--nets", nargs="+", metavar="NET", help="only these nets (default: every released row)")
+    p.add_argument("--nets", nargs="+", metavar="NET",
+                   help="only these nets (NET or NET:VARIANT; default: every released row and every row given "
+                        "--weights)")
     p.add_argument("--limit", type=int, help="score only the first N images of each split (a quick look; "
                                              "nothing is judged)")
     options.add_common(p)
@@ -101,12 +116,13 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
 
 
 def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
+    """--weights KEY=FILE by row key: NET, or NET:VARIANT for a training variant's row."""
     out = {}
     for item in args.weights:
-        net, sep, path = item.partition("=")
+        key, sep, path = item.partition("=")
         if not sep or not path:
-            raise SystemExit(f"--weights takes NET=FILE, got {item!r}")
-        out[net] = Path(path)
+            raise SystemExit(f"--weights takes NET=FILE (or NET:VARIANT=FILE), got {item!r}")
+        out[key] = Path(path)
     return out
 
 
@@ -114,35 +130,76 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
 
 
 def evaluated_rows(ctx: Context) -> list[Row]:
-    """The table's rows (releases without a paper row included), checking --nets against them."""
+    """The table's rows (releases without a paper row included), checking --nets and --weights against them."""
     rows = list(ctx.table.rows)
-    if ctx.args.nets:
-        known = {r.net for r in rows if r.status == "released"}
-        unknown = sorted(set(ctx.args.nets) - known)
+    known = {r.key for r in rows if r.key}
+    for option, keys in (("--nets", ctx.args.nets or ()), ("--weights", weights_overrides(ctx.args))):
+        unknown = sorted(set(keys) - known)
         if unknown:
-            raise SystemExit(f"--nets {unknown} have no released row in Table {ctx.table.number}; "
-                             f"choose from {sorted(known)}")
+            raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}; its rows' nets are "
+                             f"{sorted(known)} (a training variant's row is NET:VARIANT)")
+    untrained = [r for r in rows if r.key in (ctx.args.nets or ()) and not runs(ctx, r)]
+    if untrained:
+        raise SystemExit("--nets " + "; ".join(
+            f"{r.key}: {r.method} was never released, so it runs only on weights the kit trained, given as "
+            f"--weights {r.key}=FILE ({how_to_run(ctx.table, r)[1]})" for r in untrained))
     return rows
 
 
+def runs(ctx: Context, row: Row) -> bool:
+    """Whether this run evaluates the row: a release, or weights given with --weights (an unreleased net or
+    variant, trained by the kit), or any row of a net on a smoke run (random weights); --nets narrows."""
+    if row.key is None or (ctx.args.nets and row.key not in ctx.args.nets):
+        return False
+    return row.status == "released" or ctx.smoke or row.key in weights_overrides(ctx.args)
+
+
 def nets_to_run(ctx: Context, rows: Sequence[Row]) -> list[str]:
-    nets = list(dict.fromkeys(r.net for r in rows if r.status == "released" and r.net))
-    return [n for n in nets if not ctx.args.nets or n in ctx.args.nets]
+    """The row keys (NET, NET:VARIANT) this run evaluates, in row order."""
+    return list(dict.fromkeys(r.key for r in rows if runs(ctx, r)))
+
+
+def net_of(key: str) -> str:
+    """The kit net of a row key (NET:VARIANT evaluates NET: a variant changes only what trains)."""
+    return key.partition(":")[0]
+
+
+def check_variant(key: str, path: Path) -> None:
+    """A kit training snapshot records its variant (weights attribute ``variant``): refuse to judge it as the
+    row of another one (FCN-32s-fixed weights as FCN-32s, or the other way round)."""
+    if path.suffix != ".h5" or not path.is_file():
+        return
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        trained = str(f.attrs.get("variant", ""))
+    want = key.partition(":")[2]
+    if trained != want:
+        right = f"{net_of(key)}:{trained}" if trained else net_of(key)
+        raise SystemExit(f"--weights {key}={path}: the file was trained as "
+                         f"{f'variant {trained!r}' if trained else 'the net itself (no variant)'} of {net_of(key)}; "
+                         f"pass --weights {right}={path} to judge it against its own row")
 
 
 def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, str, str]]) -> dict:
-    """Weights path per net and a reader per (net, dataset, split); one MissingInputs listing everything
-    absent. Cheap: no net is built and no image is read."""
+    """Weights path per row key (``nets``: NET or NET:VARIANT) and a reader per (net, dataset, split); one
+    MissingInputs listing everything absent. Cheap: no net is built and no image is read."""
     from .datasets import open_split, weights_path
 
     missing: list[tuple[str, str]] = []
     paths = {}
     overrides = weights_overrides(ctx.args)
-    for net in nets:
-        path = overrides.get(net) or weights_path(net, ctx.args.weights_dir)
-        paths[net] = path
+    for key in nets:
+        path = overrides.get(key) or weights_path(net_of(key), ctx.args.weights_dir)
+        paths[key] = path
         if not ctx.smoke and not path.is_file():
-            missing.append(weights_missing(net, path))
+            # A file named with --weights is the user's (a training snapshot): no download makes it.
+            missing.append((f"weights of {key} given with --weights: {path}",
+                            "nothing to fetch: correct the path given to --weights (a training run writes "
+                            "results/train/RUN/NET_iter_N.h5)")
+                           if key in overrides else weights_missing(net_of(key), path))
+        elif not ctx.smoke:
+            check_variant(key, path)
     readers = {}
     root = ctx.smoke_root if ctx.smoke else ctx.args.data_root
     options = {"expect_split": None} if ctx.smoke else {}
@@ -160,18 +217,20 @@ def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, 
 
 
 def load_net(ctx: Context, net_name: str):
-    """The evaluated module of ``net_name`` if this run built one, else a fresh one with its weights."""
+    """The evaluated module of row key ``net_name`` (NET or NET:VARIANT) if this run built one, else a fresh
+    one with its weights."""
     import nets
 
     if net_name in ctx.nets:
         return ctx.nets[net_name]
-    net = nets.build(net_name)
+    net = nets.build(net_of(net_name))
     if ctx.smoke:
         random_init(net, SMOKE_SEED)
     else:
         import weights
 
         weights.load(net, ctx.inputs["weights"][net_name])
+    options.set_precision(net, ctx.args, ctx.device)
     ctx.nets[net_name] = net
     return net
 
@@ -193,17 +252,18 @@ def random_init(net, seed: int) -> None:
 
 
 def _cache_path(ctx: Context, net: str, dataset: str, split: str) -> Path:
-    return ctx.out_dir / "evaluations" / f"{net}_{dataset}_{split}.json"
+    return ctx.out_dir / "evaluations" / f"{net.replace(':', '-')}_{dataset}_{split}.json"
 
 
 def _cache_key(net: str, dataset: str, split: str, sha: str, split_md5: str, limit: int | None,
-               device, world_size: int) -> dict:
+               device, world_size: int, precision: str = "exact") -> dict:
     from .records import device_name, git_revision
 
-    # The device and the number of ranks are part of the key: the record's timings belong to them.
+    # The device and the number of ranks are part of the key: the record's timings belong to them; the
+    # precision too: a fast mode's scores are not exact's.
     return {"net": net, "dataset": dataset, "split": split, "weights_sha256": sha, "split_md5": split_md5,
             "limit": limit, "git_revision": git_revision(), "device": device_name(device),
-            "world_size": world_size}
+            "world_size": world_size, "precision": precision}
 
 
 def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: str, split: str,
@@ -222,7 +282,7 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
             print(f"hashing {weights} ...", flush=True)
         sha, source = distributed.broadcast(sha256_file(weights) if world.main else None, world), str(weights)
     md5 = datasets.split_md5(reader)
-    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device, world.size)
+    key = _cache_key(net_name, dataset, split, sha, md5, limit, ctx.device, world.size, ctx.precision)
     ctx.provenance[net_name] = {"weights": source, "weights_sha256": sha, "dataset": dataset, "split": split,
                                 "split_md5": md5, "split_info": datasets.split_record(reader)}
     cache = _cache_path(ctx, net_name, dataset, split)
@@ -243,7 +303,7 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
     net = load_net(ctx, net_name)
     count = len(reader) if limit is None else min(limit, len(reader))
     distributed.say(f"evaluating {net_name} on {dataset} {split} ({count} images)", flush=True)
-    ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_name),
+    ev = evaluate_reader(net, reader, ctx.device, present_only=datasets.present_only(net_of(net_name)),
                          on_prediction=on_prediction, limit=limit, progress=not ctx.smoke, world=world)
     ctx.evaluations[net_name] = ev
     ctx.nets[net_name] = net
@@ -257,7 +317,7 @@ def per_class_iu(ev, net: str, dataset: str) -> dict[str, dict[str, float | None
     import nets
     from data import CLASSES
 
-    labels = {score: label for _, score, label in nets.spec(net).losses}
+    labels = {score: label for _, score, label in nets.spec(net_of(net)).losses}
     out = {}
     for blob in ev.hists:
         names = CLASSES.get((dataset, labels.get(blob, "")), ())
@@ -278,6 +338,30 @@ def score_columns(ev) -> dict[str, float]:
     return out
 
 
+def how_to_run(table: Table, row: Row) -> list[str]:
+    """What the kit can run for a row: the fetch command of a release, or for a net or variant the reference
+    never released the commands that make its starting weights (the record's init, weights.zoo.init_command),
+    train it with its record's recipe (a variant in the regime the paper trained it with) and judge the result
+    against the paper row."""
+    if row.key is None:
+        return []
+    if row.status == "released":
+        return [f"released weights: make weights NET={row.net}"]
+    import nets
+    from weights.zoo import init_command
+
+    from .train import run_name
+
+    rec = nets.record(row.net)
+    recipe = rec.recipe(rec.variant(row.variant).regime) if row.variant else rec.solver
+    run = run_name(row.net, row.variant or None)
+    variant = f" VARIANT={row.variant}" if row.variant else ""
+    snapshot = f"results/train/{run}/{row.net}_iter_{recipe.max_iter}.h5"
+    return [f"starting weights: {init_command(row.net, f'{run}-init.h5')}",
+            f"train: make train NET={row.net}{variant} INIT={run}-init.h5",
+            "judge: " + kit_command(f"reproduce.table{table.number}", f"--retrained --weights {row.key}={snapshot}")]
+
+
 # ---- judging --------------------------------------------------------------------------------------------
 
 
@@ -288,11 +372,9 @@ def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
     if row.status == "baseline":
         outcome.verdict = "baseline (another method; nothing to run)"
         return
-    if row.status == "not released":
-        outcome.verdict = "not released: no weights to evaluate"
-        return
     if iu is None:
-        outcome.verdict = "not evaluated"
+        outcome.verdict = ("not released: train it (the commands below), then judge it with --retrained "
+                           "--weights" if row.status == "not released" else "not evaluated")
         return
     if ctx.smoke:
         outcome.verdict = "smoke run: MEANINGLESS, not judged"
@@ -303,13 +385,25 @@ def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
     if ctx.args.retrained and row.paper.get("mean_iu") is not None:
         add_check(outcome, "mean IU, re-training vs paper row", tables.check_retrained(row, iu))
     elif not ctx.args.retrained and row.release is not None and row.release.checked and \
-            row.net not in weights_overrides(ctx.args):
+            row.key not in weights_overrides(ctx.args):
         add_check(outcome, f"mean IU on {row.release.split}, release vs reference README",
                   tables.check_release(row.net, iu))
     if not outcome.checks:
         outcome.verdict = "informational (no published score for these weights)"
-        return
-    outcome.verdict = "PASS" if all(c["passed"] for c in outcome.checks) else "FAIL"
+    else:
+        outcome.verdict = "PASS" if all(c["passed"] for c in outcome.checks) else "FAIL"
+    outcome.verdict += fast_mode_note(ctx, row)
+
+
+def fast_mode_note(ctx: Context, row: Row) -> str:
+    """What a verdict made in a fast mode must say: the mode and its measured agreement with exact; "" in
+    exact."""
+    if ctx.precision == "exact":
+        return ""
+    ev = ctx.evaluations.get(row.key)
+    agreement = getattr(ev, "agreement", None)
+    measured = agreement.line(ev) if agreement is not None else f"measured in {ctx.precision}"
+    return f" ({measured}; not a reproduction at exact precision)"
 
 
 def add_check(outcome: Outcome, kind: str, verdict: Verdict) -> None:
@@ -339,6 +433,7 @@ def format_text(ctx: Context, outcomes: Sequence[Outcome]) -> str:
     lines = [f"Table {t.number}: {t.title} (paper: {t.paper_split}; kit: {t.dataset} {t.split})"]
     if ctx.smoke:
         lines.append("SMOKE RUN: miniature generated data, random weights. Every number below is MEANINGLESS.")
+    lines.append(precision_line(ctx))
     for o in outcomes:
         head = f"{o.method}" + (f"  [{o.net}, {o.status}]" if o.net else f"  [{o.status}]")
         lines.append("")
@@ -358,9 +453,18 @@ def format_text(ctx: Context, outcomes: Sequence[Outcome]) -> str:
         lines.append(f"  verdict: {o.verdict}")
         if o.note:
             lines.append(f"  note: {o.note}")
+        lines += [f"  {line}" for line in o.how]
     for n in (*t.notes, *ctx.notes):
         lines.append(f"* {n}")
     return "\n".join(lines)
+
+
+def precision_line(ctx: Context) -> str:
+    from nets import precision as P
+
+    mode = P.get(ctx.precision)
+    fast = "" if mode.exact else " FAST MODE: the scores are not exact's; each row gives its agreement with exact."
+    return f"Precision {mode.name}: {mode.description}.{fast}"
 
 
 def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> str:
@@ -369,7 +473,7 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
     lines = [title + (" (SMOKE RUN: numbers MEANINGLESS)" if ctx.smoke else ""), ""]
     lines.append(f"Paper: {t.paper_split}. Kit: {t.dataset} {t.split}. Revision {record['git_revision']}, "
                  f"device {record['device']}, {time.strftime('%Y-%m-%d', time.gmtime(record['finished']))}.")
-    lines.append("")
+    lines += ["", precision_line(ctx), ""]
     header = ["method", "net"] + [COLUMNS[c] + " (paper / ours / delta)" for c in t.columns] + ["verdict"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -383,6 +487,11 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
     extras = [(o.method, k, v) for o in outcomes for k, v in o.extra.items()]
     if extras:
         lines += ["", "Also measured:", ""] + [f"- {m}: {k} = {_fmt(v, digits=2)}" for m, k, v in extras]
+    runnable = [o for o in outcomes if o.how]
+    if runnable:
+        lines += ["", "What the kit runs for each row:", ""]
+        lines += [f"- {o.method} ({o.net}): " + "; ".join(
+            f"{what} `{command}`" for what, _, command in (h.partition(": ") for h in o.how)) for o in runnable]
     lines += ["", "Weights and splits:", ""]
     for net, prov in record["provenance"].items():
         lines.append(f"- {net}: weights {prov['weights']} (SHA-256 {prov['weights_sha256']}); "
@@ -408,6 +517,8 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
         "started": started,
         "finished": time.time(),
         "limit": ctx.args.limit,
+        "precision": ctx.precision,
+        "precision_reason": _reason(ctx.precision),
         "world_size": ctx.world.size,
         "backend": ctx.world.backend,
         "provenance": ctx.provenance,
@@ -423,6 +534,12 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
     write_json(ctx.out_dir / f"{name}.json", record)
     write_text(ctx.out_dir / f"{name}.md", format_markdown(ctx, outcomes, record))
     return record
+
+
+def _reason(mode: str) -> str:
+    from nets import precision as P
+
+    return P.get(mode).description
 
 
 # ---- the whole run --------------------------------------------------------------------------------------
@@ -447,7 +564,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
     ctx = Context(table, args)
     started = time.time()
     rows = evaluated_rows(ctx)
-    nets = nets_to_run(ctx, rows)
+    keys = nets_to_run(ctx, rows)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fcn-smoke-") as tmp:
@@ -455,7 +572,8 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
             ctx.smoke_root = Path(tmp) / "data"
             (smoke_data or default_smoke_data(table))(ctx.smoke_root)
         try:
-            found = check_inputs(ctx, nets, [(n, table.dataset, table.split) for n in nets])
+            splits = list(dict.fromkeys((net_of(k), table.dataset, table.split) for k in keys))
+            found = check_inputs(ctx, keys, splits)
             ctx.inputs = found
             ctx.world, ctx.device = options.start(args)
             if prepare:
@@ -464,18 +582,18 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
             return distributed.refuse(f"Table {table.number} cannot run.\n{e}", args.device, args.dist_timeout)
         outcomes = []
         for row in rows:
-            o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note)
-            if row.status == "released" and row.net in nets:
+            o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note, how=how_to_run(table, row))
+            if row.key in keys:
                 reader = found["readers"][(row.net, table.dataset, table.split)]
-                ev = evaluate_net(ctx, row.net, found["weights"][row.net], reader, table.dataset, table.split)
+                ev = evaluate_net(ctx, row.key, found["weights"][row.key], reader, table.dataset, table.split)
                 o.ours.update(score_columns(ev))
                 o.per_class_iu = per_class_iu(ev, row.net, table.dataset)
             if measure:
                 measure(ctx, row, o)
             judge(ctx, row, o)
             outcomes.append(o)
-            if row.net not in keep_nets:
-                ctx.nets.pop(row.net, None)
+            if row.key not in keep_nets:
+                ctx.nets.pop(row.key, None)
         if finish:
             finish(ctx, outcomes)
     failed = [o for o in outcomes if o.verdict == "FAIL"]

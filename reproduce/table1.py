@@ -8,7 +8,9 @@ FCN-AlexNet / FCN-VGG16. Mean IU: the released voc-fcn-alexnet must score 48.0 a
 seg11valid within 0.1 (PASS/FAIL, the reference README); the paper's 39.8 / 56.0 (CVPR recipe) are printed
 beside them for information. Forward time is measured on one 500x500 input on the device at hand; the
 paper's 50 ms / 210 ms are a 2015 Tesla K40c, so only the ratio (about 4x) compares. FCN-GoogLeNet (42.5)
-was never released.
+was never released: its column gets the kit net's structure (22 conv layers, 6.0M parameters, stride 32, and a
+receptive field of 715 where the paper's 907 is that of the discarded average pooling) and forward time, and the
+commands that train it; ``--retrained --weights voc-fcn-googlenet=FILE`` judges a run against 42.5 at 1.0.
 
 Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
 
@@ -26,13 +28,15 @@ import sys
 
 from . import distributed
 from .runner import Context, Outcome, run_table
-from .tables import TABLE1, Row
+from .tables import COLUMNS, TABLE1, Row
 
 STRUCTURE = ("conv_layers", "params_millions", "rf_size", "max_stride")
 
 
 def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
-    if row.net is None or row.status != "released":
+    """The structure columns and the forward time of every row's net, released or not: neither depends on the
+    weights (FCN-GoogLeNet, never released, gets both)."""
+    if row.net is None:
         return
     import nets
     from nets.audit import structure
@@ -42,6 +46,8 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     outcome.ours.update(ours)
     exact = [c for c in STRUCTURE if round(ours[c]) == row.paper.get(c)]
     outcome.extra["structure columns equal to the paper"] = f"{len(exact)} of {len(STRUCTURE)}"
+    for column, (_, why) in nets.record(row.net).paper_row(1).differs.items():
+        outcome.extra[f"{COLUMNS[column]} differs"] = why
     if not ctx.world.main:
         return  # under torchrun rank 0 times the forward; the others' numbers would not be reported
     # Timing does not depend on the weights: the bench builds the net with random ones.

@@ -4,8 +4,10 @@ Command: ``make reproduce-table4`` (= ``.venv/bin/python -m reproduce.table4``);
 
 Expected (paper, pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s RGB 60.0 / 42.2 / 29.2 / 43.9, HHA
 57.1 / 35.2 / 24.2 / 40.4, RGB-HHA 64.3 / 44.9 / 32.8 / 48.0; RGBD 61.5 / 42.4 / 30.5 / 45.5 and FCN-16s
-RGB-HHA 65.4 / 46.1 / 34.0 / 49.5 were never released. No score is published for the releases
-(nyud-fcn32s-color, -hha, -color-hha), so every row is informational: paper vs ours vs delta, no pass/fail.
+RGB-HHA 65.4 / 46.1 / 34.0 / 49.5 were never released: their rows print the commands that train them
+(nyud-fcn32s-color-d; nyud-fcn16s-color-hha, the kit's two-stream FCN-16s, from nyud-fcn32s-color-hha). No
+score is published for the releases (nyud-fcn32s-color, -hha, -color-hha), so every row is informational: paper
+vs ours vs delta, no pass/fail.
 A re-training run (``--retrained --weights NET=FILE``) is judged against its paper row at 1.0 mean IU.
 
 Needs: ``make weights NET=nyud-fcn32s-color`` (and nyud-fcn32s-hha, nyud-fcn32s-color-hha), ``make data

@@ -92,10 +92,18 @@ class Row:
     # The kit net this row stands for; also set for unreleased FCN rows (what a re-training run would train).
     net: str | None = None
     note: str = ""
+    variant: str = ""  # the net's training variant the row is (FCN-32s-fixed: voc-fcn32s's "fixed")
 
     @property
     def release(self) -> Release | None:
         return release(self.net) if self.status == "released" and self.net else None
+
+    @property
+    def key(self) -> str | None:
+        """How --weights and --nets name this row's net: NET, or NET:VARIANT for a training variant."""
+        if self.net is None:
+            return None
+        return f"{self.net}:{self.variant}" if self.variant else self.net
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ def _record_rows(table: int) -> list[Row]:
         for p in rec.paper:
             if p.table == table:
                 status = "released" if rec.weights is not None and not p.variant else "not released"
-                rows.append(Row(p.method, dict(p.numbers), status, rec.name, p.note))
+                rows.append(Row(p.method, dict(p.numbers), status, rec.name, p.note, p.variant))
     return rows
 
 
@@ -180,8 +188,6 @@ TABLE4 = Table(
     ("Gupta et al.", "FCN-32s RGB", "FCN-32s RGBD", "FCN-32s HHA", "FCN-32s RGB-HHA", "FCN-16s RGB-HHA"),
     (
         Row("Gupta et al.", four_scores(60.3, None, 28.6, 47.0), "baseline"),
-        Row("FCN-16s RGB-HHA", four_scores(65.4, 46.1, 34.0, 49.5), "not released", None,
-            "never released, and the reference has no 16s two-stream net"),
     ),
     notes=("No scores are published for the NYUD releases: their rows are informational.",),
 )

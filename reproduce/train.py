@@ -4,8 +4,12 @@ What it reproduces: the reference's solve.py for each net (its record's solver, 
 SGD with fixed learning rate, momentum, weight decay 5e-4 and the per-parameter lr_mult / decay_mult of the net,
 iter_size, SoftmaxWithLoss with ignore 255 (summed, or normalised for FCN-AlexNet), one image per forward pass
 drawn uniformly with replacement in the reference's order (random.seed(1337)), dropout on. On a GPU when present.
-``--regime cvpr`` trains with the CVPR paper's regime instead (minibatch 20, momentum 0.9, normalised loss, the
-paper's fixed learning rates: ``cvpr_solver``).
+``--regime cvpr`` trains with the CVPR paper's regime instead, the "cvpr" recipe of the net's record (minibatch
+20, momentum 0.9, normalised loss, the paper's fixed learning rate per trunk, biases at twice the rate; the VOC,
+NYUD and SIFT Flow nets). ``--variant NAME`` trains a variant of the record (``fixed``: voc-fcn32s with every
+layer but score_fr at lr_mult 0, CVPR Table 2's FCN-32s-fixed, in the regime the paper trained it with unless
+--regime says otherwise); the run prints which layers learn and which are frozen, writes its snapshots under
+OUT/NET-VARIANT and marks them with the variant.
 
 Scaling out: ``torchrun --nproc_per_node=N -m reproduce.train NET ...`` (same arguments) runs one rank per GPU
 under DistributedDataParallel. The solver's iter_size is the effective batch, the images of one update: with N
@@ -24,6 +28,10 @@ atomically (data.files): a snapshot is complete once its solverstate exists. ``-
 NET_iter_N.solverstate.h5`` continues bit for bit where an uninterrupted run would be (tested on the CPU; on a
 GPU cuDNN is asked for deterministic kernels). A resume may change the world size as long as the effective
 batch stays: the images and masks continue unchanged, the sums' order differs; another batch is an error.
+
+Precision: exact (float32, Caffe's arithmetic) unless ``--precision`` asks for a fast mode; then the forward runs
+under that mode's autocast (the trunk's convolutions in bf16 or fp16, the score layers, fusions and the loss in
+float32) and the snapshots record the mode. A resume must ask for its snapshot's mode.
 
 Cost: voc-fcn32s runs 100k iterations of one ~500x375 image; budget days on one GPU. A CPU manages a few
 iterations per minute and is only for trying things.
@@ -48,8 +56,8 @@ from torch import nn
 
 from data.files import atomic_path, sha256_file
 from nets.layers import softmax_with_loss
-from nets.registry import NetRecord, Solver
-from nets.solver import CaffeSGD
+from nets.registry import CVPR_BATCH, NetRecord, Solver
+from nets.solver import solver_for
 
 from . import distributed, feed, options
 from .records import device_name
@@ -60,40 +68,34 @@ REFERENCE_SEED = 1337  # random.seed(1337) in the reference's data layers
 SAMPLER_RULE = "draw j of the reference stream goes to rank j mod world_size"
 
 
-# ---- the CVPR regime -----------------------------------------------------------------------------------------
-# The CVPR paper's solver (ledger: train.cvpr-regime), built here until the net records carry it (issue 15: Solver
-# records for the CVPR regime in nets/registry.py); then cvpr_solver becomes a reader of the record.
-
-CVPR_BATCH = 20  # images per update
-CVPR_MOMENTUM = 0.9
-CVPR_LEARNING_RATES = {"caffenet": 1e-3, "vgg16": 1e-4, "googlenet": 5e-5}  # by line search, per classifier
-CVPR_WEIGHT_DECAY = 5e-4  # the paper names 5e-4 and 2e-4; 5e-4 is the reference solvers' value
+# ---- the CVPR regime ----------------------------------------------------------------------------------------
+# The CVPR paper's solver (ledger: train.cvpr-regime) is a recipe of the net records ("cvpr" in
+# NetRecord.recipes, nets/registry.py).
 
 
 def cvpr_solver(record: NetRecord) -> Solver:
-    """The CVPR 2015 regime for a net: minibatch 20 (iter_size 20 = ranks x passes per rank), momentum 0.9,
-    weight decay 5e-4, normalised loss, the paper's fixed learning rate for the net's classifier (1e-3 AlexNet,
-    1e-4 VGG16, 5e-5 GoogLeNet). lr_mult / decay_mult stay the net's: the VGG16 nets double the biases' rate
-    as the paper says, FCN-AlexNet's trunk keeps Caffe's default 1 as its reference prototxt. The paper gives
-    no iteration count: the reference solver's is kept (pass --iters)."""
-    if record.classifier not in CVPR_LEARNING_RATES:
-        raise ValueError(f"the CVPR paper gives no learning rate for {record.classifier} nets ({record.name}); "
-                         f"it names {sorted(CVPR_LEARNING_RATES)}")
-    ref = record.solver
-    return Solver(CVPR_LEARNING_RATES[record.classifier], CVPR_MOMENTUM, CVPR_BATCH, True, ref.max_iter, ref.init,
-                  ref.init_note, CVPR_WEIGHT_DECAY, note="CVPR regime (minibatch 20, momentum 0.9)")
+    """The CVPR 2015 regime for a net, as its record holds it: minibatch 20 (iter_size 20 = ranks x passes per
+    rank), momentum 0.9, weight decay 5e-4, normalised loss, the paper's fixed learning rate for the net's trunk
+    (1e-3 AlexNet, 1e-4 VGG16, 5e-5 GoogLeNet), every bias at twice its weight's rate. The paper gives no
+    iteration count: the reference solver's is kept (pass --iters). KeyError for a net the regime does not
+    cover (PASCAL-Context), saying why."""
+    return record.recipe("cvpr")
 
 
 class BatchError(ValueError):
-    """The effective batch cannot be divided between the ranks, or is not the recipe's without being asked."""
+    """The recipe cannot run as asked: the regime does not cover the net, the effective batch cannot be divided
+    between the ranks, or it is not the recipe's without being asked."""
 
 
 def training_solver(record: NetRecord, regime: str = "reference", batch: int | None = None,
                     world_size: int = 1) -> tuple[Solver, list[str]]:
     """The solver a run uses, with ``iter_size`` = the effective batch (images per update, over all ranks),
-    and the warnings to print. ``regime``: "reference" (the record's solver) or "cvpr" (cvpr_solver);
+    and the warnings to print. ``regime``: "reference" (the record's solver) or a recipe of the record ("cvpr");
     ``batch`` overrides the recipe's batch (a multiple of the world size)."""
-    base = record.solver if regime == "reference" else cvpr_solver(record)
+    try:
+        base = record.recipe(regime)
+    except KeyError as e:
+        raise BatchError(e.args[0]) from None
     recipe = "the reference's recipe" if regime == "reference" else "the CVPR regime"
     warnings = []
     if batch is None:
@@ -128,13 +130,17 @@ class Trainer:
     each of the world's N ranks runs iter_size / N passes per iteration. Images are drawn by data's
     ReferenceSampler (seed 1337: the reference's order), draw j going to rank j mod N; ``draws`` counts the
     run's draws, so a snapshot resumes the sequence where it stopped. Dropout's masks are seeded by
-    (``dropout_seed``, draw).
+    (``dropout_seed``, draw). The lr_mult / decay_mult are the net's as ``setting`` applies them
+    (nets.solver.recipe_multipliers); ``variant`` names the record's training variant the net was built as,
+    which the snapshots record and a resume must match.
     """
 
     def __init__(self, net: nn.Module, setting: Solver, reader: Sequence[Mapping[str, np.ndarray]],
                  device: torch.device, inputs: Mapping[str, str], labels: Mapping[str, str],
-                 seed: int = REFERENCE_SEED, *, dropout_seed: int = 0, world: distributed.World | None = None):
+                 seed: int = REFERENCE_SEED, *, dropout_seed: int = 0, world: distributed.World | None = None,
+                 variant: str = ""):
         self.world = world or distributed.current()
+        self.variant = variant  # the record's training variant the net was built as ("" for the net itself)
         if setting.iter_size % self.world.size:
             raise BatchError(f"iter_size {setting.iter_size} (the effective batch) does not divide between "
                              f"{self.world.size} ranks")
@@ -143,8 +149,7 @@ class Trainer:
         self.setting = setting
         # Caffe's Normalize divides the summed gradient by iter_size: here by the effective batch, since DDP
         # sums (not averages) over the ranks.
-        self.solver = CaffeSGD(self.net, setting.base_lr, setting.momentum, setting.weight_decay,
-                               setting.iter_size)
+        self.solver = solver_for(self.net, setting)
         self.model = distributed.data_parallel(self.net, device, self.world)
         self.reader, self.device, self.seed, self.dropout_seed = reader, device, seed, dropout_seed
         self.inputs, self.labels = dict(inputs), dict(labels)
@@ -177,8 +182,9 @@ class Trainer:
         with self._masks(draw):
             outs = feed.outputs_by_name(self.net, self.model(*x))
         # Every reference loss layer has loss_weight 1: the net's loss is their sum (SIFT Flow: loss +
-        # loss_geo).
-        loss = sum(softmax_with_loss(outs[score], y[score], self.setting.normalize) for score in self.labels)
+        # loss_geo). In float32 whatever the precision mode (the score layers are float32 in every mode).
+        loss = sum(softmax_with_loss(outs[score].float(), y[score], self.setting.normalize)
+                   for score in self.labels)
         loss.backward()
         return float(loss.detach())
 
@@ -210,7 +216,11 @@ class Trainer:
             return None
         out_dir = Path(out_dir)
         stem = f"{self.net.name}_iter_{self.iter}"
-        weights_path = weights.save(self.net, out_dir / f"{stem}.h5")
+        # The weights file says which variant it is, so that a table run can refuse to judge it as another row.
+        attrs = {"variant": self.variant} if self.variant else {}
+        if not self.net.precision.exact:  # weights trained in a fast mode say so (exact's files stay as they were)
+            attrs["precision"] = self.net.precision.name
+        weights_path = weights.save(self.net, out_dir / f"{stem}.h5", attrs or None)
         state_path = out_dir / f"{stem}.solverstate.h5"
         solver = self.solver.state_dict()
         with atomic_path(state_path) as tmp, h5py.File(tmp, "w") as f:
@@ -224,6 +234,10 @@ class Trainer:
             f.attrs["solver"] = json.dumps({k: solver[k] for k in ("base_lr", "momentum", "weight_decay",
                                                                      "iter_size")})
             f.attrs["normalize"] = self.setting.normalize
+            f.attrs["variant"] = self.variant
+            f.attrs["precision"] = self.net.precision.name
+            # lr_mult / decay_mult per parameter: the variant's frozen layers and the regime's bias rule.
+            f.attrs["multipliers"] = json.dumps(self.solver.multipliers, sort_keys=True)
             # The sampler is a seeded sequence: its state is the seed and how many images were drawn.
             f.attrs["sampler_seed"] = self.seed
             f.attrs["sampler_draws"] = self.draws
@@ -254,6 +268,19 @@ class Trainer:
                                  "same trajectory: restart from its weights file with --init")
             if f.attrs["net"] != self.net.name:
                 raise ValueError(f"{state_path.name} is a snapshot of {f.attrs['net']}, not {self.net.name}")
+            if str(f.attrs.get("variant", "")) != self.variant:
+                saved = str(f.attrs.get("variant", "")) or "the net itself"
+                raise ValueError(f"{state_path.name} trained {saved}, this run trains "
+                                 f"{self.variant or 'the net itself'}; resume with the same --variant")
+            saved_mults = f.attrs.get("multipliers")
+            if saved_mults is not None and json.loads(saved_mults) != json.loads(
+                    json.dumps(self.solver.multipliers, sort_keys=True)):
+                raise ValueError(f"{state_path.name} was trained with other lr_mult / decay_mult than this run's "
+                                 "(another --regime or --variant); resume with the same ones")
+            saved_precision = str(f.attrs.get("precision", "exact"))  # before the modes: exact, the only one
+            if saved_precision != self.net.precision.name:
+                raise ValueError(f"{state_path.name} was trained in precision {saved_precision}, this run asks "
+                                 f"for {self.net.precision.name}; resume with --precision {saved_precision}")
             if bool(f.attrs["normalize"]) != self.setting.normalize:
                 raise ValueError(f"{state_path.name} was trained with normalize="
                                  f"{bool(f.attrs['normalize'])}, this run has "
@@ -336,9 +363,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, help="dataset root (default: data's environment variable)")
     parser.add_argument("--iters", type=int,
                         help="train until this iteration (default: the reference's max_iter)")
-    parser.add_argument("--regime", choices=("reference", "cvpr"), default="reference",
-                        help="reference: the net's reference solver (default); cvpr: the CVPR paper's minibatch "
-                             "20, momentum 0.9, normalised loss, fixed lr 1e-4 (VGG16) / 1e-3 (AlexNet)")
+    parser.add_argument("--regime", choices=("reference", "cvpr"),
+                        help="reference: the net's reference solver (default; with --variant, the variant's "
+                             "regime); cvpr: the CVPR paper's minibatch 20, momentum 0.9, normalised loss, fixed lr "
+                             "1e-4 (VGG16) / 1e-3 (AlexNet) / 5e-5 (GoogLeNet), biases at twice the rate")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="a training variant of the net's record: fixed (voc-fcn32s: only score_fr learns, "
+                             "CVPR Table 2's FCN-32s-fixed); the frozen layers get lr_mult 0 and are printed")
     parser.add_argument("--batch", type=int, metavar="B",
                         help="images per update over all ranks (Caffe's iter_size of one process; default: the "
                              "regime's); a multiple of the number of ranks. Another value than the regime's is "
@@ -365,6 +396,36 @@ def open_readers(args: argparse.Namespace):
     return train, val
 
 
+def run_name(net: str, variant: str | None = None) -> str:
+    """The run's folder under --out, and its label in the tables: NET, or NET-VARIANT (voc-fcn32s-fixed)."""
+    return f"{net}-{variant}" if variant else net
+
+
+def learning_line(net: nn.Module, multipliers: Mapping[str, tuple[float, float]], variant: str | None = None) -> str:
+    """Which parameter layers learn in this run and which are frozen (lr_mult 0 on every blob), with their
+    parameter counts; the upsampling (and Scale) layers are buffers, frozen in every run."""
+    counts: dict[str, int] = {}
+    learns: dict[str, bool] = {}
+    for name, p in net.named_parameters():
+        layer = name.rsplit(".", 1)[0]
+        counts[layer] = counts.get(layer, 0) + p.numel()
+        learns[layer] = learns.get(layer, False) or multipliers[name][0] != 0
+    trained = [x for x in counts if learns[x]]
+    frozen = [x for x in counts if not learns[x]]
+    buffers = [name.rsplit(".", 1)[0] for name, _ in net.named_buffers()]
+
+    def total(layers: list[str]) -> str:
+        return f"{sum(counts[x] for x in layers):,} parameters"
+
+    what = f"variant {variant}: " if variant else ""
+    if not frozen:
+        line = f"{what}learning: all {len(trained)} parameter layers ({total(trained)})"
+    else:
+        line = (f"{what}learning: {len(trained)} parameter layer(s), {', '.join(trained)} ({total(trained)}); "
+                f"frozen at lr_mult 0: {len(frozen)} layer(s), {', '.join(frozen)} ({total(frozen)})")
+    return line + (f"; frozen upsampling/Scale buffers: {', '.join(buffers)}" if buffers else "")
+
+
 def make_trainer(args: argparse.Namespace, train_reader, device: torch.device, setting: Solver | None = None,
                  world: distributed.World | None = None) -> Trainer:
     """The net with its starting (or resumed) weights and its solver (default: the reference's)."""
@@ -374,11 +435,13 @@ def make_trainer(args: argparse.Namespace, train_reader, device: torch.device, s
     if device.type == "cuda":
         # cuDNN may pick non-deterministic kernels; a resumed run is then only statistically the same.
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    net = nets.build(args.net)
+    variant = getattr(args, "variant", None)
+    net = nets.build(args.net, variant)
     if args.init:
         weights.load(net, args.init)
+    options.set_precision(net, args, device)
     trainer = Trainer(net, setting or nets.record(args.net).solver, train_reader, device, feed.input_tops(net),
-                      feed.label_tops(net), dropout_seed=args.seed, world=world)
+                      feed.label_tops(net), dropout_seed=args.seed, world=world, variant=variant or "")
     if args.resume:
         trainer.restore(args.resume)
     return trainer
@@ -392,19 +455,25 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     record = nets.record(args.net)
-    if not args.init and not args.resume:
-        return distributed.refuse(
-            f"cannot train {args.net}: no starting weights. Pass them with INIT=FILE.h5 to make train (--init "
-            "FILE.h5 here), or continue a snapshot with RESUME=NET_iter_N.solverstate.h5 (--resume). The "
-            f"reference started {args.net} from {record.solver.init_note}; build the file with:\n"
-            f"  {zoo.init_command(args.net, 'INIT.h5')}", args.device, args.dist_timeout)
+    try:
+        variant = record.variant(args.variant) if args.variant else None
+    except KeyError as e:
+        return distributed.refuse(f"cannot train {args.net}: {e.args[0]}", args.device, args.dist_timeout)
+    # A variant trains in the regime the paper trained it with unless --regime says otherwise.
+    args.regime = args.regime or (variant.regime if variant else "reference")
     try:
         setting, warnings = training_solver(record, args.regime, args.batch, distributed.environment_world().size)
     except BatchError as e:
         return distributed.refuse(f"cannot train {args.net}: {e}", args.device, args.dist_timeout)
+    if not args.init and not args.resume:
+        return distributed.refuse(
+            f"cannot train {args.net}: no starting weights. Pass them with INIT=FILE.h5 to make train (--init "
+            "FILE.h5 here), or continue a snapshot with RESUME=NET_iter_N.solverstate.h5 (--resume). The "
+            f"{args.regime} recipe starts {args.net} from {setting.init_note}; build the file with:\n"
+            f"  {zoo.init_command(args.net, 'INIT.h5')}", args.device, args.dist_timeout)
     if args.init and not args.init.is_file():
-        return distributed.refuse(f"no starting weights at {args.init}. The reference started {args.net} from "
-                                  f"{record.solver.init_note}; build the file with:\n  "
+        return distributed.refuse(f"no starting weights at {args.init}. The {args.regime} recipe starts {args.net} "
+                                  f"from {setting.init_note}; build the file with:\n  "
                                   f"{zoo.init_command(args.net, str(args.init))}", args.device, args.dist_timeout)
     try:
         train_reader, val_reader = open_readers(args)
@@ -418,14 +487,15 @@ def main(argv: list[str] | None = None) -> int:
         distributed.say(f"note: {args.resume.name} was written by {trainer.saved_world_size} rank(s), this run has "
                         f"{world.size}: the same images and masks follow, summed in another order")
     iters = args.iters or setting.max_iter
-    out = args.out / args.net
+    out = args.out / run_name(args.net, args.variant)
     where = device_name(device) + ("" if not world.distributed else
                                    f", {world.size} ranks ({world.backend}) x {trainer.passes} passes")
     distributed.say(
         f"training {args.net} on {record.train[0]} {record.train[1]} ({len(train_reader)} images) from "
         f"iteration {trainer.iter} to {iters}, {args.regime} regime: base_lr {setting.base_lr}, momentum "
         f"{setting.momentum}, iter_size {setting.iter_size} (images per update), normalize {setting.normalize}, "
-        f"device {where}")
+        f"device {where}, precision {trainer.net.precision.name}")
+    distributed.say(learning_line(trainer.net, trainer.solver.multipliers, args.variant))
     validate = None
     if val_reader is not None:
         from .evaluate import evaluate_reader

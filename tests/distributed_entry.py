@@ -68,6 +68,7 @@ def main() -> int:
     from reproduce import distributed
 
     tiny_nets.use_tiny_nets(setattr, lambda mapping, key, value: mapping.__setitem__(key, value))
+    tiny_nets.use_emulated_bf16(setattr, lambda mapping, key, value: mapping.__setitem__(key, value))
     _install_failures()
     steps = json.loads(Path(sys.argv[1]).read_text())
     for module, argv in steps:

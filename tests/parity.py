@@ -42,6 +42,8 @@ INPUT_SIZES: dict[str, tuple[int, int]] = {name: (37 + 2 * (i % 4), 53 - 2 * (i 
                                            for i, name in enumerate(REFERENCE_CROP_OFFSETS)}
 # FCN-GoogLeNet: 55 rows make each of its four stride-2 poolings round up (ceil mode), 39 columns three of them.
 INPUT_SIZES["voc-fcn-googlenet"] = (55, 39)
+# The two-stream FCN-16s: odd sizes whose pool4 blobs differ from upscore2's by more than the crop in both axes.
+INPUT_SIZES["nyud-fcn16s-color-hha"] = (43, 35)
 
 # Tolerances of the forward comparison (issue: per blob max|ours - caffe| / max|caffe|, argmax agreement).
 FORWARD_RTOL = 1e-4

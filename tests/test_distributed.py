@@ -27,7 +27,7 @@ from data import miniature
 from data.files import TEMP_SUFFIX
 from reproduce import distributed, evaluate, infer, table3, train
 from reproduce.distributed import World
-from tiny_nets import scoring_net, training_net, use_tiny_nets
+from tiny_nets import scoring_net, training_net, use_emulated_bf16, use_tiny_nets
 
 pytestmark = pytest.mark.distributed
 
@@ -95,6 +95,10 @@ def commands(tree: dict, out: Path) -> dict[str, tuple[str, list[str]]]:
         "evaluate": ("evaluate", ["voc-fcn8s", "--weights", str(tree["w8"]), "--dataset", "voc", "--split", "val",
                                   "--data-root", root, "--save-png", str(out / "png"),
                                   "--json", str(out / "eval.json")]),
+        # A fast mode: every image also runs in exact; the agreement counts are summed over the ranks.
+        "evaluate-bf16": ("evaluate", ["voc-fcn8s", "--weights", str(tree["w8"]), "--dataset", "voc", "--split",
+                                       "val", "--data-root", root, "--precision", "bf16-emulated",
+                                       "--json", str(out / "eval-bf16.json")]),
         "infer": ("infer", ["voc-fcn8s", "--weights", str(tree["w8"]), *map(str, tree["pictures"]),
                             "-o", str(out / "infer")]),
         "table3": ("table3", ["--smoke", "--out", str(out / "tables")]),
@@ -132,6 +136,7 @@ def single(tree):
     logs = {}
     try:
         use_tiny_nets(mp.setattr, mp.setitem)
+        use_emulated_bf16(mp.setattr, mp.setitem)
         torch.set_num_threads(1)
         import contextlib
         import io
@@ -171,6 +176,19 @@ def test_two_rank_evaluation_has_the_single_process_confusion_matrix_bit_for_bit
         assert two["scores"]["score"][key] == one["scores"]["score"][key]
 
 
+def test_a_two_rank_fast_mode_evaluation_has_the_single_process_agreement_with_exact(launched, single):
+    """Pixel counts and exact's confusion matrices summed over the ranks, the largest error the maximum: the
+    record's agreement is the single process's, exactly."""
+    two = json.loads((launched[0] / "eval-bf16.json").read_text())
+    one = json.loads((single[0] / "eval-bf16.json").read_text())
+    assert two["precision"] == one["precision"] == "bf16-emulated" and two["world_size"] == 2
+    assert two["agreement"]["images"] == 5 and two["agreement"]["pixels"] > 0
+    assert two["agreement"] == one["agreement"]
+    assert two["scores"]["score"]["confusion_matrix"] == one["scores"]["score"]["confusion_matrix"]
+    exact = json.loads((single[0] / "eval.json").read_text())
+    assert two["agreement"]["exact_confusion_matrices"]["score"] == exact["scores"]["score"]["confusion_matrix"]
+
+
 def test_two_rank_evaluation_writes_the_single_process_pngs_byte_for_byte(launched, single):
     two = sorted((launched[0] / "png").glob("*.png"))
     one = sorted((single[0] / "png").glob("*.png"))
@@ -207,7 +225,9 @@ def test_two_rank_table3_smoke_run_equals_the_single_process_run_with_an_empty_s
 
 def test_rank_0_alone_prints_the_scores(launched):
     log = launched[1]
-    assert log.count("evaluating voc-fcn8s (") == 1 and log.count("score: pixel acc.") == 1  # evaluate
+    # evaluate, in exact and in a fast mode (whose agreement with exact is printed once too)
+    assert log.count("evaluating voc-fcn8s (") == 2 and log.count("score: pixel acc.") == 2
+    assert log.count("measured in bf16-emulated: argmax agreement") == 1
     assert log.count("Table 3: Comparison") == 1 and log.count("records: ") == 1  # table3
     assert log.count(f"iter {ITERS}, loss = ") == 3  # train, train4 and the resumed run end there
 

@@ -179,7 +179,8 @@ def _mutate(spec: NetSpec, layer_name: str, **changes) -> NetSpec:
 
 
 @pytest.mark.parametrize("name,crop,offset", [("voc-fcn32s", "score", 18), ("voc-fcn8s", "score_pool3c", 10),
-                                              ("voc-fcn8s", "score", 34), ("voc-fcn-googlenet", "score", 100)])
+                                              ("voc-fcn8s", "score", 34), ("voc-fcn-googlenet", "score", 100),
+                                              ("nyud-fcn16s-color-hha", "score_pool4c", 6)])
 def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
     """The comparison catches the mutated crop at the crop itself: its blob differs from Caffe's (or no longer
     fits), and every blob computed before it still agrees."""

@@ -23,7 +23,11 @@ REFERENCE_OFFSETS = parity.REFERENCE_CROP_OFFSETS  # typed out independently of 
 
 
 def test_names_are_the_fifteen_reference_directories_and_fcn_googlenet():
-    assert set(nets.NAMES) == set(REFERENCE_OFFSETS) | {"voc-fcn-googlenet"} and len(nets.NAMES) == 16
+    assert nets.NAMES[:16] == (*REFERENCE_OFFSETS, "voc-fcn-googlenet")
+
+
+def test_the_seventeenth_name_is_the_papers_nyud_fcn16s_rgb_hha():
+    assert nets.NAMES[16:] == ("nyud-fcn16s-color-hha",)
 
 
 def test_unknown_name_is_an_error_listing_the_valid_ones():

@@ -18,7 +18,9 @@ from weights import zoo
 def test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_fcn_googlenet():
     assert nets.NAMES == tuple(registry.RECORDS)
     assert all(rec.name == name for name, rec in registry.RECORDS.items())
-    assert len(nets.NAMES) == 16 and nets.NAMES[-1] == "voc-fcn-googlenet"  # the paper's, never released
+    assert nets.NAMES[:15] == registry.REFERENCE_NAMES
+    # The paper's, never released: FCN-GoogLeNet (Table 1), then the NYUD FCN-16s RGB-HHA (Table 4).
+    assert nets.NAMES[15:] == ("voc-fcn-googlenet", "nyud-fcn16s-color-hha")
 
 
 def test_inputs_feed_every_net_input_from_a_reader_top_of_the_right_channel_count():
@@ -55,7 +57,7 @@ def test_each_input_mean_is_the_mean_its_reader_applies():
 def test_the_zoo_listing_the_solver_and_the_tables_are_read_from_the_records():
     rec = dataclasses.replace(nets.record("voc-fcn32s"), published={"seg11valid": 1.0})
     assert zoo.MANIFEST["voc-fcn8s"] is nets.record("voc-fcn8s").weights
-    assert set(zoo.UNRELEASED) == {"nyud-fcn32s-color-d", "voc-fcn-googlenet"}
+    assert set(zoo.UNRELEASED) == {"nyud-fcn32s-color-d", "voc-fcn-googlenet", "nyud-fcn16s-color-hha"}
     assert tables.release("voc-fcn16s").mean_iu == 65.0 and tables.release("voc-fcn16s").split == "seg11valid"
     assert datasets.eval_split("siftflow-fcn16s") == nets.record("siftflow-fcn16s").test
     assert tables.TABLE2.row("FCN-16s").paper == dict(nets.record("voc-fcn16s").paper_row(2).numbers)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nets import precision as P
 from reproduce import runner, tables
 from reproduce.evaluate import Evaluation
 from reproduce.tables import TABLE2, TABLE3
@@ -75,7 +76,7 @@ def test_nothing_is_judged_on_a_smoke_run_a_partial_split_or_informational_rows(
     assert "not judged" in _judged(TABLE2, "FCN-8s", 65.5, smoke=True).verdict
     assert "not judged" in _judged(TABLE2, "FCN-8s", 65.5, limit=10).verdict
     assert "informational" in _judged(tables.TABLE4, "FCN-32s RGB", 29.2).verdict
-    assert _judged(tables.TABLE4, "FCN-32s RGBD", 30.0).verdict.startswith("not released")
+    assert _judged(tables.TABLE4, "FCN-32s RGBD", None).verdict.startswith("not released: train it")
     assert _judged(tables.TABLE4, "Gupta et al.", 30.0).verdict.startswith("baseline")
     # Other weights than the release for a released row: no release check applies.
     assert "informational" in _judged(TABLE2, "FCN-8s", 60.0, weights=["voc-fcn8s=mine.h5"]).verdict
@@ -85,6 +86,12 @@ def test_a_retraining_run_is_judged_against_its_paper_row_at_1_0():
     assert _judged(TABLE2, "FCN-16s", 63.3, retrained=True).verdict == "PASS"  # paper 62.4
     o = _judged(TABLE2, "FCN-16s", 63.5, retrained=True)
     assert o.verdict == "FAIL" and o.checks[0]["target"] == 62.4 and o.checks[0]["tolerance"] == 1.0
+    # The rows the reference never released are judged the same way once the kit has trained them.
+    fixed = _judged(TABLE2, "FCN-32s-fixed", 46.0, retrained=True, weights=["voc-fcn32s:fixed=mine.h5"])
+    assert fixed.verdict == "PASS" and fixed.checks[0]["target"] == 45.4
+    assert _judged(tables.TABLE4, "FCN-16s RGB-HHA", 32.9, retrained=True).checks[0]["target"] == 34.0
+    # Without --retrained, the kit's own weights of an unreleased row are informational.
+    assert "informational" in _judged(TABLE2, "FCN-32s-fixed", 46.0, weights=["voc-fcn32s:fixed=mine.h5"]).verdict
 
 
 def test_table1_structure_columns_follow_from_the_nets():
@@ -132,6 +139,10 @@ def test_table3_smoke_run_writes_records_and_a_server_submission(tmp_path):
     record = json.loads((out / "table3.json").read_text())
     assert record["smoke"] and record["meaningless"] and record["seed"] == runner.SMOKE_SEED
     assert record["git_revision"] and record["device"]
+    # exact unless asked, and the record says why it is exact; no agreement: there is nothing to compare
+    assert record["precision"] == "exact" and record["precision_reason"] == P.EXACT.description
+    assert record["evaluations"]["voc-fcn8s"]["precision"] == "exact"
+    assert "agreement" not in record["evaluations"]["voc-fcn8s"]
     fcn8s = next(r for r in record["rows"] if r["method"] == "FCN-8s")
     assert fcn8s["verdict"].startswith("smoke run") and fcn8s["ours"]["inference_ms"] > 0
     assert 0 <= fcn8s["ours"]["mean_iu"] <= 100

@@ -151,7 +151,7 @@ def _cli(monkeypatch, tmp_path):
     import nets
     import weights
 
-    monkeypatch.setattr(nets, "build", lambda name: _tiny_net_named(name))
+    monkeypatch.setattr(nets, "build", lambda name, variant=None: _tiny_net_named(name))
     record = dataclasses.replace(nets.record("voc-fcn32s"), solver=SETTING)
     monkeypatch.setitem(nets.RECORDS, "voc-fcn32s", record)
     return weights.save(_tiny_net_named("voc-fcn32s"), tmp_path / "init.h5")

@@ -193,13 +193,16 @@ def test_command_line_fetch_and_list_use_the_weights_folder_variable(server, pay
 
 def test_every_released_net_has_an_entry_and_the_unreleased_explain_why_not():
     released = {name for name in zoo.MANIFEST if name in nets.NAMES}
-    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d", "voc-fcn-googlenet"}
+    assert released == set(nets.NAMES) - {"nyud-fcn32s-color-d", "voc-fcn-googlenet", "nyud-fcn16s-color-hha"}
     assert all(zoo.MANIFEST[n].name == n for n in zoo.MANIFEST)
     with pytest.raises(zoo.ZooError, match="no caffemodel for nyud-fcn32s-color-d.*weights.transplant"):
         zoo.entry_for("nyud-fcn32s-color-d")
     with pytest.raises(zoo.ZooError, match="never released.*BVLC GoogLeNet.*make weights NET=googlenet.*"
                                            "--net voc-fcn-googlenet"):
         zoo.entry_for("voc-fcn-googlenet")
+    with pytest.raises(zoo.ZooError, match="FCN-16s RGB-HHA.*never released.*make weights NET=nyud-fcn32s-color-hha.*"
+                                           "--net nyud-fcn16s-color-hha"):
+        zoo.entry_for("nyud-fcn16s-color-hha")
 
 
 def test_manifest_files_are_the_reference_downloads():

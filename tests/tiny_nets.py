@@ -42,6 +42,20 @@ def training_net(seed: int = 0, name: str = "tiny", classes: int = 3) -> CaffeNe
     return net
 
 
+def use_emulated_bf16(patch_attr, patch_item) -> str:
+    """Offer the test-only mode "bf16-emulated" on the command lines (--precision bf16-emulated): bfloat16
+    through autocast's CPU kernels, the arithmetic of bf16 on any CPU (slow; never offered to users). Returns
+    its name. ``patch_attr`` and ``patch_item`` as for ``use_tiny_nets``."""
+    import nets
+    from nets import precision as P
+
+    name = "bf16-emulated"
+    patch_attr(nets, "PRECISIONS", (*nets.PRECISIONS, name))
+    patch_item(P.MODES, name, P.Precision(name, "test only: bf16 emulated on a CPU", torch.bfloat16, False,
+                                          ("cpu",)))
+    return name
+
+
 def use_tiny_nets(patch_attr, patch_item) -> None:
     """Make the entry points build tiny nets and train voc-fcn32s with TRAIN_SOLVER: ``patch_attr(obj, name,
     value)`` and ``patch_item(mapping, key, value)`` are monkeypatch's setattr and setitem (or plain ones)."""
@@ -49,9 +63,32 @@ def use_tiny_nets(patch_attr, patch_item) -> None:
 
     import nets
 
-    def build(name: str) -> CaffeNet:
+    def build(name: str, variant: str | None = None) -> CaffeNet:
         # The training tests train voc-fcn32s (dropout); the others score the other VOC nets' names.
         return training_net(name=name, classes=21) if name == "voc-fcn32s" else scoring_net(name)
 
     patch_attr(nets, "build", build)
     patch_item(nets.RECORDS, "voc-fcn32s", dataclasses.replace(nets.record("voc-fcn32s"), solver=TRAIN_SOLVER))
+
+
+def narrow(spec: NetSpec, factor: int = 32) -> NetSpec:
+    """``spec`` with every convolution but the score layers ``factor`` times narrower (at least 2 outputs):
+    the same layers, names, kernels, strides, pads, crops, fusions and lr_mult / decay_mult, so the training
+    tests run a reference net's exact geometry and recipe in seconds and megabytes (a VGG16 stream has 134M
+    parameters, two streams with their gradients and momentum history take gigabytes)."""
+    import dataclasses
+
+    layers = tuple(dataclasses.replace(x, num_output=max(2, x.num_output // factor))
+                   if x.type == "Convolution" and not x.name.startswith("score") else x for x in spec.layers)
+    return dataclasses.replace(spec, layers=layers)
+
+
+def narrow_net(name: str, variant: str | None = None, seed: int = 0) -> CaffeNet:
+    """A kit net (or its training variant) narrowed by ``narrow``, with He-scaled seeded weights, zero biases
+    and bilinear upsamplers (reproduce.runner.random_init)."""
+    import nets
+    from reproduce.runner import random_init
+
+    net = CaffeNet(narrow(nets.spec(name, variant)))
+    random_init(net, seed)
+    return net

@@ -317,13 +317,14 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
     return net
 
 
-def save(net: torch.nn.Module, path: str | os.PathLike) -> Path:
+def save(net: torch.nn.Module, path: str | os.PathLike, attrs: Mapping[str, str] | None = None) -> Path:
     """Write every parameter and frozen buffer of ``net`` in the same layout (float32), atomically. Loading
-    the file into the same net restores a float32 net exactly."""
+    the file into the same net restores a float32 net exactly. ``attrs`` are extra file attributes (a training
+    snapshot's ``variant``)."""
     types = {layer.name: layer.type for layer in getattr(net, "layers", ())}
     reverse = {v: k for k, v in LAYER_RENAMES.items()}
     layers = []
     for name, tensors in net_blobs(net).items():
         blobs = tuple(t.detach().cpu().numpy().astype(np.float32, copy=False) for t in tensors)
         layers.append(CaffeLayer(reverse.get(name, name), types.get(name, ""), blobs))
-    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}"})
+    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}", **(attrs or {})})

@@ -17,7 +17,9 @@ For every parameter layer of NET, in net order, one line says what happens:
 
 nyud-fcn32s-color-hha takes two sources, its color and hha 32s nets: every layer of SRC.h5 is renamed with
 the suffix of the first stream of the NetSpec, "color" (conv1_1 -> conv1_1color, ..., score_fr ->
-score_frcolor), every layer of SRC2.h5 with "hha". Each rule is one function (RULES, tried in order).
+score_frcolor), every layer of SRC2.h5 with "hha". nyud-fcn16s-color-hha takes one, nyud-fcn32s-color-hha, whose
+layers already carry the suffixes: every layer copied by name, score_pool4color and score_pool4hha zeros, the
+upsamplers bilinear (the 32s upscore is dropped). Each rule is one function (RULES, tried in order).
 A trunk layer found in no source is an error, not zeros: a net with a zero trunk outputs zeros everywhere.
 """
 
@@ -157,11 +159,15 @@ RULES = (_bilinear, _constant, _copy_or_coerce, _derived, _new_head_layer)
 
 
 def pool_sources(spec: nets.NetSpec, sources: Sequence[str | os.PathLike | CaffeModel | Blobs]) -> Surgery:
-    """Every source's layers, renamed with its stream's suffix for a multi-stream net (the color net's conv1_1
-    becomes conv1_1color)."""
+    """Every source's layers, renamed with its stream's suffix for a multi-stream net made from one net per
+    stream (the color net's conv1_1 becomes conv1_1color). A multi-stream net made from one source (the 16s
+    two-stream net from the 32s one) takes that source's layers by their own, suffixed names."""
     suffixes = spec.streams or ("",)
+    if spec.streams and len(sources) == 1:
+        suffixes = ("",)
     if len(sources) != len(suffixes):
-        what = " and ".join(f"the {s} net" for s in suffixes) if spec.streams else "one net"
+        what = (" and ".join(f"the {s} net" for s in suffixes) + ", or one net holding both streams"
+                if spec.streams else "one net")
         raise TransplantError(f"{spec.name} is made from {len(suffixes)} source(s) ({what}), got {len(sources)}")
     sg = Surgery(spec, {}, {}, spec.trunk_layers())
     for source, suffix in zip(sources, suffixes, strict=True):
@@ -169,6 +175,10 @@ def pool_sources(spec: nets.NetSpec, sources: Sequence[str | os.PathLike | Caffe
         for name, b in blobs.items():
             sg.pool[name + suffix] = b
             sg.origin[name + suffix] = f"{label}:{name}" if suffix else label
+    if spec.streams and len(sources) == 1 and not sg.trunk & set(sg.pool):
+        raise TransplantError(f"{spec.name} is made from one net per stream ({', '.join(spec.streams)}) or from "
+                              f"one net holding both streams' layers (conv1_1{spec.streams[0]} ...); the one "
+                              f"source given holds no layer of either stream")
     return sg
 
 

@@ -1,9 +1,13 @@
 """Three SGD iterations of nets.solver equal real Caffe's SGDSolver (make test-caffe).
 
 Same net, weights, image and labels on both sides; dropout removed from both nets (its masks cannot match
-Caffe's). Checked per parameter blob after each of three iterations: the momentum history V and the weight
-change W_t - W_0. The kit's side runs in float64 (a float32 pre-activation within rounding of zero can flip
-one ReLU and move a whole gradient; see CAFFE.md); Caffe computes in float32.
+Caffe's). Cases: voc-fcn16s (the heavy recipe), voc-fcn-alexnet (its reference solver, iter_size 20) and
+FCN-32s-fixed (voc-fcn32s's variant "fixed" in the CVPR regime: every layer but score_fr at lr_mult 0 in both
+prototxts; at an effective batch of 2 instead of 20, which only divides the same summed gradient differently).
+Checked per parameter blob after each of three iterations: the momentum history V and the weight change
+W_t - W_0; for a blob at lr_mult 0, that V stays 0 and W keeps its starting bits on both sides. The kit's side
+runs in float64 (a float32 pre-activation within rounding of zero can flip one ReLU and move a whole gradient;
+see CAFFE.md); Caffe computes in float32.
 
 Tolerances: history max|ours - caffe| / max|caffe| <= 1e-3. Weight change after iteration t: the same 1e-3 of
 the blob's largest change, plus t float32 ulps of the blob's largest weight, because Caffe stores W in float32
@@ -24,7 +28,7 @@ import parity
 from nets.layers import softmax_with_loss
 from nets.net import CaffeNet
 from nets.prototxt import deploy_prototxt
-from nets.solver import CaffeSGD
+from nets.solver import CaffeSGD, recipe_multipliers
 
 pytestmark = pytest.mark.caffe
 
@@ -32,8 +36,8 @@ RTOL = 1e-3
 STEPS = 3
 
 
-def _without_dropout(name: str) -> nets.NetSpec:
-    spec = nets.spec(name)
+def _without_dropout(name: str, variant: str | None = None) -> nets.NetSpec:
+    spec = nets.spec(name, variant)
     return dataclasses.replace(spec, layers=tuple(x for x in spec.layers if x.type != "Dropout"))
 
 
@@ -60,10 +64,18 @@ def _learning_rate(net: CaffeNet, inputs: dict, labels: dict, normalize: bool, l
     return float(10 ** np.floor(np.log10(1e-2 * min(ratios))))
 
 
-@pytest.mark.parametrize("name", ["voc-fcn16s", "voc-fcn-alexnet"])
-def test_three_sgd_iterations_match_caffe_sgdsolver(name, caffe):
-    setting = nets.record(name).solver
-    spec = _without_dropout(name)
+CASES = {"voc-fcn16s": (None, "reference", None), "voc-fcn-alexnet": (None, "reference", None),
+         "voc-fcn32s-fixed": ("fixed", "cvpr", 2)}  # (variant, regime, iter_size for the test)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_three_sgd_iterations_match_caffe_sgdsolver(case, caffe):
+    variant, regime, iter_size = CASES[case]
+    name = case.removesuffix(f"-{variant}") if variant else case
+    setting = nets.record(name).recipe(regime)
+    if iter_size is not None:
+        setting = dataclasses.replace(setting, iter_size=iter_size)
+    spec = _without_dropout(name, variant)
     h, w = parity.INPUT_SIZES[name]
     params = parity.random_params(name, seed=0)
     inputs = parity.random_inputs(name, seed=0)
@@ -78,8 +90,11 @@ def test_three_sgd_iterations_match_caffe_sgdsolver(name, caffe):
                                normalize=setting.normalize)
     theirs = caffe.solve(solver_text, prototxt, params, {**inputs, **labels}, STEPS)
 
+    # The recipe's multipliers are the prototxt's (the CVPR doubling of bias rates changes nothing for VGG16).
+    assert recipe_multipliers(net, setting) == multipliers
     sgd = CaffeSGD(net, lr, setting.momentum, setting.weight_decay, setting.iter_size)
     worst_v = worst_dw = 0.0
+    frozen_blobs = 0
     for step in theirs:
         sgd.zero_grad()
         losses = [_kit_pass(net, inputs, labels, setting.normalize) for _ in range(setting.iter_size)]
@@ -92,6 +107,14 @@ def test_three_sgd_iterations_match_caffe_sgdsolver(name, caffe):
                     assert multipliers.get(key) is None and np.all(v_caffe == 0), key
                     continue
                 v_ours = sgd.history[key].numpy()
+                if multipliers[key][0] == 0:
+                    # lr_mult 0: V stays 0 on both sides and W is its starting value bit for bit.
+                    w_kit = net.get_parameter(key).detach().numpy().astype(np.float32)
+                    assert not v_caffe.any() and not v_ours.any(), f"iteration {step['iter']}, {key}: history moved"
+                    assert np.array_equal(w_caffe.view(np.uint32), params[layer][i].view(np.uint32)), key
+                    assert np.array_equal(w_kit.view(np.uint32), params[layer][i].view(np.uint32)), key
+                    frozen_blobs += 1
+                    continue
                 err_v = np.abs(v_ours - v_caffe).max() / np.abs(v_caffe).max()
                 assert err_v <= RTOL, f"iteration {step['iter']}, {key}: history rel. error {err_v:.2e}"
                 w_start = params[layer][i].astype(np.float64)  # both sides started from these float32 values
@@ -107,5 +130,10 @@ def test_three_sgd_iterations_match_caffe_sgdsolver(name, caffe):
     # The updates were real: the scorer moved on both sides.
     score = "score_fr"
     assert np.abs(theirs[-1]["params"][score][0] - params[score][0]).max() > 0
-    parity.REPORT.append((name, f"SGD x{STEPS} history", "all", worst_v, f"{RTOL:g}"))
-    parity.REPORT.append((name, f"SGD x{STEPS} dW / limit", "all", worst_dw, "1"))
+    if variant:
+        frozen = [k for k, m in multipliers.items() if m[0] == 0]
+        assert len(frozen) == 30 and frozen_blobs == STEPS * len(frozen)  # conv1_1 .. fc7, weight and bias
+        parity.REPORT.append((case, f"SGD x{STEPS}: {frozen_blobs // STEPS} lr_mult-0 blobs bit-identical", "trunk",
+                              0.0, "exact"))
+    parity.REPORT.append((case, f"SGD x{STEPS} history", "all", worst_v, f"{RTOL:g}"))
+    parity.REPORT.append((case, f"SGD x{STEPS} dW / limit", "all", worst_dw, "1"))
