@@ -1,4 +1,6 @@
-"""Forward time, work and peak memory of each net family, beside torchfcn and real Caffe: ``python -m nets.bench``.
+"""Forward time, work and peak memory of each net family, beside torchfcn and real Caffe.
+
+Run: ``.venv/bin/python -m nets.bench`` (``make bench`` adds real Caffe).
 
 Beside the table it prints the kit's time ratios to FCN-AlexNet next to the paper's Table 1 (K40c: FCN-AlexNet
 50 ms, FCN-VGG16 210 ms, FCN-GoogLeNet 59 ms): ratios compare across machines, times do not.
@@ -495,7 +497,8 @@ def _write(record: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nets.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m nets.bench",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, help="timed rounds (default 20 on CUDA, 3 on CPU)")
@@ -531,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             args.external = [e for e in args.external if "cuda" in e.lower()]  # the Caffe build is CPU only
         record = bench_device(args, device)
-        record["command"] = " ".join(["python -m nets.bench", *(argv if argv is not None else sys.argv[1:])])
+        record["command"] = " ".join([".venv/bin/python -m nets.bench",
+                                      *(argv if argv is not None else sys.argv[1:])])
         _write(record, args.json or Path("results") / f"bench{'-steps' if args.steps else ''}-{device.type}.json")
     return 0
 

@@ -50,7 +50,7 @@ _CACHE_SIZE = 64  # edge responses kept per net (one per stride-residue pair of 
 @dataclass(frozen=True)
 class Options:
     """The speed-ups of this path, each exact; all on by default. Switching them off one at a time is for the
-    benchmark's account of what each buys (``python -m nets.bench --steps``)."""
+    benchmark's account of what each buys (``.venv/bin/python -m nets.bench --steps``)."""
 
     windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
     gemm: bool = True  # on a CPU, convolutions whose weight outnumbers their output (fc6, fc7, scores) as a GEMM
@@ -62,7 +62,10 @@ DEFAULT = Options()
 
 
 def applies(net) -> bool:
-    """The fast path runs for inference: eval mode (dropout off) and autograd off."""
+    """The fast path runs for inference: eval mode (dropout off) and autograd off. An export (ONNX, TorchScript
+    tracing) records the plain path: its graph is the Caffe net, layer for layer."""
+    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+        return False
     return not net.training and not torch.is_grad_enabled()
 
 
@@ -763,8 +766,8 @@ def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 
 # Winograd pays where the 16 products are wide enough to hide its transforms (measured with
-# ``python -m nets.bench --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below, oneDNN's direct
-# convolution is faster on a CPU.
+# ``.venv/bin/python -m nets.bench --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
+# oneDNN's direct convolution is faster on a CPU.
 WINOGRAD_MIN_WORK = 256 * 512  # input channels x output channels
 
 
