@@ -17,8 +17,8 @@ How it measures:
   other work slows all of them alike: the ratios are measured in one run, forward beside forward. Time is the
   median of --runs rounds after a warm-up round (the kit's warm-up also computes its cached edge response).
 - Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.fast.macs:
-  the kit's windows, or whole blobs for torchfcn and Caffe, whose full 21x21 deconvolutions add a little more
-  than is counted). GMAC/s is that work over the time.
+  the kit's windows, with Winograd's 16 products per 2x2 tile where it runs, or whole blobs for torchfcn and
+  Caffe, whose full 21x21 deconvolutions add a little more than is counted). GMAC/s is that work over the time.
 - Peak: the best large float32 matrix product at the same thread count (4096^3 on CPU, 8192^3 on CUDA; TF32 off
   for exact, the mode's own type for the fast modes), measured in the same rounds. The % of peak is the GMAC/s
   over it. The nominal peak (cores x 2 FMA units x vector lanes x 2 x clock, the clock read from /proc/cpuinfo)
@@ -228,7 +228,9 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                                     "detail": f"its {TORCHFCN[name][1]} class, PyTorch defaults; argmax agrees "
                                               f"with the kit's on {agree:.4f}% of pixels"})
     net.precision = policy
-    label, macs = f"kit {mode}", fast.macs(net, (size, size))
+    # Winograd runs on a CPU outside autocast (nets.fast): count the products it does there
+    wino = device.type == "cpu" and policy.autocast_dtype is None
+    label, macs = f"kit {mode}", fast.macs(net, (size, size), winograd=wino and fast.DEFAULT.winograd)
     run_net = None
     if step is not None:
         label, variant, options = STEPS[step]
@@ -242,8 +244,7 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                 with torch.inference_mode(), policy.applied(device):
                     net._run(tuple(inputs), keep_all=False)
         else:
-            if not options.windows:
-                macs = fast.macs(net, (size, size), windowed=False)
+            macs = fast.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
 
             def run_net():
                 with torch.inference_mode(), policy.applied(device):
@@ -501,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
     parser.add_argument("--size", type=int, default=500)
-    parser.add_argument("--runs", type=int, help="timed rounds (default 20 on CUDA, 3 on CPU)")
+    parser.add_argument("--runs", type=int, help="timed rounds (default 20 on CUDA, 5 on CPU)")
     parser.add_argument("--device", action="append", help="cpu, cuda (default: cpu, and cuda when present)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads per contestant")
     parser.add_argument("--modes", nargs="*", help="precision modes of the kit (default: all the device runs)")
@@ -530,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps:
         args.names = [args.names_steps]
     for device in devices:
-        args.runs = args.runs or (20 if device.type == "cuda" else 3)
+        args.runs = args.runs or (20 if device.type == "cuda" else 5)
         if device.type == "cuda":
             args.external = [e for e in args.external if "cuda" in e.lower()]  # the Caffe build is CPU only
         record = bench_device(args, device)

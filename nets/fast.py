@@ -771,9 +771,15 @@ def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 WINOGRAD_MIN_WORK = 256 * 512  # input channels x output channels
 
 
+def winograd_layer(layer: Layer, c_in: int) -> bool:
+    """Whether a convolution is one Winograd takes (on a CPU, without autocast): 3x3, stride 1, ungrouped, wide."""
+    return (layer.type == "Convolution" and layer.kernel_size == 3 and layer.stride == 1 and layer.group == 1
+            and c_in * layer.num_output >= WINOGRAD_MIN_WORK)
+
+
 def _as_winograd(layer: Layer, weight: torch.Tensor, x: torch.Tensor) -> bool:
-    return (layer.kernel_size == 3 and layer.stride == 1 and layer.group == 1 and x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64) and weight.shape[0] * weight.shape[1] >= WINOGRAD_MIN_WORK)
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and winograd_layer(layer, weight.shape[1]))
 
 
 # F(2x2, 3x3) (Lavin and Gray 2016): a 4x4 input tile d gives a 2x2 output tile A^T [(G g G^T) * (B^T d B)] A.
@@ -924,9 +930,11 @@ def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision,
 
 # ---- work -------------------------------------------------------------------------------------------------------
 
-def macs(net, size: tuple[int, int], windowed: bool = True) -> int:
+def macs(net, size: tuple[int, int], windowed: bool = True, winograd: bool = False) -> int:
     """Multiply-accumulates of one forward pass (batch 1) in convolutions and deconvolutions: over the windows
-    and the kept part of the final upsampling (``windowed``), or over whole blobs as the plain path does."""
+    and the kept part of the final upsampling (``windowed``), or over whole blobs as the plain path does. With
+    ``winograd`` the layers Winograd takes count its products: 16 per 2x2 output tile and channel pair, against
+    the direct convolution's 36 (its transforms' additions are not counted)."""
     plan = make_plan(net, size) if windowed else None  # the default options
     sizes = {name: size for name in net.inputs}
     channels = net.channels
@@ -945,7 +953,9 @@ def macs(net, size: tuple[int, int], windowed: bool = True) -> int:
         if plan is not None and plan.spans[i] is not None:
             sh, sw = plan.spans[i]
             oh, ow = sh.hi - sh.lo + 1, sw.hi - sw.lo + 1
-        if layer.type == "Convolution":
+        if layer.type == "Convolution" and winograd and winograd_layer(layer, c_in):
+            total += ((oh + 1) // 2) * ((ow + 1) // 2) * 16 * layer.num_output * c_in
+        elif layer.type == "Convolution":
             total += oh * ow * layer.num_output * (c_in // layer.group) * k * k
         else:  # a diagonal (bilinear) kernel: each output reads about (k / s)^2 inputs of its own class
             if plan is not None and i in plan.crop_fused:

