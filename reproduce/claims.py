@@ -561,6 +561,25 @@ CLAIMS: tuple[Claim, ...] = (
         f"{PREC_CLI}::test_evaluate_in_a_mode_the_device_cannot_run_writes_nothing",
         f"{PREC_CLI}::test_nets_build_takes_the_mode_and_a_move_keeps_no_mode_the_device_cannot_run",
         f"{PREC}::test_a_mode_the_cpu_cannot_run_is_an_error_naming_the_ones_it_can")),
+    # ---- the exact inference path and its speed ---------------------------------------------------------------
+    _c("speed.inference-path-exact", "kit (125 of 181 GMAC depend on the image)",
+       "The inference path computes each trunk blob as a per-channel constant plus a window over what the image "
+       "reaches (the far field of the 100-pixel pad depends only on the weights), fc6/fc7 as matrix products, the "
+       "last upsampling only where the crop keeps it and, on a CPU, conv4/conv5 as Winograd F(2x2, 3x3): equal to "
+       "the plain path to 1e-10 in float64 at every residue modulo 32, and to real Caffe at the parity tolerances.",
+       "device", "caffe", ("nets.fast:forward", "nets.fast:winograd_conv", "nets.fast:make_plan"),
+       ("tests/test_fast.py::test_inference_path_equals_the_plain_path_in_float64_at_every_size",
+        "tests/test_fast.py::test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_in_float64_at_every_size",
+        "tests/test_fast.py::test_winograd_f2x2_3x3_equals_the_direct_convolution",
+        "tests/test_fast.py::test_the_windows_cover_conv1_1_to_pool4_and_the_work_is_126_of_181_gmac_at_500",
+        LIVE_PARITY, GOLDEN_FORWARD)),
+    _c("speed.cpu-ratios", "kit (make bench)", "On a CPU, exact, voc-fcn8s at 500x500, the kit runs at least 2x "
+       "real Caffe's speed on the reference's prototxt and 1.8x torchfcn's, timed in the same run.", "device",
+       "informational", ("nets.bench:main",),
+       ("tests/test_bench.py::test_torchfcn_on_the_kits_weights_gives_the_kits_scores",
+        "tests/test_bench.py::test_a_kit_worker_speaks_the_protocol"),
+       "a measurement, not a test: 2.20x Caffe and 2.00x torchfcn (medians of 5 rounds, 2-core AMD EPYC, "
+       "2026-12-01; README, Speed and precision); make bench measures it again on any machine"),
 )
 
 
