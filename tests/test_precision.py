@@ -42,7 +42,7 @@ def seeded_input(name: str = "voc-fcn8s", size=(37, 45)) -> torch.Tensor:
 class Flags(TorchFunctionMode):
     """Records, at every convolution and matrix product, the precision flags in force and the operand dtype."""
 
-    OPS = {torch.conv2d, torch.nn.functional.conv2d, torch.addmm, torch.matmul, torch.Tensor.__matmul__,
+    OPS = {torch.conv2d, torch.nn.functional.conv2d, torch.addmm, torch.mm, torch.matmul, torch.Tensor.__matmul__,
            torch.conv_transpose2d, torch.nn.functional.conv_transpose2d}
 
     def __init__(self, device: str):
