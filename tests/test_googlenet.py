@@ -270,3 +270,35 @@ def test_depth_counts_the_chain_nets_as_their_convolutions():
     assert audit.structure(nets.spec("voc-fcn-alexnet")) == {"conv_layers": 8, "params_millions": 57.0,
                                                              "rf_size": 355, "max_stride": 32}
     assert audit.structure(nets.spec("nyud-fcn32s-color-hha"))["conv_layers"] == 16  # per stream
+
+
+def test_train_command_runs_the_cvpr_recipe_on_a_miniature_voc_tree(tmp_path, monkeypatch, capsys):
+    """make train NET=voc-fcn-googlenet on SBD-format pictures of 12x14: the CVPR regime at lr 5e-5, minibatch
+    given as --batch 2 to keep it short, two iterations, the net narrowed (tests/tiny_nets.py). Every parameter
+    layer moves from its start; the frozen upsampler does not."""
+    from data import miniature
+    from reproduce import train
+    from tiny_nets import narrow_net
+
+    root = tmp_path / "data"
+    voc = miniature.voc_ids(3)
+    miniature.build_voc(root / "VOC2011", splits={"train": voc[:1], "val": voc[1:], "trainval": voc}, size=(12, 14))
+    miniature.build_sbd(root / "sbd", splits={"train": voc[:1] + miniature.voc_ids(3, 100), "val": voc[1:2]},
+                        size=(12, 14))
+    monkeypatch.setattr(nets, "build", lambda name, variant=None, **kw: narrow_net(name, variant))
+    printed: list[str] = []
+    monkeypatch.setattr(train.distributed, "say", lambda *a, **k: printed.append(" ".join(map(str, a))))
+    init = weights.save(narrow_net(NAME, seed=4), tmp_path / "init.h5")
+    with pytest.warns(UserWarning):  # the miniature lists are not the reference's
+        rc = train.main([NAME, "--init", str(init), "--data-root", str(root), "--iters", "2", "--batch", "2",
+                         "--snapshot-every", "0", "--out", str(tmp_path / "out")])
+    assert rc == 0
+    log = "\n".join(printed)
+    # FCN-GoogLeNet's own solver is the paper's regime (it was never trained by the reference)
+    assert "base_lr 5e-05, momentum 0.9, iter_size 2 (images per update), normalize True" in log
+    assert "learning: all 58 parameter layers" in log and "frozen upsampling/Scale buffers: upscore" in log
+    trained = {x.name: x.blobs for x in weights.read_weights(tmp_path / "out" / NAME / f"{NAME}_iter_2.h5").layers}
+    start = {x.name: x.blobs for x in weights.read_weights(init).layers}
+    moved = {k for k in start if any(not np.array_equal(a, b) for a, b in zip(trained[k], start[k], strict=True))}
+    assert moved == set(start) - {"upscore"}
+    assert "iter 2, loss" in capsys.readouterr().out
