@@ -25,8 +25,9 @@ for candidate in "${FCN_PYTHON:-}" .venv/bin/python python3; do
 done
 if [[ -z "$python" && -d .whl ]]; then
   echo "check.sh: installing the wheels in .whl/ (no index) for python3" >&2
-  python3 -m pip install -q --no-index --no-deps --target /tmp/fcn-site .whl/*.whl
-  export PYTHONPATH="/tmp/fcn-site${PYTHONPATH:+:$PYTHONPATH}"
+  site=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --target "$site" .whl/*.whl
+  export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
   if why=$(python3 -c "$probe" 2>&1); then python=python3; else echo "check.sh: python3: $why" >&2; fi
 fi
 if [[ -z "$python" ]]; then
