@@ -825,12 +825,17 @@ def tables_section(records: Sequence[tuple[Path, dict]], results: Path) -> tuple
         head = (f"<section class='card' id='table{rec.get('table')}{'-smoke' if rec.get('smoke') else ''}'>"
                 f"<h3>Table {esc(rec.get('table'))}: {esc(rec.get('title', ''))}</h3>"
                 f"<p class='meta'>{esc(rel)} · revision {esc(str(rec.get('git_revision', '?'))[:12])} · "
-                f"{esc(rec.get('device', '?'))} · {esc(when)}</p>")
+                f"{esc(rec.get('device', '?'))} · precision {esc(rec.get('precision', 'not recorded'))} · "
+                f"{esc(when)}</p>")
+        if rec.get("precision", "exact") != "exact":  # a fast mode: never shown as a reproduction at exact
+            head += (f"<div class='banner'>MEASURED IN {esc(str(rec['precision']).upper())}, not exact precision: "
+                     "each verdict below carries its measured agreement with exact.</div>")
         if rec.get("smoke"):
             head += ("<div class='banner'>SMOKE RUN: miniature generated data, random weights. Every number below "
                      "is MEANINGLESS; it shows that the pipeline runs end to end.</div>")
         md.append(f"### Table {rec.get('table')}: {rec.get('title', '')}" + (" (SMOKE RUN: MEANINGLESS)"
-                                                                               if rec.get("smoke") else ""))
+                                                                               if rec.get("smoke") else "")
+                  + ("" if rec.get("precision", "exact") == "exact" else f" (measured in {rec['precision']})"))
         md.append("")
         md.append("| method | net | paper mean IU | kit mean IU | delta | verdict |")
         md.append("|---|---|---|---|---|---|")

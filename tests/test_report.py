@@ -105,6 +105,18 @@ def test_table_records_show_paper_beside_kit_and_the_per_class_iu(tmp_path):
     assert "### Table 2: Skip FCNs (SMOKE RUN: MEANINGLESS)" in md
 
 
+@pytest.mark.parametrize("mode", ["exact", "bf16"])
+def test_a_table_record_shows_its_precision_and_a_fast_mode_says_it_is_not_exact(tmp_path, mode):
+    row = {"method": "FCN-8s", "net": "voc-fcn8s", "status": "released", "verdict": "PASS",
+           "paper": {"mean_iu": 62.7}, "ours": {"mean_iu": 62.9}}
+    path = _record(tmp_path, smoke=False, rows=[row])
+    path.write_text(json.dumps({**json.loads(path.read_text()), "precision": mode}))
+    page, md = report.build_report(tmp_path, names=["voc-fcn8s"])
+    assert f"precision {mode}" in page
+    assert ("MEASURED IN BF16, not exact precision" in page) == (mode == "bf16")
+    assert ("### Table 2: Skip FCNs (measured in bf16)" in md) == (mode == "bf16")
+
+
 def test_per_class_iu_falls_back_to_the_cached_evaluation(tmp_path):
     hist = np.array([[5, 5], [0, 10]])  # background IU 5/10, aeroplane 10/15
     (tmp_path / "evaluations").mkdir()
