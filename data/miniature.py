@@ -257,6 +257,21 @@ def build_pascalcontext(root: Path | str, voc_root: Path | str, *, splits: dict[
     return Path(root)
 
 
+def build_voc_training(root: Path | str, n: int, train: int, *, voc_size: Size | None = (12, 14),
+                       seed: int = 0) -> Path:
+    """A $FCN_DATA-style root for training a VOC net: VOC2011 with n ids (the first ``train`` in train, the rest
+    in val, seg11valid pinned to val by a list file) and SBD (train: those ``train`` ids plus three of its own;
+    val: the first VOC val id), SBD's pictures 12x14."""
+    root = Path(root)
+    voc = voc_ids(n)
+    build_voc(root / "VOC2011", splits={"train": voc[:train], "val": voc[train:], "trainval": voc}, seed=seed,
+              size=voc_size)
+    build_sbd(root / "sbd", splits={"train": voc[:train] + voc_ids(3, 100), "val": voc[train:train + 1]},
+              size=(12, 14), seed=seed + 1)
+    (root / "VOC2011" / "seg11valid.txt").write_text("\n".join(voc[train:]) + "\n")
+    return root
+
+
 def build_all(root: Path | str, seed: int = 0) -> Path:
     """Every dataset under one root in the $FCN_DATA layout (layout.py): VOC2011 whose val half overlaps SBD
     train (so seg11valid is a proper difference), sbd, nyud, siftflow, VOC2010 and pascalcontext. Splits

@@ -141,13 +141,7 @@ def voc_root(tmp_path_factory):
     """SBD (training) and VOC2011 (validation) with seg11valid pinned by a list file, pictures 12x14."""
     from data import miniature
 
-    root = tmp_path_factory.mktemp("data")
-    voc = miniature.voc_ids(3)
-    miniature.build_voc(root / "VOC2011", splits={"train": voc[:1], "val": voc[1:], "trainval": voc}, size=(12, 14))
-    miniature.build_sbd(root / "sbd", splits={"train": voc[:1] + miniature.voc_ids(3, 100), "val": voc[1:2]},
-                        size=(12, 14))
-    (root / "VOC2011" / "seg11valid.txt").write_text("\n".join(voc[1:]) + "\n")
-    return root
+    return miniature.build_voc_training(tmp_path_factory.mktemp("data"), 3, 1)
 
 
 def _blobs(path) -> dict[str, list[np.ndarray]]:

@@ -74,12 +74,7 @@ def tree(tmp_path_factory):
     """$FCN_DATA-style root: VOC2011 with a 5-image val split (images of different sizes; 5 does not divide
     between 2 ranks), SBD train for training, seg11valid pinned to VOC2011 val; weights; pictures for infer."""
     base = tmp_path_factory.mktemp("dist")
-    root = base / "data"
-    voc = miniature.voc_ids(7)
-    miniature.build_voc(root / "VOC2011", splits={"train": voc[:2], "val": voc[2:], "trainval": voc}, seed=21)
-    miniature.build_sbd(root / "sbd", splits={"train": voc[:2] + miniature.voc_ids(3, 100), "val": voc[2:3]},
-                        size=(12, 14), seed=22)
-    (root / "VOC2011" / "seg11valid.txt").write_text("\n".join(voc[2:]) + "\n")
+    root = miniature.build_voc_training(base / "data", 7, 2, voc_size=None, seed=21)
     w8 = weights.save(scoring_net("voc-fcn8s"), base / "fcn8s-tiny.h5")
     init = weights.save(training_net(name="voc-fcn32s", classes=21), base / "fcn32s-init.h5")
     pictures = sorted((root / "VOC2011" / "JPEGImages").glob("*.jpg"))[:3]

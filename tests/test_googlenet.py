@@ -280,11 +280,7 @@ def test_train_command_runs_the_cvpr_recipe_on_a_miniature_voc_tree(tmp_path, mo
     from reproduce import train
     from tiny_nets import narrow_net
 
-    root = tmp_path / "data"
-    voc = miniature.voc_ids(3)
-    miniature.build_voc(root / "VOC2011", splits={"train": voc[:1], "val": voc[1:], "trainval": voc}, size=(12, 14))
-    miniature.build_sbd(root / "sbd", splits={"train": voc[:1] + miniature.voc_ids(3, 100), "val": voc[1:2]},
-                        size=(12, 14))
+    root = miniature.build_voc_training(tmp_path / "data", 3, 1)
     monkeypatch.setattr(nets, "build", lambda name, variant=None, **kw: narrow_net(name, variant))
     printed: list[str] = []
     monkeypatch.setattr(train.distributed, "say", lambda *a, **k: printed.append(" ".join(map(str, a))))

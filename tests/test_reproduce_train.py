@@ -135,13 +135,7 @@ def mini_root(tmp_path_factory):
     """$FCN_DATA-style root: SBD (training) and VOC2011 (validation), with seg11valid pinned by a list file."""
     from data import miniature
 
-    root = tmp_path_factory.mktemp("data")
-    voc = miniature.voc_ids(4)
-    miniature.build_voc(root / "VOC2011", splits={"train": voc[:2], "val": voc[2:], "trainval": voc}, size=(12, 14))
-    miniature.build_sbd(root / "sbd", splits={"train": voc[:2] + miniature.voc_ids(3, 100), "val": voc[2:3]},
-                        size=(12, 14))
-    (root / "VOC2011" / "seg11valid.txt").write_text("\n".join(voc[2:]) + "\n")
-    return root
+    return miniature.build_voc_training(tmp_path_factory.mktemp("data"), 4, 2)
 
 
 def _cli(monkeypatch, tmp_path):
