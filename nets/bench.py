@@ -115,15 +115,13 @@ def make_inputs(net, size: int, device: torch.device, seed: int = 1) -> list[tor
     return [(torch.randn(1, net.spec.inputs[i], size, size, generator=gen) * 60).to(device) for i in net.inputs]
 
 
-def torchfcn_model(name: str) -> torch.nn.Module:
-    """torchfcn 1.9.7's own model class for ``name``, imported without running torchfcn/__init__.py (which
-    imports its trainer and datasets, with scikit-image, pytz and the Chainer-based ``fcn`` package). Its model
-    modules import ``fcn`` only for their ``download()`` helpers, so while they import, a stand-in whose every use
-    raises takes its place (the stand-ins leave sys.modules afterwards); the model classes run unchanged.
-    tests/torchfcn_models.py imports them the same way for the export tests. Install: ``.venv/bin/pip install
-    --no-deps -r requirements-nodeps.txt`` (make setup)."""
-    if name not in TORCHFCN:
-        raise KeyError(f"torchfcn has no model for {name}; it has {sorted(TORCHFCN)}")
+def torchfcn_classes() -> dict[str, type]:
+    """torchfcn 1.9.7's own model classes (FCN32s, FCN16s, FCN8s, FCN8sAtOnce), imported without running
+    torchfcn/__init__.py (which imports its trainer and datasets, with scikit-image, pytz and the Chainer-based
+    ``fcn`` package). Its model modules import ``fcn`` only for their ``download()`` helpers, so while they
+    import, a stand-in whose every use raises takes its place (the stand-ins leave sys.modules afterwards); the
+    model classes run unchanged. The export tests use them too. Install: ``.venv/bin/pip install --no-deps -r
+    requirements-nodeps.txt`` (make setup)."""
     found = importlib.machinery.PathFinder.find_spec("torchfcn")
     if found is None or not found.submodule_search_locations:
         raise ModuleNotFoundError("torchfcn is not installed: .venv/bin/pip install --no-deps -r "
@@ -138,19 +136,26 @@ def torchfcn_model(name: str) -> torch.nn.Module:
     stand_ins = {"torchfcn": _package("torchfcn", root), "torchfcn.models": _package("torchfcn.models",
                                                                                      root / "models"),
                  "fcn": stand_in}
-    module_name, cls = TORCHFCN[name]
-    loaded = ("torchfcn.models.fcn32s", f"torchfcn.models.{module_name}")
+    loaded = tuple(f"torchfcn.models.{m}" for m in ("fcn32s", "fcn16s", "fcn8s"))
     saved = {m: sys.modules.get(m) for m in (*stand_ins, *loaded)}
     sys.modules.update(stand_ins)
     try:
-        module = importlib.import_module(f"torchfcn.models.{module_name}")
+        modules = {m: importlib.import_module(m) for m in loaded}
     finally:
         for m, old in saved.items():
             if old is None:
                 sys.modules.pop(m, None)
             else:
                 sys.modules[m] = old
-    return getattr(module, cls)(n_class=21)
+    return {cls: getattr(modules[f"torchfcn.models.{m}"], cls)
+            for m, cls in (("fcn32s", "FCN32s"), ("fcn16s", "FCN16s"), ("fcn8s", "FCN8s"), ("fcn8s", "FCN8sAtOnce"))}
+
+
+def torchfcn_model(name: str) -> torch.nn.Module:
+    """torchfcn's own model for the kit net ``name`` (21 classes), from ``torchfcn_classes``."""
+    if name not in TORCHFCN:
+        raise KeyError(f"torchfcn has no model for {name}; it has {sorted(TORCHFCN)}")
+    return torchfcn_classes()[TORCHFCN[name][1]](n_class=21)
 
 
 def _package(name: str, folder: Path) -> types.ModuleType:
