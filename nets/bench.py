@@ -358,6 +358,11 @@ def nominal_peak_gflops(device: torch.device) -> str:
 
 def bench_device(args, device: torch.device) -> dict:
     modes = args.modes or list(P.available(device))
+    for m in modes:  # an unknown mode, or one this device cannot run: refused before any worker starts
+        try:
+            P.get(m).check(device)
+        except P.UnsupportedPrecision as e:
+            raise SystemExit(f"nets.bench: --modes {m}: {e}") from None
     common = ["--size", str(args.size), "--device", str(device), "--threads", str(args.threads)]
     if args.cudnn_benchmark:
         common.append("--cudnn-benchmark")

@@ -45,3 +45,11 @@ def test_a_kit_worker_speaks_the_protocol():
     assert lines[0]["ready"] and lines[0]["label"] == "kit exact" and lines[0]["macs"] > 0
     assert [("ms" in x) for x in lines[1:3]] == [True, True] and lines[3]["peak_mib"] > 0
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("mode", ["fp8", "fp16"])
+def test_a_mode_the_device_cannot_run_stops_the_bench_before_it_writes_a_record(mode, tmp_path):
+    record = tmp_path / "bench.json"
+    with pytest.raises(SystemExit, match=r"--modes .*Modes this device can run: exact|unknown") as stop:
+        bench.main(["voc-fcn8s", "--device", "cpu", "--modes", mode, "--no-torchfcn", "--json", str(record)])
+    assert mode in str(stop.value) and not record.exists()
