@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-gpu test-caffe test-browser audit bench lint weights weights-list data evaluate train clean \
+.PHONY: setup test test-gpu test-caffe test-browser audit bench lint weights weights-list data data-list evaluate train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
@@ -59,8 +59,13 @@ weights: $(STAMP)
 weights-list: $(STAMP)
 	$(PY) -m weights.zoo list
 
+# SOURCE="PART=URL_OR_PATH[#md5=HEX] ..." adds sources of your own (a file you already have, a lab mirror), tried
+# first, in order; make data-list prints every part's sources and checksums.
 data: $(STAMP)
-	$(PY) -m data.download $(DATASET)
+	$(PY) -m data.download $(DATASET) $(foreach s,$(SOURCE),--source '$(s)')
+
+data-list: $(STAMP)
+	$(PY) -m data.download --list
 
 evaluate: $(STAMP)
 	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json $(if $(PRECISION),--precision $(PRECISION))

@@ -1,91 +1,211 @@
-"""Fetch and unpack the datasets: ``.venv/bin/python -m data.download NAME`` (``make data DATASET=NAME``).
+"""Fetch, verify and unpack the datasets: ``.venv/bin/python -m data.download NAME`` (``make data DATASET=NAME``).
 
-Archives go to $FCN_DATA/downloads/ (data.fetch: resumable, a partial file is kept as NAME.part and continued
-with an HTTP Range request), are checked against the size the server announces (and a known size where there is
-one), then unpacked into a temporary folder beside the destination and renamed into place, so a dataset folder
-is either complete or absent. The reference's split lists for NYUD and SIFT Flow are fetched beside them and
-checked against their published MD5s (ledger: data.seg11valid, data.splits). Without network access the error
-names every URL and the manual steps.
+Each *part* (an archive or a list file) has its sources in order, the original first, then every mirror known,
+and the checksums its publishers give (``--list`` prints them all, with sizes). A part comes from the first
+source that gives a file passing every checksum:
+
+- ``--source PART=URL_OR_PATH[#md5=HEX|#sha1=HEX|#sha256=HEX]`` (repeatable) puts sources of your own first,
+  in the order given. A local path (or ``file://`` URL) is read in place and never moved, deleted or changed;
+  a folder that already holds the unpacked dataset is linked, not copied. Without ``#...`` a source is checked
+  against the part's published checksums; a list file must always match the reference's MD5.
+- A URL is downloaded to ``$FCN_DATA/downloads/`` (data.fetch: resumable, renamed only when complete, a web
+  page in place of the file refused). A file there that fails its checksum, downloaded now or put there by
+  hand, is moved aside to ``<file>.rejected`` and the next source is tried.
+- An archive is verified before it is unpacked, and unpacked into a temporary folder beside the destination
+  that is renamed into place only when complete, so a dataset folder is whole or absent. The folder found
+  inside must be the one the part names (VOC2012 in VOC2012's tar): another year's archive is refused.
+- Free space is checked before a download (the size the server announces) and before unpacking (the sum of
+  the members' sizes).
+
+The main job needs seg11valid: ``make data DATASET=voc`` fetches VOC2012 (whose segmentation release holds
+VOC2011's images and labels), SBD and the reference's seg11valid list, checked by its MD5; ``data.load("voc",
+"seg11valid")`` then reads VOC2011's files when they are there, else VOC2012's (ledger: data.seg11valid-from-
+voc2012). When no source answers, the message lists each source tried, why it failed, and where to put a file
+by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
 import tarfile
+import urllib.parse
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DownloadError
-from .fetch import Unreachable
+from tqdm import tqdm
+
+from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
-from .files import atomic_path, md5_file, new_file_mode, scratch_dir
+from .files import NotEnoughSpace, atomic_path, file_digest, new_file_mode, require_space, scratch_dir, set_aside
 from .layout import DOWNLOADS_FOLDER, data_root, describe_layout, kit_command
 
 
 @dataclass(frozen=True)
-class Archive:
-    """A tar or zip whose folder holding ``markers`` becomes ``folder`` under the data root."""
+class Checksum:
+    """A checksum of a part's file, with the project whose code or documentation publishes it."""
 
-    key: str
-    url: str
-    folder: str
-    markers: tuple[str, ...]
-    size: int | None = None  # bytes, where a publisher states it (none does today)
+    algorithm: str  # md5, sha1 or sha256
+    hex: str
+    by: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a part's file can be had: an http(s) URL, a file:// URL or a local path (a file or, for an
+    archive, a folder that already holds it unpacked). ``checksums``: a user source's own, which replace the
+    part's published ones (a list file's reference MD5 is checked all the same)."""
+
+    location: str
+    by: str  # who serves it
+    checksums: tuple[Checksum, ...] = ()
 
     @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+    def local(self) -> Path | None:
+        """The path of a local source, else None."""
+        parts = urllib.parse.urlsplit(self.location)
+        if parts.scheme == "file":
+            return Path(urllib.parse.unquote(parts.path))
+        if parts.scheme in ("http", "https"):
+            return None
+        return Path(self.location).expanduser()
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A tar or zip whose folder named ``inner`` and holding ``markers`` becomes ``folder`` under the data root.
+    """
+
+    key: str
+    filename: str  # its name in the downloads folder
+    folder: str
+    inner: str  # the name of the archive's folder that holds the markers ("" where not known)
+    markers: tuple[str, ...]
+    sources: tuple[Source, ...]
+    checksums: tuple[Checksum, ...] = ()
+    size: int | None = None  # bytes, where known
+    size_by: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class ListFile:
-    """A small text file (a split list, a label list) copied to ``dest`` under the data root."""
+    """A small text file (a split list, a label list) placed at ``dest`` under the data root. Its published
+    checksums must always hold: a list with another MD5 is another list."""
 
-    url: str
+    key: str
+    filename: str
     dest: str
-    md5: str | None = None  # MD5 of the file as published, where known
+    sources: tuple[Source, ...]
+    checksums: tuple[Checksum, ...] = ()
+    note: str = ""
+    size: int | None = None
+    size_by: str = ""
 
 
 Part = Archive | ListFile
 
-_VOC = "http://host.robots.ox.ac.uk/pascal/VOC"
-_REF_DATA = "https://raw.githubusercontent.com/shelhamer/fcn.berkeleyvision.org/master/data"
+# -- the sources ---------------------------------------------------------------------------------------------
+_OXFORD = "http://host.robots.ox.ac.uk/pascal/VOC"
+_OXFORD_NOW = "https://thor.robots.ox.ac.uk/pascal/VOC"
+_BY_OXFORD = "the PASCAL VOC host at Oxford (the original address)"
+_BY_OXFORD_NOW = ("Oxford's current VOC host, where the original address redirects (its administrator, "
+                  "torchvision pull request 9216)")
+_TV = "torchvision (torchvision/datasets/voc.py)"
+_SKDATA = "skdata (skdata/pascal.py)"
+_REF = "shelhamer/fcn.berkeleyvision.org"
+_BY_REF = "the reference's repository (raw.githubusercontent.com)"
+_BY_JSDELIVR = "jsDelivr's copy of the reference's repository (its documented /gh/ endpoint)"
+_BY_LEDGER = "the reference's list as published (ledger: data.splits)"
 _VOC_MARKERS = ("JPEGImages", "ImageSets")
+_VOC_SEG = _VOC_MARKERS + ("SegmentationClass",)
 
-PARTS: dict[str, Part] = {
-    "voc2010": Archive("voc2010", f"{_VOC}/voc2010/VOCtrainval_03-May-2010.tar", "VOC2010", _VOC_MARKERS),
-    "voc2011": Archive("voc2011", f"{_VOC}/voc2011/VOCtrainval_25-May-2011.tar", "VOC2011",
-                       _VOC_MARKERS + ("SegmentationClass",)),
-    "voc2012": Archive("voc2012", f"{_VOC}/voc2012/VOCtrainval_11-May-2012.tar", "VOC2012",
-                       _VOC_MARKERS + ("SegmentationClass",)),
-    "sbd": Archive("sbd", "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/"
-                   "benchmark.tgz", "sbd", ("img", "cls", "train.txt")),
-    "nyud": Archive("nyud", "http://dl.caffe.berkeleyvision.org/nyud.tar.gz", "nyud",
-                    ("data/images", "segmentation")),
-    "nyud-train": ListFile(f"{_REF_DATA}/nyud/train.txt", "nyud/train.txt",
-                           "cdfe948a71d2f9b45f1d28584919560a"),
-    "nyud-val": ListFile(f"{_REF_DATA}/nyud/val.txt", "nyud/val.txt", "26aba6757016772024862d67d9844ef8"),
-    "nyud-test": ListFile(f"{_REF_DATA}/nyud/test.txt", "nyud/test.txt",
-                          "e310e298307628c9bc1ebded4ea39ed5"),
-    "siftflow": Archive("siftflow", "http://www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip",
-                        "siftflow", ("Images", "SemanticLabels", "GeoLabels")),
+
+def _md5(hex_: str, by: str) -> Checksum:
+    return Checksum("md5", hex_, by)
+
+
+def _sha1(hex_: str, by: str) -> Checksum:
+    return Checksum("sha1", hex_, by)
+
+
+def _voc(year: str, filename: str, markers: tuple[str, ...], checksums: tuple[Checksum, ...],
+         mirrors: tuple[Source, ...] = (), **extra) -> Archive:
+    sources = (Source(f"{_OXFORD}/voc{year}/{filename}", _BY_OXFORD),
+               Source(f"{_OXFORD_NOW}/voc{year}/{filename}", _BY_OXFORD_NOW), *mirrors)
+    return Archive(f"voc{year}", filename, f"VOC{year}", f"VOC{year}", markers, sources, checksums, **extra)
+
+
+def _reference_list(key: str, path: str, dest: str, md5: str) -> ListFile:
+    """A list file of the reference's repository: from GitHub, else from jsDelivr's copy of it."""
+    sources = (Source(f"https://raw.githubusercontent.com/{_REF}/master/data/{path}", _BY_REF),
+               Source(f"https://cdn.jsdelivr.net/gh/{_REF}@master/data/{path}", _BY_JSDELIVR))
+    return ListFile(key, dest.replace("/", "-"), dest, sources, (_md5(md5, _BY_LEDGER),))
+
+
+PARTS: dict[str, Part] = {p.key: p for p in (
+    _voc("2012", "VOCtrainval_11-May-2012.tar", _VOC_SEG,
+         (_md5("6cd6e144f989b92b3379bac3b3de84fd", f"{_TV}; PaddlePaddle (paddle/vision/datasets/voc2012.py)"),
+          _sha1("4e443f8a2eca6b1dac8a6c57641b67dd40621a49", f"d2l (its DATA_HUB); {_SKDATA}")),
+         (Source("http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar",
+                 "d2l (Dive into Deep Learning), its data bucket"),
+          Source("https://dataset.bj.bcebos.com/voc/VOCtrainval_11-May-2012.tar",
+                 "PaddlePaddle's dataset mirror (paddle.vision.datasets.VOC2012)")),
+         size=1_999_639_040, size_by="the Content-Length the Oxford host announces"),
+    _voc("2011", "VOCtrainval_25-May-2011.tar", _VOC_SEG,
+         (_md5("6c3384ef61512963050cb5d687e5bf1e", _TV),
+          _sha1("71ceda5bc8ce4a6486f7996b0924eee265133895", _SKDATA)),
+         note="no third-party mirror is known (torchvision's survey of mirrors, January 2026): the VOC nets "
+              "read seg11valid from VOC2012 instead (make data DATASET=voc)"),
+    _voc("2010", "VOCtrainval_03-May-2010.tar", _VOC_MARKERS,
+         (_md5("da459979d0c395079b5c75ee67908abb", _TV),
+          _sha1("bf9985e9f2b064752bf6bd654d89f017c76c395a",
+                f"{_SKDATA}; GluonCV (scripts/datasets/pascal_context.py); Segmenter "
+                "(segm/scripts/prepare_pcontext.py)")),
+         (Source("https://www.dropbox.com/s/wtdibo9lb2fur70/VOCtrainval_03-May-2010.tar?dl=1",
+                 "Segmenter's copy on Dropbox (rstrudel/segmenter, segm/scripts/prepare_pcontext.py)"),)),
+    Archive("sbd", "benchmark.tgz", "sbd", "dataset", ("img", "cls", "train.txt"), (
+        Source("http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz",
+               "Berkeley (the original address)"),
+        Source("https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/"
+               "benchmark.tgz", "Berkeley's current address (torchvision/datasets/sbd.py)")),
+        (_md5("82b4d87ceb2ed10f6038a1cba92111cb", "torchvision (torchvision/datasets/sbd.py)"),)),
+    _reference_list("seg11valid", "pascal/seg11valid.txt", "VOC2012/seg11valid.txt",
+                    "7984b6ce736bd3666d8b7ee70b5401da"),
+    Archive("nyud", "nyud.tar.gz", "nyud", "", ("data/images", "segmentation"),
+            (Source("http://dl.caffe.berkeleyvision.org/nyud.tar.gz", "the reference's server"),),
+            note="no mirror and no checksum are known; the reference's server also hosts its weights, which "
+                 "has been down repeatedly"),
+    _reference_list("nyud-train", "nyud/train.txt", "nyud/train.txt", "cdfe948a71d2f9b45f1d28584919560a"),
+    _reference_list("nyud-val", "nyud/val.txt", "nyud/val.txt", "26aba6757016772024862d67d9844ef8"),
+    _reference_list("nyud-test", "nyud/test.txt", "nyud/test.txt", "e310e298307628c9bc1ebded4ea39ed5"),
+    Archive("siftflow", "SiftFlowDataset.zip", "siftflow", "", ("Images", "SemanticLabels", "GeoLabels"),
+            (Source("http://www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip",
+                    "Tighe and Lazebnik's page at UNC"),),
+            note="no mirror and no checksum are known"),
     # The reference's own lists: same ids as the derived splits, in its order, which training replay needs.
-    "siftflow-trainval": ListFile(f"{_REF_DATA}/sift-flow/trainval.txt", "siftflow/trainval.txt",
-                                  "c804fd212beeec26629642783275d090"),
-    "siftflow-test": ListFile(f"{_REF_DATA}/sift-flow/test.txt", "siftflow/test.txt",
-                              "edbdae48f6fbdb3b2664f2b11191201e"),
-    "pascalcontext": Archive("pascalcontext", "https://cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz",
-                             "pascalcontext", ("trainval",)),
-    "pascalcontext-59": ListFile("https://cs.stanford.edu/~roozbeh/pascal-context/59_labels.txt",
-                                 "pascalcontext/59_labels.txt"),
-}
+    _reference_list("siftflow-trainval", "sift-flow/trainval.txt", "siftflow/trainval.txt",
+                    "c804fd212beeec26629642783275d090"),
+    _reference_list("siftflow-test", "sift-flow/test.txt", "siftflow/test.txt", "edbdae48f6fbdb3b2664f2b11191201e"),
+    Archive("pascalcontext", "trainval.tar.gz", "pascalcontext", "", ("trainval",),
+            (Source("https://cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz",
+                    "Mottaghi's page at Stanford"),),
+            note="no mirror and no checksum are known; its images are VOC2010's (or VOC2012's, when they hold "
+                 "every id: data.load says which year fed them)"),
+    ListFile("pascalcontext-59", "pascalcontext-59_labels.txt", "pascalcontext/59_labels.txt",
+             (Source("https://cs.stanford.edu/~roozbeh/pascal-context/59_labels.txt",
+                     "Mottaghi's page at Stanford"),)),
+)}
 
 TARGETS: dict[str, tuple[str, ...]] = {
-    "voc": ("voc2011", "sbd"),  # what the VOC nets need: seg11valid (VOC2011 val minus SBD train), SBD train
+    # What the VOC nets need: seg11valid (VOC2011's images and labels, as VOC2012 holds them, with the
+    # reference's list) and SBD train.
+    "voc": ("voc2012", "sbd", "seg11valid"),
     "voc2010": ("voc2010",),
     "voc2011": ("voc2011",),
     "voc2012": ("voc2012",),
@@ -96,108 +216,337 @@ TARGETS: dict[str, tuple[str, ...]] = {
 }
 TARGETS["all"] = tuple(dict.fromkeys(p for t in TARGETS.values() for p in t))
 
+HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
+USER = "you (--source)"
 
-def _find_folder(top: Path, markers: Sequence[str]) -> Path | None:
-    """The shallowest folder under ``top`` (itself included) that holds every marker path."""
+
+class SourceFailed(DownloadError):
+    """One source did not give a usable file; the next is tried."""
+
+
+# -- your own sources ----------------------------------------------------------------------------------------
+def parse_source(text: str) -> tuple[str, Source]:
+    """``PART=URL_OR_PATH[#md5=HEX|#sha1=HEX|#sha256=HEX]`` -> (part key, Source)."""
+    usage = ("expected PART=URL_OR_PATH[#md5=HEX|#sha1=HEX|#sha256=HEX] with PART one of "
+             f"{', '.join(PARTS)}, for example voc2012=~/Downloads/VOCtrainval_11-May-2012.tar")
+    key, sep, location = text.partition("=")
+    if not sep or not location:
+        raise DownloadError(f"--source {text!r}: {usage}")
+    if key not in PARTS:
+        raise DownloadError(f"--source {text!r}: no part named {key!r}; {usage}")
+    checksums = []
+    head, hash_sep, fragment = location.rpartition("#")
+    match = re.fullmatch(r"([A-Za-z0-9]+)=(.*)", fragment) if hash_sep else None
+    if match:
+        algorithm, value = match.group(1).lower(), match.group(2)
+        if algorithm not in HASH_LENGTHS:
+            raise DownloadError(f"--source {text!r}: unknown checksum {algorithm!r} after '#'; use md5=, sha1= or "
+                                "sha256=")
+        if not re.fullmatch(rf"[0-9a-fA-F]{{{HASH_LENGTHS[algorithm]}}}", value):
+            raise DownloadError(f"--source {text!r}: {algorithm}= takes {HASH_LENGTHS[algorithm]} hex digits, got "
+                                f"{value!r} ({len(value)} characters)")
+        checksums.append(Checksum(algorithm, value.lower(), USER))
+        location = head
+    scheme = urllib.parse.urlsplit(location).scheme
+    if scheme not in ("", "file", "http", "https") and not re.fullmatch(r"[A-Za-z]", scheme):
+        raise DownloadError(f"--source {text!r}: {scheme}:// is not supported; give an http(s):// or file:// URL "
+                            "or a path")
+    source = Source(location, USER, tuple(checksums))
+    if source.local is not None and checksums and source.local.is_dir():
+        raise DownloadError(f"--source {text!r}: {source.local} is a folder, which has no checksum; drop the "
+                            "'#...' to use the folder as it is, or give the archive file")
+    return key, source
+
+
+def group_sources(texts: Iterable[str]) -> dict[str, list[Source]]:
+    """--source values by part, each part's in the order given."""
+    grouped: dict[str, list[Source]] = {}
+    for text in texts:
+        key, source = parse_source(text)
+        grouped.setdefault(key, []).append(source)
+    return grouped
+
+
+# -- verifying -----------------------------------------------------------------------------------------------
+def expected_checksums(part: Part, source: Source) -> tuple[Checksum, ...]:
+    """What a source's file must match: the user's own checksums where given (plus a list's reference MD5),
+    else the part's published ones."""
+    if isinstance(part, ListFile):
+        return (*part.checksums, *source.checksums)
+    return source.checksums or part.checksums
+
+
+def verify(path: Path, checksums: Sequence[Checksum], log: Callable[[str], None]) -> None:
+    """Raise SourceFailed naming every checksum that differs; log the SHA-256 either way, so that a file with no
+    published checksum can be recorded."""
+    digests = {"sha256": file_digest(path, "sha256")}
+    problems = []
+    for c in checksums:
+        got = digests.setdefault(c.algorithm, file_digest(path, c.algorithm))
+        if got != c.hex:
+            problems.append(f"{c.algorithm} {got}, expected {c.hex} (published by {c.by})")
+    if problems:
+        raise SourceFailed(f"{path} failed verification: {'; '.join(problems)}")
+    note = ", ".join(f"{c.algorithm} verified" for c in checksums) or "no published checksum to verify"
+    log(f"sha256 {digests['sha256']}  {path.name} ({note})")
+
+
+# -- unpacking -----------------------------------------------------------------------------------------------
+def _find_folder(top: Path, markers: Sequence[str], name: str = "") -> Path | None:
+    """The shallowest folder under ``top`` (itself included) that holds every marker path (and is called
+    ``name``, where one is given), else None."""
     level = [top]
     while level:
         for folder in sorted(level):
-            if all((folder / m).exists() for m in markers):
+            if (not name or folder.name == name) and all((folder / m).exists() for m in markers):
                 return folder
         level = [p for folder in level for p in sorted(folder.iterdir()) if p.is_dir() and not p.is_symlink()]
     return None
 
 
-def unpack(archive: Path, dest: Path, markers: Sequence[str]) -> Path:
-    """Extract ``archive`` beside ``dest`` and rename the folder holding ``markers`` to ``dest`` (atomic: a
-    failed or interrupted unpack leaves no ``dest``)."""
+def _members(archive: Path) -> tuple[str, int, int]:
+    """(kind, member count, bytes the members take unpacked)."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            return "zip", len(infos), sum(i.file_size for i in infos)
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as t:
+            members = t.getmembers()
+            return "tar", len(members), sum(m.size for m in members if m.isfile())
+    raise DownloadError(f"{archive} is neither a tar nor a zip archive: is it the right file? (a web page saved "
+                        "under the archive's name, or a download cut short, look like this)")
+
+
+def unpack(archive: Path, dest: Path, markers: Sequence[str], inner: str = "", *,
+           progress: bool | None = None) -> Path:
+    """Extract ``archive`` beside ``dest`` and rename its folder named ``inner`` holding ``markers`` to ``dest``
+    (atomic: a failed or interrupted unpack leaves no ``dest``). ``inner`` empty: any folder with the markers."""
     dest = Path(dest)
     if dest.exists():
         raise DownloadError(f"{dest} already exists; move it away to unpack {archive} again")
+    try:
+        kind, count, needed = _members(archive)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
+        raise DownloadError(f"{archive} is damaged ({e}): fetch it again") from e
+    try:
+        require_space(dest.parent, needed, f"unpacking {archive.name}")
+    except NotEnoughSpace as e:
+        raise DiskFull(str(e)) from e
     with scratch_dir(dest) as tmp:
+        bar = tqdm(total=count, unit=" files", desc=f"unpacking {archive.name}",
+                   disable=None if progress is None else not progress)
         try:
-            if zipfile.is_zipfile(archive):
-                with zipfile.ZipFile(archive) as z:
-                    z.extractall(tmp)  # zipfile drops absolute paths and ".." components
-            elif tarfile.is_tarfile(archive):
-                with tarfile.open(archive) as t:
-                    t.extractall(tmp, filter="data")  # refuses paths outside tmp, links out, devices
-            else:
-                raise DownloadError(f"{archive} is neither a tar nor a zip archive; delete it and rerun")
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
-            raise DownloadError(f"{archive} is damaged ({e}); delete it and rerun to fetch it again") from e
-        found = _find_folder(tmp, markers)
+            with bar:
+                if kind == "zip":
+                    with zipfile.ZipFile(archive) as z:
+                        for info in z.infolist():
+                            z.extract(info, tmp)  # zipfile drops absolute paths and ".." components
+                            bar.update()
+                else:
+                    with tarfile.open(archive) as t:
+                        for member in t:
+                            t.extract(member, tmp, filter="data")  # refuses paths outside tmp, links out
+                            bar.update()
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+            raise DownloadError(f"{archive} is damaged ({e}): fetch it again") from e
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise DiskFull(f"the disk holding {dest.parent} filled up while unpacking {archive} ({needed:,} "
+                               "bytes unpacked): free some space and run the command again") from e
+            raise DownloadError(f"unpacking {archive} into {dest.parent} failed: {e}") from e
+        found = _find_folder(tmp, markers, inner)
         if found is None:
-            raise DownloadError(f"{archive} has no folder holding {list(markers)}; is it the right archive?")
+            other = _find_folder(tmp, markers) if inner else None
+            what = (f"its folder {other.relative_to(tmp)} holds {list(markers)} but is not named {inner!r}: it is "
+                    "another release's archive" if other is not None else f"it has no folder holding {list(markers)}")
+            raise DownloadError(f"{archive} is not the expected archive ({what}); expected a folder {inner or '?'} "
+                                f"holding {list(markers)}. Check that you gave the right file")
         # The extracted folder, or the scratch folder itself: a new folder's permissions, not mkdir's 0700.
         os.chmod(found, new_file_mode(directory=True))
         os.rename(found, dest)
     return dest
 
 
-def _staged_name(part: ListFile) -> str:
-    """The name a list file has in the downloads folder (where a manual copy may also put it)."""
-    return part.dest.replace("/", "-")
+# -- getting one part ----------------------------------------------------------------------------------------
+def _describe(source: Source) -> str:
+    return f"{source.location} ({source.by})"
 
 
-def _fetch_list(part: ListFile, root: Path) -> Path:
-    dest = root / part.dest
-    if dest.is_file() and (part.md5 is None or md5_file(dest) == part.md5):
-        return dest
-    if not dest.parent.is_dir():
-        raise DownloadError(f"{dest.parent} does not exist; fetch its dataset first")
-    staged = fetch(part.url, root / DOWNLOADS_FOLDER / _staged_name(part))
-    got = md5_file(staged)
-    if part.md5 is not None and got != part.md5:
-        staged.unlink()
-        raise DownloadError(f"{part.url} has MD5 {got}, expected {part.md5} (the reference's published "
-                            "list); removed it, rerun to fetch it again")
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(staged.read_bytes())
+def _obtain(part: Part, source: Source, root: Path, progress: bool | None, log) -> tuple[Path, bool]:
+    """The file a source gives, and whether this run downloaded it (local sources are read in place)."""
+    local = source.local
+    if local is not None:
+        if not local.exists():
+            raise SourceFailed(f"{local}: no such file")
+        return local, False
+    staged = root / DOWNLOADS_FOLDER / part.filename
+    log(f"{part.key}: downloading {source.location} to {staged}")
+    try:
+        return fetch(source.location, staged, size=part.size, progress=progress, refuse_html=True,
+                     check_space=True), True
+    except DownloadError as e:
+        raise SourceFailed(str(e)) from e
+
+
+def _link_folder(part: Archive, folder: Path, dest: Path, log) -> Path:
+    """Use an unpacked copy the user already has, in place: ``dest`` becomes a link to it."""
+    # Your folder itself may have any name; inside it, the archive's folder name marks the right release.
+    found = (folder if all((folder / m).exists() for m in part.markers) else None) or \
+        _find_folder(folder, part.markers, part.inner)
+    if found is None:
+        raise SourceFailed(f"{folder} is a folder without {list(part.markers)} in a folder named {part.inner!r}; "
+                           f"give {part.filename} or the unpacked {part.inner} folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(found.resolve(), dest, target_is_directory=True)
+    log(f"{part.key}: using your folder {found} in place ({dest} links to it; nothing was copied)")
     return dest
 
 
-def _manual_steps(target: str, parts: Sequence[Part], root: Path, reason: str) -> str:
-    downloads = root / DOWNLOADS_FOLDER
-    lines = [f"could not download {target!r}: {reason}", "No network? Fetch these on a machine that has it:"]
-    for p in parts:
-        place = downloads / (p.filename if isinstance(p, Archive) else _staged_name(p))
-        lines.append(f"  {p.url}\n      -> copy to {place}")
-    lines.append(f"then rerun `make data DATASET={target}`: files already in {downloads} are used without "
-                 "network.")
+def _place_list(part: ListFile, path: Path, dest: Path) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(path.read_bytes())
+    return dest
+
+
+def _in_place(part: Part, root: Path, log) -> Path | None:
+    """What is already placed: a complete dataset folder, or a list file that passes its checksums."""
+    if isinstance(part, ListFile):
+        dest = root / part.dest
+        if dest.is_file():
+            try:
+                verify(dest, part.checksums, lambda _: None)
+            except SourceFailed as e:
+                raise DownloadError(f"{e}. It is not the list the kit expects: move it away and run the command "
+                                    "again") from e
+            return dest
+        return None
+    dest = root / part.folder
+    if not dest.exists():
+        return None
+    missing = [m for m in part.markers if not (dest / m).exists()]
+    if missing:
+        raise DownloadError(f"{dest} exists but lacks {missing}; move it away and run the command again")
+    return dest
+
+
+def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: bool | None = None,
+             log: Callable[[str], None] = print) -> Path:
+    """Place one part under ``root`` from the first source that gives a verified file (``extra`` first), and
+    return where it went. Raises DownloadError listing every source tried and why it failed."""
+    placed = _in_place(part, root, log)
+    if placed is not None:
+        log(f"{part.key}: already in {placed}")
+        return placed
+    dest = root / (part.dest if isinstance(part, ListFile) else part.folder)
+    failures: list[str] = []
+    staged = root / DOWNLOADS_FOLDER / part.filename
+    candidates = list(extra)
+    if staged.is_file():  # a file put there by hand, or by an earlier run: checked like any other
+        candidates.insert(len(extra), Source(str(staged), f"the file in {staged.parent}"))
+    candidates += part.sources
+    for n, source in enumerate(candidates, 1):
+        local = source.local
+        try:
+            if local is not None and local.is_dir():
+                if isinstance(part, ListFile):
+                    raise SourceFailed(f"{local} is a folder; give the list file")
+                return _link_folder(part, local, dest, log)
+            path, downloaded = _obtain(part, source, root, progress, log)
+            ours = downloaded or path == staged  # files in the downloads folder are the kit's to set aside
+            try:
+                verify(path, expected_checksums(part, source), log)
+                if isinstance(part, Archive):
+                    unpack(path, dest, part.markers, part.inner, progress=progress)
+                else:
+                    _place_list(part, path, dest)
+            except SourceFailed as e:
+                fate = f"moved aside to {set_aside(path)}" if ours else "left as it is (yours)"
+                raise SourceFailed(f"{e}; the file was {fate}") from e
+            except DiskFull:
+                raise  # another source would not fit either
+            except DownloadError as e:  # a damaged or foreign archive
+                if not ours:
+                    raise SourceFailed(str(e)) from e
+                raise SourceFailed(f"{e}; the file was moved aside to {set_aside(path)}") from e
+        except SourceFailed as e:
+            failures.append(f"{_describe(source)}: {e}")
+            log(f"{part.key}: source {n}/{len(candidates)} failed: {e}")
+            continue
+        if isinstance(part, ListFile):
+            log(f"{part.key}: placed at {dest} from {_describe(source)}")
+        else:
+            spare = f" (the archive {path} may be deleted)" if ours else ""
+            log(f"{part.key}: unpacked into {dest} from {_describe(source)}{spare}")
+        return dest
+    raise DownloadError(_no_source(part, root, failures))
+
+
+def _no_source(part: Part, root: Path, failures: Sequence[str]) -> str:
+    staged = root / DOWNLOADS_FOLDER / part.filename
+    lines = [f"could not get {part.key} from any of its {len(failures)} source(s):"]
+    lines += [f"  - {f}" for f in failures]
+    if getattr(part, "note", ""):
+        lines.append(f"  ({part.note})")
+    check = "; ".join(f"{c.algorithm} {c.hex}" for c in part.checksums) or "no published checksum"
+    lines += ["To install it by hand: download it on a machine that has network access from any source above,",
+              f"  then put it at {staged} ({check}) and run the command again,",
+              f"  or pass it where it is: {kit_command('data.download', '...', f'--source {part.key}=PATH')}"]
     return "\n".join(lines)
 
 
 def download(target: str, root: Path | None = None, parts: Sequence[Part] | None = None,
-             log=print) -> list[Path]:
-    """Fetch and unpack everything a target needs (TARGETS) under ``root`` (default $FCN_DATA). Folders
-    already in place are kept. Returns the dataset folders and files, and logs where they went."""
+             sources: Mapping[str, Sequence[Source]] | None = None, *, progress: bool | None = None,
+             log: Callable[[str], None] = print) -> list[Path]:
+    """Place everything a target needs (TARGETS) under ``root`` (default $FCN_DATA); ``sources``: your own, by
+    part key, tried first. Folders and lists already in place are kept. Returns what was placed."""
     root = Path(root).expanduser() if root is not None else data_root()
     if parts is None:
         if target not in TARGETS:
             raise DownloadError(f"unknown dataset {target!r}; choose from {', '.join(TARGETS)}")
         parts = [PARTS[key] for key in TARGETS[target]]
-    placed = []
+    sources = dict(sources or {})
+    unused = sorted(set(sources) - {p.key for p in parts})
+    if unused:
+        raise DownloadError(f"--source names {', '.join(unused)}, which {target!r} does not fetch; its parts are "
+                            f"{', '.join(p.key for p in parts)}")
+    placed, problems = [], []
     for part in parts:
         try:
-            if isinstance(part, ListFile):
-                placed.append(_fetch_list(part, root))
-                log(f"{part.dest}: {placed[-1]}")
-                continue
-            dest = root / part.folder
-            if dest.exists():
-                missing = [m for m in part.markers if not (dest / m).exists()]
-                if missing:
-                    raise DownloadError(f"{dest} exists but lacks {missing}; move it away and rerun")
-                log(f"{part.key}: already in {dest}")
-            else:
-                archive = fetch(part.url, root / DOWNLOADS_FOLDER / part.filename, size=part.size)
-                unpack(archive, dest, part.markers)
-                log(f"{part.key}: unpacked into {dest} (the archive {archive} may be deleted)")
-            placed.append(dest)
-        except Unreachable as e:
-            raise DownloadError(_manual_steps(target, parts, root, str(e))) from e
+            if isinstance(part, ListFile) and not (root / part.dest).parent.is_dir():
+                where = "\n".join(f"    {s.location} ({s.by})" for s in part.sources)
+                raise DownloadError(f"{part.key} goes into {(root / part.dest).parent}, which is not there yet; "
+                                    f"it comes once that dataset is in place. Its sources:\n{where}")
+            placed.append(get_part(part, root, sources.get(part.key, ()), progress=progress, log=log))
+        except DiskFull:
+            raise  # nothing else fits either
+        except DownloadError as e:  # the other parts are still tried: one message names everything missing
+            problems.append(str(e))
+    if problems:
+        raise DownloadError("\n".join(problems) + f"\nWhat is in place stays; run `make data DATASET={target}` "
+                            "again to fetch the rest.")
     return placed
+
+
+# -- listing -------------------------------------------------------------------------------------------------
+def _size(n: int | None) -> str:
+    return f"{n:,} bytes ({n / 2**30:.2f} GiB)" if n else "size not published"
+
+
+def listing(root: Path | None = None) -> str:
+    """Every part: what it is, its sources in order, its checksums with who publishes them, its size."""
+    lines = [describe_layout(root), "", "targets: " + "; ".join(f"{t} = {' + '.join(k)}" for t, k in TARGETS.items()),
+             "", "parts, each with its sources in the order they are tried (--source PART=... goes first):"]
+    for part in PARTS.values():
+        where = part.folder if isinstance(part, Archive) else part.dest
+        lines.append(f"{part.key}: {part.filename} -> {where}; {_size(part.size)}"
+                     + (f" ({part.size_by})" if part.size_by else ""))
+        lines += [f"    {n}. {s.location}\n       {s.by}" for n, s in enumerate(part.sources, 1)]
+        lines += [f"    {c.algorithm} {c.hex}  published by {c.by}" for c in part.checksums] or [
+            "    no published checksum: the SHA-256 of what arrives is printed, record it"]
+        if part.note:
+            lines.append(f"    note: {part.note}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,19 +554,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"datasets: {', '.join(TARGETS)}")
     parser.add_argument("--root", type=Path, default=None, help="data root (default: $FCN_DATA or "
                         "~/.cache/fcn-kit/data)")
-    parser.add_argument("--list", action="store_true", help="print the layout and the targets, fetch nothing")
+    parser.add_argument("--source", action="append", default=[], metavar="PART=URL_OR_PATH[#md5=HEX]",
+                        help="a source of your own for one part (a URL, a file:// URL or a local path, read in place), "
+                             "tried first; repeatable, in order. After '#': md5=, sha1= or sha256= to verify instead "
+                             "of the published checksums. Parts: " + ", ".join(PARTS))
+    parser.add_argument("--list", action="store_true", help="print the layout, the targets and every part's sources "
+                        "with checksums and sizes; fetch nothing")
     args = parser.parse_args(argv)
     if args.list or not args.names:
-        print(describe_layout(args.root))
-        print("targets: " + "; ".join(f"{t} = {' + '.join(k)}" for t, k in TARGETS.items()))
+        print(listing(args.root))
         if not args.names and not args.list:
             print(f"name a dataset: make data DATASET=voc (or {kit_command('data.download', 'voc')})",
                   file=sys.stderr)
             return 2
         return 0
     try:
+        sources = group_sources(args.source)
+        unknown = [n for n in args.names if n not in TARGETS]
+        if unknown:
+            raise DownloadError(f"unknown dataset {unknown[0]!r}; choose from {', '.join(TARGETS)}")
+        wanted = {key for n in args.names for key in TARGETS[n]}
+        stray = sorted(set(sources) - wanted)
+        if stray:
+            raise DownloadError(f"--source names {', '.join(stray)}, which {' + '.join(args.names)} does not fetch; "
+                                f"its parts are {', '.join(sorted(wanted))}")
         for name in args.names:
-            download(name, args.root)
+            download(name, args.root, sources={k: v for k, v in sources.items() if k in TARGETS[name]})
     except DownloadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -45,3 +45,7 @@ class SplitMismatchWarning(UserWarning):
 
 class DownloadError(RuntimeError):
     """An archive could not be fetched or unpacked."""
+
+
+class DiskFull(DownloadError):
+    """A download or unpack does not fit on its disk; trying another source would not help."""

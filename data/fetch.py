@@ -11,6 +11,7 @@ error quoting the page, and nothing of it is written. Google Drive's confirmatio
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import re
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import DownloadError
+from .errors import DiskFull, DownloadError
+from .files import NotEnoughSpace, require_space
 
 USER_AGENT = "fcn-kit downloader"
 _CHUNK = 1 << 20
@@ -98,10 +100,12 @@ def _open(url: str, offset: int, timeout: float, headers: dict[str, str] | None)
 
 def download(url: str, dest: str | os.PathLike, *, size: int | None = None, timeout: float = 60.0,
              progress: bool | None = None, chunk: int = _CHUNK, headers: dict[str, str] | None = None,
-             refuse_html: bool = False, _restarted: bool = False) -> Path:
+             refuse_html: bool = False, check_space: bool = False, _restarted: bool = False) -> Path:
     """Download ``url`` to ``dest`` through ``dest``.part (resumed if present) and return ``dest``. A complete
     ``dest`` is returned as it is. ``progress``: True / False, or None for a bar on a terminal only.
-    ``refuse_html``: a web page in answer is a DownloadError quoting it (the .part is left as it was)."""
+    ``refuse_html``: a web page in answer is a DownloadError quoting it (the .part is left as it was).
+    ``check_space``: once the server has said how large the file is, a disk without room for the rest is a
+    DownloadError naming both numbers, before a byte is written."""
     dest = Path(dest)
     if dest.is_file():
         if size is not None and dest.stat().st_size != size:
@@ -122,7 +126,8 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
             if not _restarted:  # our partial is no prefix of the server's file: start over, once
                 part.unlink()
                 return download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
-                                headers=headers, refuse_html=refuse_html, _restarted=True)
+                                headers=headers, refuse_html=refuse_html, check_space=check_space,
+                                _restarted=True)
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
     with response:
         if refuse_html and is_web_page(response.headers):
@@ -143,6 +148,11 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
         if size is not None and total is not None and total != size:
             raise DownloadError(f"{url} is {total} bytes but {size} were expected; the file on the server "
                                 "changed, check the URL")
+        if check_space and total is not None:
+            try:
+                require_space(dest.parent, total - offset, f"the rest of {dest.name}")
+            except NotEnoughSpace as e:
+                raise DiskFull(str(e)) from e
         bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
                    disable=None if progress is None else not progress)
         try:
@@ -150,8 +160,15 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
                 while block := response.read(chunk):
                     f.write(block)
                     bar.update(len(block))
-        except (http.client.HTTPException, ConnectionError, TimeoutError, OSError) as e:
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise DiskFull(f"the disk holding {dest.parent} is full after {part.stat().st_size} bytes "
+                                    f"of {url}; free some space and run the same command again to resume from "
+                                    f"{part}") from e
             # Whatever arrived stays in the .part file for the next attempt to resume from.
+            raise DownloadError(f"{url}: the transfer broke off after {part.stat().st_size} bytes "
+                                f"({type(e).__name__}); run the same command again to resume from {part}") from e
+        except http.client.HTTPException as e:
             raise DownloadError(f"{url}: the transfer broke off after {part.stat().st_size} bytes "
                                 f"({type(e).__name__}); run the same command again to resume from {part}") from e
     got = part.stat().st_size

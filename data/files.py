@@ -173,3 +173,36 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def md5_file(path: str | os.PathLike) -> str:
     return file_digest(path, "md5")
+
+
+def set_aside(path: str | os.PathLike) -> Path:
+    """Move a rejected file to ``<name>.rejected`` (``.rejected-2`` ... if taken), where no fetch looks: nothing
+    takes it for good and nothing of the user's is lost."""
+    path = Path(path)
+    target, n = path.with_name(path.name + ".rejected"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.rejected-{n}")
+    os.replace(path, target)
+    return target
+
+
+def free_bytes(folder: str | os.PathLike) -> int:
+    """Free bytes on the disk that holds ``folder`` (or its nearest existing parent)."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+class NotEnoughSpace(OSError):
+    """A download or unpack would not fit on its disk; says both numbers and the folder."""
+
+
+def require_space(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """Raise NotEnoughSpace when ``folder``'s disk has fewer than ``needed`` free bytes."""
+    free = free_bytes(folder)
+    if needed > free:
+        raise NotEnoughSpace(f"not enough free space for {what} in {folder}: it needs {needed:,} bytes "
+                             f"({needed / 2**30:.2f} GiB), {free:,} are free ({free / 2**30:.2f} GiB); free some "
+                             "space there, or move the data root to a bigger disk (set FCN_DATA)")

@@ -1,7 +1,9 @@
 """Where the datasets live: one root from the FCN_DATA environment variable (default ~/.cache/fcn-kit/data,
 outside the code), one folder per dataset under it. LAYOUT below lists each folder, the files the readers open
-and the archive size; ``.venv/bin/python -m data.download --list`` prints it. The VOC nets need VOC2011 (seg11valid) and
-sbd (training): ``make data DATASET=voc`` fetches both.
+and the archive size; ``.venv/bin/python -m data.download --list`` prints it with every source and checksum. The VOC
+nets need seg11valid (VOC2011's images and labels, which VOC2012 holds too) and sbd (training): ``make data
+DATASET=voc`` fetches VOC2012, SBD and the reference's seg11valid list. A VOC2011 folder, where there is one, is
+read first (voc_root).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ FOLDERS = {
     "pascalcontext": "pascalcontext",
 }
 VOC2010_FOLDER = "VOC2010"
+VOC2012_FOLDER = "VOC2012"
 DOWNLOADS_FOLDER = "downloads"
 
 
@@ -42,10 +45,12 @@ class Folder:
 
 
 LAYOUT: dict[str, Folder] = {
-    "VOC2011": Folder("PASCAL VOC 2011 (target voc2011; voc = VOC2011 + sbd)", (
+    "VOC2012": Folder("PASCAL VOC 2012 (target voc2012; voc = VOC2012 + sbd + the seg11valid list)", (
         "JPEGImages/{id}.jpg", "SegmentationClass/{id}.png (palette indices, 255 void)",
-        "ImageSets/Segmentation/{train,val,trainval}.txt"), "about 1.7 GB"),
-    "VOC2012": Folder("PASCAL VOC 2012 (target voc2012)", ("as VOC2011",), "about 1.9 GB"),
+        "ImageSets/Segmentation/{train,val,trainval}.txt",
+        "seg11valid.txt (the reference's list of 736 ids, MD5-checked; target voc)"), "1,999,639,040 bytes"),
+    "VOC2011": Folder("PASCAL VOC 2011 (target voc2011; read first for seg11valid when present)",
+                      ("as VOC2012; seg11valid = VOC2011 val minus SBD train",), "not published"),
     "VOC2010": Folder("PASCAL VOC 2010, PASCAL-Context's images (target voc2010)", (
         "JPEGImages/{id}.jpg", "ImageSets/Main/{train,val}.txt"), "about 1.3 GB"),
     "sbd": Folder("SBD, the dataset/ folder of benchmark.tgz (target sbd)", (
@@ -85,9 +90,23 @@ def data_root() -> Path:
     return Path(value).expanduser() if value else DEFAULT_ROOT.expanduser()
 
 
+def voc_root(root: Path | None = None) -> Path:
+    """The VOC folder the VOC reader uses by default: VOC2011 where it is present (the paper's release), else
+    VOC2012 (what ``make data DATASET=voc`` fetches; its segmentation release holds VOC2011's files)."""
+    root = data_root() if root is None else Path(root)
+    voc2011 = root / FOLDERS["voc"]
+    return voc2011 if voc2011.is_dir() else root / VOC2012_FOLDER
+
+
+def voc_year(folder: Path) -> str | None:
+    """The VOC release a folder holds, from its name (VOC2011 -> "2011"), else None."""
+    match = re.fullmatch(r"voc(20\d\d)", Path(folder).name.lower())
+    return match.group(1) if match else None
+
+
 def default_root(dataset: str) -> Path:
     """The folder a reader uses when no root= is given."""
-    return data_root() / FOLDERS[dataset]
+    return voc_root() if dataset == "voc" else data_root() / FOLDERS[dataset]
 
 
 def fetch_command(dataset: str, root: Path | None = None) -> str:
@@ -95,8 +114,7 @@ def fetch_command(dataset: str, root: Path | None = None) -> str:
     names that year's archive."""
     target = dataset
     if dataset == "voc" and root is not None:
-        match = re.fullmatch(r"voc(20\d\d)", Path(root).name.lower())
-        target = f"voc{match.group(1)}" if match else "voc2011"
+        target = f"voc{voc_year(root) or '2012'}"
     return f"make data DATASET={target}"
 
 

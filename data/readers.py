@@ -11,6 +11,7 @@ Nothing is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -23,7 +24,8 @@ from PIL import Image
 from . import splits
 from .classes import CLASSES, CONTEXT_RENAMES, IGNORE_LABEL, PASCALCONTEXT
 from .errors import BadSampleError, MissingDataError, UnknownSplitError
-from .layout import VOC2010_FOLDER, data_root, default_root, fetch_command
+from .files import md5_file
+from .layout import VOC2010_FOLDER, VOC2012_FOLDER, data_root, default_root, fetch_command, voc_year
 from .preprocess import IMAGE_ERRORS, preprocess_depth, preprocess_hha, preprocess_image, read_image
 
 # What scipy.io.loadmat raises on a damaged file (found by feeding it garbage and truncated files).
@@ -152,19 +154,22 @@ class Reader(ABC):
                                  f"{shown} outside 0..{n - 1} (255 = ignore)")
         return label
 
-    def _set_split(self, ids: list[str], source: str, derived: bool, expect: splits.Expectation) -> None:
+    def _set_split(self, ids: list[str], source: str, derived: bool, expect: splits.Expectation,
+                   strict: bool = False) -> None:
         if not ids:
             raise ValueError(f"{self.dataset} split {self.split!r} from {source} lists no images")
-        self.split_info = splits.check(self.dataset, self.split, ids, source, derived, expect)
+        self.split_info = splits.check(self.dataset, self.split, ids, source, derived, expect, strict)
         self.ids = tuple(ids)
 
-    def _listed_split(self, candidates: Sequence[Path], expect: splits.Expectation, hint: str = "") -> None:
+    def _listed_split(self, candidates: Sequence[Path], expect: splits.Expectation, hint: str = "",
+                      strict: bool = False) -> None:
         if self.split not in self.split_names and splits.find_list(candidates) is None:
             raise UnknownSplitError(
                 f"{self.dataset} has no split {self.split!r}: its splits are {', '.join(self.split_names)}. A "
                 f"split of your own is a list of ids, one per line, in {candidates[0]}.")
         path = splits.require_list(self.dataset, self.split, candidates, self.fetch, hint)
-        self._set_split(splits.read_list(path), str(path), False, expect)
+        self._set_split(splits.read_list(path), str(path), False, expect, strict)
+        self.split_info = dataclasses.replace(self.split_info, list_md5=md5_file(path))
 
 
 def _palette_label(reader: Reader, path: Path, sample_id: str, top: str = "label") -> np.ndarray:
@@ -180,9 +185,12 @@ def _palette_label(reader: Reader, path: Path, sample_id: str, top: str = "label
 class VOCReader(Reader):
     """PASCAL VOC segmentation (voc_layers.VOCSegDataLayer). Tops: data, label.
 
-    root: a VOC year folder (VOC2010, VOC2011, VOC2012). Splits: ImageSets/Segmentation/{split}.txt, and
-    seg11valid = VOC2011 val minus SBD train (sbd_root=, default $FCN_DATA/sbd), checked to be the reference's
-    736 ids."""
+    root: a VOC year folder (VOC2010, VOC2011, VOC2012); by default VOC2011 where present, else VOC2012. Splits:
+    ImageSets/Segmentation/{split}.txt, and seg11valid: {root}/seg11valid.txt where present (the reference's
+    list; over VOC2012's files it must be exactly that list), else VOC2011 val minus SBD train (sbd_root=,
+    default $FCN_DATA/sbd), checked to be the reference's 736 ids. VOC2012's segmentation release holds
+    VOC2011's images and labels; every seg11valid id is checked present, and split_info.images_from names the
+    folder that fed them (ledger: data.seg11valid-from-voc2012)."""
 
     dataset = "voc"
     all_tops = ("data", "label")
@@ -193,12 +201,23 @@ class VOCReader(Reader):
                  sbd_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
         root = (Path(root) if root is not None else default_root("voc")).expanduser()
         listed = [root / f"{split}.txt", root / "ImageSets" / "Segmentation" / f"{split}.txt"]
+        year = voc_year(root)
+        if split == "seg11valid" and not root.is_dir():
+            raise MissingDataError("VOC folder for seg11valid", root, fetch_command("voc"),
+                                   "seg11valid reads VOC2011's files, or VOC2012's with the reference's list "
+                                   f"({root.parent / 'VOC2012' / 'seg11valid.txt'}); `make data DATASET=voc` "
+                                   "fetches VOC2012, SBD and that list.")
         derive = split == "seg11valid" and splits.find_list(listed) is None
+        if derive and year not in (None, "2011"):
+            raise MissingDataError(f"the reference's seg11valid list for VOC{year}", listed[0], fetch_command("voc"),
+                                   f"seg11valid is VOC2011 val minus SBD train; over VOC{year}'s files it is the "
+                                   "reference's list of 736 ids (MD5 7984b6ce736bd3666d8b7ee70b5401da), which "
+                                   "`make data DATASET=voc` fetches and checks.")
         sbd_root = Path(sbd_root).expanduser() if sbd_root is not None else default_root("sbd")
         val_path, sbd_path = root / "ImageSets" / "Segmentation" / "val.txt", sbd_root / "train.txt"
         if derive:
             # seg11valid needs VOC2011 and SBD: name whatever is missing of both at once, with the one target
-            # that fetches both (folders already in place are kept).
+            # that fetches what the VOC nets need (folders already in place are kept).
             missing = [(w, p) for w, p in (("VOC2011 val list", val_path), ("SBD train list", sbd_path))
                        if not p.is_file()]
             if missing:
@@ -206,11 +225,25 @@ class VOCReader(Reader):
                                        "seg11valid is VOC2011 val minus SBD train; pass sbd_root= to SBD's "
                                        "dataset folder.", also=missing[1:])
         super().__init__(root, split, tops, ("data",) if split == "test" else ("data", "label"))
-        if not derive:
-            self._listed_split(listed, expect_split)
-            return
-        ids = splits.seg11valid(splits.read_list(val_path), splits.read_list(sbd_path))
-        self._set_split(ids, f"derived: {val_path} minus {sbd_path}", True, expect_split)
+        if derive:
+            ids = splits.seg11valid(splits.read_list(val_path), splits.read_list(sbd_path))
+            self._set_split(ids, f"derived: {val_path} minus {sbd_path}", True, expect_split)
+        else:
+            # Over another year's files the list is seg11valid's only definition: it must be the reference's.
+            strict = split == "seg11valid" and year not in (None, "2011")
+            self._listed_split(listed, expect_split, strict=strict)
+        if split == "seg11valid":
+            self._require_every_id()
+            self.split_info = dataclasses.replace(self.split_info, images_from=self.root.name)
+
+    def _require_every_id(self) -> None:
+        """Every seg11valid id has its files here (a VOC2012 copy holds all 736; a partial copy does not)."""
+        missing = [path for i in self.ids for path in (self.top_file(t, i) for t in self.tops) if not path.is_file()]
+        if missing:
+            shown = ", ".join(p.name for p in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise MissingDataError(f"{len(missing)} file(s) of seg11valid's {len(self.ids)} ids ({shown}); the "
+                                   "first", missing[0], fetch_command("voc"),
+                                   f"Is {self.root} a complete copy of its release?")
 
     def image_path(self, sample_id: str) -> Path:
         return self.root / "JPEGImages" / f"{sample_id}.jpg"
@@ -419,13 +452,34 @@ class PASCALContextReader(Reader):
                  voc_root: Path | str | None = None, expect_split: splits.Expectation = splits.REFERENCE):
         root = Path(root) if root is not None else default_root("pascalcontext")
         super().__init__(root, split, tops, ("data", "label"))
-        self.voc_root = Path(voc_root).expanduser() if voc_root is not None else data_root() / VOC2010_FOLDER
+        if voc_root is not None:
+            self.voc_root = Path(voc_root).expanduser()
+        else:  # VOC2010 (the release Context annotates), else VOC2012, whose images include VOC2010's
+            self.voc_root = data_root() / VOC2010_FOLDER
+            if not self.voc_root.is_dir() and (data_root() / VOC2012_FOLDER).is_dir():
+                self.voc_root = data_root() / VOC2012_FOLDER
         if not self.voc_root.is_dir():
             raise MissingDataError("VOC2010 folder (PASCAL-Context's images)", self.voc_root,
                                    fetch_command("voc", self.voc_root),
-                                   "Pass voc_root= to your VOC2010 folder.")
-        main_list = self.voc_root / "ImageSets" / "Main" / f"{split}.txt"
-        self._listed_split([self.root / f"{split}.txt", main_list], expect_split)
+                                   "Pass voc_root= to your VOC2010 folder (a VOC2012 folder works too when its "
+                                   "JPEGImages hold every id of the split).")
+        if voc_year(self.voc_root) in (None, "2010"):
+            lists = [self.root / f"{split}.txt", self.voc_root / "ImageSets" / "Main" / f"{split}.txt"]
+            hint = ""
+        else:  # another year's ImageSets/Main lists are other splits: only Context's own list will do
+            lists = [self.root / f"{split}.txt"]
+            hint = (f"With {self.voc_root.name}'s images, the split list must be VOC2010's ImageSets/Main/"
+                    f"{split}.txt, copied to {lists[0]}.")
+        self._listed_split(lists, expect_split, hint)
+        if voc_year(self.voc_root) not in (None, "2010"):
+            missing = [i for i in self.ids if not self.image_path(i).is_file()]
+            if missing:
+                raise MissingDataError(
+                    f"{len(missing)} of the split's {len(self.ids)} images in {self.voc_root.name} (first "
+                    f"{', '.join(missing[:5])}); the first", self.image_path(missing[0]),
+                    fetch_command("voc", data_root() / VOC2010_FOLDER),
+                    "PASCAL-Context annotates VOC2010's images: fetch VOC2010, or pass voc_root= to it.")
+        self.split_info = dataclasses.replace(self.split_info, images_from=self.voc_root.name)
         self.lookup: np.ndarray | None = None
         if "label" in self.tops:
             names = [self.root / "labels.txt", self.root / "59_labels.txt"]

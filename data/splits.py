@@ -88,12 +88,15 @@ class SplitInfo:
     expected_set_md5: str | None
     matches_reference: bool | None  # None: nothing to compare with
     same_order_as_reference: bool | None  # None: the reference's file hash is unknown
+    images_from: str | None = None  # the folder whose images (and labels) feed the split, e.g. "VOC2012"
+    list_md5: str | None = None  # MD5 of the list file as read (None for a derived list)
 
     def describe(self) -> str:
         verdict = {True: "matches the reference's list", False: "DIFFERS from the reference's list",
                    None: "no reference list to compare with"}[self.matches_reference]
         order = {True: ", same order", False: ", other order", None: ""}[self.same_order_as_reference]
-        return f"{self.dataset} {self.split}: {self.count} ids from {self.source}; {verdict}{order}"
+        fed = f"; files from {self.images_from}" if self.images_from else ""
+        return f"{self.dataset} {self.split}: {self.count} ids from {self.source}; {verdict}{order}{fed}"
 
 
 def find_list(candidates: Sequence[Path]) -> Path | None:
@@ -115,11 +118,12 @@ def require_list(dataset: str, split: str, candidates: Sequence[Path], fetch: st
 
 
 def check(dataset: str, split: str, ids: Sequence[str], source: str, derived: bool,
-          expect: Expectation = REFERENCE) -> SplitInfo:
+          expect: Expectation = REFERENCE, strict: bool = False) -> SplitInfo:
     """Compare ids with the expected (count, set MD5). A derived list that differs is an error (the derivation
     or the dataset copy is wrong); a list read from a file that differs is used as given, with a warning,
-    since a root's {split}.txt is how users and tests pin a split on purpose. ``expect``: REFERENCE (the
-    table above), None (no check), or (count, set_md5 or None) to check against other values."""
+    since a root's {split}.txt is how users and tests pin a split on purpose, unless ``strict`` (the list is
+    the split's only definition, as seg11valid's over VOC2012's files). ``expect``: REFERENCE (the table
+    above), None (no check), or (count, set_md5 or None) to check against other values."""
     ref = REFERENCE_SPLITS.get((dataset, split)) if expect == REFERENCE else None
     if expect == REFERENCE:
         expected_count, expected_md5 = (ref.count, ref.set_md5) if ref else (None, None)
@@ -146,6 +150,11 @@ def check(dataset: str, split: str, ids: Sequence[str], source: str, derived: bo
                 f"{dataset} split {split!r} derived from {source} does not match the reference's list: "
                 f"{detail}. Check that the dataset copy is complete and is the release the reference used; "
                 "pass expect_split=None to use the derived list anyway.")
+        if strict:
+            raise SplitMismatchError(
+                f"{dataset} split {split!r} read from {source} is not the reference's list: {detail}. Fetch the "
+                "reference's list again (make data DATASET=voc checks its MD5), or pass expect_split=None to use "
+                "this list anyway.")
         warnings.warn(f"{dataset} split {split!r} read from {source} differs from the reference's list: "
                       f"{detail}. It is used as given (pass expect_split=None to silence this).",
                       SplitMismatchWarning, stacklevel=6)  # points at the caller of data.load

@@ -50,7 +50,7 @@ def weights_missing(net: str, path: Path) -> tuple[str, str]:
 def reader_options(dataset: str, split: str, data_root: Path | None) -> tuple[Path | None, dict]:
     """(root, options) for data.load: with ``data_root`` (a $FCN_DATA-style folder) every folder under it,
     otherwise data's defaults."""
-    from data.layout import FOLDERS
+    from data.layout import FOLDERS, voc_root
 
     if data_root is None:
         return None, {}
@@ -58,7 +58,10 @@ def reader_options(dataset: str, split: str, data_root: Path | None) -> tuple[Pa
     for (name, for_split), (option, folder) in _EXTRA_ROOTS.items():
         if name == dataset and for_split in (None, split):
             options[option] = Path(data_root) / folder
-    return Path(data_root) / FOLDERS[dataset], options
+    if dataset == "pascalcontext" and not options["voc_root"].is_dir() and (Path(data_root) / "VOC2012").is_dir():
+        options["voc_root"] = Path(data_root) / "VOC2012"  # the reader checks that it holds every id
+    # VOC: VOC2011 where present, else VOC2012 (data.layout.voc_root, as data.load does by default).
+    return (voc_root(Path(data_root)) if dataset == "voc" else Path(data_root) / FOLDERS[dataset]), options
 
 
 def open_split(net: str, dataset: str, split: str, data_root: Path | None = None, **options):

@@ -16,10 +16,21 @@ from http_server import LocalServer
 
 import data
 from data import download, fetch, miniature
-from data.download import Archive, ListFile
+from data.download import PARTS, Archive, Checksum, ListFile, Source
 from data.errors import DownloadError
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB, several read chunks' worth of distinct bytes
+
+
+def _archive(key: str, url: str, markers: tuple[str, ...], folder: str | None = None) -> Archive:
+    """A part with one source and no checksum, named as the kit's own (its file name, folder and inner name)."""
+    real = PARTS[key]
+    return Archive(key, real.filename, folder or real.folder, real.inner, markers, (Source(url, "test server"),))
+
+
+def _list(url: str, dest: str, md5: str | None = None) -> ListFile:
+    return ListFile(dest.replace("/", "-"), dest.replace("/", "-"), dest, (Source(url, "test server"),),
+                    (Checksum("md5", md5, "test"),) if md5 else ())
 
 
 def test_fetch_downloads_the_whole_file(tmp_path: Path) -> None:
@@ -98,11 +109,10 @@ def test_download_unpacks_atomically_into_the_dataset_folder(tmp_path: Path, kin
     archive = _siftflow_archive(tmp_path, kind)
     root = tmp_path / "fcn_data"
     with LocalServer({f"/SiftFlowDataset.{kind}": archive}) as server:
-        part = Archive("siftflow", server.url(f"/SiftFlowDataset.{kind}"), "siftflow",
-                       ("Images", "SemanticLabels", "GeoLabels"))
+        part = _archive("siftflow", server.url(f"/SiftFlowDataset.{kind}"), ("Images", "SemanticLabels", "GeoLabels"))
         messages: list[str] = []
         placed = download.download("siftflow", root, parts=[part], log=messages.append)
-        assert placed == [root / "siftflow"] and str(root / "siftflow") in messages[0]
+        assert placed == [root / "siftflow"] and str(root / "siftflow") in messages[-1]
         assert sorted(p.name for p in root.iterdir()) == ["downloads", "siftflow"]  # no staging folder left
         reader = data.load("siftflow", "test", root / "siftflow", expect_split=None)
         assert len(reader) == 2 and reader[0]["data"].shape == (3, 16, 16)
@@ -115,19 +125,21 @@ def test_damaged_archive_leaves_no_dataset_folder(tmp_path: Path) -> None:
     archive = _siftflow_archive(tmp_path, "tar.gz")
     root = tmp_path / "fcn_data"
     with LocalServer({"/s.tar.gz": archive[: len(archive) // 2]}) as server:
-        part = Archive("siftflow", server.url("/s.tar.gz"), "siftflow", ("Images",))
+        part = _archive("siftflow", server.url("/s.tar.gz"), ("Images",))
         with pytest.raises(DownloadError, match="damaged"):
-            download.download("siftflow", root, parts=[part])
+            download.download("siftflow", root, parts=[part], log=lambda _: None)
     assert sorted(p.name for p in root.iterdir()) == ["downloads"]
+    # The damaged download is set aside where no later run takes it for good.
+    assert [p.name for p in (root / "downloads").iterdir()] == ["SiftFlowDataset.zip.rejected"]
 
 
 def test_archive_without_the_expected_folder_is_refused(tmp_path: Path) -> None:
     archive = _siftflow_archive(tmp_path, "zip")
     root = tmp_path / "fcn_data"
     with LocalServer({"/s.zip": archive}) as server:
-        part = Archive("nyud", server.url("/s.zip"), "nyud", ("data/images", "segmentation"))
+        part = _archive("nyud", server.url("/s.zip"), ("data/images", "segmentation"))
         with pytest.raises(DownloadError, match=r"no folder holding \['data/images', 'segmentation'\]"):
-            download.download("nyud", root, parts=[part])
+            download.download("nyud", root, parts=[part], log=lambda _: None)
     assert not (root / "nyud").exists()
 
 
@@ -136,10 +148,10 @@ def test_list_files_are_checked_against_their_published_md5(tmp_path: Path) -> N
     root = tmp_path / "fcn_data"
     (root / "nyud").mkdir(parents=True)
     with LocalServer({"/train.txt": good, "/val.txt": b"tampered"}) as server:
-        ok = ListFile(server.url("/train.txt"), "nyud/train.txt", hashlib.md5(good).hexdigest())
-        bad = ListFile(server.url("/val.txt"), "nyud/val.txt", hashlib.md5(b"5003\n").hexdigest())
+        ok = _list(server.url("/train.txt"), "nyud/train.txt", hashlib.md5(good).hexdigest())
+        bad = _list(server.url("/val.txt"), "nyud/val.txt", hashlib.md5(b"5003\n").hexdigest())
         download.download("nyud", root, parts=[ok], log=lambda _: None)
-        with pytest.raises(DownloadError, match="has MD5 .* expected"):
+        with pytest.raises(DownloadError, match="md5 .*, expected .*"):
             download.download("nyud", root, parts=[bad], log=lambda _: None)
     assert (root / "nyud/train.txt").read_bytes() == good
     assert not (root / "nyud/val.txt").exists()
@@ -153,30 +165,29 @@ def _closed_port() -> int:
 
 def test_unreachable_server_error_names_every_url_and_the_manual_steps(tmp_path: Path) -> None:
     port = _closed_port()
-    parts = [Archive("nyud", f"http://127.0.0.1:{port}/nyud.tar.gz", "nyud", ("data",)),
-             ListFile(f"http://127.0.0.1:{port}/train.txt", "nyud/train.txt")]
+    parts = [_archive("nyud", f"http://127.0.0.1:{port}/nyud.tar.gz", ("data",)),
+             _list(f"http://127.0.0.1:{port}/train.txt", "nyud/train.txt")]
     with pytest.raises(DownloadError) as caught:
-        download.download("nyud", tmp_path, parts=parts)
+        download.download("nyud", tmp_path, parts=parts, log=lambda _: None)
     message = str(caught.value)
     assert f"cannot reach http://127.0.0.1:{port}/nyud.tar.gz" in message
     assert f"http://127.0.0.1:{port}/train.txt" in message
     assert str(tmp_path / "downloads" / "nyud.tar.gz") in message
-    assert "make data DATASET=nyud" in message
+    assert "--source nyud=PATH" in message
 
 
 def test_archive_copied_in_by_hand_is_unpacked_without_network(tmp_path: Path) -> None:
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "SiftFlowDataset.zip").write_bytes(_siftflow_archive(tmp_path, "zip"))
-    part = Archive("siftflow", f"http://127.0.0.1:{_closed_port()}/SiftFlowDataset.zip", "siftflow",
-                   ("Images",))
+    part = _archive("siftflow", f"http://127.0.0.1:{_closed_port()}/SiftFlowDataset.zip", ("Images",))
     download.download("siftflow", tmp_path, parts=[part], log=lambda _: None)
     assert (tmp_path / "siftflow" / "TestSet1.txt").is_file()
 
 
 def test_targets_cover_every_reader_and_the_published_urls() -> None:
     assert set(data.NAMES) <= set(download.TARGETS)
-    assert download.TARGETS["voc"] == ("voc2011", "sbd")
-    urls = {p.url for p in download.PARTS.values()}
+    assert download.TARGETS["voc"] == ("voc2012", "sbd", "seg11valid")
+    urls = {s.location for p in download.PARTS.values() for s in p.sources}
     for expected in ("host.robots.ox.ac.uk/pascal/VOC/voc2011/VOCtrainval_25-May-2011.tar",
                      "host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
                      "host.robots.ox.ac.uk/pascal/VOC/voc2010/VOCtrainval_03-May-2010.tar",
@@ -185,15 +196,18 @@ def test_targets_cover_every_reader_and_the_published_urls() -> None:
                      "www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip",
                      "cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz"):
         assert any(url.endswith(expected) for url in urls), expected
-    lists = {p.dest: p.md5 for p in download.PARTS.values() if isinstance(p, ListFile)}
+    lists = {p.dest: p.checksums[0].hex for p in download.PARTS.values() if isinstance(p, ListFile) and p.checksums}
+    checked = 0
     for (name, split), ref in data.REFERENCE_SPLITS.items():
-        dest = f"{name}/{split}.txt"
+        dest = f"{name}/{split}.txt" if name != "voc" else f"VOC2012/{split}.txt"
         if dest in lists:
             assert lists[dest] == ref.file_md5, dest
+            checked += 1
+    assert checked == 6  # seg11valid, NYUD's three lists, SIFT Flow's two
 
 
 def test_cli_without_a_name_prints_the_layout_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert download.main([]) == 2
     out, err = capsys.readouterr()
-    assert "VOC2011/" in out and "FCN_DATA" in out and "make data DATASET=" in err
+    assert "VOC2012/" in out and "FCN_DATA" in out and "make data DATASET=" in err
     assert download.main(["--list"]) == 0

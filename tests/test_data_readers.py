@@ -216,17 +216,27 @@ def test_seg11valid_without_sbd_names_the_sbd_list_and_the_target_that_fetches_b
         data.load("voc", "seg11valid", voc, sbd_root=tmp_path / "sbd_missing")
 
 
-def test_seg11valid_without_voc2011_or_sbd_names_both_at_once_with_one_command(tmp_path: Path,
-                                                                               monkeypatch) -> None:
+def test_seg11valid_without_any_voc_folder_names_voc2012_and_the_one_command(tmp_path: Path, monkeypatch) -> None:
+    """With neither VOC2011 nor VOC2012 under $FCN_DATA, the message names VOC2012 (what `make data DATASET=voc`
+    fetches, with SBD and the reference's list) and that one command, not a per-year target."""
     monkeypatch.setenv("FCN_DATA", str(tmp_path / "data"))
     with pytest.raises(MissingDataError) as err:
         data.load("voc", "seg11valid")
     text = str(err.value)
-    assert f"VOC2011 val list not found: {tmp_path / 'data/VOC2011/ImageSets/Segmentation/val.txt'}" in text
-    assert f"SBD train list not found: {tmp_path / 'data/sbd/train.txt'}" in text
-    assert "Fetch them with `make data DATASET=voc`" in text and "voc2011" not in text
+    assert f"VOC folder for seg11valid not found: {tmp_path / 'data/VOC2012'}" in text
+    assert str(tmp_path / "data/VOC2012/seg11valid.txt") in text
+    assert "Fetch the dataset with `make data DATASET=voc`" in text and "voc2012`" not in text
+    assert err.value.paths == [tmp_path / "data/VOC2012"]
+
+
+def test_seg11valid_from_voc2011_without_sbd_names_both_lists_at_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FCN_DATA", str(tmp_path / "data"))
+    (tmp_path / "data/VOC2011").mkdir(parents=True)
+    with pytest.raises(MissingDataError) as err:
+        data.load("voc", "seg11valid")
     assert err.value.paths == [tmp_path / "data/VOC2011/ImageSets/Segmentation/val.txt",
                                tmp_path / "data/sbd/train.txt"]
+    assert "Fetch them with `make data DATASET=voc`" in str(err.value)
 
 
 @pytest.mark.parametrize("name,split,valid", [
@@ -417,7 +427,7 @@ def test_default_root_comes_from_the_environment_variable(root: Path,
     reader = data.load("voc", "seg11valid", expect_split=None)
     assert reader.root == root / "VOC2011" and len(reader) == 2
     monkeypatch.setenv("FCN_DATA", str(root / "elsewhere"))
-    with pytest.raises(MissingDataError, match="elsewhere.*VOC2011"):
+    with pytest.raises(MissingDataError, match="elsewhere.*VOC2012.*make data DATASET=voc2012"):
         data.load("voc", "val")
 
 

@@ -22,17 +22,21 @@ def test_weights_path_follows_the_zoo_folder_rule(tmp_path, monkeypatch):
 def test_a_missing_split_names_its_folder_and_the_make_data_target(tmp_path):
     with pytest.raises(datasets.MissingInputs) as e:
         datasets.open_split("voc-fcn8s", "voc", "seg11valid", tmp_path)
-    assert "make data DATASET=voc" in str(e.value) and str(tmp_path / "VOC2011") in str(e.value)
+    assert "make data DATASET=voc" in str(e.value) and str(tmp_path / "VOC2012") in str(e.value)
     with pytest.raises(datasets.MissingInputs, match="make data DATASET=nyud"):
         datasets.open_split("nyud-fcn32s-hha", "nyud", "test", tmp_path)
 
 
-def test_seg11valid_and_context_read_their_second_root_under_the_data_root():
+def test_seg11valid_and_context_read_their_second_root_under_the_data_root(tmp_path):
     root, options = datasets.reader_options("voc", "seg11valid", Path("D"))
-    assert root == Path("D/VOC2011") and options == {"sbd_root": Path("D/sbd")}
+    assert root == Path("D/VOC2012") and options == {"sbd_root": Path("D/sbd")}
     root, options = datasets.reader_options("pascalcontext", "val", Path("D"))
     assert root == Path("D/pascalcontext") and options == {"voc_root": Path("D/VOC2010")}
-    assert datasets.reader_options("voc", "val", Path("D")) == (Path("D/VOC2011"), {})
+    assert datasets.reader_options("voc", "val", Path("D")) == (Path("D/VOC2012"), {})
+    (tmp_path / "VOC2011").mkdir()  # a VOC2011 folder, where there is one, is read first
+    assert datasets.reader_options("voc", "seg11valid", tmp_path)[0] == tmp_path / "VOC2011"
+    (tmp_path / "VOC2012").mkdir()  # Context's images from VOC2012 only when VOC2010 is absent
+    assert datasets.reader_options("pascalcontext", "val", tmp_path)[1] == {"voc_root": tmp_path / "VOC2012"}
     assert datasets.reader_options("voc", "val", None) == (None, {})
 
 

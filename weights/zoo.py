@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from data import drive
 from data.errors import DownloadError
 from data.fetch import download
-from data.files import file_digest
+from data.files import file_digest, set_aside
 from data.layout import kit_command
 from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
@@ -169,16 +169,6 @@ def verify(source: Source, path: Path, log: Callable[[str], None] = print) -> st
     note = f"{', '.join(source.checksums)} verified" if source.checksums else "no published hash to check"
     log(f"sha256 {digest}  {path.name} ({note})")
     return digest
-
-
-def set_aside(path: Path) -> Path:
-    """Move a rejected file to ``<name>.rejected`` (``.rejected-2`` ... if taken), where no fetch looks."""
-    target, n = path.with_name(path.name + ".rejected"), 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.rejected-{n}")
-    os.replace(path, target)
-    return target
 
 
 def check_container(source: Source, path: Path) -> None:
