@@ -497,12 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
                          on_prediction=save, limit=args.limit, world=world)
     names = datasets.class_names(net, dataset)
+    info = getattr(reader, "split_info", None)
+    if info is not None and info.images_from:
+        md5 = info.list_md5 or info.set_md5
+        say(f"{dataset} {split}: {len(reader)} images from {info.images_from}, list MD5 {md5}")
     say(format_scores(ev, names))
     say(f"median {1000 * ev.median_seconds:.1f} ms per image (forward + argmax) on {device_name(device)}")
     if args.json and world.main:
         rec = record(ev, dataset=dataset, split=split, split_md5=datasets.split_md5(reader),
                      weights_path=args.weights, device=device, class_names=names,
-                     extra={"limit": args.limit} if args.limit else None)
+                     extra={"split_info": datasets.split_record(reader),  # which folder fed it, the list's MD5
+                            **({"limit": args.limit} if args.limit else {})})
         print(f"record: {write_json(args.json, rec)}")
     return 0
 

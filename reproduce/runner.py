@@ -494,8 +494,10 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
             f"{what} `{command}`" for what, _, command in (h.partition(": ") for h in o.how)) for o in runnable]
     lines += ["", "Weights and splits:", ""]
     for net, prov in record["provenance"].items():
+        fed = (prov.get("split_info") or {}).get("images_from")
         lines.append(f"- {net}: weights {prov['weights']} (SHA-256 {prov['weights_sha256']}); "
-                     f"{prov['dataset']} {prov['split']} split MD5 {prov['split_md5']}")
+                     f"{prov['dataset']} {prov['split']} split MD5 {prov['split_md5']}"
+                     + (f", images and labels from {fed}" if fed else ""))
     notes = [*t.notes, *ctx.notes]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
