@@ -12,7 +12,7 @@ score about 3 points higher. FCN-32s-fixed (45.4) was never released: it is voc-
 file given under the other row's name is refused).
 
 Needs: ``make weights NET=voc-fcn32s`` (and voc-fcn16s, voc-fcn8s, voc-fcn8s-atonce), ``make data
-DATASET=voc`` (VOC2011 and SBD; seg11valid = VOC2011 val minus SBD train).
+DATASET=voc`` (VOC2012, SBD and the reference's seg11valid list: VOC2011's images and labels as VOC2012 holds them).
 
 Hardware and time (measured here on a 2-core CPU: a VGG16 FCN ~8 s and FCN-AlexNet ~1.7 s per 500x375 image while
 other jobs shared the machine, ~2.4 s and ~0.4 s per 500x500 image on the idle machine (make bench), so the
