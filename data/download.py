@@ -370,7 +370,7 @@ def unpack(archive: Path, dest: Path, markers: Sequence[str], inner: str = "", *
 
 # -- getting one part ----------------------------------------------------------------------------------------
 def _describe(source: Source) -> str:
-    return f"{source.location} ({source.by})"
+    return f"{source.location} [{source.by}]"
 
 
 def _obtain(part: Part, source: Source, root: Path, progress: bool | None, log) -> tuple[Path, bool]:
@@ -431,7 +431,7 @@ def _in_place(part: Part, root: Path, log) -> Path | None:
 
 
 def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: bool | None = None,
-             log: Callable[[str], None] = print) -> Path:
+             log: Callable[[str], None] = print, target: str = "") -> Path:
     """Place one part under ``root`` from the first source that gives a verified file (``extra`` first), and
     return where it went. Raises DownloadError listing every source tried and why it failed."""
     placed = _in_place(part, root, log)
@@ -479,10 +479,10 @@ def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: 
             spare = f" (the archive {path} may be deleted)" if ours else ""
             log(f"{part.key}: unpacked into {dest} from {_describe(source)}{spare}")
         return dest
-    raise DownloadError(_no_source(part, root, failures))
+    raise DownloadError(_no_source(part, root, failures, target))
 
 
-def _no_source(part: Part, root: Path, failures: Sequence[str]) -> str:
+def _no_source(part: Part, root: Path, failures: Sequence[str], target: str = "") -> str:
     staged = root / DOWNLOADS_FOLDER / part.filename
     lines = [f"could not get {part.key} from any of its {len(failures)} source(s):"]
     lines += [f"  - {f}" for f in failures]
@@ -491,7 +491,7 @@ def _no_source(part: Part, root: Path, failures: Sequence[str]) -> str:
     check = "; ".join(f"{c.algorithm} {c.hex}" for c in part.checksums) or "no published checksum"
     lines += ["To install it by hand: download it on a machine that has network access from any source above,",
               f"  then put it at {staged} ({check}) and run the command again,",
-              f"  or pass it where it is: {kit_command('data.download', '...', f'--source {part.key}=PATH')}"]
+              f"  or pass it where it is: make data DATASET={target or part.key} SOURCE=\"{part.key}=PATH\""]
     return "\n".join(lines)
 
 
@@ -514,10 +514,11 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
     for part in parts:
         try:
             if isinstance(part, ListFile) and not (root / part.dest).parent.is_dir():
-                where = "\n".join(f"    {s.location} ({s.by})" for s in part.sources)
+                where = "\n".join(f"    {_describe(s)}" for s in part.sources)
                 raise DownloadError(f"{part.key} goes into {(root / part.dest).parent}, which is not there yet; "
                                     f"it comes once that dataset is in place. Its sources:\n{where}")
-            placed.append(get_part(part, root, sources.get(part.key, ()), progress=progress, log=log))
+            placed.append(get_part(part, root, sources.get(part.key, ()), progress=progress, log=log,
+                                   target=target))
         except DiskFull:
             raise  # nothing else fits either
         except DownloadError as e:  # the other parts are still tried: one message names everything missing

@@ -173,7 +173,7 @@ def test_unreachable_server_error_names_every_url_and_the_manual_steps(tmp_path:
     assert f"cannot reach http://127.0.0.1:{port}/nyud.tar.gz" in message
     assert f"http://127.0.0.1:{port}/train.txt" in message
     assert str(tmp_path / "downloads" / "nyud.tar.gz") in message
-    assert "--source nyud=PATH" in message
+    assert 'make data DATASET=nyud SOURCE="nyud=PATH"' in message
 
 
 def test_archive_copied_in_by_hand_is_unpacked_without_network(tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def test_offline_the_message_lists_every_source_tried_why_and_where_to_put_a_fil
     assert f"cannot reach http://127.0.0.1:{port}/a.tar" in message
     assert f"cannot reach http://127.0.0.1:{port}/b.tar" in message
     assert str(tmp_path / "downloads" / "VOCtrainval_11-May-2012.tar") in message
-    assert "md5 6cd6e144f989b92b3379bac3b3de84fd" in message and "--source voc2012=PATH" in message
+    assert "md5 6cd6e144f989b92b3379bac3b3de84fd" in message and 'SOURCE="voc2012=PATH"' in message
 
 
 def test_a_truncated_download_is_never_unpacked_and_resumes(tmp_path: Path) -> None:
