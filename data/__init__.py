@@ -16,48 +16,42 @@ writer of the kit writes through ``data.files`` (atomic, umask permissions) and 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 
 from .classes import CLASSES, IGNORE_LABEL, num_classes
 from .errors import BadSampleError, DownloadError, MissingDataError, SplitMismatchError, SplitMismatchWarning
 from .layout import ENV_VAR, data_root, default_root
-from .palette import VOC_PALETTE, colorize, label_image, overlay, save_label_png, save_overlay, voc_palette
-from .preprocess import (
-    CHANNEL_ORDER,
-    MEAN_VALUES,
-    MEANS,
-    NYUD_HHA_MEAN,
-    NYUD_LOG_DEPTH_MEAN,
-    TOP_KINDS,
-    deprocess_image,
-    preprocess_depth,
-    preprocess_hha,
-    preprocess_image,
-    preprocess_top,
-    to_rgb,
-)
-from .readers import READERS, Reader
 from .splits import REFERENCE_SPLITS, SplitInfo
 
-NAMES: tuple[str, ...] = tuple(READERS)
-
-# The loaders need torch, whose import takes seconds; reading data does not, so they load on first use.
-_LAZY = {"ReferenceSampler", "eval_loader", "train_loader"}
+# The readers need scipy and PIL, the loaders torch: each loads on first use, so that the kit's file and
+# download helpers (data.files, data.fetch, data.layout, which weights/ uses) come without them.
+_LAZY = {
+    **dict.fromkeys(("VOC_PALETTE", "colorize", "label_image", "overlay", "save_label_png", "save_overlay",
+                     "voc_palette"), "palette"),
+    **dict.fromkeys(("CHANNEL_ORDER", "MEAN_VALUES", "MEANS", "NYUD_HHA_MEAN", "NYUD_LOG_DEPTH_MEAN", "TOP_KINDS",
+                     "deprocess_image", "preprocess_depth", "preprocess_hha", "preprocess_image", "preprocess_top",
+                     "to_rgb"), "preprocess"),
+    **dict.fromkeys(("READERS", "Reader"), "readers"),
+    **dict.fromkeys(("ReferenceSampler", "eval_loader", "train_loader"), "loaders"),
+}
+# The dataset names, as data.load takes them (readers.READERS holds the same keys, in this order).
+NAMES: tuple[str, ...] = ("voc", "sbd", "nyud", "siftflow", "pascalcontext")
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        from . import loaders
-
-        return getattr(loaders, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'data' has no attribute {name!r}")
 
 
-def load(name: str, split: str, root: Path | str | None = None, **options) -> Reader:
+def load(name: str, split: str, root: Path | str | None = None, **options):
     """A reader for one split of a dataset. ``root`` defaults to $FCN_DATA/<folder> (layout.py). Options:
     tops= (which tops to produce), expect_split= (split check: "reference" (default), None, or (count, set
     MD5)); voc: sbd_root= (for seg11valid); pascalcontext: voc_root= (the VOC2010 folder)."""
+    from .readers import READERS
+
     if name not in READERS:
         raise ValueError(f"unknown dataset {name!r}; the readers are: {', '.join(READERS)}")
     cls = READERS[name]
