@@ -39,8 +39,8 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     if row.net is None:
         return
     import nets
-    from nets.audit import structure
     from nets.bench import measure as bench
+    from reproduce.audit.geometry import structure
 
     ours = structure(nets.spec(row.net))
     outcome.ours.update(ours)

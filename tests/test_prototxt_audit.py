@@ -1,4 +1,4 @@
-"""The prototxt auditor (python -m nets.audit --prototxt / --reference-repo) on files in the reference's layout
+"""The prototxt auditor (python -m reproduce.audit --prototxt / --reference-repo) on files in the reference's layout
 written from the kit's own specs, unchanged and with deliberate changes."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import shutil
 import pytest
 import reference_tree
 
-from nets import audit, prototxt_audit
 from nets.registry import REFERENCE_NAMES
+from reproduce.audit import geometry as audit
+from reproduce.audit import prototxt as prototxt_audit
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The audit report (python -m reproduce.report, part of make audit): what it draws, derives and shows."""
+"""The audit report (python -m reproduce.audit.report, part of make audit): what it draws, derives and shows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nets
-from reproduce import report
+from reproduce.audit import report
 
 
 def _record(tmp_path: Path, smoke: bool, rows: list[dict], table: int = 2) -> Path:

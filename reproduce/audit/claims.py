@@ -1,5 +1,5 @@
 """The claims ledger: every claim of the two FCN papers and of the reference release that the kit implements or
-checks, one entry each. Read and checked by ``reproduce.ledger`` (``make audit``).
+checks, one entry each. Read and checked by ``reproduce.audit.ledger`` (``make audit``).
 
 Sources: CVPR = Long, Shelhamer, Darrell, CVPR 2015 (arXiv 1411.4038 v2, whose numbering the slides use); PAMI =
 Shelhamer, Long, Darrell, PAMI 2016 (arXiv 1605.06211); reference = the authors' Caffe release (its net folders'
@@ -159,13 +159,14 @@ CLAIMS: tuple[Claim, ...] = (
     # ---- Table 1's structure ---------------------------------------------------------------------------------
     _c("table1.structure", f"{CVPR} Table 1", "FCN-AlexNet has 8 conv layers, 57M parameters, receptive field 355; "
        "FCN-VGG16 16, 134M, 404; both max stride 32 (trunk conv1..fc7 plus a 21-class score_fr).", "table",
-       "checked", ("nets.audit:structure", "nets.audit:table1_row"),
+       "checked", ("reproduce.audit.geometry:structure", "reproduce.audit.geometry:table1_row"),
        (f"{RUNNER}::test_table1_structure_columns_follow_from_the_nets",
         f"{NETS}::test_trainable_parameter_counts_are_the_papers_134M_and_57M",
         "tests/test_audit.py::test_audit_passes_and_prints_derived_beside_reference_offsets")),
     _c("table1.googlenet-structure", f"{CVPR} Table 1", "FCN-GoogLeNet: 22 convolutions deep, 6M parameters, max "
        "stride 32; the paper's receptive field of 907 is that of the 7x7 average pooling it discards, the kit "
-       "derives 715 at score_fr.", "difference", "checked", ("nets.audit:structure", "nets.googlenet:fcn_googlenet"),
+       "derives 715 at score_fr.", "difference", "checked",
+       ("reproduce.audit.geometry:structure", "nets.googlenet:fcn_googlenet"),
        (f"{GOOGLENET}::test_table1_structure_of_fcn_googlenet_22_deep_6_0M_stride_32_and_rf_715_not_907",
         f"{GOOGLENET}::test_the_audit_states_the_receptive_field_difference_and_passes_fcn_googlenet"),
        "depth counts the most convolutions on any path to score_fr; the record states the 715 and why"),
@@ -506,14 +507,14 @@ CLAIMS: tuple[Claim, ...] = (
     _c("reference.prototxts", "reference net folders (train/val, trainval/test, deploy)", "The reference's prototxts "
        "describe exactly the kit's nets: the auditor reads them without Caffe and reports every difference by "
        "layer and field; nets built from them compute what nets.build computes.", "architecture", "checked",
-       ("nets.prototxt_audit:audit_reference_repo", "nets:from_prototxt"),
+       ("reproduce.audit.prototxt:audit_reference_repo", "nets:from_prototxt"),
        ("tests/test_prototxt_audit.py::test_an_unchanged_reference_tree_has_no_difference_for_all_fifteen_nets",
         "tests/test_prototxt_audit.py::test_a_deliberate_change_is_reported_by_layer_and_field",
         "tests/test_from_prototxt.py::test_nets_built_from_reference_files_compute_what_nets_build_computes_bit_for_bit",
         "tests/caffe/test_from_prototxt_parity.py::test_a_users_fcn_variant_loads_the_caffemodel_real_caffe_wrote_and_matches_every_blob")),
     _c("reference.deploy-no-dropout", "reference voc-fcn8s/deploy.prototxt", "The reference's only deploy prototxt "
        "(voc-fcn8s) has an Input layer and no Dropout (identity at test time).", "architecture", "checked",
-       ("nets.prototxt_audit:audit_file",),
+       ("reproduce.audit.prototxt:audit_file",),
        ("tests/test_prototxt_audit.py::test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not",)),
     # ---- devices ---------------------------------------------------------------------------------------------
     _c("device.gpu-parity", "kit", "The kit's exact mode matches Caffe on a GPU as on the CPU, at the same "
@@ -588,7 +589,7 @@ CLAIMS: tuple[Claim, ...] = (
 def _row_claims() -> tuple[Claim, ...]:
     """A claim per table row: an FCN row is a result of the paper the kit can rerun but not here (the command
     that would is in the note); another method's row is printed beside it for information."""
-    from . import tables
+    from .. import tables
 
     out = []
     for table in tables.TABLES.values():

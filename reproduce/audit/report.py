@@ -1,10 +1,10 @@
-"""The audit report: ``.venv/bin/python -m reproduce.report`` (run by ``make audit`` after the geometry audit).
+"""The audit report: ``.venv/bin/python -m reproduce.audit.report`` (run by ``make audit`` after the geometry audit).
 
 Writes ``results/audit/index.html`` (one static page: inline CSS and SVG, no script, nothing fetched) and
 ``results/audit/summary.md``. Per net: a drawing of the net made from its spec (the trunk as a strip of blocks
 with their strides, the score / upsample / crop / fuse path of every skip, each layer with its geometry), the
 coordinate-map arithmetic behind each crop offset (19, 5, 27, 9, 31, 18), and the layer table. Then the
-claims ledger (reproduce/claims.py, or the one given), and, for every table record that exists
+claims ledger (reproduce/audit/claims.py, or the one given), and, for every table record that exists
 (results/tableN.json from ``make reproduce-tableN``, results/smoke/tableN.json from a SMOKE run), the
 paper's scores beside the kit's and the per-class IU as bar charts.
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from .records import REPO, write_text
+from ..records import REPO, write_text
 
 RESULTS = REPO / "results"
 LEDGER_FIELDS = ("id", "source", "claim", "status", "code", "tests")
@@ -507,7 +507,7 @@ def per_class_of(row: Mapping, record: Mapping, results: Path) -> dict[str, dict
     import nets
     from data import CLASSES
 
-    from .metrics import scores
+    from ..metrics import scores
 
     saved = json.loads(cache.read_text())
     labels = {score: label for _, score, label in nets.spec(net).losses}
@@ -785,7 +785,8 @@ def offsets_overview(summaries: Sequence[NetSummary]) -> str:
 
 def net_section(name: str) -> tuple[str, NetSummary]:
     import nets
-    from nets import audit
+
+    from . import geometry as audit
 
     spec = nets.spec(name)
     derivations = crop_derivations(spec)
@@ -811,7 +812,7 @@ def net_section(name: str) -> tuple[str, NetSummary]:
 
 def tables_section(records: Sequence[tuple[Path, dict]], results: Path) -> tuple[str, list[str]]:
     """HTML and Markdown lines for every table record."""
-    from .tables import COLUMNS
+    from ..tables import COLUMNS
 
     if not records:
         text = ("No table records yet. <code>make reproduce-tableN</code> writes <code>results/tableN.json</code>; "
@@ -873,7 +874,7 @@ def tables_section(records: Sequence[tuple[Path, dict]], results: Path) -> tuple
 
 def build_report(results: Path = RESULTS, claims: Sequence[Mapping] | None = None,
                  names: Sequence[str] | None = None) -> tuple[str, str]:
-    """The page and the Markdown summary as text; ``claims`` default to the kit's ledger (reproduce/claims.py)."""
+    """The page and the Markdown summary as text; ``claims`` default to the kit's ledger (reproduce/audit/claims.py)."""
     import nets
 
     from .ledger import as_rows
@@ -943,11 +944,11 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.report", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.audit.report", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "audit", help="folder for index.html and summary.md")
     p.add_argument("--results", type=Path, default=RESULTS, help="where the table records are (default results/)")
     p.add_argument("--ledger", type=Path, help="a JSON list of claims (id, source, claim, status, code, tests); "
-                   "default: the kit's own ledger, reproduce/claims.py")
+                   "default: the kit's own ledger, reproduce/audit/claims.py")
     args = p.parse_args(argv)
     claims = None
     if args.ledger is not None:
