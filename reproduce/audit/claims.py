@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..tables import with_figures
+
 STATUSES = ("checked", "caffe", "informational", "deviation", "not-checkable")
 KINDS = ("architecture", "geometry", "initialisation", "training", "data", "metrics", "table", "release", "timing",
          "difference", "device", "format")
@@ -492,10 +494,10 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="train.fcn32s-fixed",
         source=f"{CVPR} Table 2 (FCN-32s-fixed)",
-        claim="FCN-32s-fixed learns only its last layer: a training variant of voc-fcn32s with lr_mult 0 on every "
-              "layer but score_fr, in the CVPR regime; the frozen set is printed, the snapshot is marked, and Table 2 "
-              "judges the result against 45.4 with --retrained. Real Caffe's SGDSolver on the same prototxt leaves "
-              "the same blobs bit-identical.",
+        claim=with_figures("FCN-32s-fixed learns only its last layer: a training variant of voc-fcn32s with lr_mult "
+                           "0 on every layer but score_fr, in the CVPR regime; the frozen set is printed, the snapshot "
+                           "is marked, and Table 2 judges the result against {voc-fcn32s:fixed T2} with --retrained. "
+                           "Real Caffe's SGDSolver on the same prototxt leaves the same blobs bit-identical."),
         kind="training",
         status="caffe",
         code=("nets.registry:Variant", "nets.spec:frozen_except"),
@@ -720,8 +722,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="table.release-scores",
         source="reference README",
-        claim="The releases score on seg11valid: voc-fcn32s 63.6, voc-fcn16s 65.0, voc-fcn8s 65.5, voc-fcn8s-atonce "
-              "65.4, voc-fcn-alexnet 48.0; the kit's pass/fail is 0.1 mean IU.",
+        claim=with_figures("The releases score on seg11valid: voc-fcn32s {voc-fcn32s}, voc-fcn16s {voc-fcn16s}, "
+                           "voc-fcn8s {voc-fcn8s}, voc-fcn8s-atonce {voc-fcn8s-atonce}, voc-fcn-alexnet "
+                           "{voc-fcn-alexnet}; the kit's pass/fail is 0.1 mean IU."),
         kind="release",
         status="not-checkable",
         code=("nets.registry:RECORDS", "reproduce.tables:check_release"),
@@ -730,9 +733,11 @@ CLAIMS: tuple[Claim, ...] = (
         note=f"{NOT_HERE}: `make weights NET=... && make data DATASET=voc && make reproduce-table2` checks them"),
     Claim(
         id="table.voc2012-test",
-        source=f"{PAMI} (67.2); {CVPR} Table 3 (62.2 / 62.7)",
-        claim="VOC test scores come only from the PASCAL server: the heavy FCN-8s 67.2 on VOC2012 test, the CVPR "
-              "FCN-8s 62.7 (2011) / 62.2 (2012).",
+        source=with_figures(PAMI + " ({voc-fcn8s voc2012-test}); " + CVPR + " Table 3 "
+                            "({voc-fcn8s T3 mean_iu_voc2012_test} / {voc-fcn8s T3 mean_iu_voc2011_test})"),
+        claim=with_figures("VOC test scores come only from the PASCAL server: the heavy FCN-8s "
+                           "{voc-fcn8s voc2012-test} on VOC2012 test, the CVPR FCN-8s "
+                           "{voc-fcn8s T3 mean_iu_voc2011_test} (2011) / {voc-fcn8s T3 mean_iu_voc2012_test} (2012)."),
         kind="release",
         status="not-checkable",
         code=("reproduce.table3:finish",),
@@ -742,9 +747,10 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="table.paper-rows",
         source=f"{CVPR} Tables 1-6",
-        claim="The paper's FCN rows came from the CVPR recipe (batch 20) and score below the heavy releases (59.4 / "
-              "62.4 / 62.7 against 63.6 / 65.0 / 65.5); released weights are compared with them for information, a "
-              "kit re-training run is judged at 1.0 mean IU.",
+        claim=with_figures("The paper's FCN rows came from the CVPR recipe (batch 20) and score below the heavy "
+                           "releases ({voc-fcn32s T2} / {voc-fcn16s T2} / {voc-fcn8s T2} against {voc-fcn32s} / "
+                           "{voc-fcn16s} / {voc-fcn8s}); released weights are compared with them for information, "
+                           "a kit re-training run is judged at 1.0 mean IU."),
         kind="difference",
         status="checked",
         code=("reproduce.runner:judge", "reproduce.tables:check_retrained"),
@@ -808,8 +814,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="table3.claims",
         source=f"{CVPR} Table 3 and sec. 4.3",
-        claim="FCN-8s improves 20% relative on SDS (62.2 / 51.6) and runs 286x faster overall (~175 ms against ~50 s; "
-              "114x for the convnet alone).",
+        claim=with_figures("FCN-8s improves 20% relative on SDS ({voc-fcn8s T3 mean_iu_voc2012_test} / 51.6) and "
+                           "runs 286x faster overall (~{voc-fcn8s T3 inference_ms} ms against ~50 s; 114x for the "
+                           "convnet alone)."),
         kind="table",
         status="informational",
         code=("reproduce.tables:TABLE3",),
@@ -871,8 +878,10 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="timing.paper",
         source=f"{CVPR} Tables 1 and 3; {PAMI} abstract",
-        claim="Forward times on a 2015 Tesla K40c at 500x500: 50 / 210 / 59 ms (AlexNet / VGG16 / GoogLeNet), FCN-8s "
-              "~175 ms; one tenth of a second per typical image.",
+        claim=with_figures("Forward times on a 2015 Tesla K40c at 500x500: {voc-fcn-alexnet T1 forward_ms} / "
+                           "{voc-fcn32s T1 forward_ms} / {voc-fcn-googlenet T1 forward_ms} ms (AlexNet / VGG16 / "
+                           "GoogLeNet), FCN-8s ~{voc-fcn8s T3 inference_ms} ms; one tenth of a second per typical "
+                           "image."),
         kind="timing",
         status="informational",
         code=("nets.bench:paper_ms",),
