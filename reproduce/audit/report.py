@@ -758,7 +758,7 @@ SHOWN_OPEN = ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn-alexnet")
 
 
 def offsets_overview(summaries: Sequence[NetSummary]) -> str:
-    """One row per distinct crop of the fifteen nets: the two maps and the offset they give."""
+    """One row per distinct crop of the seventeen kit nets: the two maps and the offset they give."""
     groups: dict[tuple, list[str]] = {}
     for s in summaries:
         for d in s.crops:
