@@ -60,8 +60,7 @@ CLAIMS: tuple[Claim, ...] = (
         kind="architecture",
         status="checked",
         code=("nets.registry:RECORDS", "nets.registry:REFERENCE_NAMES"),
-        tests=(f"{NETS}::test_names_are_the_fifteen_reference_directories_and_fcn_googlenet",
-               f"{REG}::test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_fcn_googlenet")),
+        tests=(f"{REG}::test_every_record_is_the_net_of_its_name_the_fifteen_reference_directories_then_the_papers_two",)),
     Claim(
         id="net.layer-names",
         source="reference: net.py of every net",
