@@ -972,8 +972,9 @@ CLAIMS: tuple[Claim, ...] = (
         kind="architecture",
         status="checked",
         code=("reproduce.audit.prototxt:audit_reference_repo", "nets:from_prototxt"),
-        tests=("tests/test_prototxt_audit.py::test_an_unchanged_reference_tree_has_no_difference_for_all_fifteen_nets",
-               "tests/test_prototxt_audit.py::test_a_deliberate_change_is_reported_by_layer_and_field",
+        tests=("tests/test_prototxt_audit_of_kit_written_files.py::"
+               "test_a_tree_written_from_the_kits_own_specs_audits_clean_for_all_fifteen_nets",
+               "tests/test_prototxt_audit_of_kit_written_files.py::test_a_deliberate_change_is_reported_by_layer_and_field",
                "tests/test_from_prototxt.py::test_nets_built_from_reference_files_compute_what_nets_build_computes_bit_for_bit",
                "tests/caffe/test_from_prototxt_parity.py::test_a_users_fcn_variant_loads_the_caffemodel_real_caffe_wrote_and_matches_every_blob")),
     Claim(
@@ -984,7 +985,7 @@ CLAIMS: tuple[Claim, ...] = (
         kind="architecture",
         status="checked",
         code=("reproduce.audit.prototxt:audit_file",),
-        tests=("tests/test_prototxt_audit.py::test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not",)),
+        tests=("tests/test_prototxt_audit_of_kit_written_files.py::test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not",)),
     # ---- devices ---------------------------------------------------------------------------------------------
     Claim(
         id="device.gpu-parity",
