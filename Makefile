@@ -32,9 +32,9 @@ test-caffe: $(STAMP)
 
 # The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
-	$(PY) -m nets.audit
-	$(PY) -m reproduce.ledger
-	$(PY) -m reproduce.report
+	$(PY) -m reproduce.audit
+	$(PY) -m reproduce.audit.ledger
+	$(PY) -m reproduce.audit.report
 
 # The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
 test-browser: $(STAMP)

@@ -43,13 +43,38 @@ class CoordMap:
     scale: Fraction
     shift: Fraction
 
+    def then(self, layer: CoordMap) -> CoordMap:
+        """Map of the top of a layer whose own map (``x_bottom = layer.scale * x_top + layer.shift``) is
+        ``layer`` and whose bottom has this map."""
+        return CoordMap(self.scale * layer.scale, self.shift + self.scale * layer.shift)
+
     def then_forward(self, k: int, s: int, p: int) -> CoordMap:
         """Map of the top of a Convolution/Pooling layer whose bottom has this map."""
-        return CoordMap(self.scale * s, self.shift + self.scale * (Fraction(k - 1, 2) - p))
+        return self.then(forward_map(k, s, p))
 
     def then_deconv(self, k: int, s: int, p: int) -> CoordMap:
         """Map of the top of a Deconvolution layer whose bottom has this map."""
-        return CoordMap(self.scale / s, self.shift + self.scale * (p - Fraction(k - 1, 2)) / s)
+        return self.then(deconv_map(k, s, p))
+
+
+def forward_map(k: int, s: int, p: int) -> CoordMap:
+    """A Convolution's or Pooling's own map: ``x_in = s * x_out + (k - 1) / 2 - p``."""
+    return CoordMap(Fraction(s), Fraction(k - 1, 2) - p)
+
+
+def deconv_map(k: int, s: int, p: int) -> CoordMap:
+    """A Deconvolution's own map, the inverse of a convolution's: ``x_in = (x_out - (k - 1) / 2 + p) / s``."""
+    return CoordMap(Fraction(1, s), (p - Fraction(k - 1, 2)) / s)
+
+
+def layer_map(layer: Layer) -> CoordMap | None:
+    """The map a Convolution, Pooling or Deconvolution layer applies on its own (None for the other types,
+    which keep or copy a bottom's map)."""
+    if layer.type in ("Convolution", "Pooling"):
+        return forward_map(layer.kernel_size, layer.stride, layer.pad)
+    if layer.type == "Deconvolution":
+        return deconv_map(layer.kernel_size, layer.stride, layer.pad)
+    return None
 
 
 IDENTITY = CoordMap(Fraction(1), Fraction(0))

@@ -45,7 +45,7 @@ class Outcome:
     verdict: str = ""  # PASS / FAIL / informational / not released / baseline / not judged (...)
     checks: list[dict] = field(default_factory=list)  # the pass/fail comparisons that apply
     note: str = ""
-    # Per output blob, class name -> IU in percent (None: a class the scorer skips); drawn by reproduce.report.
+    # Per output blob, class name -> IU in percent (None: a class the scorer skips); drawn by reproduce.audit.report.
     per_class_iu: dict[str, dict[str, float | None]] = field(default_factory=dict)
     # What the kit can run for the row: the released weights' fetch command, or the commands that train it.
     how: list[str] = field(default_factory=list)

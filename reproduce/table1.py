@@ -2,15 +2,18 @@
 
 Command: ``make reproduce-table1`` (= ``.venv/bin/python -m reproduce.table1``); ``SMOKE=1`` for the wiring check.
 
-Expected: the structure columns are exact and computed from the nets: conv. layers 8 / 16, parameters 57M /
-134M (trunk conv1..fc7 plus a 21-class score_fr), receptive field 355 / 404, max. stride 32 / 32 for
-FCN-AlexNet / FCN-VGG16. Mean IU: the released voc-fcn-alexnet must score 48.0 and voc-fcn32s 63.6 on
-seg11valid within 0.1 (PASS/FAIL, the reference README); the paper's 39.8 / 56.0 (CVPR recipe) are printed
-beside them for information. Forward time is measured on one 500x500 input on the device at hand; the
-paper's 50 ms / 210 ms are a 2015 Tesla K40c, so only the ratio (about 4x) compares. FCN-GoogLeNet (42.5)
-was never released: its column gets the kit net's structure (22 conv layers, 6.0M parameters, stride 32, and a
-receptive field of 715 where the paper's 907 is that of the discarded average pooling) and forward time, and the
-commands that train it; ``--retrained --weights voc-fcn-googlenet=FILE`` judges a run against 42.5 at 1.0.
+Expected: the structure columns are exact and computed from the nets: conv. layers {voc-fcn-alexnet T1 conv_layers} /
+{voc-fcn32s T1 conv_layers}, parameters {voc-fcn-alexnet T1 params_millions}M / {voc-fcn32s T1 params_millions}M
+(trunk conv1..fc7 plus a 21-class score_fr), receptive field {voc-fcn-alexnet T1 rf_size} / {voc-fcn32s T1 rf_size},
+max. stride {voc-fcn-alexnet T1 max_stride} / {voc-fcn32s T1 max_stride} for FCN-AlexNet / FCN-VGG16. Mean IU: the
+released voc-fcn-alexnet must score {voc-fcn-alexnet} and voc-fcn32s {voc-fcn32s} on seg11valid within 0.1 (PASS/FAIL,
+the reference README); the paper's {voc-fcn-alexnet T1} / {voc-fcn32s T1} (CVPR recipe) are printed beside them for
+information. Forward time is measured on one 500x500 input on the device at hand; the paper's
+{voc-fcn-alexnet T1 forward_ms} ms / {voc-fcn32s T1 forward_ms} ms are a 2015 Tesla K40c, so only the ratio (about 4x)
+compares. FCN-GoogLeNet ({voc-fcn-googlenet T1}) was never released: its column gets the kit net's structure (22 conv
+layers, 6.0M parameters, stride 32, and a receptive field of 715 where the paper's {voc-fcn-googlenet T1 rf_size} is
+that of the discarded average pooling) and forward time, and the commands that train it; ``--retrained --weights
+voc-fcn-googlenet=FILE`` judges a run against {voc-fcn-googlenet T1} at 1.0.
 
 Needs: ``make weights NET=voc-fcn-alexnet``, ``make weights NET=voc-fcn32s``, ``make data DATASET=voc``.
 
@@ -28,7 +31,9 @@ import sys
 
 from . import distributed
 from .runner import Context, Outcome, run_table
-from .tables import COLUMNS, TABLE1, Row
+from .tables import COLUMNS, TABLE1, Row, with_figures
+
+__doc__ = with_figures(__doc__)  # the release scores and paper numbers, read from the net records
 
 STRUCTURE = ("conv_layers", "params_millions", "rf_size", "max_stride")
 
@@ -39,8 +44,8 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     if row.net is None:
         return
     import nets
-    from nets.audit import structure
     from nets.bench import measure as bench
+    from reproduce.audit.geometry import structure
 
     ours = structure(nets.spec(row.net))
     outcome.ours.update(ours)

@@ -3,16 +3,18 @@
 Command: ``make reproduce-table3`` (= ``.venv/bin/python -m reproduce.table3``); ``SMOKE=1`` runs the whole pipeline
 on a generated miniature dataset with random weights in under a minute (numbers MEANINGLESS).
 
-Expected: paper FCN-8s 62.7 (VOC2011 test) / 62.2 (VOC2012 test) mean IU at ~175 ms per image (2015 Tesla
-K40c); R-CNN 47.9, SDS 52.6 / 51.6 at ~50 s. Test labels are private, so the kit
-- checks the released voc-fcn8s on seg11valid, the local proxy: 65.5 mean IU within 0.1 (PASS/FAIL);
+Expected: paper FCN-8s {voc-fcn8s T3 mean_iu_voc2011_test} (VOC2011 test) / {voc-fcn8s T3 mean_iu_voc2012_test} (VOC2012
+test) mean IU at ~{voc-fcn8s T3 inference_ms} ms per image (2015 Tesla K40c); R-CNN 47.9, SDS 52.6 / 51.6 at ~50 s.
+Test labels are private, so the kit
+- checks the released voc-fcn8s on seg11valid, the local proxy: {voc-fcn8s} mean IU within 0.1 (PASS/FAIL);
 - measures inference time per image (forward + argmax, median over seg11valid, device named); compare the
-  ratio to the paper's 175 ms, not the absolute number;
+  ratio to the paper's {voc-fcn8s T3 inference_ms} ms, not the absolute number;
 - writes the PASCAL server submission when the VOC2012 test images are present ($FCN_DATA/VOC2012 with
   ImageSets/Segmentation/test.txt, from the server's VOC2012test.tar): palette PNGs in
   results/VOC2012/Segmentation/comp6_test_cls/{id}.png and results/voc2012_test_comp6_fcn8s.tar.gz;
 - completes the row with the server's returned scores: ``--server-2012 X`` (checked against the release's
-  published 67.2 at 0.1; the paper's 62.2 was the CVPR model) and ``--server-2011 Y`` (informational).
+  published {voc-fcn8s voc2012-test} at 0.1; the paper's {voc-fcn8s T3 mean_iu_voc2012_test} was the CVPR model) and
+  ``--server-2011 Y`` (informational).
 
 Needs: ``make weights NET=voc-fcn8s``, ``make data DATASET=voc``; optionally the VOC2012 test images.
 
@@ -35,7 +37,10 @@ from data.files import atomic_path
 
 from . import distributed
 from .runner import Context, Outcome, add_check, load_net, run_table
-from .tables import RETRAIN_TOLERANCE, TABLE3, Row, Verdict, published_score
+from .tables import RETRAIN_TOLERANCE, TABLE3, Row, Verdict, published_score, with_figures
+
+__doc__ = with_figures(__doc__)  # the release scores and paper numbers, read from the net records
+PAPER_MS = with_figures("{voc-fcn8s T3 inference_ms}")  # the paper's FCN-8s inference time, K40c
 
 SUBMISSION = Path("VOC2012") / "Segmentation" / "comp6_test_cls"  # the server's layout under results/
 TARBALL = "voc2012_test_comp6_fcn8s.tar.gz"
@@ -83,9 +88,9 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
         return
     ev = ctx.evaluations[row.net]
     outcome.ours["inference_ms"] = round(1000 * ev.median_seconds, 1)
-    outcome.extra["seg11valid mean IU (local proxy; release 65.5)"] = outcome.ours["mean_iu"]
+    outcome.extra[with_figures("seg11valid mean IU (local proxy; release {voc-fcn8s})")] = outcome.ours["mean_iu"]
     outcome.extra["inference time"] = (f"median over {len(ev.seconds)} images, forward + argmax, on "
-                                       f"{_device(ctx)}; paper: ~175 ms on a K40c")
+                                       f"{_device(ctx)}; paper: ~{PAPER_MS} ms on a K40c")
     for year, value in (("2011", ctx.args.server_2011), ("2012", ctx.args.server_2012)):
         if value is None:
             continue

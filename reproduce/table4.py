@@ -2,9 +2,9 @@
 
 Command: ``make reproduce-table4`` (= ``.venv/bin/python -m reproduce.table4``); ``SMOKE=1`` for the wiring check.
 
-Expected (paper, pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s RGB 60.0 / 42.2 / 29.2 / 43.9, HHA
-57.1 / 35.2 / 24.2 / 40.4, RGB-HHA 64.3 / 44.9 / 32.8 / 48.0; RGBD 61.5 / 42.4 / 30.5 / 45.5 and FCN-16s
-RGB-HHA 65.4 / 46.1 / 34.0 / 49.5 were never released: their rows print the commands that train them
+Expected (paper, pixel acc. / mean acc. / mean IU / f.w. IU): FCN-32s RGB {nyud-fcn32s-color T4 scores}, HHA
+{nyud-fcn32s-hha T4 scores}, RGB-HHA {nyud-fcn32s-color-hha T4 scores}; RGBD {nyud-fcn32s-color-d T4 scores} and FCN-16s
+RGB-HHA {nyud-fcn16s-color-hha T4 scores} were never released: their rows print the commands that train them
 (nyud-fcn32s-color-d; nyud-fcn16s-color-hha, the kit's two-stream FCN-16s, from nyud-fcn32s-color-hha). No
 score is published for the releases (nyud-fcn32s-color, -hha, -color-hha), so every row is informational: paper
 vs ours vs delta, no pass/fail.
@@ -27,7 +27,9 @@ import sys
 
 from . import distributed
 from .runner import run_table
-from .tables import TABLE4
+from .tables import TABLE4, with_figures
+
+__doc__ = with_figures(__doc__)  # the release scores and paper numbers, read from the net records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ Two kinds of target:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +47,43 @@ COLUMNS: dict[str, str] = {
 }
 
 Status = Literal["released", "not released", "baseline"]
+
+# {NET} {NET SPLIT} {NET Tn} {NET:VARIANT Tn} {NET Tn COLUMN} {NET Tn scores}: see with_figures.
+FIGURE = re.compile(r"\{([a-z0-9-]*fcn[a-z0-9-]*)(?::([a-z]+))?(?: T(\d))?(?: ([a-z0-9_-]+))?\}")
+
+
+def _printed(value: float | None) -> str:
+    """A number as the paper and the reference README print it: scores with one decimal, counts as integers."""
+    return "-" if value is None else f"{value:.1f}" if isinstance(value, float) else f"{value}"
+
+
+def with_figures(text: str) -> str:
+    """``text`` with every figure placeholder replaced by the number the net's record holds (nets.registry), so
+    that a docstring, a table note or a ledger line shows a release score or a paper number without typing it:
+
+    - ``{voc-fcn8s}``: the release's published seg11valid mean IU; ``{voc-fcn8s voc2012-test}`` another split's;
+    - ``{voc-fcn8s T2}``: the mean IU of the net's Table 2 row; ``{voc-fcn32s:fixed T2}`` of its training
+      variant's row; ``{voc-fcn8s T3 inference_ms}`` another column; ``{nyud-fcn32s-color T4 scores}`` the four
+      scores (pixel acc. / mean acc. / mean IU / f.w. IU).
+
+    Braces around anything that is not a net name (``{id}``) are left as they are; an unknown net, split, row or
+    column raises KeyError (at import, for a module docstring)."""
+
+    def one(m: re.Match) -> str:
+        rec = record(m.group(1))
+        variant, table, what = m.group(2) or "", m.group(3), m.group(4)
+        if table is None:
+            if variant:
+                raise KeyError(f"{m.group(0)}: a published score has no variant; write {{{rec.name} T<table>}}")
+            return _printed(rec.published[what or "seg11valid"])
+        row = next((r for r in rec.paper if r.table == int(table) and r.variant == variant), None)
+        if row is None:
+            raise KeyError(f"{m.group(0)}: {rec.name} has no Table {table} row" + (f" for {variant!r}" * bool(variant)))
+        if what == "scores":
+            return " / ".join(_printed(row.numbers[k]) for k in SCORES)
+        return _printed(row.numbers[what or "mean_iu"])
+
+    return FIGURE.sub(one, text)
 
 
 @dataclass(frozen=True)
@@ -161,9 +199,11 @@ TABLE1 = Table(
 TABLE2 = Table(
     2, "Skip FCNs", "voc", "seg11valid", "seg11valid", SCORES,
     ("FCN-32s-fixed", "FCN-32s", "FCN-16s", "FCN-8s", "FCN-8s at-once (PAMI)"),
-    notes=("The paper's rows used batch 20, momentum 0.9 (CVPR); the releases are the heavy batch-1 models, "
-           "which score higher (63.6 / 65.0 / 65.5 mean IU in the reference README).",
-           "The at-once FCN-8s (PAMI) is released too (65.4) and is checked with this table."),
+    notes=(with_figures("The paper's rows used batch 20, momentum 0.9 (CVPR); the releases are the heavy batch-1 "
+                        "models, which score higher ({voc-fcn32s} / {voc-fcn16s} / {voc-fcn8s} mean IU in the "
+                        "reference README)."),
+           with_figures("The at-once FCN-8s (PAMI) is released too ({voc-fcn8s-atonce}) and is checked with this "
+                        "table.")),
 )
 
 TABLE3 = Table(
@@ -178,8 +218,8 @@ TABLE3 = Table(
     ),
     notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which "
            "takes results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
-           "Local proxy: the released FCN-8s on seg11valid (65.5 mean IU, reference README).",
-           "The PAMI version reports the heavy FCN-8s at 67.2 on VOC2012 test.",
+           with_figures("Local proxy: the released FCN-8s on seg11valid ({voc-fcn8s} mean IU, reference README)."),
+           with_figures("The PAMI version reports the heavy FCN-8s at {voc-fcn8s voc2012-test} on VOC2012 test."),
            "Paper claims: 20% relative improvement; inference 114x faster (convnet only), 286x overall."),
 )
 

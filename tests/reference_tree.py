@@ -89,14 +89,14 @@ SOLVER = 'train_net: "train.prototxt"\ntest_net: "val.prototxt"\nbase_lr: 1e-10\
 
 def reference_files_of(net: str) -> tuple[str, ...]:
     """The train/val (or trainval/test) files of a net, deploy left out."""
-    from nets.prototxt_audit import reference_files
+    from reproduce.audit.prototxt import reference_files
 
     return tuple(f for f in reference_files(net) if f != "deploy.prototxt")
 
 
 def write_reference_tree(root: Path, names: tuple[str, ...] | None = None) -> Path:
     """Write the tree under ``root`` for ``names`` (default: the fifteen nets of the release); returns ``root``."""
-    from nets.prototxt_audit import reference_files
+    from reproduce.audit.prototxt import reference_files
 
     for net in names or REFERENCE_NAMES:
         folder = root / net

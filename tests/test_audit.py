@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nets import audit, geometry
+from nets import geometry
+from reproduce.audit import geometry as audit
 
 
 def test_audit_passes_and_prints_derived_beside_reference_offsets(capsys):

@@ -13,9 +13,10 @@ import torch
 
 import nets
 import weights
-from nets import audit, geometry, googlenet
+from nets import geometry, googlenet
 from nets.layers import bilinear_kernel, caffe_max_pool
 from nets.spec import Layer, NetSpec
+from reproduce.audit import geometry as audit
 from weights import transplant as surgery
 from weights.caffemodel import write_caffemodel
 from weights.snapshot import read_h5

@@ -1,4 +1,4 @@
-"""The claims ledger (reproduce/claims.py) holds against the tree, and its reader fails where it should: a removed
+"""The claims ledger (reproduce/audit/claims.py) holds against the tree, and its reader fails where it should: a removed
 test, code that is gone, a checked claim without a test, a citation of a claim that does not exist."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from reproduce import ledger
-from reproduce.claims import CLAIMS, Claim
+from reproduce.audit import ledger
+from reproduce.audit.claims import CLAIMS, Claim
 
 
 @pytest.fixture(scope="module")

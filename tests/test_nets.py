@@ -22,14 +22,6 @@ from nets.spec import NetSpec, crop, deconv
 REFERENCE_OFFSETS = parity.REFERENCE_CROP_OFFSETS  # typed out independently of nets.geometry
 
 
-def test_names_are_the_fifteen_reference_directories_and_fcn_googlenet():
-    assert nets.NAMES[:16] == (*REFERENCE_OFFSETS, "voc-fcn-googlenet")
-
-
-def test_the_seventeenth_name_is_the_papers_nyud_fcn16s_rgb_hha():
-    assert nets.NAMES[16:] == ("nyud-fcn16s-color-hha",)
-
-
 def test_unknown_name_is_an_error_listing_the_valid_ones():
     with pytest.raises(KeyError, match="voc-fcn8s.*pascalcontext-fcn8s"):
         nets.build("voc-fcn4s")

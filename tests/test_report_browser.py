@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reproduce import report
+from reproduce.audit import report
 
 pytestmark = pytest.mark.browser
 

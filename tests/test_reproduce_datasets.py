@@ -10,13 +10,15 @@ from reproduce import datasets
 
 
 def test_weights_path_follows_the_zoo_folder_rule(tmp_path, monkeypatch):
-    from weights import zoo
-
+    """$FCN_WEIGHTS/NET.h5, else ~/.cache/fcn-kit/weights/NET.h5 (where make weights writes), else the folder
+    given, ~ expanded."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FCN_WEIGHTS", str(tmp_path / "w"))
-    assert datasets.weights_path("voc-fcn8s") == zoo.h5_path("voc-fcn8s") == tmp_path / "w" / "voc-fcn8s.h5"
+    assert datasets.weights_path("voc-fcn8s") == tmp_path / "w" / "voc-fcn8s.h5"
     monkeypatch.delenv("FCN_WEIGHTS")
-    assert datasets.weights_path("voc-fcn8s") == zoo.h5_path("voc-fcn8s")
+    assert datasets.weights_path("voc-fcn8s") == tmp_path / "home" / ".cache" / "fcn-kit" / "weights" / "voc-fcn8s.h5"
     assert datasets.weights_path("voc-fcn8s", tmp_path) == tmp_path / "voc-fcn8s.h5"
+    assert datasets.weights_path("voc-fcn8s", Path("~/mine")) == tmp_path / "home" / "mine" / "voc-fcn8s.h5"
 
 
 def test_a_missing_split_names_its_folder_and_the_make_data_target(tmp_path):

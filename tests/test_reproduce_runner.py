@@ -96,7 +96,7 @@ def test_a_retraining_run_is_judged_against_its_paper_row_at_1_0():
 
 def test_table1_structure_columns_follow_from_the_nets():
     import nets
-    from nets.audit import structure
+    from reproduce.audit.geometry import structure
 
     # VGG16's 138,357,544 parameters minus fc8 (4096 x 1000 + 1000) plus a 21-class score_fr (4096 x 21 + 21):
     # 134,346,581. Receptive field: pool5 sees 212 pixels at stride 32, fc6 (7x7) adds 6 x 32 = 404.

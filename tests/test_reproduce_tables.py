@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+
+import pytest
+
 import nets
+from nets import registry
 from reproduce import tables
+from reproduce.audit.claims import CLAIMS
 
 
 def test_the_five_voc_releases_are_checked_against_the_reference_readme_at_0_1():
@@ -98,3 +105,26 @@ def test_every_released_row_names_a_kit_net_with_a_release_and_every_column_has_
     assert {r.net for r in tables.releases()} == set(nets.NAMES) - {"nyud-fcn32s-color-d", "voc-fcn-googlenet",
                                                                     "nyud-fcn16s-color-hha"}
     assert nets.record("siftflow-fcn16s").present_only == {"score_sem"} and not nets.record("voc-fcn8s").present_only
+
+
+def test_a_figure_placeholder_becomes_the_number_its_net_record_holds(monkeypatch):
+    assert tables.with_figures("{voc-fcn8s} / {voc-fcn8s voc2012-test}") == "65.5 / 67.2"
+    found = tables.with_figures("{voc-fcn32s T2}, {voc-fcn32s:fixed T2}, {voc-fcn8s T3 inference_ms}")
+    assert found == "59.4, 45.4, 175"
+    assert tables.with_figures("{nyud-fcn32s-color-hha T4 scores}") == "64.3 / 44.9 / 32.8 / 48.0"
+    assert tables.with_figures("results/{id}.png") == "results/{id}.png"  # not a net name: left as it is
+    # The record is the one source: change it and the text follows.
+    changed = dataclasses.replace(registry.RECORDS["voc-fcn8s"], published={"seg11valid": 70.1})
+    monkeypatch.setitem(registry.RECORDS, "voc-fcn8s", changed)
+    assert tables.with_figures("{voc-fcn8s}") == "70.1"
+    for wrong in ("{voc-fcn9s}", "{voc-fcn8s T4}", "{voc-fcn8s nyud-test}", "{voc-fcn8s T2 no_column}"):
+        with pytest.raises(KeyError):
+            tables.with_figures(wrong)
+
+
+def test_the_table_scripts_notes_and_ledger_show_figures_with_no_placeholder_left():
+    texts = [importlib.import_module(f"reproduce.table{n}").__doc__ for n in range(1, 7)]
+    texts += [note for t in tables.TABLES.values() for note in t.notes]
+    texts += [f"{c.source} {c.claim} {c.note}" for c in CLAIMS]
+    assert not [t for t in texts if tables.FIGURE.search(t)]
+    assert "voc-fcn32s 63.6, voc-fcn16s 65.0, voc-fcn8s 65.5" in texts[1]  # Table 2's expected scores, filled in

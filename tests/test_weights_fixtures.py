@@ -4,6 +4,7 @@ after loading the same file, in both the current and the V1 format."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import h5py
@@ -75,6 +76,27 @@ def test_converted_h5_holds_the_same_bits(tmp_path, name):
                    for a, b in zip(blobs, got[layer], strict=True)), layer
 
 
-def test_fixtures_stay_small():
-    total = sum(p.stat().st_size for p in FIXTURES.iterdir())
-    assert total < 200_000, f"fixtures take {total} bytes; keep them well under 1 MB"
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_caffemodel_fixtures", FIXTURES.parent /
+                                                  "make_caffemodel_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fixtures_stay_small(monkeypatch, capsys):
+    """The folder holds exactly what the generator makes, each fixture with the shapes it declares, under 200 kB in
+    all; and the generator keeps them unless FCN_REGEN_FIXTURES=1 asks for new ones."""
+    gen = _generator()
+    made = {f"{n}.{ext}" for n in gen.FIXTURES for ext in ("caffemodel", "prototxt")} | {EXPECTED.name}
+    assert {p.name for p in FIXTURES.iterdir()} == made and set(NAMES) == set(gen.FIXTURES)
+    for name, (_, _, shapes) in gen.FIXTURES.items():
+        _, params = caffe_reported(name)
+        assert {k: [a.shape for a in v] for k, v in params.items()} == \
+            {k: [tuple(s) for s in v] for k, v in shapes.items()}, name
+    sizes = {p.name: p.stat().st_size for p in FIXTURES.iterdir()}
+    assert sum(sizes.values()) < 200_000, f"fixtures take {sizes} bytes; keep them well under 1 MB"
+    before = {p.name: p.stat().st_mtime_ns for p in FIXTURES.iterdir()}
+    monkeypatch.delenv("FCN_REGEN_FIXTURES", raising=False)
+    assert gen.main() == 0 and "set FCN_REGEN_FIXTURES=1" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in FIXTURES.iterdir()} == before

@@ -165,8 +165,17 @@ def test_strict_load_rejects_a_layer_the_net_does_not_have_by_name(tmp_path):
         weights.load(nets.CaffeNet(tiny_spec()), blobs)
 
 
-def test_layer_renames_table_is_empty():
+def test_layer_renames_table_is_empty(tmp_path):
+    """The weight map is the identity: the file's layer names are the net's Caffe layer names, both ways."""
     assert weights.LAYER_RENAMES == {}
+    net = nets.CaffeNet(tiny_spec())
+    weights.load(net, TINY_BLOBS)
+    path = weights.save(net, tmp_path / "tiny.h5")
+    assert set(read_h5(path).blobs()) == set(TINY_BLOBS) == {x.name for x in tiny_spec().layers}
+    # A layer the file names differently from the net is refused, never matched by a guess.
+    renamed = {("conv1_renamed" if k == "conv1" else k): v for k, v in TINY_BLOBS.items()}
+    with pytest.raises(WeightsMismatchError, match="conv1_renamed"):
+        weights.load(nets.CaffeNet(tiny_spec()), renamed)
 
 
 def test_save_then_load_restores_a_reference_net_exactly(tmp_path):

@@ -1,7 +1,7 @@
 """Regenerate the golden fixtures from real Caffe: ``FCN_REGEN_GOLDEN=1 .venv/bin/python tests/golden/make_golden.py``.
 
-For every kit net (nets.NAMES: the fifteen reference nets and the paper's FCN-GoogLeNet, or those named on the
-command line): the seeded parity case of tests/parity.py
+For every kit net (nets.NAMES: the fifteen reference nets and the paper's two, FCN-GoogLeNet and the NYUD
+FCN-16s RGB-HHA, or those named on the command line): the seeded parity case of tests/parity.py
 (weights regenerated from the seed, never stored), run once through real Caffe with its loss layers, forward
 and backward. Stored per net in ``tests/golden/<net>.h5``: the inputs and labels, every blob's shape and max
 |value| plus values at seeded positions, both loss normalisations, and the same samples of every parameter

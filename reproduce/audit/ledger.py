@@ -1,6 +1,6 @@
-"""The claims ledger's reader: ``.venv/bin/python -m reproduce.ledger`` (run by ``make audit``).
+"""The claims ledger's reader: ``.venv/bin/python -m reproduce.audit.ledger`` (run by ``make audit``).
 
-The ledger itself is data, ``reproduce/claims.py``: one entry per claim of the two FCN papers and of the
+The ledger itself is data, ``reproduce/audit/claims.py``: one entry per claim of the two FCN papers and of the
 reference release that the kit implements or checks, with its source, the claim in the kit's words, the code
 that implements it (``module:symbol``) and the tests that check it (pytest node ids). This module checks the
 ledger against the tree and prints its summary:
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .claims import CLAIMS, KINDS, STATUSES, Claim
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CITATION = re.compile(r"ledger[:\s]+([a-z0-9]+(?:[.-][a-z0-9]+)+)")
 # Where citations of the ledger may stand: the library, the experiments, the tests, the docs.
 CITED_IN = ("nets", "weights", "data", "reproduce", "tests", "README.md", "hubconf.py")
@@ -116,7 +116,8 @@ def summary(claims: Iterable[Claim] | None = None) -> str:
     """Counts by status and kind, then every deviation and every claim not checkable here, one line each."""
     claims = list(CLAIMS if claims is None else claims)
     by_status = Counter(c.status for c in claims)
-    lines = [f"claims ledger: {len(claims)} claims of the two papers and the reference release (reproduce/claims.py)",
+    lines = [f"claims ledger: {len(claims)} claims of the two papers and the reference release "
+             "(reproduce/audit/claims.py)",
              "  by status: " + ", ".join(f"{s} {by_status[s]}" for s in STATUSES),
              "  by kind:   " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(c.kind for c in claims).items()))]
     for status, title in (("deviation", "deviations (the kit's choice, and why)"),
@@ -135,7 +136,8 @@ def as_rows(claims: Iterable[Claim] | None = None) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.ledger", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.audit.ledger",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the ledger as JSON (for the report)")
     args = parser.parse_args(argv)
     print(summary())

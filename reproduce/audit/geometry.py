@@ -1,4 +1,4 @@
-"""Paper-to-code audit of every kit net: ``.venv/bin/python -m nets.audit [NAME ...] [--size 500]``.
+"""Paper-to-code audit of every kit net: ``.venv/bin/python -m reproduce.audit [NAME ...] [--size 500]``.
 
 For each net: its layer table (kernel / stride / pad, output size for a 500x500 input, cumulative stride,
 receptive field), each crop offset as derived beside the reference's value, and its trunk's structure (conv
@@ -7,7 +7,7 @@ records hold (134M FCN-VGG16, 57M FCN-AlexNet, 6M FCN-GoogLeNet). Exits non-zero
 difference the record states with its reason (``PaperRow.differs``: FCN-GoogLeNet's receptive field), whose
 value the kit must then derive exactly.
 
-Prototxts (nets.prototxt_audit, no Caffe needed):
+Prototxts (reproduce.audit.prototxt, no Caffe needed):
 
 - ``--prototxt FILE [--net NAME]``: every difference between a Caffe prototxt and the kit's net, layer by
   layer (without --net, the net is guessed and the guess printed). Exit 0 when equivalent, 1 otherwise.
@@ -154,30 +154,31 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
 
 def audit_prototxt(path: Path, net: str | None) -> int:
     """``--prototxt``: the layer-by-layer comparison of one file; 0 when equivalent, 1 otherwise."""
-    from nets import prototxt_audit
     from nets.prototxt_net import read_net
+
+    from . import prototxt
 
     fnet = read_net(path)
     if net is None:
-        net, why = prototxt_audit.guess_net(path, fnet)
+        net, why = prototxt.guess_net(path, fnet)
         print(f"--net not given: comparing with {net} ({why}); pass --net NAME to choose", flush=True)
-    audit = prototxt_audit.audit_file(path, net, fnet=fnet)
+    audit = prototxt.audit_file(path, net, fnet=fnet)
     print(f"== {path} against the kit's {net} ({audit.role} file)")
-    print(prototxt_audit.format_audit(audit))
+    print(prototxt.format_audit(audit))
     return 0 if audit.equivalent else 1
 
 
 def audit_reference_repo(root: Path) -> int:
     """``--reference-repo``: one line per net file of a reference checkout; 0 when every one is equivalent."""
-    from nets import prototxt_audit
+    from . import prototxt
 
-    lines = prototxt_audit.audit_reference_repo(root)
-    print(prototxt_audit.format_repo(lines))
+    lines = prototxt.audit_reference_repo(root)
+    print(prototxt.format_repo(lines))
     return 1 if any(x.failed for x in lines) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.audit", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(nets.NAMES), metavar="NAME")
     parser.add_argument("--size", type=int, default=500, help="input height and width for the size column")
     parser.add_argument("--prototxt", type=Path, metavar="FILE",
@@ -219,6 +220,3 @@ def main(argv: list[str] | None = None) -> int:
           "records state)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

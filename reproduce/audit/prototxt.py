@@ -1,4 +1,4 @@
-"""Audit a Caffe prototxt against one of the kit's nets, layer by layer (``.venv/bin/python -m nets.audit
+"""Audit a Caffe prototxt against one of the kit's nets, layer by layer (``.venv/bin/python -m reproduce.audit
 --prototxt FILE``).
 
 The file is read without Caffe (nets.from_prototxt.read_net: Caffe's defaults applied, so ``param { lr_mult:
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .prototxt_net import FileLayer, FileNet, multipliers, read_net, reader_tops
-from .registry import REFERENCE_NAMES
-from .spec import Layer, NetSpec
+from nets.prototxt_net import FileLayer, FileNet, multipliers, read_net, reader_tops
+from nets.registry import REFERENCE_NAMES
+from nets.spec import Layer, NetSpec
 
 __all__ = ["Difference", "FileAudit", "REFERENCE_FILES", "audit_file", "audit_reference_repo", "guess_net",
            "reference_files"]
@@ -95,7 +95,7 @@ IGNORE_LABEL = 255
 def _kit_normalization(net: str) -> str:
     """The loss normalisation of the net's reference solver (its record), as Caffe's LossParameter names it:
     the legacy normalize true is VALID, false BATCH_SIZE."""
-    from .registry import record
+    from nets.registry import record
 
     return "VALID" if record(net).solver.normalize else "BATCH_SIZE"
 
@@ -104,7 +104,7 @@ def _kit_feed(net: str, spec: NetSpec) -> tuple[list[tuple[str, str]], dict[str,
     """From the net's record: (net input blob, reader top) pairs, score blob -> label top (the loss layers'
     label blobs are the reader's label tops), and the mean of its colour input (what a Python data layer's
     param_str "mean" gives)."""
-    from .registry import record
+    from nets.registry import record
 
     rec = record(net)
     colour = next((i for i in rec.inputs if i.kind == "color"), rec.inputs[0])
@@ -363,8 +363,8 @@ def audit_file(path: str | os.PathLike, net: str, text: str | None = None, fnet:
 def _file_geometry(fnet: FileNet, spec: NetSpec) -> list[str]:
     """Notes on the file's own geometry: crops whose written offset differs from what the file's layers derive
     (a changed pad or kernel upstream moves the alignment even where the crop itself matches the kit)."""
-    from . import geometry
-    from .prototxt_net import crop_disagreements
+    from nets import geometry
+    from nets.prototxt_net import crop_disagreements
 
     body = fnet.body
     if any(fl.layer is None for fl in body):
@@ -446,7 +446,7 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
     """One line per prototxt of a checkout of the reference release: every kit net's folder, every net file in
     it (solver files are named and skipped), missing folders and files reported."""
 
-    from .textproto import PrototxtError
+    from nets.textproto import PrototxtError
 
     root = Path(root)
     if not root.is_dir():
