@@ -41,6 +41,7 @@ class Claim:
 NETS, GOLDEN, PARITY = "tests/test_nets.py", "tests/test_golden.py", "tests/caffe/test_net_parity.py"
 REG, SOLVER, TRANSPLANT = "tests/test_registry.py", "tests/test_solver.py", "tests/test_weights_transplant.py"
 READERS, METRICS, TABLES = "tests/test_data_readers.py", "tests/test_metrics.py", "tests/test_reproduce_tables.py"
+SOURCES = "tests/test_data_sources.py"
 RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distributed.py", "tests/test_googlenet.py"
 LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
 GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
@@ -621,6 +622,37 @@ CLAIMS: tuple[Claim, ...] = (
         code=("data.splits:seg11valid", "data.splits:REFERENCE_SPLITS"),
         tests=(f"{READERS}::test_seg11valid_is_voc2011_val_minus_sbd_train",
                f"{READERS}::test_seg11valid_is_checked_against_the_reference_736_ids_by_default")),
+    Claim(
+        id="data.seg11valid-from-voc2012",
+        source="torchfcn's VOC2011ClassSeg (reads seg11valid from VOCdevkit/VOC2012 with the reference's "
+               "seg11valid.txt) and its evaluation of the released weights: 63.63 / 65.01 / 65.51 / 65.40 against the "
+               "published 63.6 / 65.0 / 65.5 / 65.4",
+        claim="VOC2012's segmentation release holds VOC2011's images and labels: seg11valid read from VOC2012 with "
+              "the reference's list (736 ids, MD5 checked, every id present) scores as from VOC2011. VOC2011's files "
+              "are read first where present; records name the folder that fed them and the list's MD5.",
+        kind="data",
+        status="not-checkable",
+        code=("data.readers:VOCReader", "data.layout:voc_root", "data.download:TARGETS"),
+        tests=(f"{SOURCES}::test_make_data_voc_places_voc2012_sbd_and_the_list_and_seg11valid_reads_all_736_from_voc2012",
+               f"{SOURCES}::test_with_both_years_present_seg11valid_reads_voc2011",
+               f"{SOURCES}::test_seg11valid_over_voc2012_must_be_the_references_list"),
+        note=f"{NOT_HERE}: the same scores from VOC2011 and VOC2012 need both releases and the weights; the tests "
+             "check the mechanism on miniature trees"),
+    Claim(
+        id="data.sources",
+        source="torchvision's and PaddlePaddle's dataset code, d2l's DATA_HUB, skdata, GluonCV, Segmenter (their "
+               "published checksums and mirrors); torchvision pull requests 9216 and 9335 (the VOC hosts in 2026)",
+        claim="Every dataset archive has its sources in order (the original first, then each mirror known) and the "
+              "checksums its publishers give; an archive is verified before it is unpacked, one that fails is "
+              "never unpacked, and a user's own file is read in place and never changed.",
+        kind="data",
+        status="checked",
+        code=("data.download:PARTS", "data.download:get_part", "data.download:unpack"),
+        tests=(f"{SOURCES}::test_the_real_parts_carry_their_publishers_checksums_and_mirrors",
+               f"{SOURCES}::test_sources_are_tried_in_order_until_one_gives_the_verified_archive",
+               f"{SOURCES}::test_a_mirror_serving_another_file_is_set_aside_and_the_next_source_used",
+               f"{SOURCES}::test_your_own_archive_is_checked_against_the_published_checksum_and_kept_when_it_fails",
+               f"{SOURCES}::test_another_releases_archive_is_refused_even_when_its_own_checksum_holds")),
     Claim(
         id="data.splits",
         source="reference data/nyud, data/sift-flow lists",
