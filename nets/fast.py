@@ -50,7 +50,7 @@ _CACHE_SIZE = 64  # edge responses kept per net (one per stride-residue pair of 
 @dataclass(frozen=True)
 class Options:
     """The speed-ups of this path, each exact; all on by default. Switching them off one at a time is for the
-    benchmark's account of what each buys (``.venv/bin/python -m nets.bench --steps``)."""
+    benchmark's account of what each buys (``.venv/bin/python -m benchmarks.inference --steps``)."""
 
     windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
     gemm: bool = True  # on a CPU, convolutions whose weight outnumbers their output (fc6, fc7, scores) as a GEMM
@@ -766,7 +766,7 @@ def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 
 # Winograd pays where the 16 products are wide enough to hide its transforms (measured with
-# ``.venv/bin/python -m nets.bench --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
+# ``.venv/bin/python -m benchmarks.inference --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
 # oneDNN's direct convolution is faster on a CPU.
 WINOGRAD_MIN_WORK = 256 * 512  # input channels x output channels
 

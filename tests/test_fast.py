@@ -19,7 +19,7 @@ import torch
 import nets
 from devices import DEVICES
 from nets import fast, geometry
-from nets.bench import random_weights
+from nets.seeded import seeded_weights
 
 F64_RTOL = 1e-10
 F32_RTOL = 1e-5
@@ -42,7 +42,7 @@ def narrow(name: str) -> nets.CaffeNet:
     layers = tuple(x if x.type != "Convolution" or x.name.startswith("score")
                    else dataclasses.replace(x, num_output=few(x.num_output)) for x in spec.layers)
     net = nets.CaffeNet(dataclasses.replace(spec, layers=layers)).eval()
-    return random_weights(net)
+    return seeded_weights(net)
 
 
 def _inputs(net, size, dtype, device, seed=0):

@@ -27,6 +27,7 @@ from devices import DEVICES
 from nets import fast
 from nets import layers as caffe_layers
 from nets.layers import softmax_with_loss
+from nets.seeded import seeded_net
 from nets.spec import NetSpec
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -114,11 +115,6 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
     return problems
 
 
-def seeded_net(name: str, spec: NetSpec | None = None) -> nets.CaffeNet:
-    net = nets.CaffeNet(spec or nets.spec(name))
-    return parity.load_params(net, parity.random_params(name, 0)).eval()
-
-
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", nets.NAMES)
 def test_forward_blobs_and_losses_match_the_caffe_fixture(name, device):
@@ -188,7 +184,7 @@ def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
     index = next(i for i, x in enumerate(spec.layers) if x.name == crop)
     upstream = {t for x in spec.layers[:index] for t in x.top} | set(spec.inputs)
     with golden(name) as g:
-        problems = mismatches(seeded_net(name, _mutate(spec, crop, offset=offset)), g)
+        problems = mismatches(seeded_net(_mutate(spec, crop, offset=offset)), g)
     at_crop = [p for p in problems if p.startswith(f"blob {crop}:") or (p.startswith("forward failed") and
                                                                       f"offset {offset}" in p)]
     assert at_crop, f"mutating {crop} to offset {offset} was not caught at {crop}: {problems}"
@@ -197,7 +193,7 @@ def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
 
 def test_a_mutated_input_padding_fails_the_golden_comparison():
     with golden("voc-fcn32s") as g:
-        problems = mismatches(seeded_net("voc-fcn32s", _mutate(nets.spec("voc-fcn32s"), "conv1_1", pad=99)), g)
+        problems = mismatches(seeded_net(_mutate(nets.spec("voc-fcn32s"), "conv1_1", pad=99)), g)
     assert any(p.startswith("blob conv1_1") for p in problems)
 
 
