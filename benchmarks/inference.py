@@ -16,7 +16,7 @@ How it measures:
   peak on CUDA) is its own. The workers take turns, one forward each per round, so that a machine shared with
   other work slows all of them alike: the ratios are measured in one run, forward beside forward. Time is the
   median of --runs rounds after a warm-up round (the kit's warm-up also computes its cached edge response).
-- Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.fast.macs:
+- Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.inference.macs:
   the kit's windows, with Winograd's 16 products per 2x2 tile where it runs, or whole blobs for torchfcn and
   Caffe, whose full 21x21 deconvolutions add a little more than is counted). GMAC/s is that work over the time.
 - Peak: the best large float32 matrix product at the same thread count (4096^3 on CPU, 8192^3 on CUDA; TF32 off
@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 
 import nets
-from nets import fast
+from nets import inference
 from nets import precision as P
 from nets.seeded import seeded_weights
 
@@ -69,13 +69,13 @@ STEPS = (
     ("plain, NCHW", "plain", None),
     ("plain, channels_last", "plain-cl", None),
     ("+ fast path (channels_last, ReLU in place)", "fast",
-     fast.Options(windows=False, gemm=False, crop_deconv=False, winograd=False)),
+     inference.Options(windows=False, gemm=False, crop_deconv=False, winograd=False)),
     ("+ windows (constant far field)", "fast",
-     fast.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
+     inference.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
     ("+ fc6/fc7/score as matrix products", "fast",
-     fast.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
-    ("+ only the cropped part of the last upsampling", "fast", fast.Options(winograd=False)),
-    ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", fast.DEFAULT),
+     inference.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
+    ("+ only the cropped part of the last upsampling", "fast", inference.Options(winograd=False)),
+    ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", inference.DEFAULT),
 )
 
 
@@ -155,19 +155,19 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
             with torch.inference_mode():
                 model(*inputs)
 
-        return _serve(run, device, {"label": "torchfcn 1.9.7", "macs": fast.macs(nets.build(name), (size, size),
+        return _serve(run, device, {"label": "torchfcn 1.9.7", "macs": inference.macs(nets.build(name), (size, size),
                                                                                  windowed=False),
                                     "detail": f"its {TORCHFCN[name][1]} class, PyTorch defaults; argmax agrees "
                                               f"with the kit's on {agree:.4f}% of pixels"})
     net.precision = policy
-    # Winograd runs on a CPU outside autocast (nets.fast): count the products it does there
+    # Winograd runs on a CPU outside autocast (nets.inference): count the products it does there
     wino = device.type == "cpu" and policy.autocast_dtype is None
-    label, macs = f"kit {mode}", fast.macs(net, (size, size), winograd=wino and fast.DEFAULT.winograd)
+    label, macs = f"kit {mode}", inference.macs(net, (size, size), winograd=wino and inference.DEFAULT.winograd)
     run_net = None
     if step is not None:
         label, variant, options = STEPS[step]
         if variant.startswith("plain"):
-            macs = fast.macs(net, (size, size), windowed=False)
+            macs = inference.macs(net, (size, size), windowed=False)
             if variant == "plain-cl":
                 net = net.to(memory_format=torch.channels_last)
                 inputs = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
@@ -176,11 +176,11 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                 with torch.inference_mode(), policy.applied(device):
                     net._run(tuple(inputs), keep_all=False)
         else:
-            macs = fast.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
+            macs = inference.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
 
             def run_net():
                 with torch.inference_mode(), policy.applied(device):
-                    fast.forward(net, tuple(inputs), policy, options)
+                    inference.forward(net, tuple(inputs), policy, options)
     if run_net is None:
         def run_net():
             with torch.inference_mode():
@@ -368,7 +368,7 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
         row = {"contestant": w.label, "detail": w.info.get("detail", ""), "unavailable": w.unavailable}
         if w.ms is not None:
             mode = w.label.split()[-1] if w.label.startswith("kit ") else "exact"
-            macs = w.info.get("macs") or fast.macs(nets.build(name), (size, size), windowed=False)
+            macs = w.info.get("macs") or inference.macs(nets.build(name), (size, size), windowed=False)
             peak = _peak_gflops(peaks[mode]) if mode in peaks else None
             gmacs = macs / 1e9 / (w.ms / 1000)
             row.update(ms=w.ms, min_ms=min(w.times), times_ms=w.times, gmac=macs / 1e9, gmac_per_s=gmacs,

@@ -60,7 +60,7 @@ def test_torchfcn_export_loads_strictly_into_torchfcns_class_and_gives_the_kits_
     x = torch.from_numpy(random_inputs(name, size=(37, 45))["data"])
     with torch.no_grad():
         # the plain path, layer for layer as torchfcn computes: the export is checked, not the inference path's
-        # Winograd (~2e-6 of the largest score from the direct convolution, tests/test_fast.py)
+        # Winograd (~2e-6 of the largest score from the direct convolution, tests/test_inference.py)
         ours, theirs = net.forward_blobs(x)["score"].numpy(), model(x).numpy()
     assert ours.shape == theirs.shape == (1, 21, 37, 45)
     # The kit upsamples each class on its own (a grouped transposed convolution over the bilinear diagonal),

@@ -55,7 +55,7 @@ def step_parity(dry: bool) -> dict:
     if dry:
         cmd += ["tests/test_golden.py", "-k", "inference_path and voc-fcn-alexnet and cpu"]
     else:
-        cmd += ["-m", "gpu", "--require-gpu", "tests/test_golden.py", "tests/test_nets.py", "tests/test_fast.py",
+        cmd += ["-m", "gpu", "--require-gpu", "tests/test_golden.py", "tests/test_nets.py", "tests/test_inference.py",
                 "tests/test_precision.py"]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
