@@ -24,6 +24,7 @@ import torch.nn.functional as F
 import nets
 import parity
 from devices import DEVICES
+from nets import inference as inference_path
 from nets import layers as caffe_layers
 from nets.inference import plan as inference_plan
 from nets.inference import run as inference_run
@@ -81,7 +82,7 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
         with torch.no_grad():
             blobs = {b: t.cpu() for b, t in net.forward_blobs(*inputs).items()}
             if inference:
-                assert inference.applies(net)
+                assert inference_path.applies(net)
                 outs = net(*inputs)
                 plain = {o: blobs[o] for o in net.outputs}
                 blobs = dict(zip(net.outputs, (t.cpu() for t in (outs if isinstance(outs, tuple) else (outs,))),

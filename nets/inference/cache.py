@@ -10,7 +10,6 @@ import torch
 
 from .options import Options
 from .plan import Plan, make_plan
-from .winograd import winograd_weight
 
 if TYPE_CHECKING:
     from .run import _Constants
@@ -66,18 +65,5 @@ def _weight(net, name: str, dtype: torch.dtype, channels_last: bool) -> torch.Te
     if hit is not None and hit[0] == _version(w):
         return hit[1]
     out = w.detach().to(dtype).contiguous(memory_format=fmt)
-    st.weights[key] = (_version(w), out)
-    return out
-
-
-def _winograd_weight(net, name: str, dtype: torch.dtype) -> torch.Tensor:
-    """A layer's Winograd kernels in the compute dtype, transformed once per weight version."""
-    w = getattr(net, name).weight
-    st = _state(net)
-    key = (name, dtype, "winograd")
-    hit = st.weights.get(key)
-    if hit is not None and hit[0] == _version(w):
-        return hit[1]
-    out = winograd_weight(w.detach().to(dtype))
     st.weights[key] = (_version(w), out)
     return out

@@ -4,7 +4,7 @@ windows or over whole blobs (the benchmarks' GMAC/s)."""
 from __future__ import annotations
 
 from .plan import _dense_size, make_plan
-from .winograd import winograd_layer
+from .run import winograd_layer
 
 
 def macs(net, size: tuple[int, int], windowed: bool = True, winograd: bool = False) -> int:
