@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .geometry import resolve_crops
-from .prototxt_net import from_prototxt
+from .prototxt import from_prototxt
 from .registry import RECORDS, NetRecord, record
 from .spec import Layer, NetSpec, frozen_except
 
