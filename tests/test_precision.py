@@ -102,7 +102,7 @@ def test_a_mode_the_cpu_cannot_run_is_an_error_naming_the_ones_it_can(mode):
 def test_an_exact_cpu_forward_forces_ieee_float32_and_restores_the_callers_settings(path):
     """A caller who allowed oneDNN to compute float32 in bf16, and wrapped the call in a bf16 autocast, still
     gets exact float32 from the kit, and has both settings back afterwards."""
-    net = seeded_net()
+    net = seeded_net("voc-fcn8s")
     x = seeded_input()
     with torch.no_grad():
         reference = net(x) if path == "inference" else net.forward_blobs(x)["score"]
@@ -133,7 +133,7 @@ def test_tf32_is_off_inside_an_exact_cuda_forward_and_restored_after(path):
     convolutions run in TF32, the kit's exact forward turns that off while it runs and gives it back."""
     if not torch.cuda.is_available():
         pytest.skip(NO_GPU)
-    net = seeded_net().cuda()
+    net = seeded_net("voc-fcn8s").cuda()
     x = seeded_input().cuda()
     before = read_flags("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True  # the caller allows TF32 everywhere
@@ -164,7 +164,7 @@ def test_a_fast_mode_agrees_with_exact_within_its_thresholds(mode, device):
                     "AMX-BF16), and autocast would emulate it, slower than exact; the emulated arithmetic is "
                     "checked by test_the_fp32_layers_stay_float32_and_agreement_is_measured, the modes on CUDA by "
                     "make test-gpu")
-    net = seeded_net().to(device)
+    net = seeded_net("voc-fcn8s").to(device)
     xs = [seeded_input(size=s).to(device) for s in ((37, 45), (64, 53))]  # as in the module docstring
     result = P.agreement(net, mode, xs)
     min_argmax, max_err = THRESHOLDS[mode]
