@@ -2,7 +2,7 @@
 in nets/, weights/, data/ or reproduce/ imports them. Run them from the checkout, as ``make bench`` does:
 
 - ``.venv/bin/python -m benchmarks.inference``: forward time, work and peak memory of each net family in every
-  precision mode, beside torchfcn (benchmarks/torchfcn.py imports its model classes) and real Caffe
+  precision mode, beside torchfcn (benchmarks/torchfcn_import.py imports its model classes) and real Caffe
   (benchmarks/caffe_contestant.py, which runs benchmarks/caffe_worker.py under pycaffe);
 - ``.venv/bin/python -m benchmarks.loader``: images per second through the evaluation loader;
 - ``.venv/bin/python -m benchmarks.conversion``: time and memory of converting a full-size caffemodel.

@@ -54,7 +54,7 @@ from nets import inference
 from nets import precision as P
 from nets.seeded import seeded_weights
 
-from .torchfcn import TORCHFCN, torchfcn_model
+from .torchfcn_import import TORCHFCN, torchfcn_model
 
 # One net per family (STYLE.md: the VGG16 FCNs, AlexNet, GoogLeNet, the two-stream and the two-headed
 # compositions), plus voc-fcn32s for Table 1's time ratios. FCN-16s costs what FCN-8s and FCN-32s cost (their

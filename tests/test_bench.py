@@ -14,7 +14,7 @@ import torch
 
 import nets
 from benchmarks import inference as bench
-from benchmarks.torchfcn import torchfcn_model
+from benchmarks.torchfcn_import import torchfcn_model
 from nets.seeded import seeded_weights
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,6 @@
 """torchfcn 1.9.7 (pinned in requirements-nodeps.txt) as its users run it: its own model classes, imported
-unchanged. The one importer of torchfcn in the kit: the inference benchmark's torchfcn contestant
+unchanged. Named torchfcn_import, not torchfcn, so that no script run from this folder shadows the package.
+The one importer of torchfcn in the kit: the inference benchmark's torchfcn contestant
 (benchmarks/inference.py) and the export tests (tests/torchfcn_models.py) use it. Nothing of torchfcn is copied
 or patched; a peer's package is a measuring tool's business, not the library's.
 """
