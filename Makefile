@@ -40,11 +40,12 @@ audit: $(STAMP)
 test-browser: $(STAMP)
 	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
 
-# Real Caffe joins the table once make test-caffe has built it (bench_caffe.py says "not built" until then).
+# The measuring tools of benchmarks/ (outside the kit's packages). Real Caffe joins the table once make
+# test-caffe has built it (caffe_contestant.py says "not built" until then).
 bench: $(STAMP)
-	$(PY) -m nets.bench --external "Caffe=$(PY) tests/caffe/bench_caffe.py {net} {size} {threads}"
-	$(PY) -m data.bench
-	$(PY) -m weights.bench
+	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
+	$(PY) -m benchmarks.loader
+	$(PY) -m benchmarks.conversion
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -20,8 +20,8 @@ source that gives a file passing every checksum:
 The main job needs seg11valid: ``make data DATASET=voc`` fetches VOC2012 (whose segmentation release holds
 VOC2011's images and labels), SBD and the reference's seg11valid list, checked by its MD5; ``data.load("voc",
 "seg11valid")`` then reads VOC2011's files when they are there, else VOC2012's
-(ledger: data.seg11valid-from-voc2012). When no source answers, the message lists each source tried, why it failed, and where to put a file
-by hand.
+(ledger: data.seg11valid-from-voc2012). When no source answers, the message lists each source tried, why it
+failed, and where to put a file by hand.
 """
 
 from __future__ import annotations

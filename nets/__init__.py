@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .geometry import resolve_crops
-from .prototxt_net import from_prototxt
+from .prototxt import from_prototxt
 from .registry import RECORDS, NetRecord, record
 from .spec import Layer, NetSpec, frozen_except
 
@@ -66,7 +66,7 @@ def __getattr__(name: str):
         from .layers import bilinear_kernel
 
         return bilinear_kernel
-    if name in ("precision", "fast"):  # nets.precision.get("bf16"), nets.precision.agreement(...); they need torch
+    if name in ("precision", "inference"):  # nets.precision.get("bf16"), nets.precision.agreement(...); they need torch
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nets' has no attribute {name!r}")
 

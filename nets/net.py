@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from . import fast
+from . import inference
 from . import layers as L
 from . import precision as P
 from .spec import Layer, NetSpec
@@ -135,7 +135,7 @@ class CaffeNet(nn.Module):
         self._check_inputs(inputs)
         blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
         policy = self.precision
-        rectified = fast.rectified_convs(self) if not policy.exact else set()
+        rectified = inference.rectified_convs(self) if not policy.exact else set()
         for i, layer in enumerate(self.layers):
             bottoms = [blobs[b] for b in layer.bottom]
             if policy.autocast_dtype is not None and policy.keeps_float32(layer.type, i in rectified or
@@ -181,11 +181,12 @@ class CaffeNet(nn.Module):
         """The output blob(s), N x C x H x W with the input's H x W, under ``self.precision``.
 
         For inference (eval mode, autograd off) the trunk is computed only where it depends on the image
-        (nets.fast, exact to float32 rounding); otherwise, as for training, layer by layer."""
+        (nets.inference, exact to float32 rounding; ``with nets.inference.disabled():`` turns it off);
+        otherwise, as for training, layer by layer."""
         self._check_inputs(inputs)
         with self.precision.applied(inputs[0].device):
-            if fast.applies(self):
-                outs = fast.forward(self, inputs, self.precision)
+            if inference.applies(self):
+                outs = inference.forward(self, inputs, self.precision)
             else:
                 blobs = self._run(inputs, keep_all=False)
                 outs = tuple(blobs[o] for o in self.outputs)

@@ -224,8 +224,10 @@ def load_net(ctx: Context, net_name: str):
     if net_name in ctx.nets:
         return ctx.nets[net_name]
     net = nets.build(net_of(net_name))
-    if ctx.smoke:
-        random_init(net, SMOKE_SEED)
+    if ctx.smoke:  # meaningless weights by design: a smoke run exercises only the wiring
+        from nets.seeded import seeded_weights
+
+        seeded_weights(net, SMOKE_SEED)
     else:
         import weights
 
@@ -233,22 +235,6 @@ def load_net(ctx: Context, net_name: str):
     options.set_precision(net, ctx.args, ctx.device)
     ctx.nets[net_name] = net
     return net
-
-
-def random_init(net, seed: int) -> None:
-    """Smoke-run weights: He-scaled uniform convolutions (variance 2 / fan_in) from a seeded generator, zero
-    biases; the frozen upsamplers keep their bilinear kernels. Meaningless by design: only the wiring is
-    exercised. (Uniform rather than normal draws: a VGG16 FCN has 134M weights and this runs on busy CPUs.)"""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith(".weight"):
-                bound = math.sqrt(6.0 / p[0].numel())
-                p.uniform_(-bound, bound, generator=g)
-            else:
-                p.zero_()
 
 
 def _cache_path(ctx: Context, net: str, dataset: str, split: str) -> Path:

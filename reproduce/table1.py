@@ -44,7 +44,6 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
     if row.net is None:
         return
     import nets
-    from nets.bench import measure as bench
     from reproduce.audit.geometry import structure
 
     ours = structure(nets.spec(row.net))
@@ -55,11 +54,41 @@ def measure(ctx: Context, row: Row, outcome: Outcome) -> None:
         outcome.extra[f"{COLUMNS[column]} differs"] = why
     if not ctx.world.main:
         return  # under torchrun rank 0 times the forward; the others' numbers would not be reported
-    # Timing does not depend on the weights: the bench builds the net with random ones.
     size, runs = (64, 1) if ctx.smoke else (500, 10 if ctx.device.type == "cuda" else 3)
-    t = bench(row.net, size, runs, ctx.device)
-    outcome.ours["forward_ms"] = round(t["median_ms"], 1)
-    outcome.extra["forward time"] = f"median of {runs} on {t['device']}, {size}x{size} input"
+    ms, device = forward_time(row.net, size, runs, ctx.device)
+    outcome.ours["forward_ms"] = round(ms, 1)
+    outcome.extra["forward time"] = f"median of {runs} on {device}, {size}x{size} input"
+
+
+def forward_time(name: str, size: int, runs: int, device) -> tuple[float, str]:
+    """Median forward time (ms) of one SIZE x SIZE image (batch 1) through net ``name`` in exact precision, after
+    a warm-up pass (allocators, kernels, the inference path's edge response), and the device's name. Timing
+    does not depend on the weights: the net gets seeded random ones (nets.seeded). benchmarks/inference.py
+    (make bench) is the fuller account: every family and mode, beside torchfcn and Caffe."""
+    import statistics
+    import time
+
+    import torch
+
+    import nets
+    from nets import precision as P
+    from nets.seeded import seeded_weights
+
+    net = seeded_weights(nets.build(name)).to(device)
+    gen = torch.Generator().manual_seed(1)
+    inputs = [(torch.randn(1, net.spec.inputs[i], size, size, generator=gen) * 60).to(device) for i in net.inputs]
+    times = []
+    with torch.inference_mode():
+        for i in range(runs + 1):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            net(*inputs)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i:  # the first pass warms up
+                times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), P.describe(device)
 
 
 def main(argv: list[str] | None = None) -> int:

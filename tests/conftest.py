@@ -1,13 +1,21 @@
-"""Shared test set-up: puts tests/ on the import path (for parity.py and devices.py) and prints parity tables
-at the end. ``make test-gpu`` runs ``-m gpu --require-gpu``, which fails at once without a CUDA device."""
+"""Shared test set-up: puts tests/ on the import path (for parity.py and devices.py) and the checkout's root
+(for benchmarks/, which is not installed with the kit), and prints parity tables at the end. ``make test-gpu``
+runs ``-m gpu --require-gpu``, which fails at once without a CUDA device."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import parity
 from devices import NO_GPU
+
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:  # benchmarks/ sits beside the kit's packages and is imported from the checkout
+    sys.path.append(ROOT)
 
 
 def pytest_addoption(parser):

@@ -16,6 +16,10 @@ import torch
 
 import nets
 
+# The kit's one seeded initialiser (nets/seeded.py); the parity cases call its draws random_params.
+from nets.seeded import load_params  # noqa: F401
+from nets.seeded import seeded_params as random_params  # noqa: F401
+
 # The reference's crop offsets, typed out per net and crop layer: the Caffe side of every comparison keeps its
 # own copy on purpose, so that one bug in nets.geometry cannot sit on both sides.
 REFERENCE_CROP_OFFSETS: dict[str, dict[str, int]] = {
@@ -73,35 +77,6 @@ def caffe_crop_offsets(name: str, harness, height: int, width: int) -> dict[str,
     return out
 
 
-def random_params(name: str | nets.NetSpec, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """Seeded parameters in Caffe's layout ``{layer: [blob0, blob1]}``: He-scaled convolution weights (uniform
-    on [-a, a] with a = sqrt(6 / fan_in), i.e. variance 2 / fan_in), biases uniform in [-0.1, 0.1], bilinear
-    Deconvolution kernels and the reference's Scale constants.
-
-    Draws come from numpy's legacy RandomState (a stream that is stable across numpy versions) as 16-bit
-    integers, 20x faster than normal draws: a VGG16 net's 134M weights take well under a second."""
-    rng = np.random.RandomState(seed)
-    spec = nets.spec(name) if isinstance(name, str) else name
-    # The kit's shape function: Caffe checks every blob's shape itself when the harness copies them in.
-    params: dict[str, list[np.ndarray]] = {}
-    for layer_name, shapes in spec.param_shapes().items():
-        layer = spec.layer(layer_name)
-        if layer.type == "Convolution":
-            fan_in = int(np.prod(shapes[0][1:]))
-            params[layer_name] = [_uniform(rng, shapes[0], np.sqrt(6.0 / fan_in)), _uniform(rng, shapes[1], 0.1)]
-        elif layer.type == "Deconvolution":
-            params[layer_name] = [nets.bilinear_kernel(layer.num_output, layer.kernel_size).numpy()]
-        elif layer.type == "Scale":
-            params[layer_name] = [np.full(shapes[0], layer.scale_value, np.float32)]
-    return params
-
-
-def _uniform(rng: np.random.RandomState, shape: tuple[int, ...], bound: float) -> np.ndarray:
-    """Uniform float32 on (-bound, bound) from seeded int16 draws (centred: (i + 0.5) / 2^15)."""
-    ints = rng.randint(-(2**15), 2**15, shape, dtype=np.int16)
-    return ((ints.astype(np.float32) + 0.5) * np.float32(bound / 2**15)).astype(np.float32)
-
-
 def random_inputs(name: str, seed: int = 0, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
     """Seeded inputs: images on the scale of mean-subtracted pixels, depth on the scale of log depth."""
     rng = np.random.RandomState(1000 + seed)
@@ -126,19 +101,6 @@ def random_labels(name: str, seed: int = 0, size: tuple[int, int] | None = None)
         lab[rng.uniform(size=lab.shape) < 0.1] = 255
         out[label] = lab.astype(np.float32)
     return out
-
-
-def load_params(net: nets.CaffeNet, params: dict[str, list[np.ndarray]]) -> nets.CaffeNet:
-    """Copy Caffe-layout params into the net by the identity name map (blob 0 -> weight, 1 -> bias), strictly."""
-    state = net.state_dict()
-    names = ("weight", "bias")
-    wanted = {f"{layer}.{names[i]}": torch.from_numpy(np.asarray(a)) for layer, blobs in params.items()
-              for i, a in enumerate(blobs)}
-    if set(wanted) != set(state):
-        raise KeyError(f"params and net differ: missing {sorted(set(state) - set(wanted))}, "
-                       f"unexpected {sorted(set(wanted) - set(state))}")
-    net.load_state_dict(wanted, strict=True)
-    return net
 
 
 def is_caffe_split(name: str) -> bool:

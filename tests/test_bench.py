@@ -13,7 +13,9 @@ import pytest
 import torch
 
 import nets
-from nets import bench
+from benchmarks import inference as bench
+from benchmarks.torchfcn_import import torchfcn_model
+from nets.seeded import seeded_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_torchfcn_on_the_kits_weights_gives_the_kits_scores(name):
     if importlib.util.find_spec("torchfcn") is None:
         pytest.skip("torchfcn is not installed: .venv/bin/pip install --no-deps -r requirements-nodeps.txt")
-    net = bench.random_weights(nets.build(name))
-    model = bench.torchfcn_model(name)
+    net = seeded_weights(nets.build(name))
+    model = torchfcn_model(name)
     model.load_state_dict(net.state_dict(), strict=True)
     x = bench.make_inputs(net, 45, torch.device("cpu"))[0]
     with torch.no_grad():
@@ -37,8 +39,8 @@ def test_torchfcn_on_the_kits_weights_gives_the_kits_scores(name):
 
 
 def test_a_kit_worker_speaks_the_protocol():
-    proc = subprocess.Popen([sys.executable, "-m", "nets.bench", "--worker", "kit", "voc-fcn-alexnet", "--mode",
-                             "exact", "--size", "40", "--threads", "1"], cwd=ROOT, stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.inference", "--worker", "kit", "voc-fcn-alexnet",
+                             "--mode", "exact", "--size", "40", "--threads", "1"], cwd=ROOT, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     out, _ = proc.communicate("run\nrun\nquit\n", timeout=300)
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

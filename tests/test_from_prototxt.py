@@ -12,8 +12,7 @@ import torch
 import nets
 import parity
 from nets import geometry
-from nets.prototxt_net import PrototxtWarning, UnsupportedLayerError, read_net, to_spec
-from nets.textproto import PrototxtError
+from nets.prototxt import PrototxtError, PrototxtWarning, UnsupportedLayerError, read_net, to_spec
 
 DEPLOY_HEAD = ('layer { name: "input" type: "Input" top: "data"\n'
                '  input_param { shape { dim: 1 dim: 3 dim: 64 dim: 64 } } }\n')

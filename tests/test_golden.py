@@ -4,9 +4,9 @@ The fixtures in tests/golden/ were written by tests/golden/make_golden.py from r
 parity cases (tests/parity.py). Here the weights are regenerated from the seed and the kit's blobs, losses and
 gradients are compared with Caffe's at the stored positions, on every device present (the CPU, and CUDA when
 there is one: ``make test-gpu``), in exact precision, at the same tolerances. Every blob comes from the plain
-layer-by-layer path (forward_blobs); the inference path (nets.fast, windows over the trunk) is compared on its
+layer-by-layer path (forward_blobs); the inference path (nets.inference, windows over the trunk) is compared on its
 outputs, and its argmax must equal the plain path's. The mutation tests prove the comparison can fail: a crop
-offset, a padding, the pooling rounding and the fast path's windows are changed in turn and each must be
+offset, a padding, the pooling rounding and the inference path's windows are changed in turn and each must be
 caught.
 """
 
@@ -24,9 +24,13 @@ import torch.nn.functional as F
 import nets
 import parity
 from devices import DEVICES
-from nets import fast
+from nets import inference as inference_path
 from nets import layers as caffe_layers
+from nets.inference import plan as inference_plan
+from nets.inference import run as inference_run
+from nets.inference import span as inference_span
 from nets.layers import softmax_with_loss
+from nets.seeded import seeded_net
 from nets.spec import NetSpec
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -78,7 +82,7 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
         with torch.no_grad():
             blobs = {b: t.cpu() for b, t in net.forward_blobs(*inputs).items()}
             if inference:
-                assert fast.applies(net)
+                assert inference_path.applies(net)
                 outs = net(*inputs)
                 plain = {o: blobs[o] for o in net.outputs}
                 blobs = dict(zip(net.outputs, (t.cpu() for t in (outs if isinstance(outs, tuple) else (outs,))),
@@ -112,11 +116,6 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
                 if abs(ours - g["loss"].attrs[key]) > LOSS_RTOL * abs(g["loss"].attrs[key]):
                     problems.append(f"loss {key}: {ours} vs caffe {g['loss'].attrs[key]}")
     return problems
-
-
-def seeded_net(name: str, spec: NetSpec | None = None) -> nets.CaffeNet:
-    net = nets.CaffeNet(spec or nets.spec(name))
-    return parity.load_params(net, parity.random_params(name, 0)).eval()
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -188,7 +187,7 @@ def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
     index = next(i for i, x in enumerate(spec.layers) if x.name == crop)
     upstream = {t for x in spec.layers[:index] for t in x.top} | set(spec.inputs)
     with golden(name) as g:
-        problems = mismatches(seeded_net(name, _mutate(spec, crop, offset=offset)), g)
+        problems = mismatches(seeded_net(_mutate(spec, crop, offset=offset)), g)
     at_crop = [p for p in problems if p.startswith(f"blob {crop}:") or (p.startswith("forward failed") and
                                                                       f"offset {offset}" in p)]
     assert at_crop, f"mutating {crop} to offset {offset} was not caught at {crop}: {problems}"
@@ -197,7 +196,7 @@ def test_a_mutated_crop_offset_fails_the_golden_comparison(name, crop, offset):
 
 def test_a_mutated_input_padding_fails_the_golden_comparison():
     with golden("voc-fcn32s") as g:
-        problems = mismatches(seeded_net("voc-fcn32s", _mutate(nets.spec("voc-fcn32s"), "conv1_1", pad=99)), g)
+        problems = mismatches(seeded_net(_mutate(nets.spec("voc-fcn32s"), "conv1_1", pad=99)), g)
     assert any(p.startswith("blob conv1_1") for p in problems)
 
 
@@ -215,7 +214,11 @@ def test_floor_mode_pooling_fails_the_golden_comparison(monkeypatch):
 def test_ignoring_the_edge_zones_fails_the_golden_comparison(name, monkeypatch):
     """The inference path must keep its windows out of the zones that the blobs' zero padding reaches: with the
     zones forgotten, windows grow into them and the compressed edge response is too small to be right."""
-    monkeypatch.setattr(fast, "_rims", lambda layer, n_in, rim_lo, rim_hi, n_out: (0, 0))
+    def no_rims(layer, n_in, rim_lo, rim_hi, n_out):
+        return 0, 0
+
+    for module in (inference_span, inference_plan):  # the windows' geometry and the compressed grid both use it
+        monkeypatch.setattr(module, "_rims", no_rims)
     with golden(name) as g:
         problems = mismatches(seeded_net(name), g, inference=True)
     assert any("score" in p for p in problems), problems
@@ -223,8 +226,8 @@ def test_ignoring_the_edge_zones_fails_the_golden_comparison(name, monkeypatch):
 
 def test_a_wrong_far_field_constant_fails_the_golden_comparison(monkeypatch):
     """The constant outside the windows carries each convolution's bias: drop it and the outputs move."""
-    real = fast._const_conv
-    monkeypatch.setattr(fast, "_const_conv", lambda c, weight, bias, layer: real(c, weight, None, layer))
+    real = inference_run._const_conv
+    monkeypatch.setattr(inference_run, "_const_conv", lambda c, weight, bias, layer: real(c, weight, None, layer))
     with golden("voc-fcn8s") as g:
         problems = mismatches(seeded_net("voc-fcn8s"), g, inference=True)
     assert any("score" in p for p in problems), problems

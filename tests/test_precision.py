@@ -20,6 +20,7 @@ import nets
 import parity
 from devices import DEVICES, NO_GPU
 from nets import precision as P
+from nets.seeded import seeded_net
 
 # mode -> (min argmax agreement in %, max relative score error)
 THRESHOLDS = {"tf32": (99.0, 1e-2), "bf16": (98.0, 3e-2), "fp16": (99.0, 1e-2)}
@@ -29,10 +30,6 @@ FAST_CASES = [pytest.param("bf16", "cpu", id="bf16-cpu")] + [
 # bfloat16 through autocast's float32 kernels on any CPU: slow, but the same arithmetic as native bf16, so it
 # tests the policy's plumbing and the agreement measure here. Never offered to users (P.MODES lacks it).
 EMULATED_BF16 = P.Precision("bf16-emulated", "test only: bf16 emulated on a CPU", torch.bfloat16, False, ("cpu",))
-
-
-def seeded(name: str = "voc-fcn8s") -> nets.CaffeNet:
-    return parity.load_params(nets.build(name), parity.random_params(name, 0)).eval()
 
 
 def seeded_input(name: str = "voc-fcn8s", size=(37, 45)) -> torch.Tensor:
@@ -105,7 +102,7 @@ def test_a_mode_the_cpu_cannot_run_is_an_error_naming_the_ones_it_can(mode):
 def test_an_exact_cpu_forward_forces_ieee_float32_and_restores_the_callers_settings(path):
     """A caller who allowed oneDNN to compute float32 in bf16, and wrapped the call in a bf16 autocast, still
     gets exact float32 from the kit, and has both settings back afterwards."""
-    net = seeded()
+    net = seeded_net("voc-fcn8s")
     x = seeded_input()
     with torch.no_grad():
         reference = net(x) if path == "inference" else net.forward_blobs(x)["score"]
@@ -136,7 +133,7 @@ def test_tf32_is_off_inside_an_exact_cuda_forward_and_restored_after(path):
     convolutions run in TF32, the kit's exact forward turns that off while it runs and gives it back."""
     if not torch.cuda.is_available():
         pytest.skip(NO_GPU)
-    net = seeded().cuda()
+    net = seeded_net("voc-fcn8s").cuda()
     x = seeded_input().cuda()
     before = read_flags("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True  # the caller allows TF32 everywhere
@@ -167,7 +164,7 @@ def test_a_fast_mode_agrees_with_exact_within_its_thresholds(mode, device):
                     "AMX-BF16), and autocast would emulate it, slower than exact; the emulated arithmetic is "
                     "checked by test_the_fp32_layers_stay_float32_and_agreement_is_measured, the modes on CUDA by "
                     "make test-gpu")
-    net = seeded().to(device)
+    net = seeded_net("voc-fcn8s").to(device)
     xs = [seeded_input(size=s).to(device) for s in ((37, 45), (64, 53))]  # as in the module docstring
     result = P.agreement(net, mode, xs)
     min_argmax, max_err = THRESHOLDS[mode]
@@ -179,7 +176,7 @@ def test_a_fast_mode_agrees_with_exact_within_its_thresholds(mode, device):
 def test_the_fp32_layers_stay_float32_and_agreement_is_measured():
     """In a low-precision mode the trunk's rectified convolutions run in it, the score layers and the rest in
     float32; agreement() reports argmax %, the relative error and the mean-IU delta on labels."""
-    net = seeded("voc-fcn8s-atonce")
+    net = seeded_net("voc-fcn8s-atonce")
     x = seeded_input("voc-fcn8s-atonce")
     flags = Flags("cpu")
     net.precision = EMULATED_BF16
@@ -204,7 +201,7 @@ def test_the_fp32_layers_stay_float32_and_agreement_is_measured():
 
 
 def test_a_float16_overflow_is_an_error_not_an_infinity():
-    net = seeded("voc-fcn32s")
+    net = seeded_net("voc-fcn32s")
     net.precision = dataclasses.replace(P.MODES["fp16"], name="fp16-emulated", devices=("cpu",))
     with torch.no_grad(), pytest.raises(FloatingPointError, match="overflowed in fp16-emulated.*'bf16' or 'exact'"):
         net(seeded_input("voc-fcn32s") * 1e4)

@@ -1,10 +1,11 @@
-"""The prototxt reader (nets.textproto): protobuf text format without Caffe, strict, errors at line and column."""
+"""The text-format parser under the prototxt reader (nets.prototxt.textformat): protobuf text format without Caffe,
+strict, errors at line and column."""
 
 from __future__ import annotations
 
 import pytest
 
-from nets.textproto import PrototxtError, parse
+from nets.prototxt.textformat import PrototxtError, parse
 
 
 def test_fields_messages_lists_and_comments_are_read_with_their_positions():

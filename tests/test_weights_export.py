@@ -13,7 +13,8 @@ from torchfcn_models import torchfcn_models
 
 import nets
 import weights
-from parity import argmax_agreement, load_params, max_rel_error, random_inputs, random_params
+from nets.seeded import seeded_net
+from parity import argmax_agreement, max_rel_error, random_inputs
 from weights.export import TORCHFCN_CLASSES, ExportError, export, main, write_torchfcn
 from weights.snapshot import WeightsMismatchError
 
@@ -24,10 +25,6 @@ def torchfcn() -> dict[str, type]:
         return torchfcn_models()
     except ImportError as e:
         pytest.fail(str(e), pytrace=False)
-
-
-def seeded_net(name: str, seed: int = 0) -> nets.CaffeNet:
-    return load_params(nets.build(name), random_params(name, seed))
 
 
 def test_torchfcn_classes_cover_exactly_the_nets_with_the_same_parameters(torchfcn):
@@ -63,7 +60,7 @@ def test_torchfcn_export_loads_strictly_into_torchfcns_class_and_gives_the_kits_
     x = torch.from_numpy(random_inputs(name, size=(37, 45))["data"])
     with torch.no_grad():
         # the plain path, layer for layer as torchfcn computes: the export is checked, not the inference path's
-        # Winograd (~2e-6 of the largest score from the direct convolution, tests/test_fast.py)
+        # Winograd (~2e-6 of the largest score from the direct convolution, tests/test_inference.py)
         ours, theirs = net.forward_blobs(x)["score"].numpy(), model(x).numpy()
     assert ours.shape == theirs.shape == (1, 21, 37, 45)
     # The kit upsamples each class on its own (a grouped transposed convolution over the bilinear diagonal),

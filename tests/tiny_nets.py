@@ -8,6 +8,7 @@ import torch
 
 from nets.net import CaffeNet
 from nets.registry import Solver
+from nets.seeded import seeded_weights
 from nets.spec import TRAINED, NetSpec, conv, dropout, relu
 
 # Small steps on random data: enough to move the weights visibly in three iterations without diverging.
@@ -17,14 +18,12 @@ TRAIN_SOLVER = Solver(base_lr=1e-5, momentum=0.9, iter_size=2, normalize=False, 
 
 def scoring_net(name: str = "voc-fcn32s", classes: int = 21, inputs: dict | None = None) -> CaffeNet:
     """conv 3x3 + ReLU + 1x1 score with ``classes`` outputs, named like a reference net, seeded weights."""
-    from reproduce.runner import random_init
-
     inputs = inputs or {"data": 3}
     first = next(iter(inputs))
     layers = (conv("conv1", first, 4, 3, pad=1, param=TRAINED), relu("relu1", "conv1"),
               conv("score", "conv1", classes, 1, param=TRAINED))
     net = CaffeNet(NetSpec(name, inputs, layers, ("score",), losses=(("loss", "score", "label"),)))
-    random_init(net, 3)
+    seeded_weights(net, 3)
     return net.eval()
 
 
@@ -84,11 +83,8 @@ def narrow(spec: NetSpec, factor: int = 32) -> NetSpec:
 
 
 def narrow_net(name: str, variant: str | None = None, seed: int = 0) -> CaffeNet:
-    """A kit net (or its training variant) narrowed by ``narrow``, with He-scaled seeded weights, zero biases
-    and bilinear upsamplers (reproduce.runner.random_init)."""
+    """A kit net (or its training variant) narrowed by ``narrow``, with He-scaled seeded weights, seeded biases
+    and bilinear upsamplers (nets.seeded.seeded_weights)."""
     import nets
-    from reproduce.runner import random_init
 
-    net = CaffeNet(narrow(nets.spec(name, variant)))
-    random_init(net, seed)
-    return net
+    return seeded_weights(CaffeNet(narrow(nets.spec(name, variant))), seed)

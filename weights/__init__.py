@@ -8,8 +8,8 @@ tools' formats (``weights.formats``: torch state_dicts as torchfcn and torchvisi
 >>> weights.save(net, "mine.h5")
 
 Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.transplant``, ``weights.export``,
-``weights.zoo``, ``weights.bench``; each module's function of the same name does the work (``weights.convert`` is
-the module, ``weights.convert.convert`` the function).
+``weights.zoo``; each module's function of the same name does the work (``weights.convert`` is the module,
+``weights.convert.convert`` the function). The conversion benchmark is benchmarks/conversion.py.
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel

@@ -154,7 +154,7 @@ def audit_net(name: str, size: int) -> tuple[str, list[str]]:
 
 def audit_prototxt(path: Path, net: str | None) -> int:
     """``--prototxt``: the layer-by-layer comparison of one file; 0 when equivalent, 1 otherwise."""
-    from nets.prototxt_net import read_net
+    from nets.prototxt import read_net
 
     from . import prototxt
 
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prototxt is not None or args.reference_repo is not None:
         if args.names != list(nets.NAMES) or (args.prototxt and args.reference_repo):
             parser.error("--prototxt, --reference-repo and net names are three separate audits; give one")
-        from nets.textproto import PrototxtError
+        from nets.prototxt import PrototxtError
 
         try:
             if args.prototxt is not None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nets.prototxt_net import FileLayer, FileNet, multipliers, read_net, reader_tops
+from nets.prototxt import FileLayer, FileNet, multipliers, read_net, reader_tops
 from nets.registry import REFERENCE_NAMES
 from nets.spec import Layer, NetSpec
 
@@ -364,7 +364,7 @@ def _file_geometry(fnet: FileNet, spec: NetSpec) -> list[str]:
     """Notes on the file's own geometry: crops whose written offset differs from what the file's layers derive
     (a changed pad or kernel upstream moves the alignment even where the crop itself matches the kit)."""
     from nets import geometry
-    from nets.prototxt_net import crop_disagreements
+    from nets.prototxt import crop_disagreements
 
     body = fnet.body
     if any(fl.layer is None for fl in body):
@@ -446,7 +446,7 @@ def audit_reference_repo(root: str | os.PathLike) -> list[RepoLine]:
     """One line per prototxt of a checkout of the reference release: every kit net's folder, every net file in
     it (solver files are named and skipped), missing folders and files reported."""
 
-    from nets.textproto import PrototxtError
+    from nets.prototxt import PrototxtError
 
     root = Path(root)
     if not root.is_dir():

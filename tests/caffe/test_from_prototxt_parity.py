@@ -22,7 +22,7 @@ import nets
 import parity
 import weights
 from nets.layers import bilinear_kernel
-from nets.prototxt_net import PrototxtWarning
+from nets.prototxt import PrototxtWarning
 
 pytestmark = pytest.mark.caffe
 

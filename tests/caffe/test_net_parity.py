@@ -4,7 +4,7 @@ Seeded He-scaled random weights, bilinear upsampling, odd input sizes (tests/par
 (forward and backward with the reference's SoftmaxWithLoss, ignore_label 255) is compared three ways:
 
 - every forward blob, kit in float32: max|ours - caffe| / max|caffe| <= 1e-4, argmax agreement >= 99.99%, and
-  the same for the outputs of the kit's inference path (nets.fast), which forward_blobs does not take;
+  the same for the outputs of the kit's inference path (nets.inference), which forward_blobs does not take;
 - the loss with normalize false and true (the other normalisation as a loss_weight 0 layer in the same net);
 - after backward, the gradient of every weight and of every input, kit in float64 (CAFFE.md: two float32
   implementations can disagree where a ReLU input lies within rounding of zero) at 1e-4, and of every bias at
@@ -101,7 +101,7 @@ def check_forward(name: str, params: dict, inputs: dict, theirs: dict) -> list[s
             if agreement < parity.ARGMAX_AGREEMENT or not np.abs(blobs[out]).max() > 0:
                 problems.append(f"{out}: argmax agrees on {agreement:.4%} of pixels (max |caffe| "
                                 f"{np.abs(blobs[out]).max():g})")
-    # The inference path (nets.fast: windows over the trunk, the cropped last upsampling) gives the outputs.
+    # The inference path (nets.inference: windows over the trunk, the cropped last upsampling) gives the outputs.
     with torch.no_grad():
         fast = net(*(torch.from_numpy(inputs[i]) for i in net.inputs))
     fast = dict(zip(net.outputs, (t.numpy() for t in (fast if isinstance(fast, tuple) else (fast,))), strict=True))

@@ -8,7 +8,7 @@ Steps, each timed, then one table (and results/gpu-check.json):
 2. agreement: every fast mode against exact on voc-fcn8s at 500x500 (nets.precision.agreement), seeded
    random weights unless ``--weights`` gives released ones (random weights make near-ties, so the 99.9%
    argmax target is judged only on released weights);
-3. bench: ``python -m nets.bench voc-fcn8s`` on CUDA, batch 1, 500x500, every mode (plus exact with
+3. bench: ``python -m benchmarks.inference voc-fcn8s`` on CUDA, batch 1, 500x500, every mode (plus exact with
    cudnn.benchmark on); targets: exact <= 8 ms, the fastest mode <= 2 ms with argmax agreement >= 99.9%;
 4. evaluation throughput: 736 generated VOC-sized JPEG + PNG pairs (a VOC-like mix of 500x375, 375x500,
    500x333, 333x500 and 500x500) through data.eval_loader (decoding in worker processes, pinned memory) and the
@@ -39,9 +39,10 @@ import torch  # noqa: E402
 
 import data  # noqa: E402
 import nets  # noqa: E402
+from benchmarks.inference import make_inputs  # noqa: E402
 from data import miniature  # noqa: E402
 from nets import precision as P  # noqa: E402
-from nets.bench import make_inputs, random_weights  # noqa: E402
+from nets.seeded import seeded_weights  # noqa: E402
 
 EVAL_IMAGES = 736  # seg11valid's size
 # A VOC-like mix of image sizes (height, width) and their shares of the split.
@@ -54,7 +55,7 @@ def step_parity(dry: bool) -> dict:
     if dry:
         cmd += ["tests/test_golden.py", "-k", "inference_path and voc-fcn-alexnet and cpu"]
     else:
-        cmd += ["-m", "gpu", "--require-gpu", "tests/test_golden.py", "tests/test_nets.py", "tests/test_fast.py",
+        cmd += ["-m", "gpu", "--require-gpu", "tests/test_golden.py", "tests/test_nets.py", "tests/test_inference.py",
                 "tests/test_precision.py"]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -72,7 +73,7 @@ def step_agreement(device: torch.device, size: int, weights: Path | None) -> dic
 
         kit_weights.load(net, weights)
     else:
-        random_weights(net)
+        seeded_weights(net)
     net = net.to(device)
     inputs = [make_inputs(net, size, device, seed=s)[0] for s in (1, 2, 3)]
     modes = [m for m in P.available(device) if m != "exact"]
@@ -92,8 +93,8 @@ def step_bench(device: torch.device, size: int, runs: int) -> dict:
         variants = [("default", [])] + ([("cudnn.benchmark", ["--cudnn-benchmark"])] if device.type == "cuda" else [])
         for label, extra in variants:
             path = Path(tmp) / f"{label}.json"
-            cmd = [sys.executable, "-m", "nets.bench", "voc-fcn8s", "--device", device.type, "--size", str(size),
-                   "--runs", str(runs), "--json", str(path), *extra]
+            cmd = [sys.executable, "-m", "benchmarks.inference", "voc-fcn8s", "--device", device.type,
+                   "--size", str(size), "--runs", str(runs), "--json", str(path), *extra]
             if label != "default":
                 cmd += ["--modes", "exact", "--no-torchfcn"]
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -139,7 +140,7 @@ def generate_voc(root: Path, n: int, sizes) -> MixedReader:
 
 def step_eval(device: torch.device, n: int, sizes, workers: int) -> dict:
     """Throughput of an evaluation pass: decode (in eval_loader's workers), forward, argmax, confusion matrix."""
-    net = random_weights(nets.build("voc-fcn8s")).to(device)
+    net = seeded_weights(nets.build("voc-fcn8s")).to(device)
     classes = net.num_classes
     with tempfile.TemporaryDirectory(prefix="fcn-gpu-eval-") as tmp:
         start = time.perf_counter()
@@ -177,7 +178,7 @@ def step_train(device: torch.device, steps: int, sizes) -> dict:
     from nets.layers import softmax_with_loss
     from nets.solver import CaffeSGD
 
-    net = random_weights(nets.build("voc-fcn32s")).to(device).train()
+    net = seeded_weights(nets.build("voc-fcn32s")).to(device).train()
     sgd = CaffeSGD(net, 1e-10, 0.99, 5e-4, 1)
     gen = torch.Generator().manual_seed(3)
     batches = []
@@ -246,7 +247,7 @@ def table(result: dict, dry: bool) -> list[str]:
                          f"{'<=2 / >=99.9':>12s}  "
                          f"{verdict(ok) if judged else verdict(row['ms'] <= TARGETS['fastest_ms']) + ' (time only)'}")
     else:
-        lines.append(f"{'bench':11s} {'nets.bench failed':52s} {'':>22s} {'':>12s}  {verdict(False)}")
+        lines.append(f"{'bench':11s} {'benchmarks.inference failed':52s} {'':>22s} {'':>12s}  {verdict(False)}")
     ev = result["eval"]
     lines.append(f"{'eval':11s} {str(ev['images']) + ' VOC-sized images, decode + forward + hist (exact)':52s} "
                  f"{ev['seconds']:20.2f} s {'<= 15 s':>12s}  {verdict(ev['seconds'] <= TARGETS['eval_s'])}")

@@ -1,4 +1,4 @@
-"""The inference path (nets.fast) computes what the plain layer-by-layer path computes.
+"""The inference path (nets.inference) computes what the plain layer-by-layer path computes.
 
 The trunk is held as a per-channel constant plus a window over what depends on the image, the edge zones come
 from a cached zero-image response on a compressed grid, and the last upsampling is computed only where the crop
@@ -18,8 +18,9 @@ import torch
 
 import nets
 from devices import DEVICES
-from nets import fast, geometry
-from nets.bench import random_weights
+from nets import geometry, inference
+from nets.inference import run as inference_run
+from nets.seeded import seeded_weights
 
 F64_RTOL = 1e-10
 F32_RTOL = 1e-5
@@ -42,7 +43,7 @@ def narrow(name: str) -> nets.CaffeNet:
     layers = tuple(x if x.type != "Convolution" or x.name.startswith("score")
                    else dataclasses.replace(x, num_output=few(x.num_output)) for x in spec.layers)
     net = nets.CaffeNet(dataclasses.replace(spec, layers=layers)).eval()
-    return random_weights(net)
+    return seeded_weights(net)
 
 
 def _inputs(net, size, dtype, device, seed=0):
@@ -53,7 +54,7 @@ def _inputs(net, size, dtype, device, seed=0):
 
 def _both(net, xs):
     with torch.no_grad():
-        assert fast.applies(net)
+        assert inference.applies(net)
         ours = net(*xs)
         blobs = net._run(tuple(xs), keep_all=False)
     ours = ours if isinstance(ours, tuple) else (ours,)
@@ -80,7 +81,7 @@ def test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_i
         monkeypatch):
     """Winograd normally runs only in VGG16's wide layers; with the threshold at 0 every 3x3 convolution of
     the narrow net takes it, so every window, pad and odd size it meets in a real net is checked."""
-    monkeypatch.setattr(fast, "WINOGRAD_MIN_WORK", 0)
+    monkeypatch.setattr(inference_run, "WINOGRAD_MIN_WORK", 0)
     net = narrow("voc-fcn8s").double()
     worst = 0.0
     for size in SIZES[:9] + SIZES[11:]:  # every residue modulo 32; the two largest sizes add nothing new here
@@ -100,7 +101,7 @@ def test_winograd_f2x2_3x3_equals_the_direct_convolution(dtype, rtol, n, c_in, c
     x = torch.randn(n, c_in, h, w, generator=gen, dtype=torch.float64).to(dtype)
     weight = torch.randn(c_out, c_in, 3, 3, generator=gen, dtype=torch.float64).to(dtype)
     bias = torch.randn(c_out, generator=gen, dtype=torch.float64).to(dtype)
-    ours = fast.winograd_conv(x.contiguous(memory_format=torch.channels_last), fast.winograd_weight(weight),
+    ours = inference.winograd_conv(x.contiguous(memory_format=torch.channels_last), inference.winograd_weight(weight),
                               bias, pad)
     direct = torch.nn.functional.conv2d(x, weight, bias, 1, pad)
     assert ours.shape == direct.shape
@@ -112,9 +113,9 @@ def test_winograd_takes_vgg16s_conv4_and_conv5_on_a_cpu_and_nothing_else():
     net = nets.build("voc-fcn8s")
     x = torch.zeros(1, 1, 1, 1)
     chosen = [x_.name for x_ in net.layers if x_.type == "Convolution"
-              and fast._as_winograd(x_, getattr(net, x_.name).weight, x)]
+              and inference_run._as_winograd(x_, getattr(net, x_.name).weight, x)]
     assert chosen == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
-    assert not fast._as_winograd(net.spec.layer("conv4_2"), net.conv4_2.weight, x.to(torch.bfloat16))
+    assert not inference_run._as_winograd(net.spec.layer("conv4_2"), net.conv4_2.weight, x.to(torch.bfloat16))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -130,16 +131,16 @@ def test_inference_path_equals_the_plain_path_in_float32_for_every_net(name, dev
 
 def test_the_windows_cover_conv1_1_to_pool4_and_the_work_is_126_of_181_gmac_at_500():
     net = nets.build("voc-fcn8s")
-    plan = fast.make_plan(net, (500, 500))
+    plan = inference.make_plan(net, (500, 500))
     windowed = [x.name for x, s in zip(net.layers, plan.spans, strict=True) if s is not None]
     trunk = [x.name for x in net.layers[:net.layers.index(net.spec.layer("pool4")) + 1]]
     assert windowed == [*trunk, "score_pool3"]  # conv5_1's kernels would reach pool4's edge zone
     h, _ = plan.spans[[x.name for x in net.layers].index("conv1_1")]
     assert (h.n, h.lo, h.hi) == (698, 98, 599)  # conv1_1 output j sees input j - 100 .. j - 98
-    assert round(fast.macs(net, (500, 500), windowed=False) / 1e9, 1) == 181.0
-    assert round(fast.macs(net, (500, 500)) / 1e9, 1) == 125.9
+    assert round(inference.macs(net, (500, 500), windowed=False) / 1e9, 1) == 181.0
+    assert round(inference.macs(net, (500, 500)) / 1e9, 1) == 125.9
     # Winograd's products in conv4 and conv5: 16 per 2x2 tile where the direct convolution has 36
-    direct, wino = fast.macs(net, (500, 500)), fast.macs(net, (500, 500), winograd=True)
+    direct, wino = inference.macs(net, (500, 500)), inference.macs(net, (500, 500), winograd=True)
     assert 0.75 < wino / direct < 0.85
 
 
@@ -149,7 +150,7 @@ def test_the_window_is_where_the_image_reaches_and_the_rest_is_the_zero_image_re
     net = narrow("voc-fcn32s")
     spec = net.spec
     size = (40, 45)
-    plan = fast.make_plan(net, size)
+    plan = inference.make_plan(net, size)
     i = [x.name for x in spec.layers].index("pool3")
     sh, sw = plan.spans[i]
     with torch.no_grad():
@@ -180,7 +181,7 @@ def test_training_runs_the_plain_path_and_its_gradients_are_unaffected_by_the_in
     grads = []
     for _ in range(2):
         net.zero_grad()
-        assert not fast.applies(net)  # autograd on: the plain path
+        assert not inference.applies(net)  # autograd on: the plain path
         net(*xs).square().mean().backward()
         grads.append({n: p.grad.clone() for n, p in net.named_parameters()})
         with torch.no_grad():
@@ -191,7 +192,7 @@ def test_training_runs_the_plain_path_and_its_gradients_are_unaffected_by_the_in
         assert torch.equal(p.grad, grads[0][n]) and torch.equal(p.grad, grads[1][n]), n
     net.train()
     with torch.no_grad():
-        assert not fast.applies(net)  # dropout on: the plain path
+        assert not inference.applies(net)  # dropout on: the plain path
 
 
 def test_the_inference_path_runs_batches_and_two_input_nets():
@@ -199,3 +200,21 @@ def test_the_inference_path_runs_batches_and_two_input_nets():
     xs = [torch.cat([x, 2 * x]) for x in _inputs(net, (50, 61), torch.float32, "cpu")]
     for ours, plain in _both(net, xs):
         assert ours.shape == (2, 40, 50, 61) and _rel(ours, plain) <= F32_RTOL
+
+
+def test_the_switch_turns_the_inference_path_off_inside_it_and_only_there():
+    """``with nets.inference.disabled():`` gives the plain path's outputs bit for bit (the same layers run), and
+    the inference path comes back on exit, also when the block raises."""
+    net = narrow("voc-fcn8s")
+    xs = _inputs(net, (45, 52), torch.float32, "cpu")
+    with torch.no_grad():
+        ours = net(*xs)
+        plain = net._run(tuple(xs), keep_all=False)["score"]
+        with inference.disabled():
+            assert not inference.applies(net)
+            off = net(*xs)
+        assert inference.applies(net)
+        with pytest.raises(RuntimeError, match="inside"), inference.disabled():
+            raise RuntimeError("inside")
+        assert inference.applies(net)
+    assert torch.equal(off, plain) and not torch.equal(ours, plain)

@@ -1,60 +1,29 @@
-"""Nets from any Caffe prototxt: ``nets.from_prototxt(FILE)`` builds a ``nets.CaffeNet`` from a NetParameter in
-protobuf text format, read without Caffe (nets.textproto) and interpreted with Caffe's defaults.
-
->>> net = nets.from_prototxt("my-fcn8s/deploy.prototxt")   # then weights.load(net, "my-fcn8s.caffemodel")
-
-What it accepts: the layer types the kit implements (Convolution, Deconvolution, Pooling MAX, ReLU, Dropout, LRN
-across channels, Crop on axis 2, Eltwise SUM, Scale, Concat on channels) plus the net's feed (Input layers,
-the legacy ``input:`` fields, or a Python data layer as the reference wrote them) and SoftmaxWithLoss layers,
-which become the spec's losses. Anything else is an error naming the layer, its line and what the kit supports.
-
-Decisions, stated once:
-
-- Crop offsets are taken as written in the file and checked against the offsets the layer geometry derives
-  (nets.geometry). A disagreement RAISES a GeometryError naming the crop, both offsets and the line: a crop
-  that does not line its blobs up makes a net that runs but scores worse, silently. ``crop_offsets="file"``
-  keeps the file's offsets anyway (to reproduce a Caffe net exactly as it was) and warns with the same text.
-- Parameters start as nets.build starts them: zero (Caffe's default filler), bilinear kernels in the
-  Deconvolutions, the Scale constants; weight and bias fillers are not applied. Load weights with
-  ``weights.load``.
-- Deconvolution and Scale blobs are frozen buffers in the kit. A file that gives them lr_mult > 0 (a learned
-  upsampling) still builds and computes the same forward pass; a PrototxtWarning says the kit will not train
-  those blobs.
-- A Python data layer declares no channel counts: its image tops get 3 channels and a top its reader calls
-  "depth" 1 (what the reference's data layers produce), unless ``input_channels`` says otherwise. Tops read
-  only by loss layers are labels, not inputs.
+"""The prototxt reader: a Caffe NetParameter in protobuf text format (read by nets.prototxt.textformat, checked
+against nets.prototxt.schema) into FileLayers, one per ``layer { }``, with Caffe's defaults applied and every
+field's line kept. What the kit makes of them (a NetSpec, a CaffeNet) is nets.prototxt.build's business; the
+prototxt audit reads files with it too: ``read_net(path)`` gives a FileNet whose layers carry their kit Layer
+(for the types the kit computes), every other setting with its effect, and the line of each field.
 """
 
 from __future__ import annotations
 
 import ast
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
-from . import geometry
-from .spec import Layer, NetSpec
-from .textproto import Field, Message, PrototxtError, Scalar, parse
+from ..spec import Layer
+from .schema import DEFAULT_MULTIPLIERS, LAYER_FIELDS, NET_FIELDS, SCHEMAS, TYPE_PARAMS
+from .textformat import Field, Message, PrototxtError, Scalar, parse
 
-__all__ = ["KIT_TYPES", "FileLayer", "FileNet", "PrototxtWarning", "Setting", "UnsupportedLayerError",
-           "from_prototxt", "multipliers", "read_net", "to_spec"]
+__all__ = ["FEED_TYPES", "KIT_TYPES", "LOSS_TYPES", "FileLayer", "FileNet", "Setting", "read_net"]
 
 # Layer types the kit computes (nets.net.CaffeNet), and the feed / loss types a net file wraps them in.
 KIT_TYPES = ("Convolution", "Deconvolution", "Pooling", "ReLU", "Dropout", "LRN", "Crop", "Eltwise", "Scale",
              "Concat")
 FEED_TYPES = ("Input", "Python")
 LOSS_TYPES = ("SoftmaxWithLoss",)
-
-
-class UnsupportedLayerError(ValueError):
-    """A layer (or a setting of one) the kit does not implement."""
-
-
-class PrototxtWarning(UserWarning):
-    """The file builds, but something in it behaves differently in the kit (the message says what)."""
 
 
 @dataclass(frozen=True)
@@ -115,71 +84,6 @@ class FileNet:
     def body(self) -> list[FileLayer]:
         """Every layer but the feed and the losses: what a kit NetSpec holds."""
         return [x for x in self.layers if x.type not in FEED_TYPES + LOSS_TYPES]
-
-
-# ---- Caffe's messages: field kinds (caffe.proto, BVLC master) ----------------------------------------------
-
-# (kind, repeated); kind: "int", "float", "bool", "str", "msg" or ("enum", names in enum-number order).
-_ENGINE = ("enum", ("DEFAULT", "CAFFE", "CUDNN"))
-_SCHEMAS: dict[str, dict[str, tuple[object, bool]]] = {
-    "convolution_param": {
-        "num_output": ("int", False), "bias_term": ("bool", False), "pad": ("int", True),
-        "kernel_size": ("int", True), "stride": ("int", True), "dilation": ("int", True),
-        "pad_h": ("int", False), "pad_w": ("int", False), "kernel_h": ("int", False), "kernel_w": ("int", False),
-        "stride_h": ("int", False), "stride_w": ("int", False), "group": ("int", False),
-        "weight_filler": ("msg", False), "bias_filler": ("msg", False), "engine": (_ENGINE, False),
-        "axis": ("int", False), "force_nd_im2col": ("bool", False)},
-    "pooling_param": {
-        "pool": (("enum", ("MAX", "AVE", "STOCHASTIC")), False), "pad": ("int", False), "pad_h": ("int", False),
-        "pad_w": ("int", False), "kernel_size": ("int", False), "kernel_h": ("int", False),
-        "kernel_w": ("int", False), "stride": ("int", False), "stride_h": ("int", False),
-        "stride_w": ("int", False), "engine": (_ENGINE, False), "global_pooling": ("bool", False),
-        "round_mode": (("enum", ("CEIL", "FLOOR")), False),
-        "ceil_mode": ("bool", False)},  # ceil_mode: how the Caffe fork the kit builds spells round_mode
-    "dropout_param": {"dropout_ratio": ("float", False)},
-    "crop_param": {"axis": ("int", False), "offset": ("int", True)},
-    "eltwise_param": {"operation": (("enum", ("PROD", "SUM", "MAX")), False), "coeff": ("float", True),
-                      "stable_prod_grad": ("bool", False)},
-    "scale_param": {"axis": ("int", False), "num_axes": ("int", False), "filler": ("msg", False),
-                    "bias_term": ("bool", False), "bias_filler": ("msg", False)},
-    "lrn_param": {"local_size": ("int", False), "alpha": ("float", False), "beta": ("float", False),
-                  "norm_region": (("enum", ("ACROSS_CHANNELS", "WITHIN_CHANNEL")), False), "k": ("float", False),
-                  "engine": (_ENGINE, False)},
-    "concat_param": {"axis": ("int", False), "concat_dim": ("int", False)},
-    "relu_param": {"negative_slope": ("float", False), "engine": (_ENGINE, False)},
-    "input_param": {"shape": ("msg", True)},
-    "python_param": {"module": ("str", False), "layer": ("str", False), "param_str": ("str", False),
-                     "share_in_parallel": ("bool", False)},
-    "loss_param": {"ignore_label": ("int", False), "normalize": ("bool", False),
-                   "normalization": (("enum", ("FULL", "VALID", "BATCH_SIZE", "NONE")), False)},
-    "softmax_param": {"engine": (_ENGINE, False), "axis": ("int", False)},
-    "filler": {"type": ("str", False), "value": ("float", False), "min": ("float", False), "max": ("float", False),
-               "mean": ("float", False), "std": ("float", False), "sparse": ("int", False),
-               "variance_norm": (("enum", ("FAN_IN", "FAN_OUT", "AVERAGE")), False)},
-    "param": {"name": ("str", False), "share_mode": (("enum", ("STRICT", "PERMISSIVE")), False),
-              "lr_mult": ("float", False), "decay_mult": ("float", False)},
-    "shape": {"dim": ("int", True)},
-}
-# LayerParameter fields other than the type-specific *_param messages.
-_LAYER_FIELDS = {
-    "name": ("str", False), "type": ("str", False), "bottom": ("str", True), "top": ("str", True),
-    "phase": (("enum", ("TRAIN", "TEST")), False), "loss_weight": ("float", True), "param": ("msg", True),
-    "blobs": ("msg", True), "propagate_down": ("bool", True), "include": ("msg", True), "exclude": ("msg", True),
-}
-# The *_param messages each type reads.
-_TYPE_PARAMS: dict[str, tuple[str, ...]] = {
-    "Convolution": ("convolution_param",), "Deconvolution": ("convolution_param",),
-    "Pooling": ("pooling_param",), "Dropout": ("dropout_param",), "Crop": ("crop_param",),
-    "Eltwise": ("eltwise_param",), "Scale": ("scale_param",), "LRN": ("lrn_param",),
-    "Concat": ("concat_param",), "ReLU": ("relu_param",), "Input": ("input_param",),
-    "Python": ("python_param",), "SoftmaxWithLoss": ("loss_param", "softmax_param"),
-}
-_NET_FIELDS = {
-    "name": ("str", False), "input": ("str", True), "input_shape": ("msg", True), "input_dim": ("int", True),
-    "force_backward": ("bool", False), "state": ("msg", False), "debug_info": ("bool", False),
-    "layer": ("msg", True),
-}
-_DEFAULT_MULTIPLIERS = (1.0, 1.0)  # Caffe's ParamSpec defaults: lr_mult 1, decay_mult 1
 
 
 # ---- typed values ---------------------------------------------------------------------------------------
@@ -280,7 +184,7 @@ class _LayerReader:
 
     def __init__(self, msg: Message, index: int):
         self.msg = msg
-        top = _read(msg, _LAYER_FIELDS, f"layer {index + 1}", extra_ok=lambda n: n.endswith("_param"))
+        top = _read(msg, LAYER_FIELDS, f"layer {index + 1}", extra_ok=lambda n: n.endswith("_param"))
         name, ltype = _one(top, "name"), _one(top, "type")
         if name is None:
             raise msg.error(msg, f"layer {index + 1} (opened here) has no name; every layer needs name: \"...\"")
@@ -294,12 +198,12 @@ class _LayerReader:
         self.sub: dict[str, Values] = {}
         self.params = top.get("param", [])
         fl.lines["param"] = self.params[0][1].line if self.params else msg.line
-        wanted = _TYPE_PARAMS.get(ltype, ())
+        wanted = TYPE_PARAMS.get(ltype, ())
         for f in msg.fields:
             if not f.name.endswith("_param"):
                 continue
             if f.name not in wanted:
-                if ltype in _TYPE_PARAMS:
+                if ltype in TYPE_PARAMS:
                     fl.settings.append(Setting(f.name, "{ ... }", f.line, "inert",
                                                f"a {ltype} layer does not read {f.name}; Caffe ignores it"))
                 continue
@@ -307,7 +211,7 @@ class _LayerReader:
                 raise msg.error(f, f"layer {name!r}: {f.name} is set twice; merge the two blocks")
             if not isinstance(f.value, Message):
                 raise msg.error(f, f"layer {name!r}: {f.name} is a message: write {f.name} {{ ... }}")
-            self.sub[f.name] = _read(f.value, _SCHEMAS[f.name], f"layer {name!r} {f.name}")
+            self.sub[f.name] = _read(f.value, SCHEMAS[f.name], f"layer {name!r} {f.name}")
             fl.lines[f.name] = f.line
         for key in ("phase", "include", "exclude", "blobs", "propagate_down"):
             if key in top:
@@ -369,7 +273,7 @@ class _LayerReader:
             if name not in values:
                 continue
             msg, f = values[name][0]
-            fv = _read(msg, _SCHEMAS["filler"], f"layer {self.fl.name!r} {block}.{name}")
+            fv = _read(msg, SCHEMAS["filler"], f"layer {self.fl.name!r} {block}.{name}")
             ftype, fvalue = _one(fv, "type", "constant"), _one(fv, "value", 0.0)
             out[name] = (ftype, fvalue)
             self.fl.lines[f"{block}.{name}"] = f.line
@@ -388,7 +292,7 @@ class _LayerReader:
             if i >= blobs:
                 raise self.error(f.line, f"{len(self.params)} param blocks for {blobs} parameter blob(s); Caffe "
                                          "refuses this: remove the extra param blocks")
-            pv = _read(msg, _SCHEMAS["param"], f"layer {self.fl.name!r} param")
+            pv = _read(msg, SCHEMAS["param"], f"layer {self.fl.name!r} param")
             for key in ("name", "share_mode"):
                 if key in pv:
                     self.unsupported(f"param[{i}].{key}", _one(pv, key), _line(pv, key, f.line),
@@ -396,7 +300,7 @@ class _LayerReader:
             self.fl.lines[f"param[{i}].lr_mult"] = _line(pv, "lr_mult", f.line)
             self.fl.lines[f"param[{i}].decay_mult"] = _line(pv, "decay_mult", f.line)
             out.append((float(_one(pv, "lr_mult", 1.0)), float(_one(pv, "decay_mult", 1.0))))
-        return tuple(out) + (_DEFAULT_MULTIPLIERS,) * (blobs - len(out))
+        return tuple(out) + (DEFAULT_MULTIPLIERS,) * (blobs - len(out))
 
     def no_params(self) -> None:
         if self.params:
@@ -551,7 +455,7 @@ class _LayerReader:
 
     def read_Input(self) -> None:
         p = self.p("input_param")
-        shapes = [tuple(_all(_read(m, _SCHEMAS["shape"], f"layer {self.fl.name!r} input_param.shape"), "dim"))
+        shapes = [tuple(_all(_read(m, SCHEMAS["shape"], f"layer {self.fl.name!r} input_param.shape"), "dim"))
                   for m in _all(p, "shape")]
         if len(shapes) not in (1, len(self.fl.top)):
             raise self.error(self.fl.lines.get("input_param", self.fl.line),
@@ -612,10 +516,10 @@ def read_net(source: str | os.PathLike, text: str | None = None) -> FileNet:
     if solver:
         raise msg.error(solver[0], "this is a SolverParameter (a solver.prototxt), not a net; give the "
                                    "train/val/deploy prototxt it names")
-    top = _read(msg, _NET_FIELDS, "NetParameter")
+    top = _read(msg, NET_FIELDS, "NetParameter")
     layers = [_LayerReader(m, i).read() for i, m in enumerate(_all(top, "layer"))]
     names = _all(top, "input")
-    shapes = [tuple(_all(_read(m, _SCHEMAS["shape"], "input_shape"), "dim")) for m in _all(top, "input_shape")]
+    shapes = [tuple(_all(_read(m, SCHEMAS["shape"], "input_shape"), "dim")) for m in _all(top, "input_shape")]
     dims = _all(top, "input_dim")
     if dims:
         if len(dims) != 4 * len(names):
@@ -632,160 +536,3 @@ def read_net(source: str | os.PathLike, text: str | None = None) -> FileNet:
                                                        f"and {fl.line}); Caffe needs unique layer names")
         seen[fl.name] = fl.line
     return FileNet(name, _one(top, "name"), layers, dict(zip(names, shapes, strict=True)), _line(top, "input", 0))
-
-
-# ---- building -------------------------------------------------------------------------------------------
-
-_PYTHON_TOP_CHANNELS = {"depth": 1}  # reader top -> channels; the reference's other image tops have 3
-
-
-def multipliers(layer: Layer) -> tuple[tuple[float, float], ...]:
-    """A kit Layer's (lr_mult, decay_mult) per parameter blob, Caffe's defaults (1, 1) filled in."""
-    if layer.type in ("Convolution", "Deconvolution", "Scale"):
-        n = 2 if layer.bias_term else 1
-    else:
-        n = 0
-    given = tuple((float(a), float(b)) for a, b in layer.param[:n])
-    return given + (_DEFAULT_MULTIPLIERS,) * (n - len(given))
-
-
-def reader_tops(fl: FileLayer) -> tuple[str, ...]:
-    """The reader tops a feed layer's tops carry: a Python data layer's param_str "tops" list (the reference's
-    NYUD layers) when it has one of the right length, else the layer's own tops."""
-    listed = (fl.python or {}).get("params") or {}
-    tops = listed.get("tops") if isinstance(listed, dict) else None
-    if isinstance(tops, list | tuple) and len(tops) == len(fl.top) and all(isinstance(t, str) for t in tops):
-        return tuple(tops)
-    return fl.top
-
-
-def _where(fnet: FileNet, fl: FileLayer, line: int) -> str:
-    return f"{fnet.source}:{line}: layer {fl.name!r} ({fl.type})"
-
-
-def to_spec(fnet: FileNet, input_channels: Mapping[str, int] | None = None,
-            crop_offsets: Literal["check", "file"] = "check", name: str | None = None) -> NetSpec:
-    """The NetSpec of a read prototxt (the rules are from_prototxt's)."""
-    if crop_offsets not in ("check", "file"):
-        raise ValueError(f"crop_offsets={crop_offsets!r}; expected 'check' (raise on a disagreement with the "
-                         "geometry) or 'file' (keep the file's offsets and warn)")
-    problems = []
-    for fl in fnet.layers:
-        if fl.type not in KIT_TYPES + FEED_TYPES + LOSS_TYPES:
-            problems.append(f"{_where(fnet, fl, fl.line)}: type {fl.type!r} is not implemented by the kit; it "
-                            f"implements {', '.join(KIT_TYPES)}, with {' or '.join(FEED_TYPES)} feeds and "
-                            f"{', '.join(LOSS_TYPES)} losses")
-        problems += [f"{_where(fnet, fl, s.line)}: {s.path}: {s.value}: {s.why}" for s in fl.settings
-                     if s.effect == "unsupported"]
-        if fl.type in KIT_TYPES and len(fl.top) != 1:
-            problems.append(f"{_where(fnet, fl, fl.lines['top'])}: {len(fl.top)} tops; the kit's layers have one")
-        if fl.type == "Scale" and fl.layer is not None and fl.layer.scale_value is None:
-            problems.append(f"{_where(fnet, fl, fl.line_of('scale_param.filler'))}: scale_param.filler is not a "
-                            "constant; the kit's Scale starts from one constant (write filler { type: \"constant\" "
-                            "value: ... } and load the factors with weights.load)")
-    if problems:
-        raise UnsupportedLayerError("cannot build a kit net from this prototxt:\n  " + "\n  ".join(problems))
-
-    reads = {b for fl in fnet.body for b in fl.bottom}
-    inputs: dict[str, int] = {}
-    from_shape: set[str] = set()
-    for top, shape in fnet.legacy_inputs.items():
-        if top in reads:
-            inputs[top] = int(shape[1]) if len(shape) >= 2 else 1
-            from_shape.add(top)
-    for fl in fnet.feed:
-        for i, (top, rtop) in enumerate(zip(fl.top, reader_tops(fl), strict=True)):
-            if top not in reads:
-                continue  # a label (read only by a loss) or a top nothing reads
-            if fl.type == "Input":
-                shape = fl.input_shapes[i] if i < len(fl.input_shapes) else ()
-                if len(shape) < 2:
-                    raise UnsupportedLayerError(f"{_where(fnet, fl, fl.line)}: top {top!r} has shape {shape}; "
-                                                "expected N x C x H x W")
-                inputs[top] = int(shape[1])
-                from_shape.add(top)
-            else:
-                inputs[top] = _PYTHON_TOP_CHANNELS.get(rtop, 3)
-    for top, c in (input_channels or {}).items():
-        if top not in inputs:
-            raise ValueError(f"input_channels names {top!r}, but the net's inputs are {sorted(inputs)}")
-        if top in from_shape and inputs[top] != c:
-            raise ValueError(f"input_channels gives {top!r} {c} channels, but the file's input shape says "
-                             f"{inputs[top]}")
-        inputs[top] = int(c)
-    if not inputs:
-        raise UnsupportedLayerError(f"{fnet.source}: the net has no inputs; expected an Input layer, the legacy "
-                                    "input / input_shape fields, or a Python data layer whose tops the layers read")
-    known = set(inputs) | {t for fl in fnet.feed for t in fl.top}
-    for fl in fnet.body:
-        missing = [b for b in fl.bottom if b not in known]
-        if missing:
-            raise UnsupportedLayerError(f"{_where(fnet, fl, fl.lines['bottom'])}: bottom(s) {missing} are made by "
-                                        "no earlier layer (nor are they inputs)")
-        known.update(fl.top)
-    losses = []
-    for fl in fnet.losses:
-        if len(fl.bottom) != 2:
-            raise UnsupportedLayerError(f"{_where(fnet, fl, fl.lines['bottom'])}: a SoftmaxWithLoss takes two "
-                                        f"bottoms (scores, labels), found {list(fl.bottom)}")
-        losses.append((fl.name, fl.bottom[0], fl.bottom[1]))
-    if losses:
-        outputs = tuple(dict.fromkeys(score for _, score, _ in losses))
-    else:  # Caffe's rule: the outputs are the blobs no later layer reads (an in-place layer reads and rewrites)
-        available: dict[str, None] = {}
-        for fl in fnet.body:
-            for b in fl.bottom:
-                available.pop(b, None)
-            available.update(dict.fromkeys(fl.top))
-        outputs = tuple(available)
-    layers = tuple(fl.layer for fl in fnet.body)
-    # No published offsets for a file's net: its offsets are the file's, checked against the geometry.
-    spec = NetSpec(name or fnet.name or Path(fnet.source).stem, inputs, layers, outputs, reference_offsets={},
-                   losses=tuple(losses))
-    _check_crops(fnet, spec, crop_offsets)
-    _warn_frozen(fnet)
-    return spec
-
-
-def crop_disagreements(fnet: FileNet, spec: NetSpec) -> list[str]:
-    """One line per Crop whose offset in the file differs from the one the layer geometry derives."""
-    derived = geometry.derive_crop_offsets(spec)
-    by_name = {fl.name: fl for fl in fnet.body}
-    return [f"{fnet.source}:{by_name[x.name].line_of('crop_param.offset')}: crop {x.name!r} has offset {x.offset} "
-            f"in the file, but the layer geometry derives {derived[x.name]} (the offset that lines its bottom up "
-            "with its reference blob)" for x in spec.layers if x.type == "Crop" and derived[x.name] != x.offset]
-
-
-def _check_crops(fnet: FileNet, spec: NetSpec, crop_offsets: str) -> None:
-    wrong = crop_disagreements(fnet, spec)
-    if not wrong:
-        return
-    text = "\n  ".join(wrong)
-    if crop_offsets == "check":
-        raise geometry.GeometryError(f"crop offsets disagree with the geometry:\n  {text}\nFix the offsets, or "
-                                     "pass crop_offsets='file' to keep the file's (with a warning)")
-    warnings.warn(f"keeping the file's crop offsets, which disagree with the geometry:\n  {text}", PrototxtWarning,
-                  stacklevel=3)
-
-
-def _warn_frozen(fnet: FileNet) -> None:
-    learned = [f"{fl.name} ({fl.type}, lr_mult {_text(fl.layer.param[0][0])})" for fl in fnet.body
-               if fl.type in ("Deconvolution", "Scale") and fl.layer is not None and fl.layer.param[0][0] != 0]
-    if learned:
-        warnings.warn(f"{fnet.source}: {', '.join(learned)}: the file trains these blobs; the kit holds them as "
-                      "frozen buffers (the forward pass is the same; CaffeSGD will not update them)",
-                      PrototxtWarning, stacklevel=3)
-
-
-def from_prototxt(path: str | os.PathLike, *, input_channels: Mapping[str, int] | None = None,
-                  crop_offsets: Literal["check", "file"] = "check", name: str | None = None):
-    """A CaffeNet (eval mode) built from a Caffe prototxt whose layer types the kit implements.
-
-    ``input_channels`` sets the channels of inputs a Python data layer feeds (default 3, "depth" 1);
-    ``crop_offsets``: "check" raises when a Crop's offset differs from the geometry's, "file" keeps it and
-    warns; ``name`` names the net (default: the file's name field, else the file's stem). Parameters start as
-    in nets.build (CaffeNet's: zeros, bilinear upsampling kernels, Scale constants); load weights with
-    weights.load."""
-    from .net import CaffeNet
-
-    return CaffeNet(to_spec(read_net(path), input_channels, crop_offsets, name)).eval()

@@ -1,10 +1,10 @@
-"""Time and memory of converting a full-size caffemodel: ``.venv/bin/python -m weights.bench [--caffemodel PATH]``.
+"""Time and memory of converting a full-size caffemodel: ``.venv/bin/python -m benchmarks.conversion``.
 
-Without ``--caffemodel`` it writes a VGG16-sized file (the ILSVRC classifier's 138M parameters, about 553 MB:
-the size of the released FCN caffemodels) with seeded random weights using this package's own writer, in the
-V1 format by default as VGG16's real file, and says so. Each measurement runs in a fresh child process, so the
-peak resident memory (VmHWM) is that of the conversion alone; the memory of a child that only imports
-the same modules is reported as the baseline.
+Without ``--caffemodel PATH`` it writes a VGG16-sized file (the ILSVRC classifier's 138M parameters, about
+553 MB: the size of the released FCN caffemodels) with seeded random weights using the kit's own writer
+(weights.caffemodel.write_caffemodel), in the V1 format by default as VGG16's real file, and says so. Each
+measurement runs in a fresh child process, so the peak resident memory (VmHWM) is that of the conversion alone;
+the memory of a child that only imports the same modules is reported as the baseline.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .caffemodel import write_caffemodel
+from weights.caffemodel import write_caffemodel
 
 VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 
@@ -79,7 +79,8 @@ def measure(step: str, src: Path, dst: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.conversion",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--caffemodel", type=Path,
                         help="a caffemodel to convert (default: write a VGG16-sized one with "
                              "weights.caffemodel.write_caffemodel)")

@@ -1,4 +1,4 @@
-"""Write a net's deploy form as a Caffe prototxt: ``.venv/bin/python -m nets.prototxt NAME [-o FILE]``.
+"""The prototxt writer: a net's deploy form as a Caffe prototxt (``.venv/bin/python -m nets.prototxt NAME``).
 
 The deploy form is the reference's val/test net with its data layer replaced by one Input layer whose tops are
 the data layer's tops (labels excepted) and its loss layers dropped; dropout stays (identity at test time).
@@ -12,9 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from data.files import write_text
-
-from .spec import CAFFE_DEFAULT, Layer, NetSpec
+from ..spec import CAFFE_DEFAULT, Layer, NetSpec
 
 
 def _num(x: float) -> str:
@@ -104,8 +102,10 @@ def deploy_prototxt(spec: NetSpec | str, height: int = 500, width: int = 500, ba
 
 def main(argv: list[str] | None = None) -> int:
     import nets
+    from data.files import write_text  # the kit's one atomic writer; only the command line writes files
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m nets.prototxt",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=nets.NAMES, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--height", type=int, default=500)
@@ -118,7 +118,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         write_text(args.out, text)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

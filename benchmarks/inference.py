@@ -1,6 +1,6 @@
 """Forward time, work and peak memory of each net family, beside torchfcn and real Caffe.
 
-Run: ``.venv/bin/python -m nets.bench`` (``make bench`` adds real Caffe).
+Run: ``.venv/bin/python -m benchmarks.inference`` from the checkout (``make bench`` adds real Caffe).
 
 Beside the table it prints the kit's time ratios to FCN-AlexNet next to the paper's Table 1 (K40c: FCN-AlexNet
 50 ms, FCN-VGG16 210 ms, FCN-GoogLeNet 59 ms): ratios compare across machines, times do not.
@@ -8,7 +8,7 @@ Beside the table it prints the kit's time ratios to FCN-AlexNet next to the pape
 A benchmark, not a test. One table per device: for each net family at one SIZE x SIZE image (batch 1) the kit in
 exact precision and in every fast mode the device can run (nets.precision), torchfcn 1.9.7 run as its users run
 it (its own model class for the VOC nets it has, the same weights and input), and real Caffe when an external
-runner is given (``make bench`` passes tests/caffe/bench_caffe.py, which says "not built" until
+runner is given (``make bench`` passes benchmarks/caffe_contestant.py, which says "not built" until
 ``make test-caffe`` has built Caffe).
 
 How it measures:
@@ -16,7 +16,7 @@ How it measures:
   peak on CUDA) is its own. The workers take turns, one forward each per round, so that a machine shared with
   other work slows all of them alike: the ratios are measured in one run, forward beside forward. Time is the
   median of --runs rounds after a warm-up round (the kit's warm-up also computes its cached edge response).
-- Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.fast.macs:
+- Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.inference.macs:
   the kit's windows, with Winograd's 16 products per 2x2 tile where it runs, or whole blobs for torchfcn and
   Caffe, whose full 21x21 deconvolutions add a little more than is counted). GMAC/s is that work over the time.
 - Peak: the best large float32 matrix product at the same thread count (4096^3 on CPU, 8192^3 on CUDA; TF32 off
@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
-import importlib.machinery
-import importlib.util
 import json
 import os
 import resource
@@ -47,25 +44,23 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 import nets
+from nets import inference
+from nets import precision as P
+from nets.seeded import seeded_weights
 
-from . import fast
-from . import precision as P
+from .torchfcn_import import TORCHFCN, torchfcn_model
 
 # One net per family (STYLE.md: the VGG16 FCNs, AlexNet, GoogLeNet, the two-stream and the two-headed
 # compositions), plus voc-fcn32s for Table 1's time ratios. FCN-16s costs what FCN-8s and FCN-32s cost (their
 # trunks are one; the heads are 0.1% of the work): name it to time it.
 FAMILIES = ("voc-fcn32s", "voc-fcn8s", "voc-fcn-alexnet", "voc-fcn-googlenet", "nyud-fcn32s-color-hha",
             "siftflow-fcn8s")
-# torchfcn 1.9.7's model classes for the kit nets it implements (module, class); its other nets do not exist.
-TORCHFCN = {"voc-fcn32s": ("fcn32s", "FCN32s"), "voc-fcn16s": ("fcn16s", "FCN16s"), "voc-fcn8s": ("fcn8s", "FCN8s"),
-            "voc-fcn8s-atonce": ("fcn8s", "FCN8sAtOnce")}
 # bf16 through float32 kernels on a CPU without native bf16 (--emulated-bf16): shown to say why it is not offered.
 EMULATED_BF16 = P.Precision("bf16-emulated", "bf16 autocast on a CPU without native bf16 (not offered: measured "
                             "to show why)", torch.bfloat16, False, ("cpu",))
@@ -74,13 +69,13 @@ STEPS = (
     ("plain, NCHW", "plain", None),
     ("plain, channels_last", "plain-cl", None),
     ("+ fast path (channels_last, ReLU in place)", "fast",
-     fast.Options(windows=False, gemm=False, crop_deconv=False, winograd=False)),
+     inference.Options(windows=False, gemm=False, crop_deconv=False, winograd=False)),
     ("+ windows (constant far field)", "fast",
-     fast.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
+     inference.Options(windows=True, gemm=False, crop_deconv=False, winograd=False)),
     ("+ fc6/fc7/score as matrix products", "fast",
-     fast.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
-    ("+ only the cropped part of the last upsampling", "fast", fast.Options(winograd=False)),
-    ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", fast.DEFAULT),
+     inference.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
+    ("+ only the cropped part of the last upsampling", "fast", inference.Options(winograd=False)),
+    ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", inference.DEFAULT),
 )
 
 
@@ -96,83 +91,15 @@ def device_name(device: torch.device) -> str:
 
 # ---- what runs -------------------------------------------------------------------------------------------------
 
-def random_weights(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Seeded He-scaled normal convolution weights (variance 2 / fan-in) and biases uniform in [-0.1, 0.1]: the
-    activations keep the scale of a trained net's, so no layer runs on zeros or denormals. Upsampling kernels
-    stay bilinear."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith(".weight"):
-                p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / p[0].numel()) ** 0.5)
-            else:
-                p.copy_(torch.rand(p.shape, generator=gen) * 0.2 - 0.1)
-    return net
-
-
 def make_inputs(net, size: int, device: torch.device, seed: int = 1) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     return [(torch.randn(1, net.spec.inputs[i], size, size, generator=gen) * 60).to(device) for i in net.inputs]
-
-
-def torchfcn_classes() -> dict[str, type]:
-    """torchfcn 1.9.7's own model classes (FCN32s, FCN16s, FCN8s, FCN8sAtOnce), imported without running
-    torchfcn/__init__.py (which imports its trainer and datasets, with scikit-image, pytz and the Chainer-based
-    ``fcn`` package). Its model modules import ``fcn`` only for their ``download()`` helpers, so while they
-    import, a stand-in whose every use raises takes its place (the stand-ins leave sys.modules afterwards); the
-    model classes run unchanged. The export tests use them too. Install: ``.venv/bin/pip install --no-deps -r
-    requirements-nodeps.txt`` (make setup)."""
-    found = importlib.machinery.PathFinder.find_spec("torchfcn")
-    if found is None or not found.submodule_search_locations:
-        raise ModuleNotFoundError("torchfcn is not installed: .venv/bin/pip install --no-deps -r "
-                                  "requirements-nodeps.txt")
-    root = Path(next(iter(found.submodule_search_locations)))
-
-    def unavailable(*args, **kwargs):
-        raise RuntimeError("torchfcn's download helper needs the Chainer-based fcn package, not installed here")
-
-    stand_in = types.ModuleType("fcn", "stand-in for the Chainer-based fcn package: only download() uses it")
-    stand_in.data = types.SimpleNamespace(cached_download=unavailable)
-    stand_ins = {"torchfcn": _package("torchfcn", root), "torchfcn.models": _package("torchfcn.models",
-                                                                                     root / "models"),
-                 "fcn": stand_in}
-    loaded = tuple(f"torchfcn.models.{m}" for m in ("fcn32s", "fcn16s", "fcn8s"))
-    saved = {m: sys.modules.get(m) for m in (*stand_ins, *loaded)}
-    sys.modules.update(stand_ins)
-    try:
-        modules = {m: importlib.import_module(m) for m in loaded}
-    finally:
-        for m, old in saved.items():
-            if old is None:
-                sys.modules.pop(m, None)
-            else:
-                sys.modules[m] = old
-    return {cls: getattr(modules[f"torchfcn.models.{m}"], cls)
-            for m, cls in (("fcn32s", "FCN32s"), ("fcn16s", "FCN16s"), ("fcn8s", "FCN8s"), ("fcn8s", "FCN8sAtOnce"))}
-
-
-def torchfcn_model(name: str) -> torch.nn.Module:
-    """torchfcn's own model for the kit net ``name`` (21 classes), from ``torchfcn_classes``."""
-    if name not in TORCHFCN:
-        raise KeyError(f"torchfcn has no model for {name}; it has {sorted(TORCHFCN)}")
-    return torchfcn_classes()[TORCHFCN[name][1]](n_class=21)
-
-
-def _package(name: str, folder: Path) -> types.ModuleType:
-    """An empty package module whose submodules are found in ``folder`` (its __init__.py is not run)."""
-    pkg = types.ModuleType(name)
-    pkg.__path__ = [str(folder)]
-    return pkg
 
 
 def _peak_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _timed(fn, device: torch.device) -> float:
-    return _timed_both(fn, device)[0]
 
 
 def _timed_both(fn, device: torch.device) -> tuple[float, float]:
@@ -214,7 +141,7 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                 a @ b
 
         return _serve(product, device, {"label": f"{n}^3 matmul ({mode})", "flop": 2 * n**3})
-    net = random_weights(nets.build(name)).to(device)
+    net = seeded_weights(nets.build(name)).to(device)
     inputs = make_inputs(net, size, device)
     if kind == "torchfcn":
         model = torchfcn_model(name)
@@ -228,19 +155,19 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
             with torch.inference_mode():
                 model(*inputs)
 
-        return _serve(run, device, {"label": "torchfcn 1.9.7", "macs": fast.macs(nets.build(name), (size, size),
+        return _serve(run, device, {"label": "torchfcn 1.9.7", "macs": inference.macs(nets.build(name), (size, size),
                                                                                  windowed=False),
                                     "detail": f"its {TORCHFCN[name][1]} class, PyTorch defaults; argmax agrees "
                                               f"with the kit's on {agree:.4f}% of pixels"})
     net.precision = policy
-    # Winograd runs on a CPU outside autocast (nets.fast): count the products it does there
+    # Winograd runs on a CPU outside autocast (nets.inference): count the products it does there
     wino = device.type == "cpu" and policy.autocast_dtype is None
-    label, macs = f"kit {mode}", fast.macs(net, (size, size), winograd=wino and fast.DEFAULT.winograd)
+    label, macs = f"kit {mode}", inference.macs(net, (size, size), winograd=wino and inference.DEFAULT.winograd)
     run_net = None
     if step is not None:
         label, variant, options = STEPS[step]
         if variant.startswith("plain"):
-            macs = fast.macs(net, (size, size), windowed=False)
+            macs = inference.macs(net, (size, size), windowed=False)
             if variant == "plain-cl":
                 net = net.to(memory_format=torch.channels_last)
                 inputs = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
@@ -249,11 +176,11 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                 with torch.inference_mode(), policy.applied(device):
                     net._run(tuple(inputs), keep_all=False)
         else:
-            macs = fast.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
+            macs = inference.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
 
             def run_net():
                 with torch.inference_mode(), policy.applied(device):
-                    fast.forward(net, tuple(inputs), policy, options)
+                    inference.forward(net, tuple(inputs), policy, options)
     if run_net is None:
         def run_net():
             with torch.inference_mode():
@@ -339,7 +266,7 @@ def rounds(workers: list[Worker], runs: int) -> None:
 
 
 def _self(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nets.bench", *args]
+    return [sys.executable, "-m", "benchmarks.inference", *args]
 
 
 def nominal_peak_gflops(device: torch.device) -> str:
@@ -362,7 +289,7 @@ def bench_device(args, device: torch.device) -> dict:
         try:
             P.get(m).check(device)
         except P.UnsupportedPrecision as e:
-            raise SystemExit(f"nets.bench: --modes {m}: {e}") from None
+            raise SystemExit(f"benchmarks.inference: --modes {m}: {e}") from None
     common = ["--size", str(args.size), "--device", str(device), "--threads", str(args.threads)]
     if args.cudnn_benchmark:
         common.append("--cudnn-benchmark")
@@ -441,7 +368,7 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
         row = {"contestant": w.label, "detail": w.info.get("detail", ""), "unavailable": w.unavailable}
         if w.ms is not None:
             mode = w.label.split()[-1] if w.label.startswith("kit ") else "exact"
-            macs = w.info.get("macs") or fast.macs(nets.build(name), (size, size), windowed=False)
+            macs = w.info.get("macs") or inference.macs(nets.build(name), (size, size), windowed=False)
             peak = _peak_gflops(peaks[mode]) if mode in peaks else None
             gmacs = macs / 1e9 / (w.ms / 1000)
             row.update(ms=w.ms, min_ms=min(w.times), times_ms=w.times, gmac=macs / 1e9, gmac_per_s=gmacs,
@@ -482,23 +409,6 @@ def _print_table(name: str, rows: list[dict], steps: bool = False) -> None:
               flush=True)
 
 
-# ---- the old single-net measurement (reproduce.table1 uses it) -----------------------------------------------------
-
-def measure(name: str, size: int, runs: int, device: torch.device, mode: str = "exact") -> dict:
-    """Median forward time (ms) and peak memory (MiB) of one net in this process, in precision ``mode``."""
-    net = random_weights(nets.build(name)).to(device)
-    net.precision = mode
-    inputs = make_inputs(net, size, device)
-    times = []
-    with torch.inference_mode():
-        for i in range(runs + 1):
-            t = _timed(lambda: net(*inputs), device)
-            if i:  # the first pass warms up allocators, kernels and the edge response
-                times.append(t)
-    return {"net": name, "median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": _peak_mib(device),
-            "device": device_name(device), "runs": runs, "precision": mode}
-
-
 def _write(record: dict, path: Path) -> None:
     from data.files import write_text  # the kit's one atomic writer
 
@@ -508,7 +418,7 @@ def _write(record: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=".venv/bin/python -m nets.bench",
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.inference",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
     parser.add_argument("--size", type=int, default=500)
@@ -545,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             args.external = [e for e in args.external if "cuda" in e.lower()]  # the Caffe build is CPU only
         record = bench_device(args, device)
-        record["command"] = " ".join([".venv/bin/python -m nets.bench",
+        record["command"] = " ".join([".venv/bin/python -m benchmarks.inference",
                                       *(argv if argv is not None else sys.argv[1:])])
         _write(record, args.json or Path("results") / f"bench{'-steps' if args.steps else ''}-{device.type}.json")
     return 0

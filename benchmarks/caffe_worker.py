@@ -1,10 +1,12 @@
-"""Real Caffe as a benchmark worker of ``python -m nets.bench`` (run by bench_caffe.py under pycaffe).
+"""Real Caffe as a benchmark worker of ``python -m benchmarks.inference`` (run by caffe_contestant.py under
+pycaffe).
 
-Loads a deploy prototxt, fills it with seeded random weights (He-scaled normal convolution weights, biases
-uniform in [-0.1, 0.1], bilinear upsampling kernels: the kit's bench draws the same distributions, though not the
-same numbers, since the two processes cannot share a random stream) and a random input on the scale of
-mean-subtracted pixels, then speaks nets.bench's worker protocol: one JSON line when ready, one per ``run`` line
-on stdin (Net::Forward over every layer, in milliseconds), and its peak resident memory on ``quit``.
+Loads a deploy prototxt, fills it with seeded random weights (He-scaled convolution weights uniform on [-a, a]
+with a = sqrt(6 / fan_in), biases uniform in [-0.1, 0.1], bilinear upsampling kernels: the distributions of the
+kit's nets.seeded, though not the same numbers, since this interpreter has no torch to import the kit with) and
+a random input on the scale of mean-subtracted pixels, then speaks benchmarks.inference's worker protocol: one
+JSON line when ready, one per ``run`` line on stdin (Net::Forward over every layer, in milliseconds), and its
+peak resident memory on ``quit``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def fill(net: caffe.Net, seed: int) -> None:
         if types[name] == "Scale":
             continue  # a constant factor; its value does not change the time
         fan_in = int(np.prod(w.shape[1:]))
-        w[...] = (rng.standard_normal(w.shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        bound = np.sqrt(6.0 / fan_in)  # variance 2 / fan_in, as nets.seeded
+        w[...] = rng.uniform(-bound, bound, w.shape).astype(np.float32)
         if len(blobs) > 1:
             blobs[1].data[...] = rng.uniform(-0.1, 0.1, blobs[1].data.shape).astype(np.float32)
 

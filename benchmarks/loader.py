@@ -1,8 +1,9 @@
 """Images per second through the evaluation loader for VOC-sized images on this machine.
 
-``.venv/bin/python -m data.bench`` builds a miniature VOC tree of 500 x 375 JPEGs with palette PNG labels in a temporary
-folder and reads it through ``eval_loader`` (decode, BGR, mean, label checks, batching) with 0 and 2 worker
-processes. The time of a pass includes starting the workers, as an evaluation run pays it once per split.
+``.venv/bin/python -m benchmarks.loader`` (from the checkout) builds a miniature VOC tree of 500 x 375 JPEGs with
+palette PNG labels in a temporary folder and reads it through ``eval_loader`` (decode, BGR, mean, label checks,
+batching) with 0 and 2 worker processes. The time of a pass includes starting the workers, as an evaluation run
+pays it once per split.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import torch
 
-from . import load, miniature
-from .layout import kit_command
-from .loaders import eval_loader
+from data import load, miniature
+from data.loaders import eval_loader
 
 
 def images_per_second(root: Path, workers: int, passes: int = 2) -> float:
@@ -31,7 +31,7 @@ def images_per_second(root: Path, workers: int, passes: int = 2) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=kit_command("data.bench"), description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.loader", description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     args = parser.parse_args(argv)

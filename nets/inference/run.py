@@ -1,438 +1,21 @@
-"""The inference forward pass, exact and faster: the trunk is computed only where it depends on the image.
-
-conv1_1 (conv1 in FCN-AlexNet) pads its input by 100 zeros. Far from the image, every blob of the trunk is a
-per-channel constant that depends only on the weights: the first conv gives its bias there, and each later layer
-maps a constant to a constant. So each trunk blob is held as
-
-    blob = c + Y       c: per-channel constant (C,); Y: a tensor on a computed window, exactly 0 outside it
-
-which is exact because each trunk layer commutes with that split: a convolution of c + Y is conv(Y) plus the
-constant b + sum(W) c (zero padding of Y stands for the constant band), max pooling is max(Y) + c per channel,
-and ReLU(c + Y) - ReLU(c) = max(Y + min(c, 0), -max(c, 0)), which folds into the convolution's bias and one
-in-place clamp. Windows are derived exactly from the layers' geometry per axis (``Span``): a layer's window is
-the set of positions whose kernel reaches the previous window, and its kernels must not reach the blob's edge.
-
-Near the blob's edge the zero padding of the later convolutions makes an "edge zone" that is not constant
-either, but it does not depend on the image: it is the net's response to an all-zero image, and it depends on
-the blob size only through the stride residues. It is computed once per weight set on a compressed grid (the
-same residues, a short constant band in the middle; ``Compression``), cached, and stretched to the real size
-when a trunk blob has to become an ordinary tensor (``materialise``): where the image window grows into the
-edge zone (conv5 of VGG16, for any input size), or where a skip layer reads it (pool3, pool4).
-
-The rest of the net runs layer by layer as nets.net does, in channels_last (oneDNN's and cuDNN's fast layout),
-with ReLU in place; on a CPU fc6, fc7 and the score layers run as one matrix product each (``Options.gemm``),
-and the final upsampling is computed only over the part the final crop keeps. The far-field constants and the
-edge responses are cached per weight set (any in-place change of a parameter, as an optimizer step or
-weights.load makes, or a move to another device, invalidates them).
-
-Used for inference only (``applies``: eval mode, autograd off): the cached edge response holds no graph, so
-training and ``forward_blobs`` (every Caffe blob) run the plain layer-by-layer path of nets.net.
-"""
+"""One forward pass of the inference path (``forward``): windowed trunk layers on c + Y, ordinary layers as nets.net
+runs them (channels_last, ReLU in place, fc6/fc7/scores as matrix products and the wide 3x3 convolutions as
+Winograd F(2x2, 3x3) on a CPU, the final upsampling only where the crop keeps it), the far-field constants and
+the edge responses."""
 
 from __future__ import annotations
-
-from collections import OrderedDict
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from . import layers as L
-from .geometry import conv_out, pool_out
-from .precision import Precision
-from .spec import Layer
+from .. import layers as L
+from ..precision import Precision
+from ..spec import Layer
+from .cache import _CACHE_SIZE, _plan, _state, _version, _weight, _weights_key
+from .options import DEFAULT, Options
+from .plan import Chain, rectified_convs
+from .span import _WINDOWED, Span, needed
 
-# Layers a trunk window passes through. Dropout is the identity in eval mode, the only mode used here.
-_WINDOWED = ("Convolution", "ReLU", "Pooling", "LRN", "Dropout", "Scale")
-_CACHE_SIZE = 64  # edge responses kept per net (one per stride-residue pair of input sizes seen; each is small)
-
-
-@dataclass(frozen=True)
-class Options:
-    """The speed-ups of this path, each exact; all on by default. Switching them off one at a time is for the
-    benchmark's account of what each buys (``.venv/bin/python -m nets.bench --steps``)."""
-
-    windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
-    gemm: bool = True  # on a CPU, convolutions whose weight outnumbers their output (fc6, fc7, scores) as a GEMM
-    crop_deconv: bool = True  # the final upsampling computed only over what the crop keeps
-    winograd: bool = True  # on a CPU, the wide 3x3 convolutions as Winograd F(2x2, 3x3) (``winograd_conv``)
-
-
-DEFAULT = Options()
-
-
-def applies(net) -> bool:
-    """The fast path runs for inference: eval mode (dropout off) and autograd off. An export (ONNX, TorchScript
-    tracing) records the plain path: its graph is the Caffe net, layer for layer."""
-    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
-        return False
-    return not net.training and not torch.is_grad_enabled()
-
-
-# ---- geometry of a window, one axis at a time ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Span:
-    """One axis of a trunk blob held as c + Y.
-
-    n: blob size; [lo, hi]: positions where Y is computed (Y is exactly 0 outside); [0, rim_lo) and
-    [n - rim_hi, n): the edge zones, whose values depend on the blob's border (zero padding of a convolution
-    reached through the layers), not on the image."""
-
-    n: int
-    lo: int
-    hi: int
-    rim_lo: int = 0
-    rim_hi: int = 0
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _geometry(layer: Layer) -> tuple[int, int, int, bool]:
-    """(kernel, stride, pad, pads with zeros) of a layer that moves pixels; (1, 1, 0, False) for pointwise ones."""
-    if layer.type == "Convolution":
-        return layer.kernel_size, layer.stride, layer.pad, True
-    if layer.type == "Pooling":
-        return layer.kernel_size, layer.stride, layer.pad, False
-    return 1, 1, 0, False
-
-
-def _out_size(layer: Layer, n: int) -> int:
-    k, s, p, _ = _geometry(layer)
-    if layer.type == "Convolution":
-        return conv_out(n, k, s, p)
-    if layer.type == "Pooling":
-        return pool_out(n, k, s, p)
-    return n
-
-
-def root_span(layer: Layer, n_in: int) -> Span | None:
-    """The window of a convolution over an ordinary tensor of size n_in: the outputs whose kernel reaches it.
-    The others see only the zero padding, so they hold the bias. None unless a constant band is left on both
-    sides (only conv1_1's pad of 100 makes one)."""
-    k, s, p, _ = _geometry(layer)
-    n = conv_out(n_in, k, s, p)
-    lo = max(0, _ceil_div(p - k + 1, s))
-    hi = min(n - 1, (n_in - 1 + p) // s)
-    if lo < 1 or hi > n - 2:
-        return None
-    return Span(n, lo, hi)
-
-
-def _rims(layer: Layer, n_in: int, rim_lo: int, rim_hi: int, n_out: int) -> tuple[int, int]:
-    """Edge zones of a layer's top: the outputs whose kernel reaches the bottom's edge zones, or (for a
-    zero-padding convolution) its padding. Max pooling's clipped last window only drops values, so it makes no
-    zone of its own."""
-    k, s, p, zero_pad = _geometry(layer)
-    pads = zero_pad and p > 0
-    t = max(rim_lo - 1, -1) if pads else rim_lo - 1  # last edge-dependent bottom position at the start
-    out_lo = 0 if t + p < 0 else min(n_out, (t + p) // s + 1)
-    if rim_hi == 0 and not pads:
-        return out_lo, 0
-    u = n_in - rim_hi  # first edge-dependent bottom position at the end (the padding starts at n_in)
-    first = max(0, _ceil_div(u + p - k + 1, s))
-    return out_lo, max(0, n_out - first)
-
-
-def next_span(layer: Layer, span: Span) -> Span | None:
-    """The window of a windowed layer's top, or None where its kernels would reach an edge zone (then the
-    bottom becomes an ordinary tensor and the layer runs as usual)."""
-    n_out = _out_size(layer, span.n)
-    k, s, p, _ = _geometry(layer)
-    lo = max(0, _ceil_div(span.lo + p - k + 1, s))
-    hi = min(n_out - 1, (span.hi + p) // s)
-    need_lo, need_hi = s * lo - p, s * hi - p + k - 1
-    if need_lo < span.rim_lo or need_hi > span.n - 1 - span.rim_hi:
-        return None
-    rim_lo, rim_hi = _rims(layer, span.n, span.rim_lo, span.rim_hi, n_out)
-    return Span(n_out, lo, hi, rim_lo, rim_hi)
-
-
-def needed(layer: Layer, out: Span) -> tuple[int, int]:
-    """Bottom positions [first, last] that the top's window [out.lo, out.hi] reads."""
-    k, s, p, _ = _geometry(layer)
-    return s * out.lo - p, s * out.hi - p + k - 1
-
-
-# ---- the plan: which layers run windowed, for one input size ----------------------------------------------------
-
-@dataclass
-class Chain:
-    """The windowed layers that grow from one root convolution, and what the edge response needs."""
-
-    root: int  # layer index of the root convolution
-    layers: list[int]  # indices of the windowed layers after the root, in order
-    stride: int  # product of their strides: the compressed grid keeps the blob sizes' residues modulo this
-    outputs: set[str]  # windowed blobs that become ordinary tensors (read by an ordinary layer, or net outputs)
-    compression: tuple[Compression, Compression] | None = None
-
-
-@dataclass(frozen=True)
-class Compression:
-    """One axis of the compressed grid of an edge response: blob sizes nc (compressed) and n (real) per windowed
-    blob; the real positions [0, split] and [split + 1 + n - nc, n) are the compressed [0, split] and
-    [split + 1, nc), the ones between all equal the constant at split."""
-
-    nc: dict[str, int]
-    n: dict[str, int]
-    split: dict[str, int]
-
-    def index(self, blob: str, device: torch.device) -> torch.Tensor:
-        """For each real position of ``blob``, its compressed position (made once per device)."""
-        key = (blob, device)
-        cache = self.__dict__.setdefault("_index", {})
-        if key not in cache:
-            n, nc, t = self.n[blob], self.nc[blob], self.split[blob]
-            i = torch.arange(n)
-            delta = n - nc
-            cache[key] = torch.where(i <= t, i, torch.where(i >= t + 1 + delta, i - delta,
-                                                            torch.full_like(i, t))).to(device)
-        return cache[key]
-
-
-@dataclass
-class Plan:
-    """For one input size: the span pair (h, w) of every windowed blob after each layer (None where the layer
-    runs on ordinary tensors), the chains, and which layers' bottoms must become ordinary tensors first."""
-
-    spans: list[tuple[Span, Span] | None]
-    chains: list[Chain]
-    chain_of: dict[int, int]  # windowed layer index -> chain index
-    fuse_relu: set[int]  # convolution indices whose in-place ReLU (the next layer) is folded into them
-    crop_fused: dict[int, int]  # deconvolution index -> the index of the Crop that alone reads it
-    pool_pads: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # conv -> zeros its pool reads
-
-
-def make_plan(net, size: tuple[int, int] | dict[str, tuple[int, int]], options: Options = DEFAULT) -> Plan:
-    """The plan for inputs of ``size`` (one H x W for all inputs, or per input blob)."""
-    layers = net.layers
-    spans: list[tuple[Span, Span] | None] = [None] * len(layers)
-    blob_span: dict[str, tuple[Span, Span]] = {}  # current windowed blobs
-    blob_chain: dict[str, int] = {}
-    chains: list[Chain] = []
-    chain_of: dict[int, int] = {}
-    sizes = dict(size) if isinstance(size, dict) else {name: tuple(size) for name in net.inputs}
-    for i, layer in enumerate(layers):
-        bottom = layer.bottom[0]
-        top = layer.top[0]
-        new = None
-        if options.windows and layer.type in _WINDOWED and len(layer.bottom) == 1 and \
-                not (layer.type == "Pooling" and (layer.pad or layer.pool != "MAX")):
-            if bottom in blob_span:
-                sh, sw = blob_span[bottom]
-                h, w = next_span(layer, sh), next_span(layer, sw)
-                if h is not None and w is not None:
-                    new = (h, w)
-                    chain = blob_chain[bottom]
-                    chains[chain].layers.append(i)
-                    chains[chain].stride *= _geometry(layer)[1]
-            elif layer.type == "Convolution" and bottom in sizes:
-                nh, nw = sizes[bottom]
-                h, w = root_span(layer, nh), root_span(layer, nw)
-                if h is not None and w is not None:
-                    new = (h, w)
-                    chain = len(chains)
-                    chains.append(Chain(i, [], 1, set()))
-        for b in set(layer.bottom):
-            if b in blob_span and new is None:  # an ordinary layer reads it: it becomes an ordinary tensor
-                chains[blob_chain[b]].outputs.add(b)
-                sizes[b] = (blob_span[b][0].n, blob_span[b][1].n)
-                del blob_span[b]
-        if new is not None:
-            spans[i] = new
-            chain_of[i] = chain
-            blob_span[top] = new
-            blob_chain[top] = chain
-            sizes.pop(top, None)
-        else:
-            for t in layer.top:
-                blob_span.pop(t, None)
-            sizes[top] = _dense_size(layer, sizes)
-    for b in net.outputs:
-        if b in blob_span:
-            chains[blob_chain[b]].outputs.add(b)
-    for chain in chains:
-        chain.compression = (_compress(net, chain, spans, 0), _compress(net, chain, spans, 1))
-    fuse = _relu_fusions(net, spans)
-    return Plan(spans, chains, chain_of, fuse, _crop_fusions(net) if options.crop_deconv else {},
-                _pool_pads(net, spans, fuse) if options.windows else {})
-
-
-def _pool_pads(net, spans, fuse: set[int]) -> dict[int, tuple[int, int, int, int]]:
-    """For a windowed conv + ReLU read next by a windowed pooling: the zeros (top, bottom, left, right) the
-    pooling's kernels read beyond the conv's window."""
-    out = {}
-    layers = net.layers
-    for i in fuse:
-        j = i + 2
-        if j >= len(layers) or spans[i] is None or spans[j] is None:
-            continue
-        pool = layers[j]
-        if pool.type != "Pooling" or pool.bottom[0] != layers[i].top[0]:
-            continue
-        (sh, sw), (ph, pw) = spans[i], spans[j]
-        (nh_lo, nh_hi), (nw_lo, nw_hi) = needed(pool, ph), needed(pool, pw)
-        pads = (sh.lo - nh_lo, nh_hi - sh.hi, sw.lo - nw_lo, nw_hi - sw.hi)
-        if min(pads) >= 0 and max(pads) > 0:
-            out[i] = pads
-    return out
-
-
-def _dense_size(layer: Layer, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
-    if layer.type == "Crop":
-        return sizes[layer.bottom[1]]
-    h, w = sizes[layer.bottom[0]]
-    if layer.type == "Deconvolution":
-        k, s, p = layer.kernel_size, layer.stride, layer.pad
-        return s * (h - 1) + k - 2 * p, s * (w - 1) + k - 2 * p
-    return _out_size(layer, h), _out_size(layer, w)
-
-
-def _compress(net, chain: Chain, spans, axis: int) -> Compression:
-    """The smallest compressed grid (sizes congruent to the real ones modulo the chain's stride) in which the
-    edge zones from both ends stay apart at every windowed layer, so that its zero-image response, stretched,
-    is the real one."""
-    root_n = spans[chain.root][axis].n
-    layers = net.layers
-    first = root_n % chain.stride or chain.stride
-    for nc_root in range(first, root_n, chain.stride):
-        ok, nc = _compressed_sizes(layers, chain, nc_root)
-        if ok:
-            break
-    else:
-        nc_root = root_n
-        ok, nc = _compressed_sizes(layers, chain, root_n)
-    n = {layers[chain.root].top[0]: root_n}
-    for i in chain.layers:
-        n[layers[i].top[0]] = spans[i][axis].n
-    split = {b: r for b, (_, r) in nc.items()}
-    return Compression({b: s for b, (s, _) in nc.items()}, n, split)
-
-
-def _compressed_sizes(layers, chain: Chain, nc_root: int) -> tuple[bool, dict[str, tuple[int, int]]]:
-    """Sizes and split points of the compressed grid from a root of size nc_root; False if the edge zones of
-    the two ends would meet (or a full-size grid is needed)."""
-    top = layers[chain.root].top[0]
-    state = {top: (nc_root, 0, 0)}  # blob -> (compressed size, rim_lo, rim_hi)
-    out = {top: (nc_root, 0)}
-    for i in chain.layers:
-        layer = layers[i]
-        n, rim_lo, rim_hi = state[layer.bottom[0]]
-        k, s, p, _ = _geometry(layer)
-        n_out = _out_size(layer, n)
-        lo, hi = _rims(layer, n, rim_lo, rim_hi, n_out)
-        if lo + hi >= n_out:
-            return False, out
-        if lo and s * (lo - 1) - p + k - 1 >= n - rim_hi:
-            return False, out
-        if hi and s * (n_out - hi) - p < rim_lo:
-            return False, out
-        state[layer.top[0]] = (n_out, lo, hi)
-        out[layer.top[0]] = (n_out, lo)
-    return True, out
-
-
-def rectified_convs(net) -> set[int]:
-    """Indices of the convolutions followed directly by an in-place ReLU on their top (the trunk's)."""
-    out = set()
-    for i, layer in enumerate(net.layers[:-1]):
-        nxt = net.layers[i + 1]
-        if layer.type == "Convolution" and nxt.type == "ReLU" and nxt.bottom == nxt.top == layer.top:
-            out.add(i)
-    return out
-
-
-def _relu_fusions(net, spans) -> set[int]:
-    """Convolutions followed directly by an in-place ReLU on their top (Caffe keeps only the rectified blob)."""
-    return {i for i in rectified_convs(net) if (spans[i] is None) == (spans[i + 1] is None)}
-
-
-def _crop_fusions(net) -> dict[int, int]:
-    """Deconvolutions whose top only a Crop reads (as its bottom to cut): only the kept part is computed."""
-    readers: dict[str, list[tuple[int, int]]] = {}
-    for i, layer in enumerate(net.layers):
-        for j, b in enumerate(layer.bottom):
-            readers.setdefault(b, []).append((i, j))
-    out = {}
-    for i, layer in enumerate(net.layers):
-        if layer.type != "Deconvolution" or layer.top[0] in net.outputs:
-            continue
-        r = readers.get(layer.top[0], [])
-        if len(r) == 1 and net.layers[r[0][0]].type == "Crop" and r[0][1] == 0:
-            out[i] = r[0][0]
-    return out
-
-
-# ---- per-net state: plans per input size, edge responses per weight set -----------------------------------------
-
-class _State:
-    def __init__(self):
-        self.plans: OrderedDict[tuple, Plan] = OrderedDict()
-        self.edges: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
-        self.weights: dict[tuple, torch.Tensor] = {}
-        self.consts: OrderedDict[tuple, _Constants] = OrderedDict()
-
-
-def _weights_key(net) -> tuple:
-    """Identifies the current weight set: every parameter's and buffer's storage and in-place version."""
-    return tuple(_version(t) for t in (*net.parameters(), *net.buffers()))
-
-
-def _state(net) -> _State:
-    st = net.__dict__.get("_fast_state")
-    if st is None:
-        st = net.__dict__["_fast_state"] = _State()
-    return st
-
-
-def _plan(net, sizes: dict[str, tuple[int, int]], options: Options) -> Plan:
-    st = _state(net)
-    key = (tuple(sizes.items()), options)
-    plan = st.plans.get(key)
-    if plan is None:
-        plan = st.plans[key] = make_plan(net, sizes, options)
-        if len(st.plans) > 64:
-            st.plans.popitem(last=False)
-    st.plans.move_to_end(key)
-    return plan
-
-
-def _version(t: torch.Tensor) -> tuple:
-    return t.data_ptr(), t._version, t.dtype, t.device
-
-
-def _weight(net, name: str, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
-    """A layer's weight in the compute dtype and layout, converted once per weight version."""
-    w = getattr(net, name).weight
-    fmt = torch.channels_last if channels_last and w.dim() == 4 else torch.contiguous_format
-    if w.dtype == dtype and w.is_contiguous(memory_format=fmt):
-        return w
-    st = _state(net)
-    key = (name, dtype, channels_last)
-    hit = st.weights.get(key)
-    if hit is not None and hit[0] == _version(w):
-        return hit[1]
-    out = w.detach().to(dtype).contiguous(memory_format=fmt)
-    st.weights[key] = (_version(w), out)
-    return out
-
-
-def _winograd_weight(net, name: str, dtype: torch.dtype) -> torch.Tensor:
-    """A layer's Winograd kernels in the compute dtype, transformed once per weight version."""
-    w = getattr(net, name).weight
-    st = _state(net)
-    key = (name, dtype, "winograd")
-    hit = st.weights.get(key)
-    if hit is not None and hit[0] == _version(w):
-        return hit[1]
-    out = winograd_weight(w.detach().to(dtype))
-    st.weights[key] = (_version(w), out)
-    return out
-
-
-# ---- running it -------------------------------------------------------------------------------------------------
 
 class _Run:
     """One forward pass: ordinary blobs, windowed blobs (Y and c), and the policy's dtypes."""
@@ -478,7 +61,7 @@ class _Run:
     def get(self, blob: str, dtype: torch.dtype | None = None, where: str = "") -> torch.Tensor:
         """An ordinary tensor of ``blob`` (made from its window and the edge response if need be)."""
         if blob not in self.dense:
-            raise KeyError(f"fast path: blob {blob!r} is not an ordinary tensor here (plan error)")
+            raise KeyError(f"inference path: blob {blob!r} is not an ordinary tensor here (plan error)")
         t = self.dense[blob]
         if dtype is not None and t.dtype != dtype:
             if t.dtype == torch.float16 and self.precision.check_finite:
@@ -643,8 +226,8 @@ class _Run:
         dense.copy_(full.expand(n, -1, -1, -1))
         window = dense[:, :, hh.lo:hh.hi + 1, hw.lo:hw.hi + 1]
         if window.shape != y.shape:
-            raise RuntimeError(f"fast path: blob {blob!r} holds a {tuple(y.shape)} window where its plan says "
-                               f"{tuple(window.shape)} (a bug in nets.fast)")
+            raise RuntimeError(f"inference path: blob {blob!r} holds a {tuple(y.shape)} window where its plan says "
+                               f"{tuple(window.shape)} (a bug in nets.inference)")
         torch.add(y, c.to(y.dtype).view(1, -1, 1, 1), out=window)
         self.dense[blob] = dense
 
@@ -766,7 +349,7 @@ def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 
 # Winograd pays where the 16 products are wide enough to hide its transforms (measured with
-# ``.venv/bin/python -m nets.bench --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
+# ``.venv/bin/python -m benchmarks.inference --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
 # oneDNN's direct convolution is faster on a CPU.
 WINOGRAD_MIN_WORK = 256 * 512  # input channels x output channels
 
@@ -785,7 +368,7 @@ def _as_winograd(layer: Layer, weight: torch.Tensor, x: torch.Tensor) -> bool:
 # F(2x2, 3x3) (Lavin and Gray 2016): a 4x4 input tile d gives a 2x2 output tile A^T [(G g G^T) * (B^T d B)] A.
 # B^T and A^T hold only 0 and +-1 and G only 0, +-1/2 and 1, so the transforms add and halve exactly; what
 # rounding there is comes from the products, as in the direct convolution (float32 agreement ~2e-6 of the largest
-# output, float64 ~1e-14, tests/test_fast.py).
+# output, float64 ~1e-14, tests/test_inference.py).
 _WINO_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
 
 
@@ -794,6 +377,19 @@ def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
     g = torch.tensor(_WINO_G, dtype=torch.float64, device=weight.device)
     u = torch.einsum("ij,ocjk,lk->ilco", g, weight.detach().double(), g)
     return u.reshape(16, weight.shape[1], weight.shape[0]).to(weight.dtype).contiguous()
+
+
+def _winograd_weight(net, name: str, dtype: torch.dtype) -> torch.Tensor:
+    """A layer's Winograd kernels in the compute dtype, transformed once per weight version."""
+    w = getattr(net, name).weight
+    st = _state(net)
+    key = (name, dtype, "winograd")
+    hit = st.weights.get(key)
+    if hit is not None and hit[0] == _version(w):
+        return hit[1]
+    out = winograd_weight(w.detach().to(dtype))
+    st.weights[key] = (_version(w), out)
+    return out
 
 
 def winograd_conv(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None,
@@ -926,39 +522,3 @@ def forward(net, inputs: tuple[torch.Tensor, ...], precision: Precision,
     """The net's output blobs for ``inputs`` (inference only: see ``applies``)."""
     with torch.autocast(inputs[0].device.type, enabled=False):  # dtypes are chosen per layer here
         return _Run(net, inputs, precision, options).run()
-
-
-# ---- work -------------------------------------------------------------------------------------------------------
-
-def macs(net, size: tuple[int, int], windowed: bool = True, winograd: bool = False) -> int:
-    """Multiply-accumulates of one forward pass (batch 1) in convolutions and deconvolutions: over the windows
-    and the kept part of the final upsampling (``windowed``), or over whole blobs as the plain path does. With
-    ``winograd`` the layers Winograd takes count its products: 16 per 2x2 output tile and channel pair, against
-    the direct convolution's 36 (its transforms' additions are not counted)."""
-    plan = make_plan(net, size) if windowed else None  # the default options
-    sizes = {name: size for name in net.inputs}
-    channels = net.channels
-    total = 0
-    for i, layer in enumerate(net.layers):
-        if layer.type == "Crop":
-            sizes[layer.top[0]] = sizes[layer.bottom[1]]
-            continue
-        h, w = sizes[layer.bottom[0]]
-        out = _dense_size(layer, sizes) if layer.type != "Deconvolution" else _dense_size(layer, sizes)
-        sizes[layer.top[0]] = out
-        if layer.type not in ("Convolution", "Deconvolution"):
-            continue
-        c_in, k = channels[layer.bottom[0]], layer.kernel_size
-        oh, ow = out
-        if plan is not None and plan.spans[i] is not None:
-            sh, sw = plan.spans[i]
-            oh, ow = sh.hi - sh.lo + 1, sw.hi - sw.lo + 1
-        if layer.type == "Convolution" and winograd and winograd_layer(layer, c_in):
-            total += ((oh + 1) // 2) * ((ow + 1) // 2) * 16 * layer.num_output * c_in
-        elif layer.type == "Convolution":
-            total += oh * ow * layer.num_output * (c_in // layer.group) * k * k
-        else:  # a diagonal (bilinear) kernel: each output reads about (k / s)^2 inputs of its own class
-            if plan is not None and i in plan.crop_fused:
-                oh, ow = sizes[net.layers[plan.crop_fused[i]].bottom[1]]
-            total += oh * ow * layer.num_output * (k // layer.stride) ** 2
-    return total

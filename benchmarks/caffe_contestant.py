@@ -1,9 +1,10 @@
-"""Real Caffe in ``make bench``: ``.venv/bin/python tests/caffe/bench_caffe.py NET SIZE THREADS``.
+"""Real Caffe in ``make bench``: ``.venv/bin/python benchmarks/caffe_contestant.py NET SIZE THREADS``.
 
-nets.bench starts this as a worker (``--external "Caffe=... {net} {size} {threads}"``). It writes the kit's
+benchmarks/inference.py starts this as a worker (``--external "Caffe=... {net} {size} {threads}"``). It writes the kit's
 deploy prototxt of NET for a SIZE x SIZE input (for voc-fcn8s the reference's deploy.prototxt, whose test-time
-Dropout layers Caffe runs as copies) and runs bench_worker.py under the pycaffe interpreter with OpenBLAS
+Dropout layers Caffe runs as copies) and runs caffe_worker.py under the pycaffe interpreter with OpenBLAS
 limited to THREADS threads. Without a Caffe build it prints one line saying so (and how to build it) and exits.
+The Caffe build is the parity tests' (tests/caffe/build_caffe.sh); tests/caffe/harness.py says where it is.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent / "tests" / "caffe"))  # harness.py: where the Caffe build is
+sys.path.insert(0, str(HERE.parent))
 
 import harness  # noqa: E402
 from nets.prototxt import deploy_prototxt  # noqa: E402
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="fcn-bench-caffe-") as tmp:
         prototxt = Path(tmp) / f"{name}.prototxt"
         prototxt.write_text(deploy_prototxt(name, size, size))
-        done = subprocess.run([str(python), str(HERE / "bench_worker.py"), "--prototxt", str(prototxt)], env=env,
+        done = subprocess.run([str(python), str(HERE / "caffe_worker.py"), "--prototxt", str(prototxt)], env=env,
                               check=False)
     return done.returncode
 

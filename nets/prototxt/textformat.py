@@ -1,10 +1,10 @@
-"""A small, strict reader of protobuf TEXT format (what a Caffe .prototxt is), without Caffe or a compiled schema.
+"""A small, strict parser of protobuf TEXT format (what a Caffe .prototxt is), without Caffe or a compiled schema.
 
 It knows the syntax only: ``name: value``, ``name { ... }`` (also ``name: { ... }`` and ``< ... >``),
 ``name: [v1, v2]`` lists, quoted strings with C escapes (adjacent strings join), numbers, identifiers (enum
 values, true/false), ``#`` comments, and an optional ``,`` or ``;`` after a field. Which fields exist and which
-may repeat is the caller's business (nets.from_prototxt knows Caffe's). Every value keeps its line and column,
-and every error names them: ``FILE:LINE:COL: expected ..., found ...``.
+may repeat is the caller's business (nets.prototxt.schema holds Caffe's, nets.prototxt.reader applies it).
+Every value keeps its line and column, and every error names them: ``FILE:LINE:COL: expected ..., found ...``.
 
 >>> msg = parse('layer { name: "conv1" convolution_param { kernel_size: 3 } }')
 >>> msg.messages("layer")[0].scalar("name").text
