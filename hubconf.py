@@ -14,9 +14,9 @@ import os as _os
 import nets
 import weights as _weights
 
-# What torch.hub checks before an entry point runs: the third-party packages the entry points import (scipy and
-# PIL come with the data package, which weights imports for its atomic writes). tests/test_hub.py keeps it true.
-dependencies = ["torch", "numpy", "h5py", "scipy", "PIL"]
+# What torch.hub checks before an entry point runs: the third-party packages the entry points import (PIL comes
+# with data.preprocess, whose means the net records carry). tests/test_hub.py keeps it true.
+dependencies = ["torch", "numpy", "h5py", "PIL"]
 
 
 def _entry(name: str):  # no annotations from typing: torch.hub.list() lists every public callable here
