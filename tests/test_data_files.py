@@ -126,7 +126,7 @@ def test_the_writers_of_the_kit_go_through_the_one_atomic_writer(tmp_path, monke
                records.write_json(tmp_path / "record.json", {"table": 2}),
                *report.write_report(tmp_path / "audit", tmp_path, claims=[], names=["voc-fcn32s"])]
     write_caffemodel(tmp_path / "w.caffemodel", [("conv1", "Convolution", [np.zeros((4, 3, 3, 3), np.float32)])])
-    prototxt.main(["voc-fcn32s", "--out", str(tmp_path / "deploy.prototxt")])
+    prototxt.writer.main(["voc-fcn32s", "--out", str(tmp_path / "deploy.prototxt")])
     written += [tmp_path / "w.caffemodel", tmp_path / "deploy.prototxt"]
     for path in written:
         assert path.is_file() and path in renamed, path
