@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=nets.NAMES, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
+    parser.add_argument("name", type=nets.net_name, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--height", type=int, default=500)
     parser.add_argument("--width", type=int, default=500)

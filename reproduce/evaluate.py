@@ -453,7 +453,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--weights", type=Path,
                         help="weights .h5 or .caffemodel (default: the release, $FCN_WEIGHTS/NET.h5)")
     parser.add_argument("--dataset", help="data.load name (default: the net's evaluation dataset)")

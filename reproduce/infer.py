@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--weights", required=True, type=Path, help="weights .h5 (or .caffemodel)")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument("--second", nargs="*", type=Path, default=[],

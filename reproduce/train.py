@@ -354,7 +354,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--init", type=Path,
                         help="starting weights .h5 (weights.transplant builds it from the net the reference "
                              "started from); not needed with --resume")

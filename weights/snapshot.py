@@ -54,6 +54,36 @@ class IncompleteNetError(CaffemodelError, WeightsMismatchError):
     reader alone cannot tell)."""
 
 
+class NonFiniteWeightsError(ValueError):
+    """Blobs hold NaN or infinite values: a diverged training run or a damaged file, never usable weights."""
+
+
+def count_nonfinite(blobs: Iterable) -> tuple[int, int, int]:
+    """(NaN count, infinite count, value count) over a layer's blobs (numpy arrays or CPU tensors)."""
+    nan = inf = size = 0
+    for blob in blobs:
+        array = np.asarray(blob)
+        size += array.size
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            nan += int(np.isnan(array).sum())
+            inf += int(np.isinf(array).sum())
+    return nan, inf, size
+
+
+def refuse_nonfinite(counts: Mapping[str, tuple[int, int, int]], source: str) -> None:
+    """The one finiteness rule of the kit, applied wherever weights enter or leave it (``load``, ``write_h5``:
+    weights.convert, weights.export, weights.transplant, reproduce.infer/evaluate/train): ``counts`` is layer ->
+    count_nonfinite; any layer with a NaN or an infinity is one NonFiniteWeightsError naming each such layer."""
+    bad = {name: c for name, c in counts.items() if c[0] or c[1]}
+    if not bad:
+        return
+    parts = [f"{name} ({nan} NaN, {inf} infinite, of {size} values)" for name, (nan, inf, size) in bad.items()]
+    raise NonFiniteWeightsError(
+        f"{source}: {len(bad)} layer(s) hold values that are not finite: {'; '.join(parts)}. Weights like these "
+        "come from a training run that diverged (its loss became NaN or infinite) or from a damaged file; a net "
+        "with them segments nothing. Use a snapshot from before the divergence, or fetch or copy the file again")
+
+
 def _check_group_name(name: str) -> None:
     """A layer name must be a relative HDF5 path of non-empty parts, or its blobs would land elsewhere than
     /data/<layer> (h5py reads "/a" as absolute and "." as the group itself)."""
@@ -64,12 +94,16 @@ def _check_group_name(name: str) -> None:
 
 
 def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,
-             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None) -> Path:
+             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None,
+             finite: bool = True) -> Path:
     """Write layers with blobs as ``/data/<layer>/<i>`` float32 datasets, atomically. ``log`` (a print-like
     callable) gets one line per layer written. ``check`` sees layer name -> blob shapes of every layer with
-    blobs once all are written and may raise to leave ``dst`` as it was. Returns the path."""
+    blobs once all are written and may raise to leave ``dst`` as it was; with ``finite`` (the default) a blob
+    holding NaN or infinity is NonFiniteWeightsError (refuse_nonfinite) and ``dst`` is left as it was too.
+    Returns the path."""
     dst = Path(dst)
     seen: set[str] = set()
+    counts: dict[str, tuple[int, int, int]] = {}
     shapes: dict[str, list[tuple[int, ...]]] = {}
     with atomic_path(dst) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["converter"] = CONVERTER
@@ -87,6 +121,8 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
                 continue
             _check_group_name(layer.name)
             shapes[layer.name] = [tuple(b.shape) for b in layer.blobs]
+            if finite:
+                counts[layer.name] = count_nonfinite(layer.blobs)
             group = data.require_group(layer.name)  # exists already when "a/b" came before "a"
             group.attrs["type"] = layer.type
             for i, blob in enumerate(layer.blobs):
@@ -95,6 +131,7 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
             raise ValueError(f"no layer with parameter blobs to write to {dst.name}")
         if check is not None:
             check(shapes)
+        refuse_nonfinite(counts, attrs.get("source", dst.name) if attrs else dst.name)
     return dst
 
 
@@ -282,6 +319,7 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
     (``weights.formats``: .h5, caffemodel, torch state_dict, Chainer .npz) or a mapping layer -> blobs.
     Strict: every layer of the file must land on the net and every blob of the net must be filled, with
     identical shapes; otherwise one WeightsMismatchError lists all differences and the net is left untouched.
+    Weights holding NaN or infinity are NonFiniteWeightsError (refuse_nonfinite), the net left untouched too.
     The one exception: a layer of a type the file's format does not store (torchfcn's and Chainer fcn's files
     hold no Scale blobs) is filled from the net's definition, and one line to ``log`` says so. Returns the net."""
     source = "mapping"
@@ -303,6 +341,7 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
         file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
                                                   net_name)
     check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
+    refuse_nonfinite({n: count_nonfinite(bs) for n, bs in file_blobs.items()}, source)
     if filled and log is not None:
         log(filled)
     import torch  # here, not at the top: converting caffemodels does not need torch
@@ -327,4 +366,7 @@ def save(net: torch.nn.Module, path: str | os.PathLike, attrs: Mapping[str, str]
     for name, tensors in net_blobs(net).items():
         blobs = tuple(t.detach().cpu().numpy().astype(np.float32, copy=False) for t in tensors)
         layers.append(CaffeLayer(reverse.get(name, name), types.get(name, ""), blobs))
-    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}", **(attrs or {})})
+    # Not checked finite: a training snapshot is written as the run left it (a diverged run's too), and is
+    # refused when loaded (``load``), with the reason.
+    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}", **(attrs or {})},
+                    finite=False)

@@ -227,7 +227,7 @@ def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--net", required=True, choices=nets.NAMES, metavar="NET",
+    parser.add_argument("--net", required=True, type=nets.net_name, metavar="NET",
                         help=f"target net, one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--out", required=True, type=Path, help="weights .h5 to write")
     parser.add_argument("sources", nargs="+", type=Path,
