@@ -63,7 +63,7 @@ data: $(STAMP)
 	$(PY) -m data.download $(DATASET)
 
 evaluate: $(STAMP)
-	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json $(if $(PRECISION),--precision $(PRECISION))
+	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json --force $(if $(PRECISION),--precision $(PRECISION))
 
 # Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 # REGIME=cvpr trains in the CVPR paper's regime; VARIANT=fixed (voc-fcn32s) trains only the final classifier.

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from data.files import write_text
+from data.files import FORCE_HELP, DestinationExists, refuse_existing, write_text
 
 from .spec import CAFFE_DEFAULT, Layer, NetSpec
 
@@ -111,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=500)
     parser.add_argument("--width", type=int, default=500)
     parser.add_argument("--with-loss", action="store_true", help="keep labels and SoftmaxWithLoss layers")
+    parser.add_argument("--force", action="store_true", help="with -o: " + FORCE_HELP)
     args = parser.parse_args(argv)
+    if args.out is not None:
+        try:
+            refuse_existing(args.out, args.force)
+        except DestinationExists as e:
+            parser.error(f"-o: {e}")
     text = deploy_prototxt(nets.spec(args.name), args.height, args.width, with_loss=args.with_loss)
     if args.out is None:
         sys.stdout.write(text)

@@ -169,10 +169,13 @@ def check_variant(key: str, path: Path) -> None:
     row of another one (FCN-32s-fixed weights as FCN-32s, or the other way round)."""
     if path.suffix != ".h5" or not path.is_file():
         return
-    import h5py
+    from weights.snapshot import HDF5FileError, open_h5
 
-    with h5py.File(path, "r") as f:
-        trained = str(f.attrs.get("variant", ""))
+    try:
+        with open_h5(path) as f:
+            trained = str(f.attrs.get("variant", ""))
+    except HDF5FileError as e:
+        raise SystemExit(f"--weights {key}={path}: {e}") from None
     want = key.partition(":")[2]
     if trained != want:
         right = f"{net_of(key)}:{trained}" if trained else net_of(key)

@@ -60,6 +60,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
     ValueError for a destination that is the source, not a .h5, or an existing file without ``force``, and
     NonFiniteWeightsError for blobs holding NaN or infinity; ``dst`` is then left as it was."""
     src, dst = Path(src), Path(dst)
+    if src.is_dir():
+        raise FileNotFoundError(f"{src} is a folder, not a weights file; name the .caffemodel (or .pth, .npz) "
+                                "file itself")
     if not src.is_file():
         raise FileNotFoundError(f"no weights file at {src}")
     refuse_destination(src, dst, force)

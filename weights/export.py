@@ -34,7 +34,7 @@ from data.files import FORCE_HELP, DestinationExists, atomic_path, refuse_existi
 
 from .caffemodel import CaffeLayer, CaffemodelError
 from .formats import WeightsFormatError, write_caffemodel_layers, write_state_dict
-from .snapshot import NonFiniteWeightsError, WeightsMismatchError, load, net_blobs, save
+from .snapshot import HDF5FileError, NonFiniteWeightsError, WeightsMismatchError, load, net_blobs, save
 
 # Kit net -> the torchfcn 1.9.7 model class (torchfcn.models) with the same parameters; n_class is the net's
 # class count. torchfcn has no class for the other nets (AlexNet, NYUD RGB-D and two-stream, SIFT Flow's two
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         export(args.net, args.src, args.dst, args.format, force=args.force)
-    except (ExportError, WeightsMismatchError, NonFiniteWeightsError, WeightsFormatError, CaffemodelError,
-            FileNotFoundError) as e:
+    except (ExportError, WeightsMismatchError, NonFiniteWeightsError, HDF5FileError, WeightsFormatError,
+            CaffemodelError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

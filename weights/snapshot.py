@@ -13,6 +13,7 @@ to stay empty.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +85,33 @@ def refuse_nonfinite(counts: Mapping[str, tuple[int, int, int]], source: str) ->
         "with them segments nothing. Use a snapshot from before the divergence, or fetch or copy the file again")
 
 
+class HDF5FileError(ValueError):
+    """An .h5 file that HDF5 cannot open: cut short (an interrupted download or copy) or damaged."""
+
+
+def open_h5(path: str | os.PathLike, what: str = "weights file") -> h5py.File:
+    """``h5py.File(path, "r")`` with HDF5's refusals as one HDF5FileError in the kit's words: the one opener of
+    every .h5 the kit reads (weights, solverstates, a table row's weights). A cut file says it is cut, how much
+    of it arrived, and to fetch or copy it again."""
+    path = Path(path)
+    if path.is_dir():
+        raise HDF5FileError(f"{path} is a folder, not a {what}; name the .h5 file itself")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        text = str(e)
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+        if cut:
+            have, want = int(cut.group(1)), int(cut.group(2))
+            raise HDF5FileError(f"{path} is cut: the {what} holds {have} of its {want} bytes (an interrupted "
+                                "download or copy); fetch or copy it again") from None
+        if "truncated" in text or "file signature not found" in text or "bad object header" in text:
+            raise HDF5FileError(f"{path} is cut or damaged: HDF5 cannot open it ({text}); the {what} is "
+                                "incomplete (an interrupted download or copy?): fetch or copy it again") from None
+        raise HDF5FileError(f"cannot open {path} as HDF5 ({text}); expected a complete {what} in HDF5 (.h5), "
+                            "fetch or copy it again if it was cut") from None
+
+
 def _check_group_name(name: str) -> None:
     """A layer name must be a relative HDF5 path of non-empty parts, or its blobs would land elsewhere than
     /data/<layer> (h5py reads "/a" as absolute and "." as the group itself)."""
@@ -145,7 +173,7 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
     """The layers of a weights .h5 (groups under /data, nested groups for layer names holding '/')."""
     path = Path(path)
     layers: list[CaffeLayer] = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         if "data" not in f or not isinstance(f["data"], h5py.Group):
             raise ValueError(f"{path.name} has no /data group: not weights in Caffe's HDF5 snapshot layout "
                              f"(make one with {kit_command('weights.convert', 'SRC.caffemodel DST.h5')})")
@@ -173,6 +201,9 @@ def read_weights(path: str | os.PathLike) -> CaffeModel:
     from . import formats  # here: formats builds on this module's HDF5 reader and writer
 
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
+                                ".npz) file itself")
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
                                 f"(the list: make weights-list)")

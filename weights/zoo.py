@@ -197,7 +197,7 @@ def convert_checked(entry: Weights, path: Path, h5: Path, log: Callable[[str], N
     net, or cut at a layer boundary, is refused, not installed. The blobs a format never stores (torchfcn's and
     Chainer fcn's at-once Scale factors) are filled from the net's definition, so the .h5 is complete and loads
     strictly. A classifier is compared with every kit net (convert's default)."""
-    return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO)
+    return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO, force=True)  # the cache
 
 
 def fetch_file(source: Source, path: Path, *, progress: bool | None, timeout: float) -> Path:
