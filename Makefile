@@ -71,10 +71,11 @@ train: $(STAMP)
 	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME)) $(if $(REGIME),--regime $(REGIME)) $(if $(VARIANT),--variant $(VARIANT)) $(if $(PRECISION),--precision $(PRECISION))
 
 # PRECISION=bf16 (or tf32, fp16) runs evaluate, train and the tables in a fast mode; exact otherwise.
+# ARGS="..." passes the table script's other options: ARGS="--retrained --weights voc-fcn32s=FILE.h5".
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION))
+	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

@@ -605,7 +605,8 @@ def _row_claims() -> tuple[Claim, ...]:
                 continue
             how = (f"make reproduce-table{table.number} with the weights and data" if row.status == "released"
                    else f"train {row.net} (make train NET={row.net}), then make reproduce-table{table.number} "
-                        "--retrained" if row.net else "a net the kit does not have")
+                        f'ARGS="--retrained --weights {row.key}=SNAPSHOT.h5"' if row.net
+                   else "a net the kit does not have")
             out.append(_c(f"table{table.number}.{slug}", source, claim, "table", "not-checkable", code, tests,
                           f"{NOT_HERE}: {how} reruns it"))
     return tuple(out)

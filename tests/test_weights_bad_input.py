@@ -138,7 +138,9 @@ def test_convert_refuses_a_destination_that_is_the_source(tmp_path, how, capsys)
         dst.symlink_to(src)
     assert convert_cli.main([str(src), str(dst)]) == 1
     err = capsys.readouterr().err
-    assert f"is the source {src} itself; converting would overwrite the caffemodel" in err
+    assert f"is the source {src} itself; converting would overwrite the source, which is kept" in err
+    suggested = err.rstrip().rpartition("for example ")[2]
+    assert suggested.endswith(".h5") and suggested not in (str(src), str(dst))  # X.h5 X.h5: not X.h5 again
     assert src.read_bytes() == original and (dst.is_symlink() or dst.stat().st_ino == src.stat().st_ino)
 
 

@@ -149,7 +149,7 @@ def export(net_name: str, src: str | os.PathLike, dst: str | os.PathLike, fmt: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"the kit net, one of: {', '.join(nets.NAMES)}")
+    parser.add_argument("net", metavar="NET", help=f"the kit net, one of: {', '.join(nets.NAMES)}")
     parser.add_argument("src", type=Path, help="weights for NET: .h5, .caffemodel, .pth state_dict or .npz")
     parser.add_argument("dst", type=Path, help="file to write")
     parser.add_argument("--format", required=True, choices=list(WRITERS), help="what to write")
