@@ -379,11 +379,11 @@ def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
         outcome.verdict = ("not released: train it (the commands below), then judge it with --retrained "
                            "--weights" if row.status == "not released" else "not evaluated")
         return
-    if ctx.smoke:
-        outcome.verdict = "smoke run: MEANINGLESS, not judged"
+    if ctx.smoke:  # a fast mode's row still says its agreement with exact, as the table's header promises
+        outcome.verdict = "smoke run: MEANINGLESS, not judged" + fast_mode_note(ctx, row)
         return
     if ctx.args.limit is not None:
-        outcome.verdict = f"partial split (--limit {ctx.args.limit}): not judged"
+        outcome.verdict = f"partial split (--limit {ctx.args.limit}): not judged" + fast_mode_note(ctx, row)
         return
     if ctx.args.retrained and row.paper.get("mean_iu") is not None:
         add_check(outcome, "mean IU, re-training vs paper row", tables.check_retrained(row, iu))
@@ -405,7 +405,8 @@ def fast_mode_note(ctx: Context, row: Row) -> str:
         return ""
     ev = ctx.evaluations.get(row.key)
     agreement = getattr(ev, "agreement", None)
-    measured = agreement.line(ev) if agreement is not None else f"measured in {ctx.precision}"
+    measured = (agreement.line(ev) if agreement is not None
+                else f"measured in {ctx.precision}, its agreement with exact not measured")
     return f" ({measured}; not a reproduction at exact precision)"
 
 

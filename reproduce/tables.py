@@ -177,7 +177,7 @@ TABLE3 = Table(
             "baseline", note="~50 s"),
     ),
     notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which "
-           "takes results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
+           "takes a tarball of palette PNGs stored in it as results/VOC2012/Segmentation/comp6_test_cls/{id}.png.",
            "Local proxy: the released FCN-8s on seg11valid (65.5 mean IU, reference README).",
            "The PAMI version reports the heavy FCN-8s at 67.2 on VOC2012 test.",
            "Paper claims: 20% relative improvement; inference 114x faster (convnet only), 286x overall."),
