@@ -174,11 +174,11 @@ def refuse(message: str, device: str | None = None, timeout_s: float = DEFAULT_T
     cut rank 0 off before it printed. Without torchrun: print, return (torch is not imported)."""
     import sys
 
-    from nets.precision import UnavailableDevice
-
     if not launched():
         print(message, file=sys.stderr)
         return code
+    from nets.precision import UnavailableDevice
+
     try:
         world, _ = start(device, timeout_s)
     except UnavailableDevice as e:  # no process group to wait at: every rank says both, and stops
