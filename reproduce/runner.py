@@ -122,8 +122,20 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
         key, sep, path = item.partition("=")
         if not sep or not path:
             raise SystemExit(f"--weights takes NET=FILE (or NET:VARIANT=FILE), got {item!r}")
-        out[key] = Path(path)
+        out[row_key(key)] = Path(path)
     return out
+
+
+def row_key(key: str) -> str:
+    """A row key as the user typed it (NET or NET:VARIANT) with the net in the kit's spelling: PyTorch Hub's
+    ``voc_fcn8s`` is voc-fcn8s (nets.canonical_name); an unknown net stays as typed, for the row check to name."""
+    import nets
+
+    net, sep, variant = key.partition(":")
+    try:
+        return nets.canonical_name(net) + sep + variant
+    except KeyError:
+        return key
 
 
 # ---- inputs ---------------------------------------------------------------------------------------------
@@ -131,12 +143,18 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
 
 def evaluated_rows(ctx: Context) -> list[Row]:
     """The table's rows (releases without a paper row included), checking --nets and --weights against them."""
+    import difflib
+
     rows = list(ctx.table.rows)
     known = {r.key for r in rows if r.key}
+    if ctx.args.nets:
+        ctx.args.nets = [row_key(k) for k in ctx.args.nets]
     for option, keys in (("--nets", ctx.args.nets or ()), ("--weights", weights_overrides(ctx.args))):
         unknown = sorted(set(keys) - known)
         if unknown:
-            raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}; its rows' nets are "
+            close = list(dict.fromkeys(c for k in unknown for c in difflib.get_close_matches(k, sorted(known), n=2)))
+            guess = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}{guess} Its rows' nets are "
                              f"{sorted(known)} (a training variant's row is NET:VARIANT)")
     untrained = [r for r in rows if r.key in (ctx.args.nets or ()) and not runs(ctx, r)]
     if untrained:
@@ -467,7 +485,8 @@ def precision_line(ctx: Context) -> str:
     from nets import precision as P
 
     mode = P.get(ctx.precision)
-    fast = "" if mode.exact else " FAST MODE: the scores are not exact's; each row gives its agreement with exact."
+    fast = ("" if mode.exact else
+            " FAST MODE: the scores are not exact's; each row scored gives its agreement with exact.")
     return f"Precision {mode.name}: {mode.description}.{fast}"
 
 

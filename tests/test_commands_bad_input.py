@@ -256,3 +256,20 @@ def test_prototxt_transplant_and_bench_keep_an_existing_output_unless_force(tmp_
     with pytest.raises(SystemExit, match="nets.bench: --json: .*exists already and is kept: pass --force"):
         bench.main(["voc-fcn8s", "--device", "cpu", "--json", str(out)])
     assert out.read_bytes() == b"mine"
+
+
+def test_a_tables_nets_and_weights_keys_take_the_hub_spelling_and_suggest_the_closest_row():
+    import argparse
+
+    from reproduce import runner
+    from reproduce.tables import TABLE2
+
+    def ctx(nets_=None, weights_=()):
+        args = argparse.Namespace(smoke=False, limit=None, retrained=False, weights=list(weights_), nets=nets_)
+        return runner.Context(TABLE2, args)
+
+    hub = ctx(["voc_fcn8s"], ["voc_fcn32s:fixed=w.h5"])
+    assert [r.key for r in runner.evaluated_rows(hub) if r.key] and hub.args.nets == ["voc-fcn8s"]
+    assert list(runner.weights_overrides(hub.args)) == ["voc-fcn32s:fixed"]
+    with pytest.raises(SystemExit, match=r"--nets \['voc-fcn8'\] name no row of Table 2; did you mean voc-fcn8s"):
+        runner.evaluated_rows(ctx(["voc-fcn8"]))
