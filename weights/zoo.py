@@ -143,11 +143,18 @@ def describe(source: Source) -> str:
 
 
 def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
-    if name in manifest:
-        return manifest[name]
-    if name in UNRELEASED:
-        raise ZooError(UNRELEASED[name])
-    raise ZooError(f"no weights named {name!r}; the zoo has: {', '.join(manifest)}")
+    """The zoo's entry ``name`` (PyTorch Hub's spelling, voc_fcn8s, is voc-fcn8s); an unknown name is a ZooError
+    naming the closest names."""
+    import difflib
+
+    spelled = name.replace("_", "-").lower() if name not in manifest and name not in UNRELEASED else name
+    if spelled in manifest:
+        return manifest[spelled]
+    if spelled in UNRELEASED:
+        raise ZooError(UNRELEASED[spelled])
+    close = difflib.get_close_matches(spelled, [*manifest, *UNRELEASED], n=3)
+    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise ZooError(f"no weights named {name!r}{guess} The zoo has: {', '.join(manifest)}")
 
 
 def verifiable(source: Source) -> str:
