@@ -481,7 +481,7 @@ def canonical_name(name: str) -> str:
     if spelled in RECORDS:
         return spelled
     close = difflib.get_close_matches(spelled, RECORDS, n=3, cutoff=0.6)
-    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    guess = f"; did you mean {' or '.join(close)}?" if close else "."
     raise KeyError(f"unknown net {name!r}{guess} The kit's nets are: {', '.join(RECORDS)}")
 
 

@@ -153,7 +153,7 @@ def evaluated_rows(ctx: Context) -> list[Row]:
         unknown = sorted(set(keys) - known)
         if unknown:
             close = list(dict.fromkeys(c for k in unknown for c in difflib.get_close_matches(k, sorted(known), n=2)))
-            guess = f"; did you mean {' or '.join(close)}?" if close else ""
+            guess = f"; did you mean {' or '.join(close)}?" if close else "."
             raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}{guess} Its rows' nets are "
                              f"{sorted(known)} (a training variant's row is NET:VARIANT)")
     untrained = [r for r in rows if r.key in (ctx.args.nets or ()) and not runs(ctx, r)]

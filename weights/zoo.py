@@ -153,7 +153,7 @@ def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
     if spelled in UNRELEASED:
         raise ZooError(UNRELEASED[spelled])
     close = difflib.get_close_matches(spelled, [*manifest, *UNRELEASED], n=3)
-    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    guess = f"; did you mean {' or '.join(close)}?" if close else "."
     raise ZooError(f"no weights named {name!r}{guess} The zoo has: {', '.join(manifest)}")
 
 
