@@ -311,3 +311,10 @@ def test_every_python_m_command_the_kit_prints_names_a_module_and_options_it_tak
             if unknown:
                 bad.append(f"{command!r} ({', '.join(sorted(origins))}): {name} takes no {', '.join(unknown)}")
     assert bad == [], "commands the kit prints that do not run:\n" + "\n".join(bad)
+
+
+def test_the_readmes_training_regime_table_marks_one_row_default():
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| regime | flag |"):].split("\n\n")[0].splitlines()[2:]
+    flags = [row.split("|")[2].strip() for row in table]
+    assert len(flags) >= 2 and sum(f.startswith("default") for f in flags) == 1, flags
