@@ -69,7 +69,7 @@ data-list: $(STAMP)
 	$(PY) -m data.download --list
 
 evaluate: $(STAMP)
-	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json $(if $(PRECISION),--precision $(PRECISION))
+	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json --force $(if $(PRECISION),--precision $(PRECISION))
 
 # Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 # REGIME=cvpr trains in the CVPR paper's regime; VARIANT=fixed (voc-fcn32s) trains only the final classifier.
@@ -77,10 +77,11 @@ train: $(STAMP)
 	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME)) $(if $(REGIME),--regime $(REGIME)) $(if $(VARIANT),--variant $(VARIANT)) $(if $(PRECISION),--precision $(PRECISION))
 
 # PRECISION=bf16 (or tf32, fp16) runs evaluate, train and the tables in a fast mode; exact otherwise.
+# ARGS="..." passes the table script's other options: ARGS="--retrained --weights voc-fcn32s=FILE.h5".
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION))
+	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

@@ -28,7 +28,7 @@ VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 # What each child process runs (it then prints "<seconds> <peak KiB>").
 STEPS = {
     "baseline": "import weights.convert, weights.caffemodel, h5py, numpy; t = 0.0",
-    "convert": "from weights.convert import convert; t = time.perf_counter(); convert(SRC, DST, log=None); "
+    "convert": "from weights.convert import convert; t = time.perf_counter(); convert(SRC, DST, log=None, force=True); "
                "t = time.perf_counter() - t",
     "read": "from weights.caffemodel import read_caffemodel; t = time.perf_counter(); "
             "m = read_caffemodel(SRC); t = time.perf_counter() - t",

@@ -418,6 +418,8 @@ def _write(record: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from data.files import FORCE_HELP, DestinationExists, refuse_existing
+
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.inference",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
@@ -435,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="let cuDNN time its algorithms per input size (torch.backends.cudnn.benchmark)")
     parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")
-    parser.add_argument("--json", type=Path, help="record path (default results/bench-<device>.json)")
+    parser.add_argument("--json", type=Path, help="record path (default results/bench-<device>.json, replaced: "
+                                                  "the kit's own record)")
+    parser.add_argument("--force", action="store_true", help="with --json: " + FORCE_HELP)
     parser.add_argument("--worker", choices=["kit", "torchfcn", "peak"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="exact", help=argparse.SUPPRESS)
     parser.add_argument("--step", type=int, help=argparse.SUPPRESS)
@@ -446,7 +450,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         device = torch.device((args.device or ["cpu"])[0])
         return worker(args.worker, args.names[0] if args.names else "", args.mode, args.size, device, args.step)
-    devices = [torch.device(d) for d in (args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
+    try:  # every --device checked before any worker starts (nets.precision.check_device)
+        devices = [P.check_device(d) for d in (args.device or (["cpu", "cuda"] if torch.cuda.is_available()
+                                                               else ["cpu"]))]
+    except P.UnavailableDevice as e:
+        raise SystemExit(f"benchmarks.inference: --device: {e}") from None
+    if args.json is not None and len(devices) > 1:
+        raise SystemExit(f"benchmarks.inference: --json {args.json} names one record, and {len(devices)} devices "
+                         "would each write one there; give one --device, or leave --json out "
+                         "(results/bench-<device>.json)")
+    if args.json is not None:
+        try:
+            refuse_existing(args.json, args.force)
+        except DestinationExists as e:
+            raise SystemExit(f"benchmarks.inference: --json: {e}") from None
+    unknown = [n for n in args.names if n not in nets.NAMES]
+    if unknown:  # the hub spelling is a net; anything else gets the closest names
+        try:
+            args.names = [nets.canonical_name(n) for n in args.names]
+        except KeyError as e:
+            raise SystemExit(f"benchmarks.inference: {e.args[0]}") from None
     args.names_steps = (args.names or ["voc-fcn8s"])[0]
     if args.steps:
         args.names = [args.names_steps]

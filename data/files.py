@@ -146,6 +146,26 @@ def scratch_dir(dst: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class DestinationExists(ValueError):
+    """A file the user named as a command's output exists already (or is a folder): it is kept."""
+
+
+FORCE_HELP = "replace the output file when it exists already (default: refuse and keep it)"
+
+
+def refuse_existing(dst: str | os.PathLike, force: bool = False, flag: str = "--force") -> None:
+    """The rule of every command that writes a file the user names (``-o``, ``weights.convert``/``export``'s
+    DST, ``--json``): an existing file there is kept unless ``force``; a folder there is never replaced.
+    Raises DestinationExists saying which, and what to pass. Records and caches the kit owns (results/,
+    the weights cache) do not go through here: they are replaced as the kit's own."""
+    dst = Path(dst)
+    if dst.is_dir():
+        raise DestinationExists(f"{dst} is a folder; the output is one file: name a file path (it is kept)")
+    if dst.exists() and not force:
+        raise DestinationExists(f"{dst} exists already and is kept: pass {flag} to replace it, or name another "
+                                "path")
+
+
 def write_bytes(dst: str | os.PathLike, content: bytes) -> Path:
     with atomic_path(dst) as tmp:
         tmp.write_bytes(content)

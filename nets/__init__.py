@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .geometry import resolve_crops
 from .prototxt import from_prototxt
-from .registry import RECORDS, NetRecord, record
+from .registry import RECORDS, NetRecord, canonical_name, record
 from .spec import Layer, NetSpec, frozen_except
 
 if TYPE_CHECKING:
@@ -28,10 +28,22 @@ NAMES: tuple[str, ...] = tuple(RECORDS)
 PRECISIONS: tuple[str, ...] = ("exact", "tf32", "bf16", "fp16")
 
 
+def net_name(value: str) -> str:
+    """argparse type of every command's NET: the kit's name (``canonical_name``: hub spelling accepted), or one
+    line naming the closest names."""
+    import argparse
+
+    try:
+        return canonical_name(value)
+    except KeyError as e:
+        raise argparse.ArgumentTypeError(e.args[0]) from None
+
+
 def spec(name: str, variant: str | None = None) -> NetSpec:
     """The deploy NetSpec of a kit net, crop offsets derived (and checked against the reference's). A training
     ``variant`` of the net's record (``"fixed"`` for voc-fcn32s) sets lr_mult 0 on every parameter layer it does
     not train; layers, names and weights stay the net's."""
+    name = canonical_name(name)
     out = resolve_crops(record(name).spec(name))
     if variant is None:
         return out
@@ -49,7 +61,7 @@ def build(name: str, variant: str | None = None, *, precision: str = "exact", de
     A mode the device cannot run is ``nets.precision.UnsupportedPrecision``, naming the modes it can."""
     from .net import CaffeNet
 
-    net = CaffeNet(spec(name, variant)).eval()
+    net = CaffeNet(spec(canonical_name(name), variant)).eval()
     if device is not None:
         net.to(device)
     net.precision = precision
@@ -72,4 +84,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["NAMES", "RECORDS", "CaffeNet", "Layer", "NetRecord", "NetSpec", "bilinear_kernel", "build",
-           "from_prototxt", "record", "spec"]
+           "canonical_name", "from_prototxt", "net_name", "record", "spec"]

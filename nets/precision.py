@@ -117,6 +117,52 @@ def get(mode: str | Precision) -> Precision:
     return MODES[mode]
 
 
+class UnavailableDevice(ValueError):
+    """A --device that torch does not know, the kit does not run on, or this machine does not have."""
+
+
+# Names people type for a GPU that torch spells otherwise.
+_DEVICE_ALIASES = {"gpu": "cuda", "nvidia": "cuda", "cuda0": "cuda:0", "gpu0": "cuda:0", "cpu0": "cpu"}
+
+
+def devices_here() -> list[str]:
+    """The devices the kit can run on in this process: cpu, and cuda and cuda:0 ... cuda:N-1 when visible."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return ["cpu", *(["cuda"] if count else []), *(f"cuda:{i}" for i in range(count))]
+
+
+def check_device(value: str | torch.device | None) -> torch.device:
+    """The device a --device value names, checked once for every entry point (reproduce.evaluate, infer, train,
+    the table scripts, benchmarks.inference): ``None`` is the first GPU when present, else the CPU. A name torch
+    does not know (``gpu``, ``tpu``), a kind the kit does not run on (``mps``, ``xla``), or one this machine lacks
+    (``cuda`` without CUDA, ``cuda:3`` with one GPU) is UnavailableDevice, one line naming what is here."""
+    if value is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    here = devices_here()
+    said = f"the devices here: {', '.join(here)}"
+    text = str(value).strip()
+    if text.lower() in _DEVICE_ALIASES:
+        raise UnavailableDevice(f"unknown device {text!r}: torch calls a GPU {_DEVICE_ALIASES[text.lower()]!r}; "
+                                f"{said}")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise UnavailableDevice(f"unknown device {text!r}: torch names devices cpu, cuda or cuda:N; {said}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UnavailableDevice(f"device {text!r} is not one the kit runs on (it runs on cpu and CUDA GPUs); {said}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch is built without CUDA" if torch.version.cuda is None
+                   else "no CUDA GPU is visible to this process (driver, CUDA_VISIBLE_DEVICES)")
+            raise UnavailableDevice(f"device {text!r} is not available: {why}; {said}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UnavailableDevice(f"device {text!r} is not available: this machine shows "
+                                    f"{torch.cuda.device_count()} GPU(s); {said}")
+    elif device.index not in (None, 0):
+        raise UnavailableDevice(f"device {text!r}: torch has one CPU device, 'cpu'; {said}")
+    return device
+
+
 def available(device: torch.device | str) -> tuple[str, ...]:
     """The modes ``device`` can run, in ORDER."""
     device = torch.device(device)

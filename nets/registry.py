@@ -13,6 +13,7 @@ imported here.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -470,8 +471,21 @@ RECORDS: dict[str, NetRecord] = {r.name: with_cvpr(r) for r in (*_VOC, *_NYUD, *
 REFERENCE_NAMES: tuple[str, ...] = tuple(r.name for r in (*_VOC, *_NYUD, *_SIFTFLOW, *_CONTEXT))
 
 
+def canonical_name(name: str) -> str:
+    """The kit's name of a net given as the kit spells it or as PyTorch Hub does (``voc_fcn8s``, hubconf.py:
+    dashes as underscores), in any case. Anything else is a KeyError naming the closest names (difflib), then
+    every name: the one check behind ``record``, ``spec``, ``build`` and every command line's NET."""
+    if name in RECORDS:
+        return name
+    spelled = name.strip().replace("_", "-").lower()
+    if spelled in RECORDS:
+        return spelled
+    close = difflib.get_close_matches(spelled, RECORDS, n=3, cutoff=0.6)
+    guess = f"; did you mean {' or '.join(close)}?" if close else "."
+    raise KeyError(f"unknown net {name!r}{guess} The kit's nets are: {', '.join(RECORDS)}")
+
+
 def record(name: str) -> NetRecord:
-    """The record of a kit net; an unknown name is an error listing the known ones."""
-    if name not in RECORDS:
-        raise KeyError(f"unknown net {name!r}; the kit's nets are: {', '.join(RECORDS)}")
-    return RECORDS[name]
+    """The record of a kit net (``canonical_name``: the hub spelling is accepted); an unknown name is an error
+    naming the closest names and listing the known ones."""
+    return RECORDS[canonical_name(name)]

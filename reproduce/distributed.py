@@ -107,6 +107,8 @@ def start(device: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> tu
     global _world
     if not launched():
         return SINGLE, pick_device(device)
+    if device:
+        pick_device(device)  # a device this node lacks is nets.precision.UnavailableDevice on every rank
     env = environment_world()
     requested = torch.device(device) if device else None
     if requested is not None and requested.type not in ("cuda", "cpu"):
@@ -175,7 +177,13 @@ def refuse(message: str, device: str | None = None, timeout_s: float = DEFAULT_T
     if not launched():
         print(message, file=sys.stderr)
         return code
-    world, _ = start(device, timeout_s)
+    from nets.precision import UnavailableDevice
+
+    try:
+        world, _ = start(device, timeout_s)
+    except UnavailableDevice as e:  # no process group to wait at: every rank says both, and stops
+        print(f"{message}\nerror: --device {device}: {e}", file=sys.stderr, flush=True)
+        return code
     if world.main:
         print(message, file=sys.stderr, flush=True)
     barrier(world)

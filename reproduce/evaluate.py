@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.files import sha256_file
+from data.files import FORCE_HELP, DestinationExists, refuse_existing, sha256_file
 
 from . import distributed, feed, options
 from .metrics import fast_hist, scores
@@ -453,14 +453,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--weights", type=Path,
                         help="weights .h5 or .caffemodel (default: the release, $FCN_WEIGHTS/NET.h5)")
     parser.add_argument("--dataset", help="data.load name (default: the net's evaluation dataset)")
     parser.add_argument("--split", help="split (default: the net's evaluation split)")
     parser.add_argument("--data-root", type=Path, help="dataset root (default: under $FCN_DATA)")
     parser.add_argument("--save-png", type=Path, metavar="DIR", help="write palette PNG predictions here")
-    parser.add_argument("--json", type=Path, metavar="OUT", help="write the record here")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the record here (an existing file is kept "
+                                                                 "unless --force)")
+    parser.add_argument("--force", action="store_true", help="with --json: " + FORCE_HELP)
     parser.add_argument("--limit", type=int,
                         help="score only the first N images (a quick look, not a result)")
     options.add_common(parser)
@@ -473,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import datasets
 
     args = parse_args(argv)
+    if args.json is not None:
+        try:  # before any image is scored: an hour of evaluation must not end refusing to write
+            refuse_existing(args.json, args.force)
+        except DestinationExists as e:
+            return distributed.refuse(f"error: --json: {e}", args.device, args.dist_timeout)
     dataset, split = datasets.eval_split(args.net, args.dataset, args.split)
     args.weights = args.weights or datasets.weights_path(args.net)
     missing = [] if args.weights.is_file() else [datasets.weights_missing(args.net, args.weights)]
@@ -484,9 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         return distributed.refuse(f"cannot evaluate {args.net}.\n{datasets.MissingInputs(missing)}", args.device,
                                   args.dist_timeout)
     world, device = options.start(args)
-    import weights
+    from .infer import load_weights
 
-    net = weights.load(nets.build(args.net), args.weights)
+    try:
+        net = load_weights(nets.build(args.net), args.weights)
+    except (ValueError, OSError) as e:  # weights that do not fit, hold NaN, or a cut or damaged file
+        return distributed.refuse(f"error: cannot evaluate {args.net} with {args.weights}: {e}", args.device,
+                                  args.dist_timeout)
     policy = options.set_precision(net, args, device)
     say = distributed.say
     where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")

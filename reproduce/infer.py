@@ -5,6 +5,12 @@ DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed 
 per head ({stem}_sem.png, {stem}_geo.png ...). Nets with two inputs (nyud-fcn32s-color-hha,
 nyud-fcn32s-color-d) take their second picture with --second (one per IMAGE, the HHA or depth image).
 
+Outputs never overwrite inputs or each other (``output_stems``, ``check_outputs``): images that share a stem
+(d1/x.jpg, d2/x.jpg, d1/x.png) are named by their path from the folder they have in common, parts joined by
+``_`` (d1_x_jpg, d2_x_jpg, d1_x_png); an output that would be one of the inputs (``-o pics`` with pics/a.png)
+stops the run before anything is written, with or without --force; so does an output file that exists already,
+which is kept unless --force. -o names a folder; a file there is refused.
+
 Bad input: weights that do not fit the net stop the run with one error before any image (exit 2); a picture
 that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
 and the others are still segmented; the exit status is then 1 and the last line lists the failures.
@@ -19,6 +25,7 @@ Under ``torchrun --nproc_per_node=N -m reproduce.infer ...`` (same arguments) ra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -52,13 +59,62 @@ def build_parser() -> argparse.ArgumentParser:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--weights", required=True, type=Path, help="weights .h5 (or .caffemodel)")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--force", action="store_true",
+                        help="replace output files that exist already (default: refuse and keep them); an output "
+                             "that is one of the inputs is refused even so")
     return options.add_common(parser)
+
+
+def output_stems(images: list[Path]) -> list[str]:
+    """The stem of each image's output files: its file stem, or, for images sharing a stem, its path from the
+    deepest folder they have in common with the suffix kept, parts joined by ``_`` (d1/x.jpg -> d1_x_jpg).
+    Raises ValueError naming an image given twice, or stems that still collide (x_jpg.png beside x.jpg)."""
+    resolved = [p.resolve() for p in images]
+    twice = sorted({str(p) for p, r in zip(images, resolved, strict=True) if resolved.count(r) > 1})
+    if twice:
+        raise ValueError(f"image(s) given more than once: {', '.join(twice)}; give each picture once")
+    stems = [p.stem for p in images]
+    for stem in {s for s in stems if stems.count(s) > 1}:
+        group = [i for i, s in enumerate(stems) if s == stem]
+        common = Path(os.path.commonpath([resolved[i].parent for i in group]))
+        for i in group:
+            relative = resolved[i].relative_to(common)
+            stems[i] = "_".join([*relative.parent.parts, relative.stem, relative.suffix.lstrip(".")]).rstrip("_")
+    clash = sorted({str(p) for p, s in zip(images, stems, strict=True) if stems.count(s) > 1})
+    if clash:
+        raise ValueError(f"images {', '.join(clash)} would write files of the same name in the output folder; "
+                         "rename one, or segment them in separate runs with separate -o folders")
+    return stems
+
+
+def output_files(out: Path, stems: list[str], heads: list[str]) -> list[list[Path]]:
+    """Per image, the files it writes: ``{stem}{head}.png`` and ``{stem}{head}_overlay.png`` per head suffix."""
+    return [[out / f"{stem}{head}{kind}.png" for head in heads for kind in ("", "_overlay")] for stem in stems]
+
+
+def check_outputs(files: list[Path], inputs: list[Path], force: bool) -> None:
+    """Refuse (ValueError, one message) an output that is one of ``inputs`` (always), or that exists already
+    (unless ``force``): checked for every image before the first is segmented, so nothing is lost."""
+    inputs = [p for p in inputs if p.exists()]
+    twice = sorted({str(f) for f in files if files.count(f) > 1})
+    if twice:
+        raise ValueError(f"two images would both write {', '.join(twice)}; rename one, or segment them in "
+                         "separate runs with separate -o folders")
+    hit = sorted({str(f) for f in files if f.exists() and any(os.path.samefile(f, p) for p in inputs)})
+    if hit:
+        raise ValueError(f"the output file(s) {', '.join(hit)} would be written over inputs of this run, which are "
+                         "kept; name an -o folder that holds none of the inputs (for example -o masks)")
+    existing = [str(f) for f in files if f.exists() or f.is_symlink()]
+    if existing and not force:
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise ValueError(f"{len(existing)} output file(s) exist already and are kept: {shown}; pass --force to "
+                         "replace them, or name another -o folder")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,9 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    missing = [p for p in [args.weights, *args.images, *args.second] if not p.is_file()]
+    inputs = [args.weights, *args.images, *args.second]
+    folders = [p for p in inputs if p.is_dir()]
+    if folders:
+        parser.error(f"{', '.join(map(str, folders))}: a folder, not a file; give the pictures (and --weights) as "
+                     f"files, for example {folders[0] / '*.jpg'}")
+    missing = [p for p in inputs if not p.is_file()]
     if missing:
         parser.error(f"no such file(s): {', '.join(map(str, missing))}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"-o {args.out} is a file; -o names the folder the masks go to (the file is kept)")
     tops = list(nets.record(args.net).input_tops.values())
     if len(tops) == 2 and len(args.second) != len(args.images):
         parser.error(f"{args.net} takes two pictures per image ({tops[0]}, {tops[1]}): give --second with "
@@ -80,10 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(tops) == 1 and args.second:
         parser.error(f"{args.net} takes one picture per image; drop --second")
 
+    spec = nets.spec(args.net)
+    suffixes = [""] if len(spec.outputs) == 1 else [f"_{label}" for _, _, label in spec.losses]  # SIFT Flow
+    try:
+        stems = output_stems(args.images)
+        check_outputs([f for files in output_files(args.out, stems, suffixes) for f in files], inputs, args.force)
+    except ValueError as e:
+        parser.error(str(e))
     world, device = options.start(args)
     try:
         net = load_weights(nets.build(args.net), args.weights)
-    except (weights.WeightsMismatchError, weights.CaffemodelError, ValueError, OSError) as e:
+    except (weights.WeightsMismatchError, weights.NonFiniteWeightsError, weights.CaffemodelError, ValueError,
+            OSError) as e:
         return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
                                   args.dist_timeout)
     policy = options.set_precision(net, args, device)
@@ -118,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         said = []
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
-            png = save_label_png(args.out / f"{path.stem}{suffix}.png", label)
-            over = save_overlay(args.out / f"{path.stem}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
+            png = save_label_png(args.out / f"{stems[i]}{suffix}.png", label)  # output_stems: no clashes
+            over = save_overlay(args.out / f"{stems[i]}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
             said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
         lines.append("\n".join(said))

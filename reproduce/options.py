@@ -33,11 +33,29 @@ def precision_name(value: str) -> str:
     return value
 
 
+class DeviceOption(argparse.Action):
+    """--device, checked as it is parsed (nets.precision.check_device), before any input is read or any rank
+    joins a group: a device that is unknown or not here stops the run with one line naming the devices here,
+    exit 2 (rank 0 says it under torchrun; every rank finds the same)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        from nets.precision import UnavailableDevice, check_device
+
+        try:
+            check_device(value)
+        except UnavailableDevice as e:
+            if distributed.environment_world().main:
+                print(f"error: --device {value}: {e}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        setattr(namespace, self.dest, value)
+
+
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     import nets
 
-    parser.add_argument("--device", help="torch device, cuda or cpu (default: cuda when present, else cpu); under "
-                                         "torchrun each rank takes cuda:LOCAL_RANK")
+    parser.add_argument("--device", action=DeviceOption,
+                        help="torch device, cpu, cuda or cuda:N (default: cuda when present, else cpu); under "
+                             "torchrun each rank takes cuda:LOCAL_RANK")
     parser.add_argument("--precision", type=precision_name, default="exact",
                         metavar="{" + ",".join(nets.PRECISIONS) + "}", help=PRECISION_HELP)
     parser.add_argument("--dist-timeout", type=float, default=distributed.DEFAULT_TIMEOUT_S, metavar="SECONDS",
@@ -48,11 +66,18 @@ def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def start(args: argparse.Namespace) -> tuple[distributed.World, torch.device]:
     """Join torchrun's process group when launched by it, and pick the device (distributed.start). A
-    --precision the device cannot run stops the run here: one line naming the modes it can run, exit 2."""
+    --precision the device cannot run stops the run here: one line naming the modes it can run, exit 2; so does
+    a --device this machine does not have (nets.precision.check_device: one line naming the devices here)."""
     if args.dist_timeout <= 0:
         raise SystemExit(f"--dist-timeout must be positive, got {args.dist_timeout}")
-    world, device = distributed.start(args.device, args.dist_timeout)
     from nets import precision as P
+
+    try:
+        world, device = distributed.start(args.device, args.dist_timeout)
+    except P.UnavailableDevice as e:  # before any process group: each rank finds the same, rank 0 says it
+        if distributed.environment_world().main:
+            print(f"error: --device {args.device}: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
     try:
         P.get(getattr(args, "precision", "exact")).check(device)

@@ -53,12 +53,11 @@ def md5_text(text: str) -> str:
 
 
 def pick_device(requested: str | None = None) -> torch.device:
-    """``requested`` if given, else the first CUDA GPU when present, else the CPU."""
-    import torch
+    """``requested`` if given and here (nets.precision.check_device: else UnavailableDevice naming the devices
+    here), else the first CUDA GPU when present, else the CPU."""
+    from nets.precision import check_device
 
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return check_device(requested)
 
 
 def device_name(device: torch.device) -> str:

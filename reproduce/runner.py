@@ -122,8 +122,20 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
         key, sep, path = item.partition("=")
         if not sep or not path:
             raise SystemExit(f"--weights takes NET=FILE (or NET:VARIANT=FILE), got {item!r}")
-        out[key] = Path(path)
+        out[row_key(key)] = Path(path)
     return out
+
+
+def row_key(key: str) -> str:
+    """A row key as the user typed it (NET or NET:VARIANT) with the net in the kit's spelling: PyTorch Hub's
+    ``voc_fcn8s`` is voc-fcn8s (nets.canonical_name); an unknown net stays as typed, for the row check to name."""
+    import nets
+
+    net, sep, variant = key.partition(":")
+    try:
+        return nets.canonical_name(net) + sep + variant
+    except KeyError:
+        return key
 
 
 # ---- inputs ---------------------------------------------------------------------------------------------
@@ -131,12 +143,18 @@ def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
 
 def evaluated_rows(ctx: Context) -> list[Row]:
     """The table's rows (releases without a paper row included), checking --nets and --weights against them."""
+    import difflib
+
     rows = list(ctx.table.rows)
     known = {r.key for r in rows if r.key}
+    if ctx.args.nets:
+        ctx.args.nets = [row_key(k) for k in ctx.args.nets]
     for option, keys in (("--nets", ctx.args.nets or ()), ("--weights", weights_overrides(ctx.args))):
         unknown = sorted(set(keys) - known)
         if unknown:
-            raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}; its rows' nets are "
+            close = list(dict.fromkeys(c for k in unknown for c in difflib.get_close_matches(k, sorted(known), n=2)))
+            guess = f"; did you mean {' or '.join(close)}?" if close else "."
+            raise SystemExit(f"{option} {unknown} name no row of Table {ctx.table.number}{guess} Its rows' nets are "
                              f"{sorted(known)} (a training variant's row is NET:VARIANT)")
     untrained = [r for r in rows if r.key in (ctx.args.nets or ()) and not runs(ctx, r)]
     if untrained:
@@ -169,10 +187,13 @@ def check_variant(key: str, path: Path) -> None:
     row of another one (FCN-32s-fixed weights as FCN-32s, or the other way round)."""
     if path.suffix != ".h5" or not path.is_file():
         return
-    import h5py
+    from weights.snapshot import HDF5FileError, open_h5
 
-    with h5py.File(path, "r") as f:
-        trained = str(f.attrs.get("variant", ""))
+    try:
+        with open_h5(path) as f:
+            trained = str(f.attrs.get("variant", ""))
+    except HDF5FileError as e:
+        raise SystemExit(f"--weights {key}={path}: {e}") from None
     want = key.partition(":")[2]
     if trained != want:
         right = f"{net_of(key)}:{trained}" if trained else net_of(key)
@@ -362,11 +383,11 @@ def judge(ctx: Context, row: Row, outcome: Outcome) -> None:
         outcome.verdict = ("not released: train it (the commands below), then judge it with --retrained "
                            "--weights" if row.status == "not released" else "not evaluated")
         return
-    if ctx.smoke:
-        outcome.verdict = "smoke run: MEANINGLESS, not judged"
+    if ctx.smoke:  # a fast mode's row still says its agreement with exact, as the table's header promises
+        outcome.verdict = "smoke run: MEANINGLESS, not judged" + fast_mode_note(ctx, row)
         return
     if ctx.args.limit is not None:
-        outcome.verdict = f"partial split (--limit {ctx.args.limit}): not judged"
+        outcome.verdict = f"partial split (--limit {ctx.args.limit}): not judged" + fast_mode_note(ctx, row)
         return
     if ctx.args.retrained and row.paper.get("mean_iu") is not None:
         add_check(outcome, "mean IU, re-training vs paper row", tables.check_retrained(row, iu))
@@ -388,7 +409,8 @@ def fast_mode_note(ctx: Context, row: Row) -> str:
         return ""
     ev = ctx.evaluations.get(row.key)
     agreement = getattr(ev, "agreement", None)
-    measured = agreement.line(ev) if agreement is not None else f"measured in {ctx.precision}"
+    measured = (agreement.line(ev) if agreement is not None
+                else f"measured in {ctx.precision}, its agreement with exact not measured")
     return f" ({measured}; not a reproduction at exact precision)"
 
 
@@ -449,7 +471,8 @@ def precision_line(ctx: Context) -> str:
     from nets import precision as P
 
     mode = P.get(ctx.precision)
-    fast = "" if mode.exact else " FAST MODE: the scores are not exact's; each row gives its agreement with exact."
+    fast = ("" if mode.exact else
+            " FAST MODE: the scores are not exact's; each row scored gives its agreement with exact.")
     return f"Precision {mode.name}: {mode.description}.{fast}"
 
 

@@ -143,6 +143,11 @@ def finish(ctx: Context, outcomes: list[Outcome]) -> None:
                 tar.add(path, arcname=str(Path("results") / SUBMISSION / path.name))
     ctx.record_extra["submission"] = {"folder": str(folder), "tarball": str(tarball), "images": len(written),
                                       "median_seconds": sorted(seconds)[len(seconds) // 2] if seconds else None}
+    if ctx.smoke:  # random weights on generated pictures: the packing is checked, nothing is worth uploading
+        ctx.notes.append(f"Smoke run: {len(written)} palette PNGs of random weights in {folder}, packed as "
+                         f"{tarball}, only to check the packing: do not upload it. A run without --smoke packs "
+                         f"the submission to upload, in {tarball.parent.parent / TARBALL}.")
+        return
     ctx.notes.append(f"PASCAL server submission: {len(written)} palette PNGs in {folder}, packed as {tarball}. "
                      "Upload it on the evaluation server as competition 6 (training data beyond VOC: SBD), "
                      "then complete the row with --server-2012 MEAN_IU.")

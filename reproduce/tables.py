@@ -217,7 +217,7 @@ TABLE3 = Table(
             "baseline", note="~50 s"),
     ),
     notes=("Test labels are private: the test scores come only from the PASCAL evaluation server, which "
-           "takes results/VOC2012/Segmentation/comp6_test_cls/{id}.png palette PNGs.",
+           "takes a tarball of palette PNGs stored in it as results/VOC2012/Segmentation/comp6_test_cls/{id}.png.",
            with_figures("Local proxy: the released FCN-8s on seg11valid ({voc-fcn8s} mean IU, reference README)."),
            with_figures("The PAMI version reports the heavy FCN-8s at {voc-fcn8s voc2012-test} on VOC2012 test."),
            "Paper claims: 20% relative improvement; inference 114x faster (convnet only), 286x overall."),

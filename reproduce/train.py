@@ -260,7 +260,7 @@ class Trainer:
         if not state_path.is_file():
             raise FileNotFoundError(f"no solverstate at {state_path}; snapshots are written as "
                                     "OUT/NET_iter_N.solverstate.h5 by --snapshot-every")
-        with h5py.File(state_path, "r") as f:
+        with weights.snapshot.open_h5(state_path, "solverstate") as f:
             if f.attrs.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError(f"{state_path.name} is not a kit solverstate of this version (format attribute "
                                  f"{f.attrs.get('format')!r}, expected {SNAPSHOT_FORMAT!r}); a version 1 snapshot "
@@ -354,7 +354,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     import nets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", choices=nets.NAMES, metavar="NET")
+    parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--init", type=Path,
                         help="starting weights .h5 (weights.transplant builds it from the net the reference "
                              "started from); not needed with --resume")

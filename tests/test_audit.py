@@ -32,4 +32,5 @@ def test_audit_reports_an_output_that_is_not_the_input_size(monkeypatch):
 def test_unknown_net_is_rejected_with_the_valid_names(capsys):
     with pytest.raises(SystemExit):
         audit.main(["voc-fcn4s"])
-    assert "valid: voc-fcn32s" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown net 'voc-fcn4s'; did you mean voc-fcn8s" in err and "The kit's nets are: voc-fcn32s" in err

@@ -80,14 +80,14 @@ def log(line):  # called before each layer is written: at the third, two layers 
     lines.append(line)
     if len(lines) == 3:
         stall()
-convert({str(src)!r}, {str(dst)!r}, log=log, net="none")
+convert({str(src)!r}, {str(dst)!r}, log=log, net="none", force=True)  # replacing the user's .h5, as asked
 """)
     child.wait_for()
     assert_killed(child.kill(sig), sig)
     assert {p: digest(p) for p in before} == before
     assert_left_only(folder, ["w.caffemodel", "w.h5"], sig, dst)
     # The next conversion completes and leaves nothing of the killed one behind.
-    convert(src, dst, log=None, net="none")
+    convert(src, dst, log=None, net="none", force=True)
     assert names(folder) == ["w.caffemodel", "w.h5"]
     assert [layer.name for layer in read_h5(dst).layers] == [f"conv{i}" for i in range(6)]
 

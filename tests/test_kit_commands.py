@@ -5,8 +5,12 @@ imports from any folder."""
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib
+import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 import sysconfig
@@ -127,3 +131,190 @@ def test_make_setup_installs_the_kit_so_that_it_imports_from_any_folder(tmp_path
     # tests/ and results/ are not part of the kit.
     assert subprocess.run([str(python), "-c", "import tests"], cwd=elsewhere, env=env,
                           capture_output=True).returncode != 0
+
+
+# ---- every command the kit prints is one that runs --------------------------------------------------------
+#
+# What the kit prints is collected where it is made: the messages of its modules (string constants and
+# f-strings, each placeholder standing for any value, and every kit_command(...) call), the ledger that
+# `make audit` and the report print, the tables' rows, notes and the commands each row prints, and the
+# README's code. Each `make ...` found is checked with `make -n` (make rejects an unknown option or target
+# before running anything), each `python -m MODULE ...` of the kit with MODULE's --help: the module exists,
+# and every --option the command passes is one it takes.
+
+HOLE = "\x00"  # an f-string placeholder while the text is scanned
+MAKE_COMMAND = re.compile(rf"\bmake ([a-z{HOLE}][\w{HOLE}%-]*(?:[ \t]+(?:[A-Z][A-Z_]*=(?:\"[^\"]*\"|'[^']*'|"
+                          rf"[^\s`'\",;)<]+)|--?[a-z][\w-]*(?:=[^\s`'\",;)<]+)?))*)")
+PYTHON_M = re.compile(rf"(?:python3?|\.venv/bin/python|{HOLE}) -m ((?:nets|weights|data|reproduce)"
+                      rf"[\w.{HOLE}]*)((?:[ \t]+(?!#)[^\s`'\"|;&)<]+)*)")
+
+
+def _text(node: ast.AST) -> str | None:
+    """A string constant, or an f-string with HOLE for each placeholder."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else HOLE for v in node.values)
+    return None
+
+
+def module_texts(path: Path) -> list[str]:
+    """What a module may print: its strings (f-strings whole) and each kit_command(...) call as the command
+    it makes."""
+    tree = ast.parse(path.read_text())
+    inner = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    out = [t for node in ast.walk(tree) if id(node) not in inner and (t := _text(node)) is not None]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "kit_command":
+            parts = [_text(a) for a in node.args]
+            out.append("python -m " + " ".join(p if p is not None else HOLE for p in parts))
+    return out
+
+
+def readme_texts() -> list[str]:
+    """The README's code: fenced blocks line by line, and inline code spans."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```[^\n]*\n(.*?)```", text, re.S)
+    lines = [line for block in blocks for line in block.splitlines()]
+    return lines + re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+
+
+def runtime_texts() -> list[str]:
+    """What the audit, the ledger, the report and the table scripts print, made from the kit's data."""
+    from reproduce import ledger, runner, tables
+    from weights import zoo
+
+    out = [ledger.summary()]
+    out += [str(v) for row in ledger.as_rows() for v in row.values()]
+    for table in tables.TABLES.values():
+        out += list(table.notes)
+        for row in table.rows:
+            out += [row.note, *runner.how_to_run(table, row)]
+    out += list(zoo.UNRELEASED.values())
+    return out
+
+
+def printed_commands() -> dict[str, set[str]]:
+    """Every make and kit python -m command found, with where it was found."""
+    found: dict[str, set[str]] = {}
+    sources = [(f"{p.relative_to(REPO)}", module_texts(p)) for package in PACKAGES
+               for p in sorted((REPO / package).rglob("*.py"))]
+    sources += [("README.md", readme_texts()), ("ledger, tables, zoo", runtime_texts())]
+    for origin, texts in sources:
+        for text in texts:
+            for match in MAKE_COMMAND.finditer(text):
+                found.setdefault("make " + match.group(1).strip(), set()).add(origin)
+            for match in PYTHON_M.finditer(text):
+                found.setdefault(f"python -m {match.group(1)}{match.group(2)}".strip(), set()).add(origin)
+    return found
+
+
+def makefile_targets() -> list[str]:
+    text = (REPO / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", text, re.M))
+    for group in re.findall(r"^TABLES := (.*)$", text, re.M):
+        targets |= set(group.split())
+    return sorted(targets)
+
+
+def _fill_target(target: str, targets: list[str]) -> str | None:
+    """A target with a placeholder (HOLE, or the docs' N as in reproduce-tableN) as a real target it stands for."""
+    if target in targets:
+        return target
+    pattern = re.escape(target).replace(re.escape(HOLE), r"\w+")
+    pattern = re.sub(r"N$", r"\\d+", pattern)
+    return next((t for t in targets if re.fullmatch(pattern, t)), None)
+
+
+def _looks_like_a_command(command: str, targets: list[str]) -> bool:
+    """Prose ("make sure", "make the net") is not a command: a target of the Makefile's, or words that
+    carry a VAR=value or an option, are."""
+    words = command.split()
+    if not words[1].strip(HOLE):
+        return False  # "cannot make {net}": a placeholder alone is prose's object, not a target
+    return _fill_target(words[1], targets) is not None or len(words) > 2 or "-" in words[1]
+
+
+def test_the_collector_finds_the_commands_people_are_told_to_run():
+    """A collector that finds nothing would pass every check below."""
+    found = printed_commands()
+    for expected in ("make weights NET=" + HOLE, "make audit", "make reproduce-table" + HOLE):
+        assert any(c.startswith(expected) for c in found), expected
+    assert any(c.startswith("python -m weights.transplant --net") for c in found)
+    assert any(c.startswith("python -m reproduce.table") and "--retrained" in c for c in found)
+
+
+def test_every_make_command_the_kit_prints_is_accepted_by_make(tmp_path):
+    targets = makefile_targets()
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    bad = []
+    for command, origins in sorted(printed_commands().items()):
+        if not command.startswith("make ") or not _looks_like_a_command(command, targets):
+            continue
+        words = shlex.split(command.replace(HOLE, "X"), posix=True)
+        target = _fill_target(command.split()[1], targets)
+        if target is None:
+            bad.append(f"{command!r} ({', '.join(sorted(origins))}): no make target {words[1]!r}")
+            continue
+        if len(words) == 2:
+            continue  # a bare target names it (a command table, "pass INIT= to make train"): it exists
+        dry = subprocess.run(["make", "-n", "--no-print-directory", target, *words[2:], f"STAMP={stamp}",
+                              f"PY={sys.executable}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        if dry.returncode != 0:
+            bad.append(f"{command!r} ({', '.join(sorted(origins))}): {dry.stderr.strip().splitlines()[0]}")
+    assert bad == [], "commands the kit prints that make rejects:\n" + "\n".join(bad)
+
+
+def _help(module: str, words: list[str]) -> str:
+    """MODULE's --help (and its sub-command's, when the command names one), from its main(argv) as
+    ``python -m MODULE`` runs it; "" when --help fails."""
+    main = importlib.import_module(module).main
+    texts = []
+    for argv in (["--help"], *([[words[0], "--help"]] if words and re.fullmatch("[a-z]+", words[0]) else [])):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                main(argv)
+            except SystemExit as e:
+                if e.code not in (0, None):
+                    continue
+        texts.append(out.getvalue())
+    return "\n".join(texts)
+
+
+def test_every_python_m_command_the_kit_prints_names_a_module_and_options_it_takes():
+    modules = {path.relative_to(REPO).with_suffix("").as_posix().replace("/", ".")
+               for package in PACKAGES for path in (REPO / package).rglob("*.py")
+               if 'if __name__ == "__main__":' in path.read_text()}  # what python -m runs
+    bad, helps = [], {}
+    for command, origins in sorted(printed_commands().items()):
+        if not command.startswith("python -m "):
+            continue
+        module, *words = command.split()[2:]
+        pattern = re.sub(r"N$", r"\\d+", re.escape(module).replace(re.escape(HOLE), r"\w+"))
+        named = sorted(m for m in modules if re.fullmatch(pattern, m))
+        if not named:
+            bad.append(f"{command!r} ({', '.join(sorted(origins))}): no module {module}")
+            continue
+        for name in named:
+            key = (name, words[0] if words and re.fullmatch("[a-z]+", words[0]) else "")
+            if key not in helps:
+                helps[key] = _help(name, words)
+            text = helps[key]
+            if not text:
+                bad.append(f"{command!r} ({', '.join(sorted(origins))}): {name} --help fails")
+                continue
+            options = [w.strip("[]").split("=")[0] for w in words]
+            unknown = [o for o in options if o.startswith("--")
+                       and not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text)]
+            if unknown:
+                bad.append(f"{command!r} ({', '.join(sorted(origins))}): {name} takes no {', '.join(unknown)}")
+    assert bad == [], "commands the kit prints that do not run:\n" + "\n".join(bad)
+
+
+def test_the_readmes_training_regime_table_marks_one_row_default():
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| regime | flag |"):].split("\n\n")[0].splitlines()[2:]
+    flags = [row.split("|")[2].strip() for row in table]
+    assert len(flags) >= 2 and sum(f.startswith("default") for f in flags) == 1, flags

@@ -264,3 +264,21 @@ def test_training_in_a_fast_mode_autocasts_the_trunk_keeps_the_loss_float32_and_
     other = _trainer(reader, P.EXACT)
     with pytest.raises(ValueError, match="trained in precision bf16-emulated.*resume with --precision bf16-emulated"):
         other.restore(state)
+
+
+@pytest.mark.parametrize("options", [{"smoke": True}, {"limit": 2}])
+def test_a_fast_mode_row_that_is_not_judged_still_gives_its_agreement_with_exact(reader, options):
+    """The header of a fast mode's table promises each scored row's agreement: smoke and --limit rows too."""
+    _, ev = _fast(reader, EMULATED_BF16)
+    args = argparse.Namespace(**{"smoke": False, "limit": None, "retrained": False, "weights": [], "nets": None,
+                                 "precision": "bf16", **options})
+    ctx = runner.Context(TABLE2, args)
+    row = TABLE2.row("FCN-8s")
+    ctx.evaluations[row.key] = ev
+    o = runner.Outcome(row.method, row.status, row.net, dict(row.paper), {"mean_iu": 12.0})
+    runner.judge(ctx, row, o)
+    assert "not judged (measured in bf16-emulated: argmax agreement " in o.verdict
+    assert "each row scored gives its agreement with exact" in runner.precision_line(ctx)
+    del ctx.evaluations[row.key]  # a row whose agreement was not measured says that, not nothing
+    runner.judge(ctx, row, o)
+    assert "(measured in bf16, its agreement with exact not measured; not a reproduction" in o.verdict

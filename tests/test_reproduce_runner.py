@@ -154,3 +154,9 @@ def test_table3_smoke_run_writes_records_and_a_server_submission(tmp_path):
     with tarfile.open(out / "voc2012_test_comp6_fcn8s.tar.gz") as tar:
         assert sorted(tar.getnames()) == [f"results/VOC2012/Segmentation/comp6_test_cls/{p.name}" for p in pngs]
     assert not list(out.rglob("*.tmp"))
+    # The smoke tarball holds random weights' masks: the note says so and where a real run puts its own.
+    note = next(n for n in record["notes"] if "packed as" in n)
+    assert note.startswith(f"Smoke run: {len(pngs)} palette PNGs of random weights in {pngs[0].parent}")
+    assert "do not upload it" in note and "Upload it" not in note
+    real = tmp_path / "voc2012_test_comp6_fcn8s.tar.gz"
+    assert note.endswith(f"A run without --smoke packs the submission to upload, in {real}.")

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 import nets
 import weights
@@ -138,7 +139,9 @@ def test_convert_refuses_a_destination_that_is_the_source(tmp_path, how, capsys)
         dst.symlink_to(src)
     assert convert_cli.main([str(src), str(dst)]) == 1
     err = capsys.readouterr().err
-    assert f"is the source {src} itself; converting would overwrite the caffemodel" in err
+    assert f"is the source {src} itself; converting would overwrite the source, which is kept" in err
+    suggested = err.rstrip().rpartition("for example ")[2]
+    assert suggested.endswith(".h5") and suggested not in (str(src), str(dst))  # X.h5 X.h5: not X.h5 again
     assert src.read_bytes() == original and (dst.is_symlink() or dst.stat().st_ino == src.stat().st_ino)
 
 
@@ -151,3 +154,129 @@ def test_convert_refuses_a_destination_not_ending_in_h5_before_writing(tmp_path,
     assert src.read_bytes() == original
     assert convert_cli.main([str(src), str(tmp_path / "w.hdf")]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.caffemodel"]
+
+
+# ---- an existing destination is kept unless --force ---------------------------------------------------------
+
+
+def test_convert_onto_an_existing_file_keeps_it_unless_force(tmp_path, capsys):
+    src, dst = tmp_path / "w.caffemodel", tmp_path / "mine.h5"
+    write_caffemodel(src, FIRST)
+    dst.write_bytes(b"the user's own weights")
+    assert convert_cli.main([str(src), str(dst), "--net", "none"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {dst} exists already and is kept: pass --force to replace it, or name another path\n"
+    assert dst.read_bytes() == b"the user's own weights"
+    assert convert_cli.main([str(src), str(dst), "--net", "none", "--force"]) == 0
+    assert list(weights.read_weights(dst).blobs()) == ["conv1"]
+
+
+def test_convert_onto_a_folder_is_refused_and_the_folder_kept(tmp_path, capsys):
+    src, dst = tmp_path / "w.caffemodel", tmp_path / "out.h5"
+    write_caffemodel(src, FIRST)
+    dst.mkdir()
+    (dst / "keep").write_text("kept")
+    assert convert_cli.main([str(src), str(dst), "--force"]) == 1
+    assert f"{dst} is a folder; the output is one file" in capsys.readouterr().err
+    assert (dst / "keep").read_text() == "kept"
+
+
+def test_export_onto_an_existing_file_keeps_it_unless_force(tmp_path, capsys, monkeypatch):
+    from tiny_nets import scoring_net
+    from weights import export as export_cli
+
+    monkeypatch.setattr(nets, "build", lambda name: scoring_net(name))
+    src = weights.save(scoring_net(), tmp_path / "tiny.h5")
+    dst = tmp_path / "mine.h5"
+    dst.write_bytes(b"mine")
+    assert export_cli.main(["voc-fcn32s", str(src), str(dst), "--format", "h5"]) == 1
+    assert "exists already and is kept: pass --force" in capsys.readouterr().err and dst.read_bytes() == b"mine"
+    assert export_cli.main(["voc-fcn32s", str(src), str(dst), "--format", "h5", "--force"]) == 0
+    assert list(weights.read_weights(dst).blobs()) == ["conv1", "score"]
+
+
+# ---- weights that are not finite: refused when loaded, converted and exported ------------------------------
+
+
+NAN_LAYERS = [("conv1", "Convolution", [np.array([[[[np.nan, 1.0], [np.inf, -np.inf]]]], np.float32),
+                                        np.zeros(1, np.float32)]),
+              ("fc7", "InnerProduct", [np.ones((5, 6), np.float32), np.array([np.nan] * 5, np.float32)])]
+NOT_FINITE = (r"2 layer\(s\) hold values that are not finite: conv1 \(1 NaN, 2 infinite, of 5 values\); "
+              r"fc7 \(5 NaN, 0 infinite, of 35 values\)\. Weights like these come from a training run that "
+              r"diverged .* or from a damaged file")
+
+
+def test_convert_refuses_weights_holding_nan_or_infinity_naming_layers_and_counts(tmp_path, capsys):
+    src, dst = tmp_path / "diverged.caffemodel", tmp_path / "diverged.h5"
+    write_caffemodel(src, NAN_LAYERS)
+    with pytest.raises(weights.NonFiniteWeightsError, match=NOT_FINITE):
+        convert_cli.convert(src, dst, log=None, net="none")
+    assert convert_cli.main([str(src), str(dst), "--net", "none"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: diverged.caffemodel: 2 layer(s) hold values that are not finite")
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["diverged.caffemodel"]
+
+
+def test_load_refuses_weights_holding_nan_and_leaves_the_net_untouched(tmp_path):
+    from tiny_nets import scoring_net
+
+    net = scoring_net()
+    net.conv1.bias.data[1] = float("inf")
+    bad = weights.save(net, tmp_path / "diverged.h5")  # a training snapshot is written as the run left it
+    target = scoring_net()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(weights.NonFiniteWeightsError,
+                       match=r"diverged.h5: 1 layer\(s\) .*: conv1 \(0 NaN, 1 infinite, of 112 values\)"):
+        weights.load(target, bad)
+    assert all(torch.equal(before[k], v) for k, v in target.state_dict().items())
+    with pytest.raises(weights.NonFiniteWeightsError, match="conv1"):  # a mapping goes through the same check
+        weights.load(scoring_net(), {"conv1": [t.detach().numpy() for t in (net.conv1.weight, net.conv1.bias)],
+                                     "score": [t.detach().numpy() for t in (net.score.weight, net.score.bias)]})
+
+
+def test_export_refuses_weights_holding_nan_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    from tiny_nets import scoring_net
+    from weights import export as export_cli
+
+    monkeypatch.setattr(nets, "build", lambda name: scoring_net(name))
+    net = scoring_net()
+    net.score.weight.data[:] = float("nan")
+    bad = weights.save(net, tmp_path / "diverged.h5")
+    assert export_cli.main(["voc-fcn32s", str(bad), str(tmp_path / "x.caffemodel"), "--format", "caffemodel"]) == 1
+    err = capsys.readouterr().err
+    assert "score (84 NaN, 0 infinite, of 105 values)" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diverged.h5"]
+
+
+# ---- a cut .h5, and a folder where a weights file was expected ---------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9])
+def test_a_cut_h5_is_called_cut_by_every_reader_with_what_to_do(tmp_path, keep, capsys):
+    from tiny_nets import scoring_net
+
+    whole = weights.save(scoring_net(), tmp_path / "whole.h5")
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * keep)])
+    original = cut.read_bytes()
+    message = rf"{cut} is cut: the weights file holds {len(original)} of its {whole.stat().st_size} bytes " \
+              r"\(an interrupted download or copy\); fetch or copy it again"
+    with pytest.raises(weights.HDF5FileError, match=message):
+        weights.load(scoring_net(), cut)
+    with pytest.raises(weights.HDF5FileError, match=message):
+        weights.read_weights(cut)
+    assert convert_cli.main([str(cut), str(tmp_path / "out.h5")]) == 1
+    err = capsys.readouterr().err
+    assert "is cut" in err and "Unable to synchronously open" not in err and "Traceback" not in err
+    with pytest.raises(weights.HDF5FileError, match=r"the solverstate holds"):
+        weights.snapshot.open_h5(cut, "solverstate")
+    assert cut.read_bytes() == original and not (tmp_path / "out.h5").exists()
+
+
+def test_a_folder_given_as_weights_is_called_a_folder(tmp_path, capsys):
+    from tiny_nets import scoring_net
+
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path} is a folder, not a weights file"):
+        weights.load(scoring_net(), tmp_path)
+    assert convert_cli.main([str(tmp_path), str(tmp_path / "x.h5")]) == 1
+    assert f"{tmp_path} is a folder, not a weights file" in capsys.readouterr().err

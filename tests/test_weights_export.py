@@ -111,7 +111,8 @@ def test_export_errors_name_the_problem_and_write_nothing(tmp_path, capsys):
     src = weights.save(seeded_net("voc-fcn32s"), tmp_path / "fcn32s.h5")
     cases = [
         (["voc-fcn99s", str(src), str(tmp_path / "x.onnx"), "--format", "onnx"],
-         "unknown net 'voc-fcn99s': the kit exports the reference nets, voc-fcn32s, "),
+         "unknown net 'voc-fcn99s'; did you mean voc-fcn8s or voc-fcn32s or voc-fcn16s? The kit's nets are: "
+         "voc-fcn32s, "),
         (["siftflow-fcn8s", str(src), str(tmp_path / "x.pth"), "--format", "torchfcn"],
          "torchfcn has no model class for siftflow-fcn8s"),
         (["voc-fcn8s", str(src), str(tmp_path / "x.caffemodel"), "--format", "caffemodel"],

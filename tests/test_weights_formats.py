@@ -271,7 +271,7 @@ def test_a_truncated_file_is_a_clear_error_and_convert_keeps_an_existing_h5(tmp_
     existing = tmp_path / "out.h5"
     existing.write_bytes(b"the user's file")
     with pytest.raises(WeightsFormatError, match="cut.pth"):
-        convert_cli.convert(cut, existing, log=None)
+        convert_cli.convert(cut, existing, log=None, force=True)  # a failed conversion keeps it even so
     assert existing.read_bytes() == b"the user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.pth", "full.bin", "out.h5"]  # no temporary left
 

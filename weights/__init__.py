@@ -14,10 +14,20 @@ Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.t
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel
 from .formats import WeightsFormatError
-from .snapshot import LAYER_RENAMES, WeightsMismatchError, load, read_weights, save
+from .snapshot import (
+    LAYER_RENAMES,
+    HDF5FileError,
+    NonFiniteWeightsError,
+    WeightsMismatchError,
+    load,
+    read_weights,
+    save,
+)
 
 __all__ = [
     "LAYER_RENAMES",
+    "HDF5FileError",
+    "NonFiniteWeightsError",
     "CaffeLayer",
     "CaffeModel",
     "CaffemodelError",

@@ -19,36 +19,53 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from data.files import sha256_file
+from data.files import FORCE_HELP, refuse_existing, sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .formats import DESCRIPTIONS, NOT_STORED, fill_from_definition, read, sniff
-from .snapshot import AUTO, UNCHECKED, WeightsMismatchError, check_layers, kit_net_shapes, write_h5
+from .snapshot import (
+    AUTO,
+    UNCHECKED,
+    NonFiniteWeightsError,
+    WeightsMismatchError,
+    check_layers,
+    kit_net_shapes,
+    write_h5,
+)
 
 
-def refuse_destination(src: Path, dst: Path) -> None:
+def refuse_destination(src: Path, dst: Path, force: bool = False) -> None:
     """A destination that is the source itself (same path, hard link or symlink) or not a .h5 is refused
-    before anything is written: converting ``X.caffemodel X.caffemodel`` would replace the download."""
+    before anything is written: converting ``X.caffemodel X.caffemodel`` would replace the download. An
+    existing destination is kept unless ``force`` (data.files.refuse_existing)."""
+    suggestion = src.with_suffix(".h5")
+    if suggestion in (src, dst):
+        suggestion = src.with_name(f"{src.stem}-converted.h5")
     if dst.suffix.lower() != ".h5":
         raise ValueError(f"the destination {dst} does not end in .h5; the converted weights are an HDF5 file "
-                         f"(for example {src.with_suffix('.h5').name})")
-    if dst.exists() and os.path.samefile(src, dst):
+                         f"(for example {suggestion})")
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
         raise ValueError(f"the destination {dst} is the source {src} itself; converting would overwrite the "
-                         f"caffemodel. Give another path, for example {src.with_suffix('.h5')}")
+                         f"source, which is kept. Give another path, for example {suggestion}")
+    refuse_existing(dst, force)
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
-            log: Callable[[str], None] | None = print, net: str | dict = AUTO) -> Path:
+            log: Callable[[str], None] | None = print, net: str | dict = AUTO, force: bool = False) -> Path:
     """Convert weights file ``src`` to weights .h5 ``dst`` (atomic). A caffemodel's layers are streamed from a
     memory map of the source, so memory stays near the size of the file; the other formats are read whole.
     ``net``: a kit net whose parameter layers the file must hold exactly, AUTO (a strict part of a kit net is
     refused as a cut file) or "none" (weights.snapshot.check_layers). Raises CaffemodelError naming the layer on
     bad input (IncompleteNetError for a net cut at a layer boundary; WeightsFormatError for the other formats),
-    ValueError for a destination that is the source or not a .h5; ``dst`` is then left as it was."""
+    ValueError for a destination that is the source, not a .h5, or an existing file without ``force``, and
+    NonFiniteWeightsError for blobs holding NaN or infinity; ``dst`` is then left as it was."""
     src, dst = Path(src), Path(dst)
+    if src.is_dir():
+        raise FileNotFoundError(f"{src} is a folder, not a weights file; name the .caffemodel (or .pth, .npz) "
+                                "file itself")
     if not src.is_file():
         raise FileNotFoundError(f"no weights file at {src}")
-    refuse_destination(src, dst)
+    refuse_destination(src, dst, force)
     if isinstance(net, str) and net not in (AUTO, UNCHECKED):
         kit_net_shapes(net)  # an unknown name fails now, not after the conversion
     verdict: list[str] = []
@@ -67,7 +84,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
             write_h5(dst, layers(), {"source": src.name, "source_sha256": digest}, log=log,
                      check=lambda shapes: verdict.append(check_layers(shapes, net, src.name)))
         except ValueError as e:
-            if isinstance(e, CaffemodelError | WeightsMismatchError):
+            if isinstance(e, CaffemodelError | WeightsMismatchError | NonFiniteWeightsError):
                 raise
             raise CaffemodelError(f"{src.name}: {e}") from None
     if log is not None:
@@ -129,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net", default=AUTO, help="a kit net whose parameter layers the file must hold "
                         "exactly; default: compare with every kit net and refuse a strict part of one (a cut "
                         "file); 'none': no check")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = parser.parse_args(argv)
     try:
-        convert(args.src, args.dst, net=args.net)
+        convert(args.src, args.dst, net=args.net, force=args.force)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nets
-from data.files import atomic_path
+from data.files import FORCE_HELP, DestinationExists, atomic_path, refuse_existing
 
 from .caffemodel import CaffeLayer, CaffemodelError
 from .formats import WeightsFormatError, write_caffemodel_layers, write_state_dict
-from .snapshot import WeightsMismatchError, load, net_blobs, save
+from .snapshot import HDF5FileError, NonFiniteWeightsError, WeightsMismatchError, load, net_blobs, save
 
 # Kit net -> the torchfcn 1.9.7 model class (torchfcn.models) with the same parameters; n_class is the net's
 # class count. torchfcn has no class for the other nets (AlexNet, NYUD RGB-D and two-stream, SIFT Flow's two
@@ -118,18 +118,25 @@ def _no_torchfcn_class(name: str) -> str:
 
 
 def export(net_name: str, src: str | os.PathLike, dst: str | os.PathLike, fmt: str,
-           log: Callable[[str], None] | None = print) -> Path:
+           log: Callable[[str], None] | None = print, force: bool = False) -> Path:
     """Load ``src`` strictly into ``net_name`` and write it to ``dst`` in format ``fmt`` (see the module
-    docstring); ``dst`` is written atomically and only after the load succeeded."""
+    docstring); ``dst`` is written atomically and only after the load succeeded (weights holding NaN or
+    infinity are refused there). An existing ``dst`` is kept unless ``force``."""
     if fmt not in WRITERS:
         raise ExportError(f"unknown export format {fmt!r}; the formats are {', '.join(WRITERS)}")
-    if net_name not in nets.NAMES:
-        raise ExportError(f"unknown net {net_name!r}: the kit exports the reference nets, {', '.join(nets.NAMES)}")
+    try:
+        net_name = nets.canonical_name(net_name)
+    except KeyError as e:
+        raise ExportError(e.args[0]) from None
     if fmt == "torchfcn" and net_name not in TORCHFCN_CLASSES:
         raise ExportError(_no_torchfcn_class(net_name))
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise ExportError(f"{dst} is the source file itself; name another destination")
+        raise ExportError(f"{dst} is the source file itself, which is kept; name another destination")
+    try:
+        refuse_existing(dst, force)
+    except DestinationExists as e:
+        raise ExportError(str(e)) from None
     net = load(nets.build(net_name), src, log=log)
     path = WRITERS[fmt](net, dst)
     if log is not None:
@@ -146,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", type=Path, help="weights for NET: .h5, .caffemodel, .pth state_dict or .npz")
     parser.add_argument("dst", type=Path, help="file to write")
     parser.add_argument("--format", required=True, choices=list(WRITERS), help="what to write")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = parser.parse_args(argv)
     try:
-        export(args.net, args.src, args.dst, args.format)
-    except (ExportError, WeightsMismatchError, WeightsFormatError, CaffemodelError, FileNotFoundError) as e:
+        export(args.net, args.src, args.dst, args.format, force=args.force)
+    except (ExportError, WeightsMismatchError, NonFiniteWeightsError, HDF5FileError, WeightsFormatError,
+            CaffemodelError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -101,6 +101,9 @@ def sniff(path: str | os.PathLike) -> str:
     """The container of a weights file from its first bytes: "hdf5", "torch", "npz" or "caffemodel" (the
     protobuf has no signature: anything else is handed to the caffemodel reader, which names what it found)."""
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
+                                ".npz) file itself")
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
                                 "(the list: make weights-list)")

@@ -13,6 +13,7 @@ to stay empty.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +55,63 @@ class IncompleteNetError(CaffemodelError, WeightsMismatchError):
     reader alone cannot tell)."""
 
 
+class NonFiniteWeightsError(ValueError):
+    """Blobs hold NaN or infinite values: a diverged training run or a damaged file, never usable weights."""
+
+
+def count_nonfinite(blobs: Iterable) -> tuple[int, int, int]:
+    """(NaN count, infinite count, value count) over a layer's blobs (numpy arrays or CPU tensors)."""
+    nan = inf = size = 0
+    for blob in blobs:
+        array = np.asarray(blob)
+        size += array.size
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            nan += int(np.isnan(array).sum())
+            inf += int(np.isinf(array).sum())
+    return nan, inf, size
+
+
+def refuse_nonfinite(counts: Mapping[str, tuple[int, int, int]], source: str) -> None:
+    """The one finiteness rule of the kit, applied wherever weights enter or leave it (``load``, ``write_h5``:
+    weights.convert, weights.export, weights.transplant, reproduce.infer/evaluate/train): ``counts`` is layer ->
+    count_nonfinite; any layer with a NaN or an infinity is one NonFiniteWeightsError naming each such layer."""
+    bad = {name: c for name, c in counts.items() if c[0] or c[1]}
+    if not bad:
+        return
+    parts = [f"{name} ({nan} NaN, {inf} infinite, of {size} values)" for name, (nan, inf, size) in bad.items()]
+    raise NonFiniteWeightsError(
+        f"{source}: {len(bad)} layer(s) hold values that are not finite: {'; '.join(parts)}. Weights like these "
+        "come from a training run that diverged (its loss became NaN or infinite) or from a damaged file; a net "
+        "with them segments nothing. Use a snapshot from before the divergence, or fetch or copy the file again")
+
+
+class HDF5FileError(ValueError):
+    """An .h5 file that HDF5 cannot open: cut short (an interrupted download or copy) or damaged."""
+
+
+def open_h5(path: str | os.PathLike, what: str = "weights file") -> h5py.File:
+    """``h5py.File(path, "r")`` with HDF5's refusals as one HDF5FileError in the kit's words: the one opener of
+    every .h5 the kit reads (weights, solverstates, a table row's weights). A cut file says it is cut, how much
+    of it arrived, and to fetch or copy it again."""
+    path = Path(path)
+    if path.is_dir():
+        raise HDF5FileError(f"{path} is a folder, not a {what}; name the .h5 file itself")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        text = str(e)
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+        if cut:
+            have, want = int(cut.group(1)), int(cut.group(2))
+            raise HDF5FileError(f"{path} is cut: the {what} holds {have} of its {want} bytes (an interrupted "
+                                "download or copy); fetch or copy it again") from None
+        if "truncated" in text or "file signature not found" in text or "bad object header" in text:
+            raise HDF5FileError(f"{path} is cut or damaged: HDF5 cannot open it ({text}); the {what} is "
+                                "incomplete (an interrupted download or copy?): fetch or copy it again") from None
+        raise HDF5FileError(f"cannot open {path} as HDF5 ({text}); expected a complete {what} in HDF5 (.h5), "
+                            "fetch or copy it again if it was cut") from None
+
+
 def _check_group_name(name: str) -> None:
     """A layer name must be a relative HDF5 path of non-empty parts, or its blobs would land elsewhere than
     /data/<layer> (h5py reads "/a" as absolute and "." as the group itself)."""
@@ -64,12 +122,16 @@ def _check_group_name(name: str) -> None:
 
 
 def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,
-             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None) -> Path:
+             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None,
+             finite: bool = True) -> Path:
     """Write layers with blobs as ``/data/<layer>/<i>`` float32 datasets, atomically. ``log`` (a print-like
     callable) gets one line per layer written. ``check`` sees layer name -> blob shapes of every layer with
-    blobs once all are written and may raise to leave ``dst`` as it was. Returns the path."""
+    blobs once all are written and may raise to leave ``dst`` as it was; with ``finite`` (the default) a blob
+    holding NaN or infinity is NonFiniteWeightsError (refuse_nonfinite) and ``dst`` is left as it was too.
+    Returns the path."""
     dst = Path(dst)
     seen: set[str] = set()
+    counts: dict[str, tuple[int, int, int]] = {}
     shapes: dict[str, list[tuple[int, ...]]] = {}
     with atomic_path(dst) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["converter"] = CONVERTER
@@ -87,6 +149,8 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
                 continue
             _check_group_name(layer.name)
             shapes[layer.name] = [tuple(b.shape) for b in layer.blobs]
+            if finite:
+                counts[layer.name] = count_nonfinite(layer.blobs)
             group = data.require_group(layer.name)  # exists already when "a/b" came before "a"
             group.attrs["type"] = layer.type
             for i, blob in enumerate(layer.blobs):
@@ -95,6 +159,7 @@ def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mappin
             raise ValueError(f"no layer with parameter blobs to write to {dst.name}")
         if check is not None:
             check(shapes)
+        refuse_nonfinite(counts, attrs.get("source", dst.name) if attrs else dst.name)
     return dst
 
 
@@ -108,7 +173,7 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
     """The layers of a weights .h5 (groups under /data, nested groups for layer names holding '/')."""
     path = Path(path)
     layers: list[CaffeLayer] = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         if "data" not in f or not isinstance(f["data"], h5py.Group):
             raise ValueError(f"{path.name} has no /data group: not weights in Caffe's HDF5 snapshot layout "
                              f"(make one with {kit_command('weights.convert', 'SRC.caffemodel DST.h5')})")
@@ -136,6 +201,9 @@ def read_weights(path: str | os.PathLike) -> CaffeModel:
     from . import formats  # here: formats builds on this module's HDF5 reader and writer
 
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
+                                ".npz) file itself")
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
                                 f"(the list: make weights-list)")
@@ -282,6 +350,7 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
     (``weights.formats``: .h5, caffemodel, torch state_dict, Chainer .npz) or a mapping layer -> blobs.
     Strict: every layer of the file must land on the net and every blob of the net must be filled, with
     identical shapes; otherwise one WeightsMismatchError lists all differences and the net is left untouched.
+    Weights holding NaN or infinity are NonFiniteWeightsError (refuse_nonfinite), the net left untouched too.
     The one exception: a layer of a type the file's format does not store (torchfcn's and Chainer fcn's files
     hold no Scale blobs) is filled from the net's definition, and one line to ``log`` says so. Returns the net."""
     source = "mapping"
@@ -303,6 +372,7 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
         file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
                                                   net_name)
     check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
+    refuse_nonfinite({n: count_nonfinite(bs) for n, bs in file_blobs.items()}, source)
     if filled and log is not None:
         log(filled)
     import torch  # here, not at the top: converting caffemodels does not need torch
@@ -327,4 +397,7 @@ def save(net: torch.nn.Module, path: str | os.PathLike, attrs: Mapping[str, str]
     for name, tensors in net_blobs(net).items():
         blobs = tuple(t.detach().cpu().numpy().astype(np.float32, copy=False) for t in tensors)
         layers.append(CaffeLayer(reverse.get(name, name), types.get(name, ""), blobs))
-    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}", **(attrs or {})})
+    # Not checked finite: a training snapshot is written as the run left it (a diverged run's too), and is
+    # refused when loaded (``load``), with the reason.
+    return write_h5(path, layers, {"source": f"net {getattr(net, 'name', type(net).__name__)}", **(attrs or {})},
+                    finite=False)

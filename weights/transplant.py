@@ -35,11 +35,12 @@ from pathlib import Path
 import numpy as np
 
 import nets
+from data.files import FORCE_HELP, DestinationExists, refuse_existing
 from nets.layers import bilinear_kernel
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
 from .formats import WeightsFormatError
-from .snapshot import Blobs, read_weights, write_h5
+from .snapshot import Blobs, HDF5FileError, NonFiniteWeightsError, read_weights, write_h5
 
 
 class TransplantError(ValueError):
@@ -227,16 +228,21 @@ def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--net", required=True, choices=nets.NAMES, metavar="NET",
+    parser.add_argument("--net", required=True, type=nets.net_name, metavar="NET",
                         help=f"target net, one of: {', '.join(nets.NAMES)}")
     parser.add_argument("--out", required=True, type=Path, help="weights .h5 to write")
     parser.add_argument("sources", nargs="+", type=Path,
                         help="weights .h5, .caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or "
                              "Chainer .npz (two for nyud-fcn32s-color-hha: the color then the hha net)")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = parser.parse_args(argv)
     try:
+        if any(src.exists() and args.out.exists() and os.path.samefile(src, args.out) for src in args.sources):
+            raise TransplantError(f"--out {args.out} is one of the sources, which is kept; name another file")
+        refuse_existing(args.out, args.force)
         transplant_file(args.net, args.sources, args.out)
-    except (TransplantError, CaffemodelError, WeightsFormatError, FileNotFoundError) as e:
+    except (TransplantError, CaffemodelError, WeightsFormatError, HDF5FileError, NonFiniteWeightsError,
+            DestinationExists, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -143,11 +143,18 @@ def describe(source: Source) -> str:
 
 
 def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
-    if name in manifest:
-        return manifest[name]
-    if name in UNRELEASED:
-        raise ZooError(UNRELEASED[name])
-    raise ZooError(f"no weights named {name!r}; the zoo has: {', '.join(manifest)}")
+    """The zoo's entry ``name`` (PyTorch Hub's spelling, voc_fcn8s, is voc-fcn8s); an unknown name is a ZooError
+    naming the closest names."""
+    import difflib
+
+    spelled = name.replace("_", "-").lower() if name not in manifest and name not in UNRELEASED else name
+    if spelled in manifest:
+        return manifest[spelled]
+    if spelled in UNRELEASED:
+        raise ZooError(UNRELEASED[spelled])
+    close = difflib.get_close_matches(spelled, [*manifest, *UNRELEASED], n=3)
+    guess = f"; did you mean {' or '.join(close)}?" if close else "."
+    raise ZooError(f"no weights named {name!r}{guess} The zoo has: {', '.join(manifest)}")
 
 
 def verifiable(source: Source) -> str:
@@ -187,7 +194,7 @@ def convert_checked(entry: Weights, path: Path, h5: Path, log: Callable[[str], N
     net, or cut at a layer boundary, is refused, not installed. The blobs a format never stores (torchfcn's and
     Chainer fcn's at-once Scale factors) are filled from the net's definition, so the .h5 is complete and loads
     strictly. A classifier is compared with every kit net (convert's default)."""
-    return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO)
+    return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO, force=True)  # the cache
 
 
 def fetch_file(source: Source, path: Path, *, progress: bool | None, timeout: float) -> Path:

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from data.files import FORCE_HELP, DestinationExists, refuse_existing, write_text  # the kit's one atomic writer
+
 from ..spec import CAFFE_DEFAULT, Layer, NetSpec
 
 
@@ -102,16 +104,21 @@ def deploy_prototxt(spec: NetSpec | str, height: int = 500, width: int = 500, ba
 
 def main(argv: list[str] | None = None) -> int:
     import nets
-    from data.files import write_text  # the kit's one atomic writer; only the command line writes files
 
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m nets.prototxt",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=nets.NAMES, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
+    parser.add_argument("name", type=nets.net_name, metavar="NAME", help=f"one of: {', '.join(nets.NAMES)}")
     parser.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--height", type=int, default=500)
     parser.add_argument("--width", type=int, default=500)
     parser.add_argument("--with-loss", action="store_true", help="keep labels and SoftmaxWithLoss layers")
+    parser.add_argument("--force", action="store_true", help="with -o: " + FORCE_HELP)
     args = parser.parse_args(argv)
+    if args.out is not None:
+        try:
+            refuse_existing(args.out, args.force)
+        except DestinationExists as e:
+            parser.error(f"-o: {e}")
     text = deploy_prototxt(nets.spec(args.name), args.height, args.width, with_loss=args.with_loss)
     if args.out is None:
         sys.stdout.write(text)

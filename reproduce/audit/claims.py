@@ -1151,7 +1151,8 @@ def _row_claims() -> tuple[Claim, ...]:
                 continue
             how = (f"make reproduce-table{table.number} with the weights and data" if row.status == "released"
                    else f"train {row.net} (make train NET={row.net}), then make reproduce-table{table.number} "
-                        "--retrained" if row.net else "a net the kit does not have")
+                        f'ARGS="--retrained --weights {row.key}=SNAPSHOT.h5"' if row.net
+                   else "a net the kit does not have")
             out.append(Claim(id=f"table{table.number}.{slug}", source=source, claim=claim, kind="table",
                              status="not-checkable", code=code, tests=tests, note=f"{NOT_HERE}: {how} reruns it"))
     return tuple(out)

@@ -179,7 +179,7 @@ def audit_reference_repo(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.audit", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(nets.NAMES), metavar="NAME")
+    parser.add_argument("names", nargs="*", type=nets.net_name, default=list(nets.NAMES), metavar="NAME")
     parser.add_argument("--size", type=int, default=500, help="input height and width for the size column")
     parser.add_argument("--prototxt", type=Path, metavar="FILE",
                         help="compare a Caffe prototxt with a kit net, layer by layer (exit 1 on a difference)")
@@ -190,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.net is not None and args.prototxt is None:
         parser.error("--net goes with --prototxt FILE")
-    if args.net is not None and args.net not in nets.NAMES:
-        parser.error(f"unknown net {args.net!r}; valid: {', '.join(nets.NAMES)}")
+    if args.net is not None:
+        try:
+            args.net = nets.canonical_name(args.net)
+        except KeyError as e:
+            parser.error(e.args[0])
     if args.prototxt is not None or args.reference_repo is not None:
         if args.names != list(nets.NAMES) or (args.prototxt and args.reference_repo):
             parser.error("--prototxt, --reference-repo and net names are three separate audits; give one")
