@@ -1,4 +1,4 @@
-"""Real Caffe as a benchmark worker of ``python -m benchmarks.inference`` (run by caffe_contestant.py under
+"""Real Caffe as a benchmark worker of ``.venv/bin/python -m benchmarks.inference`` (run by caffe_contestant.py under
 pycaffe).
 
 Loads a deploy prototxt, fills it with seeded random weights (He-scaled convolution weights uniform on [-a, a]

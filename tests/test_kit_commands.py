@@ -22,6 +22,7 @@ from data.layout import KIT_ROOT, kit_command
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("nets", "weights", "data", "reproduce")
+SCANNED = (*PACKAGES, "benchmarks")  # what prints commands: the kit and its measuring tools
 
 
 def make(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -70,7 +71,7 @@ def _messages(path: Path) -> list[tuple[int, str]]:
 def test_no_message_of_the_kit_tells_the_user_to_run_a_bare_python_m():
     bare = re.compile(r"(?<![/\w.])python3? -m ")
     found = [f"{path.relative_to(REPO)}:{line}: {text.strip()[:80]}"
-             for package in PACKAGES for path in sorted((REPO / package).rglob("*.py"))
+             for package in SCANNED for path in sorted((REPO / package).rglob("*.py"))
              for line, text in _messages(path) if bare.search(text)]
     assert found == [], "route these through data.layout.kit_command or name a make target:\n" + "\n".join(found)
 
@@ -171,9 +172,12 @@ def module_texts(path: Path) -> list[str]:
     return out
 
 
+DOCUMENTS = ("README.md", "CONTRIBUTING.md", "docs/*.md")
+
+
 def readme_texts() -> list[str]:
-    """The README's code: fenced blocks line by line, and inline code spans."""
-    text = (REPO / "README.md").read_text()
+    """The code of the README, CONTRIBUTING.md and docs/: fenced blocks line by line, and inline code spans."""
+    text = "\n".join(p.read_text() for pattern in DOCUMENTS for p in sorted(REPO.glob(pattern)))
     blocks = re.findall(r"```[^\n]*\n(.*?)```", text, re.S)
     lines = [line for block in blocks for line in block.splitlines()]
     return lines + re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
@@ -181,7 +185,8 @@ def readme_texts() -> list[str]:
 
 def runtime_texts() -> list[str]:
     """What the audit, the ledger, the report and the table scripts print, made from the kit's data."""
-    from reproduce import ledger, runner, tables
+    from reproduce import runner, tables
+    from reproduce.audit import ledger
     from weights import zoo
 
     out = [ledger.summary()]
@@ -197,9 +202,9 @@ def runtime_texts() -> list[str]:
 def printed_commands() -> dict[str, set[str]]:
     """Every make and kit python -m command found, with where it was found."""
     found: dict[str, set[str]] = {}
-    sources = [(f"{p.relative_to(REPO)}", module_texts(p)) for package in PACKAGES
+    sources = [(f"{p.relative_to(REPO)}", module_texts(p)) for package in SCANNED
                for p in sorted((REPO / package).rglob("*.py"))]
-    sources += [("README.md", readme_texts()), ("ledger, tables, zoo", runtime_texts())]
+    sources += [("README.md, CONTRIBUTING.md, docs/", readme_texts()), ("ledger, tables, zoo", runtime_texts())]
     for origin, texts in sources:
         for text in texts:
             for match in MAKE_COMMAND.finditer(text):
@@ -269,7 +274,12 @@ def test_every_make_command_the_kit_prints_is_accepted_by_make(tmp_path):
 def _help(module: str, words: list[str]) -> str:
     """MODULE's --help (and its sub-command's, when the command names one), from its main(argv) as
     ``python -m MODULE`` runs it; "" when --help fails."""
-    main = importlib.import_module(module).main
+    package = importlib.import_module(module)
+    main = getattr(package, "main", None)
+    if main is None:  # a package run through its __main__.py, which calls the main of one of its modules
+        text = (Path(package.__file__).parent / "__main__.py").read_text()
+        inner = re.search(r"from [.](\w+) import main", text).group(1)
+        main = importlib.import_module(f"{module}.{inner}").main
     texts = []
     for argv in (["--help"], *([[words[0], "--help"]] if words and re.fullmatch("[a-z]+", words[0]) else [])):
         out = io.StringIO()
@@ -284,9 +294,9 @@ def _help(module: str, words: list[str]) -> str:
 
 
 def test_every_python_m_command_the_kit_prints_names_a_module_and_options_it_takes():
-    modules = {path.relative_to(REPO).with_suffix("").as_posix().replace("/", ".")
-               for package in PACKAGES for path in (REPO / package).rglob("*.py")
-               if 'if __name__ == "__main__":' in path.read_text()}  # what python -m runs
+    modules = {path.relative_to(REPO).with_suffix("").as_posix().replace("/", ".").removesuffix(".__main__")
+               for package in SCANNED for path in (REPO / package).rglob("*.py")
+               if path.name == "__main__.py" or 'if __name__ == "__main__":' in path.read_text()}  # python -m
     bad, helps = [], {}
     for command, origins in sorted(printed_commands().items()):
         if not command.startswith("python -m "):
