@@ -14,7 +14,7 @@ from PIL import Image
 import nets
 import weights
 from benchmarks import inference as bench
-from nets import prototxt as prototxt_cli
+from nets.prototxt import writer as prototxt_cli
 from nets.precision import UnavailableDevice, check_device
 from reproduce import evaluate, infer, options
 from tiny_nets import scoring_net
