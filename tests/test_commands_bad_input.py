@@ -14,8 +14,8 @@ from PIL import Image
 import nets
 import weights
 from benchmarks import inference as bench
-from nets.prototxt import writer as prototxt_cli
 from nets.precision import UnavailableDevice, check_device
+from nets.prototxt import writer as prototxt_cli
 from reproduce import evaluate, infer, options
 from tiny_nets import scoring_net
 from weights import transplant as transplant_cli
