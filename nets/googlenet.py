@@ -28,7 +28,7 @@ tests/caffe/test_googlenet_parity.py):
 Parameters (the kit's one rule): the layer names keep BVLC's slashes and become the module names, so
 ``state_dict`` keys are ``<layer>.weight`` / ``<layer>.bias`` (``conv1/7x7_s2.weight``); torch allows '/' in a
 module name (not '.'). In the kit's HDF5 layout a '/' nests groups (``/data/conv1/7x7_s2/0``), which
-weights.snapshot reads back by walking the groups.
+weights.h5 reads back by walking the groups.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def load_weights(net, path: Path):
     """``weights.load`` with its refusal as one message, naming the kit net the file fits where there is one."""
     import weights
     from data.layout import kit_command
-    from weights.snapshot import match_kit_nets
+    from weights.loader import match_kit_nets
 
     try:
         return weights.load(net, path)

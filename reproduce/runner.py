@@ -187,7 +187,8 @@ def check_variant(key: str, path: Path) -> None:
     row of another one (FCN-32s-fixed weights as FCN-32s, or the other way round)."""
     if path.suffix != ".h5" or not path.is_file():
         return
-    from weights.snapshot import HDF5FileError, open_h5
+    from weights.errors import HDF5FileError
+    from weights.h5 import open_h5
 
     try:
         with open_h5(path) as f:

@@ -260,7 +260,7 @@ class Trainer:
         if not state_path.is_file():
             raise FileNotFoundError(f"no solverstate at {state_path}; snapshots are written as "
                                     "OUT/NET_iter_N.solverstate.h5 by --snapshot-every")
-        with weights.snapshot.open_h5(state_path, "solverstate") as f:
+        with weights.h5.open_h5(state_path, "solverstate") as f:
             if f.attrs.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError(f"{state_path.name} is not a kit solverstate of this version (format attribute "
                                  f"{f.attrs.get('format')!r}, expected {SNAPSHOT_FORMAT!r}); a version 1 snapshot "

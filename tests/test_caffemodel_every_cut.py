@@ -16,7 +16,8 @@ import pytest
 
 from weights.caffemodel import CaffemodelError, TruncatedError, iter_layers, read_caffemodel
 from weights.convert import convert
-from weights.snapshot import IncompleteNetError, read_h5
+from weights.errors import IncompleteNetError
+from weights.h5 import read_h5
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "caffemodels"
 NAMES = ("narrow_current", "narrow_v1")

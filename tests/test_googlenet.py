@@ -19,7 +19,7 @@ from nets.spec import Layer, NetSpec
 from reproduce.audit import geometry as audit
 from weights import transplant as surgery
 from weights.caffemodel import write_caffemodel
-from weights.snapshot import read_h5
+from weights.h5 import read_h5
 
 NAME = "voc-fcn-googlenet"
 # Channels of inception_3a/output .. inception_5b/output (GoogLeNet paper, Table 1; the sums of each module's

@@ -16,7 +16,7 @@ import torch
 import nets
 import weights
 from parity import load_params, random_params
-from weights.snapshot import WeightsMismatchError
+from weights.errors import WeightsMismatchError
 
 ROOT = Path(__file__).resolve().parent.parent
 

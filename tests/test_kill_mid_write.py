@@ -25,7 +25,7 @@ from data.fetch import download
 from reproduce.records import write_json
 from weights.caffemodel import write_caffemodel
 from weights.convert import convert
-from weights.snapshot import read_h5
+from weights.h5 import read_h5
 
 SIGNALS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 

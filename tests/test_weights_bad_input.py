@@ -14,7 +14,8 @@ import nets
 import weights
 from weights import convert as convert_cli
 from weights.caffemodel import TruncatedError, write_caffemodel
-from weights.snapshot import IncompleteNetError, WeightsMismatchError, check_layers, kit_net_shapes
+from weights.errors import IncompleteNetError, WeightsMismatchError
+from weights.loader import check_layers, kit_net_shapes
 
 TRUNCATED = r"is truncated: .*; the file is incomplete \(an interrupted download or copy\): fetch the file again"
 FIRST = [("conv1", "Convolution", [np.ones((4, 3, 2, 2), np.float32), np.ones(4, np.float32)])]
@@ -269,7 +270,7 @@ def test_a_cut_h5_is_called_cut_by_every_reader_with_what_to_do(tmp_path, keep, 
     err = capsys.readouterr().err
     assert "is cut" in err and "Unable to synchronously open" not in err and "Traceback" not in err
     with pytest.raises(weights.HDF5FileError, match=r"the solverstate holds"):
-        weights.snapshot.open_h5(cut, "solverstate")
+        weights.h5.open_h5(cut, "solverstate")
     assert cut.read_bytes() == original and not (tmp_path / "out.h5").exists()
 
 

@@ -15,8 +15,8 @@ import nets
 import weights
 from nets.seeded import seeded_net
 from parity import argmax_agreement, max_rel_error, random_inputs
+from weights.errors import WeightsMismatchError
 from weights.export import TORCHFCN_CLASSES, ExportError, export, main, write_torchfcn
-from weights.snapshot import WeightsMismatchError
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from weights.caffemodel import read_caffemodel
 from weights.convert import convert
-from weights.snapshot import read_h5
+from weights.h5 import read_h5
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "caffemodels"
 EXPECTED = FIXTURES / "expected_params.h5"

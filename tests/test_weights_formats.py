@@ -17,20 +17,11 @@ import weights.convert as convert_cli
 from parity import load_params, random_params
 from weights import transplant as surgery
 from weights.caffemodel import CaffeLayer
-from weights.formats import (
-    CHAINER_NAMES,
-    TORCHVISION_VGG16,
-    WRITERS,
-    WeightsFormatError,
-    read,
-    read_chainer_npz,
-    read_torch,
-    sniff,
-    write_chainer_npz,
-    write_state_dict,
-    write_torchvision_vgg16,
-)
-from weights.snapshot import WeightsMismatchError, read_h5
+from weights.chainer import CHAINER_NAMES, read_chainer_npz, write_chainer_npz
+from weights.errors import WeightsFormatError, WeightsMismatchError
+from weights.formats import WRITERS, read, sniff
+from weights.h5 import read_h5
+from weights.torch_state import TORCHVISION_VGG16, read_torch, write_state_dict, write_torchvision_vgg16
 
 AT_ONCE = "voc-fcn8s-atonce"
 
@@ -51,7 +42,7 @@ def assert_bit_identical(got: dict, want: dict, ordered: bool = True) -> None:
 
 
 def net_params(net: nets.CaffeNet) -> dict[str, list[np.ndarray]]:
-    return {name: [t.detach().numpy().copy() for t in ts] for name, ts in weights.snapshot.net_blobs(net).items()}
+    return {name: [t.detach().numpy().copy() for t in ts] for name, ts in weights.loader.net_blobs(net).items()}
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +177,7 @@ def test_format_is_told_by_content_not_by_file_name(tmp_path, at_once_params):
     files = {
         "state_dict": write_state_dict(tmp_path / "a.npz", layers_of(small)),
         "chainer-npz": write_chainer_npz(tmp_path / "b.pth", layers_of(small)),
-        "hdf5": weights.snapshot.write_h5(tmp_path / "c.caffemodel", layers_of(small)),
+        "hdf5": weights.h5.write_h5(tmp_path / "c.caffemodel", layers_of(small)),
     }
     for fmt, path in files.items():
         assert read(path).format == fmt

@@ -25,8 +25,8 @@ from nets.registry import BERKELEY, CHAINER_FCN, DRIVE, TORCHFCN, Source, Weight
 from nets.spec import TRAINED, NetSpec, conv, scale
 from weights import zoo
 from weights.caffemodel import CaffeLayer, write_caffemodel
-from weights.formats import write_state_dict
-from weights.snapshot import read_h5
+from weights.h5 import read_h5
+from weights.torch_state import write_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
 AT_ONCE = "voc-fcn8s-atonce"

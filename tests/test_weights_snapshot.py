@@ -13,7 +13,8 @@ import nets
 import weights
 import weights.convert as convert_cli
 from weights.caffemodel import CaffeLayer, CaffemodelError, write_caffemodel
-from weights.snapshot import CONVERTER, WeightsMismatchError, read_h5, write_h5
+from weights.errors import WeightsMismatchError
+from weights.h5 import CONVERTER, read_h5, write_h5
 
 RNG = np.random.default_rng(7)
 

@@ -12,7 +12,8 @@ import weights
 from nets.layers import bilinear_kernel
 from weights import transplant as surgery
 from weights.caffemodel import CaffeLayer
-from weights.snapshot import check_fit, read_h5, write_h5
+from weights.h5 import read_h5, write_h5
+from weights.loader import check_fit
 
 VGG16_CONVS = [(f"conv{b}_{i}", c) for b, n, c in ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512),
                                                    (5, 3, 512)) for i in range(1, n + 1)]

@@ -15,7 +15,7 @@ import nets
 from nets.registry import Source, Weights
 from weights import zoo
 from weights.caffemodel import write_caffemodel
-from weights.snapshot import read_h5
+from weights.h5 import read_h5
 
 
 @pytest.fixture

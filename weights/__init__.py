@@ -13,16 +13,8 @@ Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.t
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel
-from .formats import WeightsFormatError
-from .snapshot import (
-    LAYER_RENAMES,
-    HDF5FileError,
-    NonFiniteWeightsError,
-    WeightsMismatchError,
-    load,
-    read_weights,
-    save,
-)
+from .errors import HDF5FileError, NonFiniteWeightsError, WeightsFormatError, WeightsMismatchError
+from .loader import LAYER_RENAMES, load, read_weights, save
 
 __all__ = [
     "LAYER_RENAMES",

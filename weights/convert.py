@@ -22,16 +22,10 @@ from pathlib import Path
 from data.files import FORCE_HELP, refuse_existing, sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
+from .errors import NonFiniteWeightsError, WeightsMismatchError
 from .formats import DESCRIPTIONS, NOT_STORED, fill_from_definition, read, sniff
-from .snapshot import (
-    AUTO,
-    UNCHECKED,
-    NonFiniteWeightsError,
-    WeightsMismatchError,
-    check_layers,
-    kit_net_shapes,
-    write_h5,
-)
+from .h5 import write_h5
+from .loader import AUTO, UNCHECKED, check_layers, kit_net_shapes
 
 
 def refuse_destination(src: Path, dst: Path, force: bool = False) -> None:
@@ -55,7 +49,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
     """Convert weights file ``src`` to weights .h5 ``dst`` (atomic). A caffemodel's layers are streamed from a
     memory map of the source, so memory stays near the size of the file; the other formats are read whole.
     ``net``: a kit net whose parameter layers the file must hold exactly, AUTO (a strict part of a kit net is
-    refused as a cut file) or "none" (weights.snapshot.check_layers). Raises CaffemodelError naming the layer on
+    refused as a cut file) or "none" (weights.loader.check_layers). Raises CaffemodelError naming the layer on
     bad input (IncompleteNetError for a net cut at a layer boundary; WeightsFormatError for the other formats),
     ValueError for a destination that is the source, not a .h5, or an existing file without ``force``, and
     NonFiniteWeightsError for blobs holding NaN or infinity; ``dst`` is then left as it was."""

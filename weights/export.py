@@ -33,8 +33,10 @@ import nets
 from data.files import FORCE_HELP, DestinationExists, atomic_path, refuse_existing
 
 from .caffemodel import CaffeLayer, CaffemodelError
-from .formats import WeightsFormatError, write_caffemodel_layers, write_state_dict
-from .snapshot import HDF5FileError, NonFiniteWeightsError, WeightsMismatchError, load, net_blobs, save
+from .errors import HDF5FileError, NonFiniteWeightsError, WeightsFormatError, WeightsMismatchError
+from .formats import write_caffemodel_layers
+from .loader import load, net_blobs, save
+from .torch_state import write_state_dict
 
 # Kit net -> the torchfcn 1.9.7 model class (torchfcn.models) with the same parameters; n_class is the net's
 # class count. torchfcn has no class for the other nets (AlexNet, NYUD RGB-D and two-stream, SIFT Flow's two

@@ -39,8 +39,9 @@ from data.files import FORCE_HELP, DestinationExists, refuse_existing
 from nets.layers import bilinear_kernel
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
-from .formats import WeightsFormatError
-from .snapshot import Blobs, HDF5FileError, NonFiniteWeightsError, read_weights, write_h5
+from .errors import HDF5FileError, NonFiniteWeightsError, WeightsFormatError
+from .h5 import write_h5
+from .loader import Blobs, read_weights
 
 
 class TransplantError(ValueError):

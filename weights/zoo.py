@@ -39,8 +39,9 @@ from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
 from .caffemodel import CaffemodelError
 from .convert import convert
+from .errors import WeightsMismatchError
 from .formats import DESCRIPTIONS, sniff
-from .snapshot import AUTO, WeightsMismatchError
+from .loader import AUTO
 
 ENV_VAR = "FCN_WEIGHTS"
 DEFAULT_FOLDER = Path("~/.cache/fcn-kit/weights")

@@ -69,7 +69,7 @@ CLAIMS: tuple[Claim, ...] = (
               "module's parameter names (the weight map is the identity).",
         kind="architecture",
         status="caffe",
-        code=("nets.vgg:vgg16_trunk", "nets.net:CaffeNet", "weights.snapshot:LAYER_RENAMES"),
+        code=("nets.vgg:vgg16_trunk", "nets.net:CaffeNet", "weights.loader:LAYER_RENAMES"),
         tests=(f"{NETS}::test_caffe_layer_names_are_the_state_dict_keys_of_voc_fcn8s",
                f"{NETS}::test_variant_layer_names_follow_the_reference",
                "tests/test_weights_snapshot.py::test_layer_renames_table_is_empty",
@@ -936,7 +936,7 @@ CLAIMS: tuple[Claim, ...] = (
               "filled, or one error lists what is missing, unexpected or mis-shaped.",
         kind="format",
         status="checked",
-        code=("weights.snapshot:load", "weights.snapshot:check_fit"),
+        code=("weights.loader:load", "weights.loader:check_fit"),
         tests=("tests/test_weights_snapshot.py::test_strict_load_lists_missing_unexpected_and_mismatched_in_one_error",)),
     Claim(
         id="format.ports",

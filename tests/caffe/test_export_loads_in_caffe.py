@@ -24,7 +24,7 @@ def test_caffe_loads_the_kits_caffemodel_export_bit_for_bit(caffe, tmp_path, nam
     model = export(name, src, tmp_path / f"{name}.caffemodel", "caffemodel", log=None)
     src.unlink()
     held = caffe.dump_caffemodel(deploy_prototxt(name, 64, 64), model)
-    ours = {layer: [t.detach().numpy() for t in ts] for layer, ts in weights.snapshot.net_blobs(net).items()}
+    ours = {layer: [t.detach().numpy() for t in ts] for layer, ts in weights.loader.net_blobs(net).items()}
     assert sorted(held) == sorted(ours)
     for layer, blobs in ours.items():
         assert len(held[layer]) == len(blobs), layer

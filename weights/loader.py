@@ -1,9 +1,5 @@
-"""Weights on disk in Caffe's HDF5 snapshot layout, and strict loading into a ``nets`` module.
-
-Layout (what Caffe's ``Net::ToHDF5`` writes and ``CopyTrainedLayersFromHDF5`` reads): dataset
-``/data/<layer>/<i>`` holds parameter blob i of layer <layer>, float32, in Caffe's blob shape. Only layers
-that have parameter blobs get a group. Each group carries the layer's Caffe type as attribute ``type`` (Caffe
-ignores it); the root carries where the weights came from (``source``, ``source_sha256``) and ``converter``.
+"""Strict loading of weights into a ``nets`` module, from any format the kit reads (``weights.formats``), and
+saving a net in the kit's own format (``weights.h5``); which kit net a file's layers are.
 
 The map between blobs and a net is the identity: blob 0 of layer L is ``L.weight``, blob 1 is ``L.bias``
 (``nets`` names its submodules after the Caffe layers). A name that differs goes in LAYER_RENAMES, which wants
@@ -13,25 +9,21 @@ to stay empty.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
 
-from data.files import atomic_path
 from data.layout import kit_command
 
-from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError
-
-# Version of the conversion written into every .h5 (bump when the output of the same input changes).
-CONVERTER_VERSION = "1"
-CONVERTER = f"fcn-kit weights {CONVERTER_VERSION}"
+from . import formats
+from .caffemodel import CaffeLayer, CaffeModel
+from .errors import IncompleteNetError, WeightsMismatchError, count_nonfinite, refuse_nonfinite
+from .h5 import write_h5
 
 # File layer name -> net layer name, for weights whose layer names differ from the kit's. Empty: the released
 # caffemodels use the kit's names character for character.
@@ -40,166 +32,13 @@ LAYER_RENAMES: dict[str, str] = {}
 # Caffe parameter blob index -> attribute of the net's layer module (the nets contract).
 BLOB_ATTRS = ("weight", "bias")
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 Blobs = Mapping[str, Sequence[np.ndarray]]
-
-
-class WeightsMismatchError(ValueError):
-    """The weights do not fit the net: lists every missing layer, unexpected layer and shape mismatch."""
-
-
-class IncompleteNetError(CaffemodelError, WeightsMismatchError):
-    """The file reads to its end but holds only part of a net's parameter layers, every one of them in the
-    net's shape: a caffemodel cut at a layer boundary (a protobuf message can end after any field, so the
-    reader alone cannot tell)."""
-
-
-class NonFiniteWeightsError(ValueError):
-    """Blobs hold NaN or infinite values: a diverged training run or a damaged file, never usable weights."""
-
-
-def count_nonfinite(blobs: Iterable) -> tuple[int, int, int]:
-    """(NaN count, infinite count, value count) over a layer's blobs (numpy arrays or CPU tensors)."""
-    nan = inf = size = 0
-    for blob in blobs:
-        array = np.asarray(blob)
-        size += array.size
-        if array.dtype.kind in "fc" and not np.isfinite(array).all():
-            nan += int(np.isnan(array).sum())
-            inf += int(np.isinf(array).sum())
-    return nan, inf, size
-
-
-def refuse_nonfinite(counts: Mapping[str, tuple[int, int, int]], source: str) -> None:
-    """The one finiteness rule of the kit, applied wherever weights enter or leave it (``load``, ``write_h5``:
-    weights.convert, weights.export, weights.transplant, reproduce.infer/evaluate/train): ``counts`` is layer ->
-    count_nonfinite; any layer with a NaN or an infinity is one NonFiniteWeightsError naming each such layer."""
-    bad = {name: c for name, c in counts.items() if c[0] or c[1]}
-    if not bad:
-        return
-    parts = [f"{name} ({nan} NaN, {inf} infinite, of {size} values)" for name, (nan, inf, size) in bad.items()]
-    raise NonFiniteWeightsError(
-        f"{source}: {len(bad)} layer(s) hold values that are not finite: {'; '.join(parts)}. Weights like these "
-        "come from a training run that diverged (its loss became NaN or infinite) or from a damaged file; a net "
-        "with them segments nothing. Use a snapshot from before the divergence, or fetch or copy the file again")
-
-
-class HDF5FileError(ValueError):
-    """An .h5 file that HDF5 cannot open: cut short (an interrupted download or copy) or damaged."""
-
-
-def open_h5(path: str | os.PathLike, what: str = "weights file") -> h5py.File:
-    """``h5py.File(path, "r")`` with HDF5's refusals as one HDF5FileError in the kit's words: the one opener of
-    every .h5 the kit reads (weights, solverstates, a table row's weights). A cut file says it is cut, how much
-    of it arrived, and to fetch or copy it again."""
-    path = Path(path)
-    if path.is_dir():
-        raise HDF5FileError(f"{path} is a folder, not a {what}; name the .h5 file itself")
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        text = str(e)
-        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
-        if cut:
-            have, want = int(cut.group(1)), int(cut.group(2))
-            raise HDF5FileError(f"{path} is cut: the {what} holds {have} of its {want} bytes (an interrupted "
-                                "download or copy); fetch or copy it again") from None
-        if "truncated" in text or "file signature not found" in text or "bad object header" in text:
-            raise HDF5FileError(f"{path} is cut or damaged: HDF5 cannot open it ({text}); the {what} is "
-                                "incomplete (an interrupted download or copy?): fetch or copy it again") from None
-        raise HDF5FileError(f"cannot open {path} as HDF5 ({text}); expected a complete {what} in HDF5 (.h5), "
-                            "fetch or copy it again if it was cut") from None
-
-
-def _check_group_name(name: str) -> None:
-    """A layer name must be a relative HDF5 path of non-empty parts, or its blobs would land elsewhere than
-    /data/<layer> (h5py reads "/a" as absolute and "." as the group itself)."""
-    parts = name.split("/")
-    if "\x00" in name or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"layer name {name!r} cannot be stored as the HDF5 group /data/<layer>: it is empty or "
-                         "has an empty, '.' or '..' part or a NUL byte")
-
-
-def write_h5(dst: str | os.PathLike, layers: Iterable[CaffeLayer], attrs: Mapping[str, str] | None = None,
-             log=None, check: Callable[[dict[str, list[tuple[int, ...]]]], None] | None = None,
-             finite: bool = True) -> Path:
-    """Write layers with blobs as ``/data/<layer>/<i>`` float32 datasets, atomically. ``log`` (a print-like
-    callable) gets one line per layer written. ``check`` sees layer name -> blob shapes of every layer with
-    blobs once all are written and may raise to leave ``dst`` as it was; with ``finite`` (the default) a blob
-    holding NaN or infinity is NonFiniteWeightsError (refuse_nonfinite) and ``dst`` is left as it was too.
-    Returns the path."""
-    dst = Path(dst)
-    seen: set[str] = set()
-    counts: dict[str, tuple[int, int, int]] = {}
-    shapes: dict[str, list[tuple[int, ...]]] = {}
-    with atomic_path(dst) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["converter"] = CONVERTER
-        for key, value in (attrs or {}).items():
-            f.attrs[key] = value
-        data = f.create_group("data")
-        for layer in layers:
-            if layer.name in seen:
-                raise ValueError(f"layer {layer.name!r} appears twice; Caffe matches weights by layer name, "
-                                 "so names must be unique")
-            seen.add(layer.name)
-            if log is not None:
-                log(layer_line(layer))
-            if not layer.blobs:
-                continue
-            _check_group_name(layer.name)
-            shapes[layer.name] = [tuple(b.shape) for b in layer.blobs]
-            if finite:
-                counts[layer.name] = count_nonfinite(layer.blobs)
-            group = data.require_group(layer.name)  # exists already when "a/b" came before "a"
-            group.attrs["type"] = layer.type
-            for i, blob in enumerate(layer.blobs):
-                group.create_dataset(str(i), data=np.asarray(blob, dtype=np.float32))
-        if not data:
-            raise ValueError(f"no layer with parameter blobs to write to {dst.name}")
-        if check is not None:
-            check(shapes)
-        refuse_nonfinite(counts, attrs.get("source", dst.name) if attrs else dst.name)
-    return dst
-
-
-def layer_line(layer: CaffeLayer) -> str:
-    """``name  type  shapes``: the line printed for each layer converted."""
-    shapes = " ".join(str(tuple(b.shape)) for b in layer.blobs) if layer.blobs else "(no blobs)"
-    return f"{layer.name:<24} {layer.type or '?':<16} {shapes}"
-
-
-def read_h5(path: str | os.PathLike) -> CaffeModel:
-    """The layers of a weights .h5 (groups under /data, nested groups for layer names holding '/')."""
-    path = Path(path)
-    layers: list[CaffeLayer] = []
-    with open_h5(path) as f:
-        if "data" not in f or not isinstance(f["data"], h5py.Group):
-            raise ValueError(f"{path.name} has no /data group: not weights in Caffe's HDF5 snapshot layout "
-                             f"(make one with {kit_command('weights.convert', 'SRC.caffemodel DST.h5')})")
-
-        def visit(group: h5py.Group, prefix: str) -> None:
-            blobs = {k: v for k, v in group.items() if isinstance(v, h5py.Dataset)}
-            if blobs:
-                if set(blobs) != {str(i) for i in range(len(blobs))}:
-                    raise ValueError(f"{path.name}: layer {prefix!r} has datasets {sorted(blobs)}; Caffe's "
-                                     "layout names them 0, 1, ... in blob order")
-                arrays = tuple(np.asarray(blobs[str(i)][()], dtype=np.float32) for i in range(len(blobs)))
-                layer_type = group.attrs.get("type", "")
-                layers.append(CaffeLayer(prefix, str(layer_type), arrays))
-            for key, sub in group.items():
-                if isinstance(sub, h5py.Group):
-                    visit(sub, f"{prefix}/{key}" if prefix else key)
-
-        visit(f["data"], "")
-    return CaffeModel(tuple(layers), "hdf5")
 
 
 def read_weights(path: str | os.PathLike) -> CaffeModel:
     """A weights file of any format the kit reads, told apart by its content (``weights.formats``): HDF5
     snapshot, binary caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or Chainer .npz."""
-    from . import formats  # here: formats builds on this module's HDF5 reader and writer
-
     path = Path(path)
     if path.is_dir():
         raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
@@ -277,7 +116,7 @@ def check_fit(net_shapes: Mapping[str, Sequence[Sequence[int]]],
         lines += [f"    {m}" for m in mismatched]
     lines.append("  Load the weights made for this net (the releases: make weights-list), or start one from "
                  f"another net with {kit_command('weights.transplant', f'--net {net_name} --out DST.h5 SRC.h5')}"
-                 "; layer names that differ go in weights.snapshot.LAYER_RENAMES.")
+                 "; layer names that differ go in weights.loader.LAYER_RENAMES.")
     raise WeightsMismatchError("\n".join(lines))
 
 
@@ -367,10 +206,8 @@ def load(net: torch.nn.Module, weights: str | os.PathLike | CaffeModel | Blobs,
     net_name = getattr(net, "name", type(net).__name__)
     filled = None
     if fmt:
-        from .formats import fill_from_definition
-
-        file_blobs, filled = fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt, source,
-                                                  net_name)
+        file_blobs, filled = formats.fill_from_definition(getattr(net, "layers", ()), net_shapes, file_blobs, fmt,
+                                                          source, net_name)
     check_fit(net_shapes, {n: [np.shape(b) for b in bs] for n, bs in file_blobs.items()}, net_name, source)
     refuse_nonfinite({n: count_nonfinite(bs) for n, bs in file_blobs.items()}, source)
     if filled and log is not None:
