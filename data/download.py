@@ -40,6 +40,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .cli import fail
 from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
 from .files import NotEnoughSpace, atomic_path, file_digest, new_file_mode, require_space, scratch_dir, set_aside
@@ -582,8 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.names:
             download(name, args.root, sources={k: v for k, v in sources.items() if k in TARGETS[name]})
     except DownloadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     return 0
 
 

@@ -151,7 +151,8 @@ def test_convert_refuses_a_destination_not_ending_in_h5_before_writing(tmp_path,
     write_caffemodel(src, FIRST)
     original = src.read_bytes()
     assert convert_cli.main([str(src), str(src)]) == 1  # the data-losing typo: X.caffemodel X.caffemodel
-    assert "does not end in .h5" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is the source" in err and "itself" in err and str(tmp_path / "w.h5") in err  # another path suggested
     assert src.read_bytes() == original
     assert convert_cli.main([str(src), str(tmp_path / "w.hdf")]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.caffemodel"]
@@ -184,15 +185,19 @@ def test_convert_onto_a_folder_is_refused_and_the_folder_kept(tmp_path, capsys):
 
 def test_export_onto_an_existing_file_keeps_it_unless_force(tmp_path, capsys, monkeypatch):
     from tiny_nets import scoring_net
-    from weights import export as export_cli
+    from weights import convert as convert_cli
 
     monkeypatch.setattr(nets, "build", lambda name: scoring_net(name))
     src = weights.save(scoring_net(), tmp_path / "tiny.h5")
     dst = tmp_path / "mine.h5"
     dst.write_bytes(b"mine")
-    assert export_cli.main(["voc-fcn32s", str(src), str(dst), "--format", "h5"]) == 1
+    assert convert_cli.main([str(src), str(dst), "--net", "none"]) == 1
     assert "exists already and is kept: pass --force" in capsys.readouterr().err and dst.read_bytes() == b"mine"
-    assert export_cli.main(["voc-fcn32s", str(src), str(dst), "--format", "h5", "--force"]) == 0
+    mine = tmp_path / "mine.onnx"  # a whole net's file: refused before the source is read
+    mine.write_bytes(b"mine")
+    assert convert_cli.main([str(src), str(mine), "--net", "voc-fcn32s"]) == 1
+    assert "exists already and is kept: pass --force" in capsys.readouterr().err and mine.read_bytes() == b"mine"
+    assert convert_cli.main([str(src), str(dst), "--net", "none", "--force"]) == 0
     assert list(weights.read_weights(dst).blobs()) == ["conv1", "score"]
 
 
@@ -237,13 +242,13 @@ def test_load_refuses_weights_holding_nan_and_leaves_the_net_untouched(tmp_path)
 
 def test_export_refuses_weights_holding_nan_and_writes_nothing(tmp_path, capsys, monkeypatch):
     from tiny_nets import scoring_net
-    from weights import export as export_cli
+    from weights import convert as convert_cli
 
     monkeypatch.setattr(nets, "build", lambda name: scoring_net(name))
     net = scoring_net()
     net.score.weight.data[:] = float("nan")
     bad = weights.save(net, tmp_path / "diverged.h5")
-    assert export_cli.main(["voc-fcn32s", str(bad), str(tmp_path / "x.caffemodel"), "--format", "caffemodel"]) == 1
+    assert convert_cli.main([str(bad), str(tmp_path / "x.caffemodel"), "--net", "voc-fcn32s"]) == 1
     err = capsys.readouterr().err
     assert "score (84 NaN, 0 infinite, of 105 values)" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diverged.h5"]

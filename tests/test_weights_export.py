@@ -1,4 +1,5 @@
-"""Formats out (python -m weights.export): torchfcn's own model classes load the torchfcn export strictly and
+"""Formats out (weights.convert SRC DST.pth|.caffemodel|.onnx):
+torchfcn's own model classes load the torchfcn export strictly and
 give the kit's outputs; kit -> torchfcn -> kit and kit -> caffemodel -> kit are bit-exact; bad requests write
 nothing. ONNX is in test_weights_onnx.py, Caffe loading the caffemodel in
 tests/caffe/test_export_loads_in_caffe.py."""
@@ -15,8 +16,9 @@ import nets
 import weights
 from nets.seeded import seeded_net
 from parity import argmax_agreement, max_rel_error, random_inputs
+from weights.convert import main
 from weights.errors import WeightsMismatchError
-from weights.export import TORCHFCN_CLASSES, ExportError, export, main, write_torchfcn
+from weights.export import TORCHFCN_CLASSES, ExportError, export, write_torchfcn
 
 
 @pytest.fixture(scope="module")
@@ -97,28 +99,39 @@ def test_kit_caffemodel_kit_round_trip_is_bit_identical(tmp_path, name):
 
 
 def test_h5_export_of_a_torchfcn_at_once_file_is_complete_and_loads_strictly(tmp_path, capsys):
+    """torchfcn's at-once file holds FCN-8s's layers (no Scale blobs): named with --net, or recognised by the name
+    torchfcn publishes it under, it becomes a complete at-once .h5; an unnamed file stays what its layers say."""
     net = seeded_net("voc-fcn8s-atonce", seed=4)
-    pth = write_torchfcn(net, tmp_path / "a.pth")
-    h5 = tmp_path / "complete.h5"
-    assert main(["voc-fcn8s-atonce", str(pth), str(h5), "--format", "h5"]) == 0
-    assert weights.read_weights(h5).blobs()["scale_pool3"][0].shape == (256,)
-    capsys.readouterr()
-    assert_bit_identical(net_params(weights.load(nets.build("voc-fcn8s-atonce"), h5)), net_params(net))
-    assert capsys.readouterr().out == ""  # nothing left to fill
+    published = write_torchfcn(net, tmp_path / "fcn8s-atonce_from_caffe.pth")
+    for pth, h5, argv in ((published, tmp_path / "named.h5", ["--net", "voc-fcn8s-atonce"]),
+                          (published, tmp_path / "recognised.h5", [])):
+        assert main([str(pth), str(h5), *argv]) == 0
+        out = capsys.readouterr().out
+        assert "filled from voc-fcn8s-atonce's definition: scale_pool4 (512,) = 0.01" in out
+        assert ("a file published for voc-fcn8s-atonce" in out) == (argv == [])
+        assert weights.read_weights(h5).blobs()["scale_pool3"][0].shape == (256,)
+        assert_bit_identical(net_params(weights.load(nets.build("voc-fcn8s-atonce"), h5)), net_params(net))
+        assert capsys.readouterr().out == ""  # nothing left to fill
+    unnamed = published.rename(tmp_path / "mine.pth")
+    assert main([str(unnamed), str(tmp_path / "mine.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "convert with --net NET" in out and "scale_pool3" not in weights.read_weights(tmp_path / "mine.h5").blobs()
 
 
 def test_export_errors_name_the_problem_and_write_nothing(tmp_path, capsys):
     src = weights.save(seeded_net("voc-fcn32s"), tmp_path / "fcn32s.h5")
     cases = [
-        (["voc-fcn99s", str(src), str(tmp_path / "x.onnx"), "--format", "onnx"],
+        ([str(src), str(tmp_path / "x.onnx"), "--net", "voc-fcn99s"],
          "unknown net 'voc-fcn99s'; did you mean voc-fcn8s or voc-fcn32s or voc-fcn16s? The kit's nets are: "
          "voc-fcn32s, "),
-        (["siftflow-fcn8s", str(src), str(tmp_path / "x.pth"), "--format", "torchfcn"],
+        ([str(src), str(tmp_path / "x.pth"), "--net", "siftflow-fcn8s"],
          "torchfcn has no model class for siftflow-fcn8s"),
-        (["voc-fcn8s", str(src), str(tmp_path / "x.caffemodel"), "--format", "caffemodel"],
+        ([str(src), str(tmp_path / "x.caffemodel"), "--net", "voc-fcn8s"],
          "weights fcn32s.h5 do not fit net voc-fcn8s"),
-        (["voc-fcn32s", str(src), str(src), "--format", "h5"], "is the source file itself"),
-        (["voc-fcn32s", str(tmp_path / "none.h5"), str(tmp_path / "x.h5"), "--format", "h5"], "no weights file"),
+        ([str(src), str(src)], "fcn32s.h5 itself"),
+        ([str(src), str(tmp_path / "x.weights")], "names no format; end it in .h5"),
+        ([str(tmp_path / "none.h5"), str(tmp_path / "x.h5")], "no weights file"),
+        ([str(tmp_path / "none.h5"), str(tmp_path / "x.onnx")], "no weights file"),
     ]
     for argv, message in cases:
         assert main(argv) == 1, argv

@@ -1,4 +1,4 @@
-"""ONNX export of every reference net (python -m weights.export NET SRC DST.onnx --format onnx): onnxruntime on
+"""ONNX export of every reference net (python -m weights.convert SRC DST.onnx): onnxruntime on
 CPU gives the kit's outputs within FORWARD_RTOL and with ARGMAX_AGREEMENT at an odd input size (parity.INPUT_SIZES,
 another per net) other than the traced example's, so H and W are dynamic. Each export is a full-size file (500+
 MB for the VGG nets), removed after use."""
@@ -21,7 +21,8 @@ from parity import (
     random_inputs,
     random_params,
 )
-from weights.export import ONNX_EXAMPLE_SIZE, ONNX_OPSET, main, write_onnx
+from weights.convert import main
+from weights.export import ONNX_EXAMPLE_SIZE, ONNX_OPSET, write_onnx
 
 INSTALL = ".venv/bin/pip install -r requirements.txt"
 
@@ -78,7 +79,7 @@ def test_onnx_export_from_the_command_line_states_its_opset_and_runs_a_batch_of_
     net = load_params(nets.build("voc-fcn32s"), random_params("voc-fcn32s", seed=8))
     src = weights.save(net, tmp_path / "fcn32s.h5")
     dst = tmp_path / "fcn32s.onnx"
-    assert main(["voc-fcn32s", str(src), str(dst), "--format", "onnx"]) == 0
+    assert main([str(src), str(dst)]) == 0  # the format from the suffix, the net from the file's layers
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"voc-fcn32s: fcn32s.h5 -> {dst} as onnx (opset {ONNX_OPSET}, inputs data, outputs score; N, H, W dynamic)")
     src.unlink()

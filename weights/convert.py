@@ -1,31 +1,38 @@
-"""Convert a weights file (a binary caffemodel, or any format of ``weights.formats``) to Caffe's HDF5 snapshot
-layout.
+"""Convert weights between formats, in both directions: the one command for it.
 
-``.venv/bin/python -m weights.convert SRC DST.h5`` reads a caffemodel without Caffe (``weights.caffemodel``),
-or a torch state_dict (.pth / .pt: the kit's, torchfcn's, torchvision's VGG16) or a Chainer fcn .npz, told apart
-by content; prints one line per layer (name, type, blob shapes) and writes ``/data/<layer>/<i>`` float32
-datasets in Caffe's blob shapes, with the source file name, its SHA-256 and the converter version as root
-attributes. The .h5 appears only when complete, and only when the file's parameter layers pass the ``--net``
-check (by default: a strict part of a kit net is refused as a cut file). With ``--net NAME``, the blobs a format
-never stores (the at-once net's Scale factors in torchfcn's and Chainer fcn's files) are filled from NAME's
-definition and the line says so, so that the .h5 is complete.
+``.venv/bin/python -m weights.convert SRC DST [--net NAME] [--format h5|torchfcn|caffemodel|onnx] [--force]``
+
+SRC is any format the kit reads, told apart by content (``weights.formats``: a binary caffemodel, current or V1,
+the kit's .h5, a torch state_dict as the kit, torchfcn or torchvision write it, a Chainer fcn .npz). DST's
+format is ``--format`` or its suffix: ``.h5`` the kit's own file (Caffe's HDF5 snapshot layout), ``.pth``/``.pt``
+a state_dict that torchfcn's model class loads strictly, ``.caffemodel`` a caffemodel Caffe loads into the
+reference's deploy net, ``.onnx`` the whole net (weights.export). DST appears only when complete; an existing
+DST is kept unless ``--force``.
+
+To ``.h5``: a caffemodel's layers are streamed (memory near the file's size), one line per layer (name, type,
+blob shapes), with the source's name, SHA-256 and the converter version as root attributes. The file's
+parameter layers are checked against ``--net NAME`` (exactly that net's) or, by default, against every kit net:
+a strict part of one is refused as a cut file. A format that never stores some blobs (torchfcn's and Chainer
+fcn's at-once files hold no Scale factors) gets them from the net's definition, the net named with ``--net`` or
+recognised from the file's layers, and the line says so: the .h5 is complete and loads strictly. To the other
+formats the file is loaded strictly into the net (``--net``, or the one kit net its layers are) and written.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from data.cli import fail
 from data.files import FORCE_HELP, refuse_existing, sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .errors import NonFiniteWeightsError, WeightsMismatchError
 from .formats import DESCRIPTIONS, NOT_STORED, fill_from_definition, read, sniff
 from .h5 import write_h5
-from .loader import AUTO, UNCHECKED, check_layers, kit_net_shapes
+from .loader import AUTO, UNCHECKED, check_layers, fitting_kit_nets, kit_net_shapes, match_kit_nets
 
 
 def refuse_destination(src: Path, dst: Path, force: bool = False) -> None:
@@ -99,6 +106,17 @@ def _convert_other_format(src: Path, dst: Path, digest: str, log: Callable[[str]
     model = read(src)
     layers = list(model.layers)
     filled = None
+    if net == AUTO and model.format in NOT_STORED:  # a net the file may fit only once its unstored blobs are filled
+        shapes = {layer.name: [b.shape for b in layer.blobs] for layer in layers if layer.blobs}
+        exact = match_kit_nets(shapes)[0]
+        filled_fits = [n for n in fitting_kit_nets(shapes, model.format, fill=True) if n not in exact]
+        named = published_as(src, exact + filled_fits) if exact and filled_fits else None
+        if named in filled_fits or (filled_fits and not exact and len(filled_fits) == 1):
+            net = named or filled_fits[0]
+            if log is not None:
+                how = f" (a file published for {net})" if named else ""
+                log(f"{src.name}: its layers are {net}'s{how}, less what a {DESCRIPTIONS[model.format]} never "
+                    "stores")
     if isinstance(net, str) and net not in (AUTO, UNCHECKED) and model.format in NOT_STORED:
         layers, filled = _fill_not_stored(layers, model.format, net, src.name)
     verdict: list[str] = []
@@ -120,6 +138,25 @@ def _convert_other_format(src: Path, dst: Path, digest: str, log: Callable[[str]
     return dst
 
 
+def published_as(src: Path, candidates: list[str]) -> str | None:
+    """The one of ``candidates`` whose release lists a source by ``src``'s name or with its checksum (torchfcn's
+    FCN-8s and at-once files hold the same layers; their published names and md5s tell them apart)."""
+    from data.files import file_digest
+    from nets.registry import RECORDS
+
+    digests: dict[str, str] = {}
+    found = []
+    for name in candidates:
+        release = RECORDS[name].weights
+        for source in release.sources if release else ():
+            same = source.filename == src.name or any(
+                digests.setdefault(a, file_digest(src, a)) == h.lower() for a, h in source.checksums.items())
+            if same:
+                found.append(name)
+                break
+    return found[0] if len(found) == 1 else None
+
+
 def _fill_not_stored(layers: list[CaffeLayer], fmt: str, net_name: str, source: str
                      ) -> tuple[list[CaffeLayer], str | None]:
     """``layers`` plus the blobs of the net's layers that format ``fmt`` does not store (weights.formats'
@@ -133,20 +170,68 @@ def _fill_not_stored(layers: list[CaffeLayer], fmt: str, net_name: str, source: 
     return [*layers, *added], filled
 
 
+# DST's suffix -> the format written, where --format does not say.
+SUFFIXES = {".h5": "h5", ".pth": "torchfcn", ".pt": "torchfcn", ".caffemodel": "caffemodel", ".onnx": "onnx"}
+
+
+def target_format(dst: Path, fmt: str | None) -> str:
+    """``--format``, else the one DST's suffix names."""
+    if fmt:
+        return fmt
+    if dst.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"{dst} ends in {dst.suffix or 'no suffix'}, which names no format; end it in "
+                         f"{', '.join(SUFFIXES)} or pass --format {{{','.join(dict.fromkeys(SUFFIXES.values()))}}}")
+    return SUFFIXES[dst.suffix.lower()]
+
+
+def net_of(src: Path, net: str) -> str:
+    """The kit net to load ``src`` into for a format that holds a whole net: ``net`` when named, else the one
+    kit net the file's layers are (weights.loader.fitting_kit_nets); several or none is an error naming them."""
+    if net not in (AUTO, UNCHECKED):
+        return net
+    model = read(src)
+    shapes = {layer.name: [b.shape for b in layer.blobs] for layer in model.layers if layer.blobs}
+    fits = fitting_kit_nets(shapes, model.format)
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        raise ValueError(f"{src.name} fits {len(fits)} kit nets with the same layers ({', '.join(fits)}); pass "
+                         "--net NAME to say which it is")
+    raise ValueError(f"{src.name} is no kit net's weights (its {len(shapes)} parameter layers match none); pass "
+                     "--net NAME, or convert it to .h5, which takes any net")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("src", type=Path, help="binary caffemodel, torch state_dict (.pth, .pt) or Chainer .npz")
-    parser.add_argument("dst", type=Path, help="weights .h5 to write")
-    parser.add_argument("--net", default=AUTO, help="a kit net whose parameter layers the file must hold "
-                        "exactly; default: compare with every kit net and refuse a strict part of one (a cut "
-                        "file); 'none': no check")
+    import nets
+
+    from .export import WRITERS, ExportError, export
+
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m weights.convert",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("src", type=Path, help="weights: caffemodel, .h5, torch state_dict (.pth, .pt) or Chainer "
+                        ".npz, told apart by content")
+    parser.add_argument("dst", type=Path, help="file to write: .h5, .pth (torchfcn), .caffemodel or .onnx")
+    parser.add_argument("--net", default=AUTO, help="the kit net the weights are: to .h5, the file must hold exactly "
+                        "its parameter layers (default: compare with every kit net and refuse a strict part of one, "
+                        "a cut file; 'none': no check); to the other formats, the net to write (default: the one "
+                        f"kit net the file's layers are). One of: {', '.join(nets.NAMES)}")
+    parser.add_argument("--format", choices=list(WRITERS), help="what to write (default: told by DST's suffix)")
     parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = parser.parse_args(argv)
     try:
-        convert(args.src, args.dst, net=args.net, force=args.force)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        if args.dst.exists() and args.src.exists() and os.path.samefile(args.src, args.dst):
+            other = args.src.with_suffix(".h5")
+            other = args.src.with_name(f"{args.src.stem}-converted.h5") if other == args.src else other
+            raise ValueError(f"the destination {args.dst} is the source {args.src} itself; converting would overwrite "
+                             f"the source, which is kept. Give another path, for example {other}")
+        fmt = target_format(args.dst, args.format)
+        if fmt == "h5":
+            convert(args.src, args.dst, net=args.net, force=args.force)
+        else:  # a whole net's file; an existing destination is refused before the source is read
+            refuse_existing(args.dst, args.force)
+            export(net_of(args.src, args.net), args.src, args.dst, fmt, force=args.force)
+    except (ValueError, FileNotFoundError, ExportError) as e:
+        return fail(e)
     return 0
 
 

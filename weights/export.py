@@ -1,6 +1,5 @@
-"""Export a kit net with its weights for other tools.
-
-``.venv/bin/python -m weights.export NET SRC DST --format h5|torchfcn|caffemodel|onnx``
+"""A kit net with its weights, written for other tools: what ``.venv/bin/python -m weights.convert SRC DST`` does for
+a DST that is not the kit's .h5 (``export(NET, SRC, DST, FORMAT)`` from Python).
 
 SRC is any weights file ``weights.load`` reads (.h5, caffemodel, torch state_dict, Chainer .npz); it is loaded
 strictly into NET first, so a file made for another net is an error before anything is written. DST appears
@@ -22,18 +21,15 @@ only when complete.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import nets
-from data.files import FORCE_HELP, DestinationExists, atomic_path, refuse_existing
+from data.files import DestinationExists, atomic_path, refuse_existing
 
-from .caffemodel import CaffeLayer, CaffemodelError
-from .errors import HDF5FileError, NonFiniteWeightsError, WeightsFormatError, WeightsMismatchError
+from .caffemodel import CaffeLayer
 from .formats import write_caffemodel_layers
 from .loader import load, net_blobs, save
 from .torch_state import write_state_dict
@@ -147,24 +143,3 @@ def export(net_name: str, src: str | os.PathLike, dst: str | os.PathLike, fmt: s
                          f"{', '.join(net.outputs)}; N, H, W dynamic)"}.get(fmt, "")
         log(f"{net_name}: {src.name} -> {path} as {fmt}{extra}")
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", metavar="NET", help=f"the kit net, one of: {', '.join(nets.NAMES)}")
-    parser.add_argument("src", type=Path, help="weights for NET: .h5, .caffemodel, .pth state_dict or .npz")
-    parser.add_argument("dst", type=Path, help="file to write")
-    parser.add_argument("--format", required=True, choices=list(WRITERS), help="what to write")
-    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
-    args = parser.parse_args(argv)
-    try:
-        export(args.net, args.src, args.dst, args.format, force=args.force)
-    except (ExportError, WeightsMismatchError, NonFiniteWeightsError, HDF5FileError, WeightsFormatError,
-            CaffemodelError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

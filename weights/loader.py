@@ -147,6 +147,20 @@ def match_kit_nets(file_shapes: Mapping[str, Sequence[Sequence[int]]]
     return exact, sorted(partial, key=lambda p: len(p[1]))
 
 
+def fitting_kit_nets(file_shapes: Mapping[str, Sequence[Sequence[int]]], fmt: str = "",
+                     fill: bool = False) -> list[str]:
+    """The kit nets a file is: those whose parameter layers are exactly the file's, else (or, with ``fill``,
+    only) those it fits once the layers of the types its format never stores (weights.formats.NOT_STORED:
+    torchfcn's at-once file has no Scale blobs) are filled from the net's definition."""
+    import nets
+
+    exact, partial = match_kit_nets(file_shapes)
+    if (exact and not fill) or fmt not in formats.NOT_STORED:
+        return [] if fill else exact
+    kinds = formats.NOT_STORED[fmt]
+    return [name for name, missing in partial if all(nets.spec(name).layer(m).type in kinds for m in missing)]
+
+
 # check_layers' ``net`` besides a kit net name: compare with every kit net, or check nothing.
 AUTO, UNCHECKED = "auto", "none"
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import nets
+from data.cli import fail
 from data.files import FORCE_HELP, DestinationExists, refuse_existing
 from nets.layers import bilinear_kernel
 
@@ -244,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         transplant_file(args.net, args.sources, args.out)
     except (TransplantError, CaffemodelError, WeightsFormatError, HDF5FileError, NonFiniteWeightsError,
             DestinationExists, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     return 0
 
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from data import drive
+from data.cli import fail
 from data.errors import DownloadError
 from data.fetch import download
 from data.files import file_digest, set_aside
@@ -318,8 +318,7 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
             return 0
         fetch(entry, force=args.force, extra_sources=[user_source(text) for text in args.source])
     except ZooError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     return 0
 
 

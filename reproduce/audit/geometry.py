@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
 import nets
+from data.cli import fail
 from nets import geometry
 from nets.registry import RECORDS, PaperRow
 from nets.spec import NetSpec
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 return audit_prototxt(args.prototxt, args.net)
             return audit_reference_repo(args.reference_repo)
         except (PrototxtError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return fail(e, 2)
     unknown = [n for n in args.names if n not in nets.NAMES]
     if unknown:
         parser.error(f"unknown net(s) {unknown}; valid: {', '.join(nets.NAMES)}")

@@ -1,4 +1,4 @@
-"""The kit's caffemodel export (python -m weights.export NET SRC DST.caffemodel --format caffemodel) loads into
+"""The kit's caffemodel export (python -m weights.convert SRC DST.caffemodel) loads into
 real Caffe (make test-caffe): Caffe reads the file into the reference's deploy net and holds every parameter
 blob bit for bit as the kit had it."""
 
