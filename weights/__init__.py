@@ -7,9 +7,10 @@ tools' formats (``weights.formats``: torch state_dicts as torchfcn and torchvisi
 >>> net = weights.load(nets.build("voc-fcn8s"), "voc-fcn8s.h5")   # or the .caffemodel, a .pth, a .npz
 >>> weights.save(net, "mine.h5")
 
-Command lines (``.venv/bin/python -m MODULE``): ``weights.convert``, ``weights.transplant``, ``weights.export``,
-``weights.zoo``; each module's function of the same name does the work (``weights.convert`` is the module,
-``weights.convert.convert`` the function). The conversion benchmark is benchmarks/conversion.py.
+Rooms: one module per format (``h5``, ``caffemodel``, ``torch_state``, ``chainer``; ``export`` writes a net for
+torchfcn, Caffe or ONNX) around ``formats`` (telling them apart) and ``loader`` (strict loading); ``errors``.
+Command lines (``.venv/bin/python -m MODULE``): ``weights.convert`` (any format to any, both directions),
+``weights.transplant``, ``weights.zoo``. The conversion benchmark is benchmarks/conversion.py.
 """
 
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel

@@ -42,7 +42,7 @@ def count_nonfinite(blobs: Iterable) -> tuple[int, int, int]:
 
 def refuse_nonfinite(counts: Mapping[str, tuple[int, int, int]], source: str) -> None:
     """The one finiteness rule of the kit, applied wherever weights enter or leave it (``load``, ``write_h5``:
-    weights.convert, weights.export, weights.transplant, reproduce.infer/evaluate/train): ``counts`` is layer ->
+    weights.convert (every format), weights.transplant, reproduce.infer/evaluate/train): ``counts`` is layer ->
     count_nonfinite; any layer with a NaN or an infinity is one NonFiniteWeightsError naming each such layer."""
     bad = {name: c for name, c in counts.items() if c[0] or c[1]}
     if not bad:
