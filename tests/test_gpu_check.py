@@ -15,6 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the whole GPU check on the CPU: pytest, the benchmark's workers, training; about a minute
 def test_the_cpu_dry_run_takes_every_step_and_prints_one_table(tmp_path):
     out = tmp_path / "check.json"
     done = subprocess.run(["bash", "tests/gpu/check.sh", "--cpu-dry-run", "--json", str(out)], cwd=ROOT,
