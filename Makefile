@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-gpu test-caffe test-browser audit bench lint weights weights-list data data-list evaluate train clean \
+.PHONY: setup test test-all test-gpu test-caffe test-browser audit bench lint weights weights-list data data-list evaluate \
+        train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
@@ -18,8 +19,15 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $(STAMP)
 
+# The test tiers (CONTRIBUTING.md): make test is the fast tier (at most 300 s on a quiet 2-core machine), every
+# package with its semantic checks; make test-all adds the slow tier (full-size nets, torchrun launches, the GPU
+# check's CPU dry run, a fresh venv), as CI runs it. Caffe, GPU and browser tests have targets of their own.
+# Both print the slowest tests (--durations), to keep the budget honest.
 test: $(STAMP)
-	$(PY) -m pytest -m "not caffe" -q
+	$(PY) -m pytest -m "not slow and not caffe and not gpu and not browser" -q --durations=15
+
+test-all: $(STAMP)
+	$(PY) -m pytest -m "not caffe and not gpu and not browser" -q --durations=15
 
 # The CUDA cases (golden fixtures, layer semantics, inference path, precision): fails at once without a GPU.
 test-gpu: $(STAMP)

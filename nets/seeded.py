@@ -52,7 +52,12 @@ def seeded_params(spec: NetSpec | str, seed: int = 0) -> dict[str, list[np.ndarr
 def _uniform(rng: np.random.RandomState, shape: tuple[int, ...], bound: float) -> np.ndarray:
     """Uniform float32 on (-bound, bound) from seeded int16 draws (centred: (i + 0.5) / 2^15)."""
     ints = rng.randint(-(2**15), 2**15, shape, dtype=np.int16)
-    return ((ints.astype(np.float32) + 0.5) * np.float32(bound / 2**15)).astype(np.float32)
+    # In place: the same float32 operations as ((ints + 0.5) * step), bit for bit, without two temporaries of
+    # the blob's size (a VGG net's fc6 is 400 MB of float32; twice as fast).
+    out = ints.astype(np.float32)
+    out += np.float32(0.5)
+    out *= np.float32(bound / 2**15)
+    return out
 
 
 def load_params(net: CaffeNet, params: dict[str, list[np.ndarray]]) -> CaffeNet:

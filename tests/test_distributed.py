@@ -2,9 +2,11 @@
 
 Two torchrun launches of two ranks each (``python -m torch.distributed.run --standalone``: a free port on
 localhost) on miniature trees with the tiny nets of tests/tiny_nets.py: one runs evaluate, infer, Table 3's
-smoke run and four training runs in one process group; one kills a rank in the middle of a snapshot. Every
-result is compared with the same command run here in one process. Each launch costs about half a minute on a
-busy 2-core machine (three Python processes import torch); the in-process parts run in milliseconds.
+smoke run and four training runs in one process group; one kills a rank in the middle of a snapshot; a third
+(the README's launch form) finds the weights missing. Every result is compared with the same command run here in
+one process. Each launch costs about half a minute on a busy 2-core machine (three Python processes import
+torch): the tests that launch are in the slow tier (make test-all); the in-process parts run in milliseconds,
+in make test.
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def single(tree):
 # ---- evaluation -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_two_rank_evaluation_has_the_single_process_confusion_matrix_bit_for_bit(launched, single):
     two = json.loads((launched[0] / "eval.json").read_text())
     one = json.loads((single[0] / "eval.json").read_text())
@@ -171,6 +174,7 @@ def test_two_rank_evaluation_has_the_single_process_confusion_matrix_bit_for_bit
         assert two["scores"]["score"][key] == one["scores"]["score"][key]
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_a_two_rank_fast_mode_evaluation_has_the_single_process_agreement_with_exact(launched, single):
     """Pixel counts and exact's confusion matrices summed over the ranks, the largest error the maximum: the
     record's agreement is the single process's, exactly."""
@@ -184,6 +188,7 @@ def test_a_two_rank_fast_mode_evaluation_has_the_single_process_agreement_with_e
     assert two["agreement"]["exact_confusion_matrices"]["score"] == exact["scores"]["score"]["confusion_matrix"]
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_two_rank_evaluation_writes_the_single_process_pngs_byte_for_byte(launched, single):
     two = sorted((launched[0] / "png").glob("*.png"))
     one = sorted((single[0] / "png").glob("*.png"))
@@ -192,6 +197,7 @@ def test_two_rank_evaluation_writes_the_single_process_pngs_byte_for_byte(launch
     assert not list((launched[0] / "png").glob(f"*{TEMP_SUFFIX}"))
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_two_rank_infer_writes_the_same_files_and_prints_them_in_list_order(launched, single, tree):
     two, one = launched[0] / "infer", single[0] / "infer"
     names = sorted(p.name for p in one.iterdir())
@@ -201,6 +207,7 @@ def test_two_rank_infer_writes_the_same_files_and_prints_them_in_list_order(laun
     assert lines == [line for line in single[1]["infer"].splitlines() if "_overlay.png" in line]
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_two_rank_table3_smoke_run_equals_the_single_process_run_with_an_empty_shard(launched, single):
     """The smoke tree has 1 seg11valid image and 1 VOC2012 test image: rank 1 scores and predicts nothing,
     and still sums matrices of the right shape."""
@@ -218,6 +225,7 @@ def test_two_rank_table3_smoke_run_equals_the_single_process_run_with_an_empty_s
         assert sorted(Path(m).name for m in tar.getnames()) == pngs
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_rank_0_alone_prints_the_scores(launched):
     log = launched[1]
     # evaluate, in exact and in a fast mode (whose agreement with exact is printed once too)
@@ -230,6 +238,7 @@ def test_rank_0_alone_prints_the_scores(launched):
 # ---- training -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_three_steps_on_2_ranks_x_1_pass_equal_one_process_with_iter_size_2(launched, single):
     """The same images (draw j -> rank j mod 2) and the same dropout masks (seeded per draw); DDP sums the two
     ranks' gradients, CaffeSGD divides by 2 as one process divides its two passes' sum. For two terms the
@@ -244,6 +253,7 @@ def test_three_steps_on_2_ranks_x_1_pass_equal_one_process_with_iter_size_2(laun
     assert val and val[0] in single[1]["train"]
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_three_steps_on_2_ranks_x_2_passes_equal_one_process_with_iter_size_4_to_float32_rounding(launched,
                                                                                                   single):
     """Four gradients are summed as (g0 + g2) + (g1 + g3) over the ranks against ((g0 + g1) + g2) + g3 in one
@@ -259,12 +269,14 @@ def test_three_steps_on_2_ranks_x_2_passes_equal_one_process_with_iter_size_4_to
     assert "not the reference's recipe" in launched[1]
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_a_resumed_two_rank_run_continues_the_trajectory_bit_for_bit(launched):
     straight, resumed = launched[0] / "train", launched[0] / "resume"
     for it in range(1, ITERS + 1):
         assert _max_difference(_snapshots(resumed, it), _snapshots(straight, it)) == 0.0
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_a_two_rank_snapshot_resumes_in_one_process_on_the_same_trajectory(launched, single, tree, monkeypatch,
                                                                           tmp_path, capsys):
     """Another world size with the same effective batch: the same images and masks follow; with 2 passes the
@@ -278,6 +290,7 @@ def test_a_two_rank_snapshot_resumes_in_one_process_on_the_same_trajectory(launc
     assert _max_difference(_snapshots(tmp_path, ITERS), _snapshots(launched[0] / "train", ITERS)) == 0.0
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_a_resume_with_another_effective_batch_is_refused(launched, tree, monkeypatch, tmp_path):
     use_tiny_nets(monkeypatch.setattr, monkeypatch.setitem)
     state = launched[0] / "train4" / "voc-fcn32s" / "voc-fcn32s_iter_1.solverstate.h5"
@@ -289,6 +302,7 @@ def test_a_resume_with_another_effective_batch_is_refused(launched, tree, monkey
 # ---- a rank that dies -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_a_killed_rank_fails_the_run_naming_it_and_leaves_no_half_written_snapshot(tree):
     """Rank 1 is SIGKILLed in iteration 2 while rank 0 is inside the atomic write of iteration 1's solverstate
     (file complete, not yet renamed). torchrun's agent stops rank 0 (SIGTERM: the temporary is removed) and
@@ -322,6 +336,7 @@ def test_a_failed_collective_names_this_rank_and_lets_other_errors_pass():
             raise torch.OutOfMemoryError("out of memory")
 
 
+@pytest.mark.slow  # a torchrun launch
 def test_missing_inputs_under_torchrun_are_said_once_by_rank_0_before_any_rank_exits(tmp_path):
     """The README's launch form (torchrun -m reproduce.evaluate). Every rank finds the weights missing; the
     ranks meet at a barrier before exiting, so torchrun's agent cannot stop rank 0 before it has printed."""

@@ -49,6 +49,8 @@ def check_dry_run_record(record: dict) -> None:
     assert math.isfinite(tr["last_loss"]) and tr["last_loss"] >= 0.9 * math.log(21) * LAST_TRAIN_PIXELS
 
 
+
+@pytest.mark.slow  # the whole GPU check on the CPU: pytest, the benchmark's workers, training; about a minute
 def test_the_cpu_dry_run_takes_every_step_and_prints_one_table(tmp_path):
     out = tmp_path / "check.json"
     done = subprocess.run(["bash", "tests/gpu/check.sh", "--cpu-dry-run", "--json", str(out)], cwd=ROOT,

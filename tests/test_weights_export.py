@@ -16,6 +16,7 @@ import nets
 import weights
 from nets.seeded import seeded_net
 from parity import argmax_agreement, max_rel_error, random_inputs
+from tiny_nets import narrow
 from weights.convert import main
 from weights.errors import WeightsMismatchError
 from weights.export import TORCHFCN_CLASSES, ExportError, export, write_torchfcn
@@ -27,6 +28,17 @@ def torchfcn() -> dict[str, type]:
         return torchfcn_models()
     except ImportError as e:
         pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(params=["narrow", pytest.param("full", marks=pytest.mark.slow)])
+def width(request, monkeypatch) -> str:
+    """The round trips run on narrowed nets in make test (tests/tiny_nets.narrow: nets.spec patched, so the
+    exporter, the loaders and the seeded parameters all see the same layers, names and blob kinds at 1/32 of
+    the width) and at full size (134M parameters, files of 500 MB) in the slow tier."""
+    if request.param == "narrow":
+        real = nets.spec
+        monkeypatch.setattr(nets, "spec", lambda name, variant=None: narrow(real(name, variant)))
+    return request.param
 
 
 def test_torchfcn_classes_cover_exactly_the_nets_with_the_same_parameters(torchfcn):
@@ -73,7 +85,7 @@ def test_torchfcn_export_loads_strictly_into_torchfcns_class_and_gives_the_kits_
     assert error <= 1e-6 and agreement >= 0.9999
 
 
-def test_kit_torchfcn_kit_round_trip_is_bit_identical(tmp_path, capsys):
+def test_kit_torchfcn_kit_round_trip_is_bit_identical(width, tmp_path, capsys):
     net = seeded_net("voc-fcn8s-atonce", seed=2)
     src = weights.save(net, tmp_path / "a.h5")
     dst = export("voc-fcn8s-atonce", src, tmp_path / "a.pth", "torchfcn")
@@ -87,7 +99,7 @@ def test_kit_torchfcn_kit_round_trip_is_bit_identical(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["voc-fcn8s-atonce", "voc-fcn-alexnet"])
-def test_kit_caffemodel_kit_round_trip_is_bit_identical(tmp_path, name):
+def test_kit_caffemodel_kit_round_trip_is_bit_identical(width, tmp_path, name):
     net = seeded_net(name, seed=3)
     src = weights.save(net, tmp_path / "a.h5")
     dst = export(name, src, tmp_path / "a.caffemodel", "caffemodel", log=None)
@@ -98,7 +110,7 @@ def test_kit_caffemodel_kit_round_trip_is_bit_identical(tmp_path, name):
     assert_bit_identical(net_params(weights.load(nets.build(name), dst)), net_params(net))
 
 
-def test_h5_export_of_a_torchfcn_at_once_file_is_complete_and_loads_strictly(tmp_path, capsys):
+def test_h5_export_of_a_torchfcn_at_once_file_is_complete_and_loads_strictly(width, tmp_path, capsys):
     """torchfcn's at-once file holds FCN-8s's layers (no Scale blobs): named with --net, or recognised by the name
     torchfcn publishes it under, it becomes a complete at-once .h5; an unnamed file stays what its layers say."""
     net = seeded_net("voc-fcn8s-atonce", seed=4)
@@ -107,9 +119,9 @@ def test_h5_export_of_a_torchfcn_at_once_file_is_complete_and_loads_strictly(tmp
                           (published, tmp_path / "recognised.h5", [])):
         assert main([str(pth), str(h5), *argv]) == 0
         out = capsys.readouterr().out
-        assert "filled from voc-fcn8s-atonce's definition: scale_pool4 (512,) = 0.01" in out
+        assert "filled from voc-fcn8s-atonce's definition: scale_pool4 (" in out
         assert ("a file published for voc-fcn8s-atonce" in out) == (argv == [])
-        assert weights.read_weights(h5).blobs()["scale_pool3"][0].shape == (256,)
+        assert weights.read_weights(h5).blobs()["scale_pool3"][0].shape == ((256,) if width == "full" else (8,))
         assert_bit_identical(net_params(weights.load(nets.build("voc-fcn8s-atonce"), h5)), net_params(net))
         assert capsys.readouterr().out == ""  # nothing left to fill
     unnamed = published.rename(tmp_path / "mine.pth")
@@ -148,7 +160,7 @@ def test_export_function_raises_the_loaders_error_for_a_file_of_another_net(tmp_
     assert not (tmp_path / "x.pth").exists()
 
 
-def test_the_torchfcn_export_holds_exactly_the_nets_tensors(tmp_path):
+def test_the_torchfcn_export_holds_exactly_the_nets_tensors(width, tmp_path):
     net = seeded_net("pascalcontext-fcn16s", seed=5)
     dst = export("pascalcontext-fcn16s", weights.save(net, tmp_path / "a.h5"), tmp_path / "a.pth", "torchfcn",
                  log=None)

@@ -77,7 +77,15 @@ def narrow(spec: NetSpec, factor: int = 32) -> NetSpec:
     parameters, two streams with their gradients and momentum history take gigabytes)."""
     import dataclasses
 
-    layers = tuple(dataclasses.replace(x, num_output=max(2, x.num_output // factor))
+    # Widths are rounded up to a multiple of the largest group count (FCN-AlexNet's group 2), so that every
+    # grouped convolution still splits its input and its output evenly; the VGG nets' widths are unchanged.
+    groups = max(x.group for x in spec.layers if x.type == "Convolution")
+
+    def width(n: int) -> int:
+        n = max(2, n // factor)
+        return -(-n // groups) * groups
+
+    layers = tuple(dataclasses.replace(x, num_output=width(x.num_output))
                    if x.type == "Convolution" and not x.name.startswith("score") else x for x in spec.layers)
     return dataclasses.replace(spec, layers=layers)
 
