@@ -264,6 +264,24 @@ def _run(net, tiles: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     return out if isinstance(out, tuple) else (out,)
 
 
+def plan_for(net, *inputs: torch.Tensor, max_memory: int | None = None, device: torch.device | str | None = None,
+             labels: bool = False) -> Plan:
+    """The plan ``forward`` follows for these arguments (the same defaults)."""
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    first = inputs[0]
+    if first.dim() != 4 or first.shape[0] != 1:
+        raise ValueError(f"{net.name}: a tiled forward takes batch-1 inputs (1 x C x H x W), got "
+                         f"{tuple(first.shape)}; give the pictures one at a time")
+    height, width = first.shape[2:]
+    budget = max_memory if max_memory is not None else default_budget(device)
+    itemsize = first.element_size()
+    channels = net.spec.channels()
+    per_pixel = sum(1 if labels else channels[o] * itemsize for o in net.outputs)
+    # the picture and the result count where they live on the forward's device (on a GPU they stay on the host)
+    held = _nbytes(inputs) + per_pixel * height * width if first.device == device else 0
+    return plan(net.spec, height, width, budget, weights_bytes(net) + held, itemsize)
+
+
 def forward(net, *inputs: torch.Tensor, max_memory: int | None = None, device: torch.device | str | None = None,
             labels: bool = False, progress: bool = True) -> tuple[torch.Tensor, ...]:
     """The net's output blobs for batch-1 ``inputs``, within ``max_memory`` bytes (default ``default_budget`` of
@@ -276,18 +294,8 @@ def forward(net, *inputs: torch.Tensor, max_memory: int | None = None, device: t
     docstring), with a progress bar on stderr when ``progress``; results come back where the inputs are."""
     device = torch.device(device) if device is not None else next(net.parameters()).device
     first = inputs[0]
-    if first.dim() != 4 or first.shape[0] != 1:
-        raise ValueError(f"{net.name}: tiled forward takes batch-1 inputs N x C x H x W with N = 1, got "
-                         f"{tuple(first.shape)}")
-    height, width = first.shape[2:]
-    budget = max_memory if max_memory is not None else default_budget(device)
-    itemsize = first.element_size()
-    channels = net.spec.channels()
-    per_pixel = sum(1 if labels else channels[o] * itemsize for o in net.outputs)
-    on_device = first.device == device
-    fixed = weights_bytes(net) + (
-        _nbytes(inputs) + per_pixel * height * width if on_device else 0)
-    p = plan(net.spec, height, width, budget, fixed, itemsize)
+    p = plan_for(net, *inputs, max_memory=max_memory, device=device, labels=labels)
+    height, width = p.size
     if not p.tiled:
         outs = _run(net, [x.to(device) for x in inputs])
         outs = tuple(_reduce(o) if labels else o for o in outs)

@@ -83,12 +83,13 @@ def narrow(spec: NetSpec, factor: int = 32) -> NetSpec:
     return dataclasses.replace(spec, layers=layers)
 
 
-def narrow_net(name: str, variant: str | None = None, seed: int = 0) -> CaffeNet:
-    """A kit net (or its training variant) narrowed by ``narrow``, with He-scaled seeded weights, zero biases
+def narrow_net(name: str, variant: str | None = None, seed: int = 0, factor: int = 32) -> CaffeNet:
+    """A kit net (or its training variant) narrowed by ``narrow`` (``factor``: 16 keeps FCN-AlexNet's two groups
+    dividing its channels), with He-scaled seeded weights, zero biases
     and bilinear upsamplers (reproduce.runner.random_init)."""
     import nets
     from reproduce.runner import random_init
 
-    net = CaffeNet(narrow(nets.spec(name, variant)))
+    net = CaffeNet(narrow(nets.spec(name, variant), factor))
     random_init(net, seed)
     return net
