@@ -82,11 +82,12 @@ def format_bytes(n: int) -> str:
 
 
 def default_budget(device: torch.device | str) -> int:
-    """4 GiB on a CPU; on a GPU what this process can still use there (free memory plus torch's cache)."""
+    """4 GiB on a CPU; on a GPU what this process may use there: the free memory plus what torch holds already
+    (the weights among it, which the plan counts)."""
     device = torch.device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return free + torch.cuda.memory_reserved(device)
     return DEFAULT_CPU_BUDGET
 
 
@@ -162,8 +163,10 @@ def workspace_bytes(spec: NetSpec, height: int, width: int, itemsize: int = 4) -
 
 def peak_bytes(spec: NetSpec, height: int, width: int, itemsize: int = 4) -> int:
     """The estimated peak of a batch-1 forward (the inputs included): layer by layer, the blobs still to be read
-    plus the layer's top and its workspace, a blob freed after its last reader as nets.net frees it. On a CPU it
-    matched the measured peak of voc-fcn8s within a few percent (benchmarks/tiled_inference.py)."""
+    plus the layer's top and its workspace, a blob freed after its last reader as nets.net frees it. An upper
+    bound in what was measured: voc-fcn8s's forward on a CPU added 195 MiB, 581 MiB and 2.3 GiB to the
+    process's peak resident memory at 512x512, 1024x768 and 2048x1536 (estimates 372 MiB, 874 MiB, 2.8 GiB);
+    tests/test_tiling.py bounds the tensors a forward allocates within 2.5x on every net family."""
     size, work = blob_bytes(spec, height, width, itemsize), workspace_bytes(spec, height, width, itemsize)
     last_use = {b: i for i, layer in enumerate(spec.layers) for b in layer.bottom}
     live = {b: size[b] for b in spec.inputs}
@@ -238,7 +241,7 @@ def plan(spec: NetSpec, height: int, width: int, budget: int, fixed: int = 0, it
     if best is None:
         smallest = peak_bytes(spec, min(height, grid + 2 * margin), min(width, grid + 2 * margin), itemsize)
         raise MemoryBudgetError(
-            f"{spec.name}: a memory budget of {format_bytes(budget)} is too small for a {height}x{width} picture: "
+            f"{spec.name}: a memory budget of {format_bytes(budget)} is too small for a {width}x{height} picture: "
             f"the weights, the picture and the result take {format_bytes(fixed)} and the smallest tile "
             f"({grid}x{grid} kept, {margin} pixels of margin each side) {format_bytes(smallest)}; expected at "
             f"least {format_bytes(fixed + smallest)}: give --max-memory {math.ceil((fixed + smallest) / 2**20)}MiB "
@@ -330,7 +333,7 @@ def _progress(p: Plan, name: str, show: bool) -> Iterator[tuple[Span, Span]]:
     from tqdm import tqdm
 
     h, w = p.size
-    desc = (f"{name} {h}x{w} in {len(p.tiles)} tiles (est. {format_bytes(p.peak)} each, budget "
+    desc = (f"{name} {w}x{h} in {len(p.tiles)} tiles (est. {format_bytes(p.peak)} each, budget "
             f"{format_bytes(p.budget)})")
     return iter(tqdm(p.tiles, desc=desc, unit="tile", dynamic_ncols=True))
 

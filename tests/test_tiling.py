@@ -68,6 +68,7 @@ def test_tiled_scores_equal_the_untiled_forward_for_every_net_family(name):
     budget = _budget_for_tiles(net, xs, keep=64)
     plan = tiling.plan_for(net, *xs, max_memory=budget)
     assert len(plan.tiles) > 1 and len({r for r, _ in plan.tiles}) > 1 and len({c for _, c in plan.tiles}) > 1
+    assert plan.peak + plan.fixed <= budget < tiling.peak_bytes(net.spec, h, w) + plan.fixed
     with torch.no_grad():
         tiled = tiling.forward(net, *xs, max_memory=budget, progress=False)
     untiled = _untiled(net, xs)
@@ -206,7 +207,7 @@ def test_a_budget_too_small_for_any_tile_names_the_least_that_works():
     with pytest.raises(tiling.MemoryBudgetError) as e:
         tiling.plan_for(net, *xs, max_memory=2**20)
     message = str(e.value)
-    assert message.startswith("voc-fcn8s: a memory budget of 1.00 MiB is too small for a 900x800 picture")
+    assert message.startswith("voc-fcn8s: a memory budget of 1.00 MiB is too small for a 800x900 picture")
     least = int(message.split("give --max-memory ")[1].split("MiB")[0])
     assert tiling.plan_for(net, *xs, max_memory=least * 2**20).tiled
 
@@ -240,7 +241,7 @@ def test_infer_with_max_memory_writes_the_label_map_of_one_forward(tmp_path, mon
     assert infer.main(["voc-fcn32s", "--weights", str(weights_file), str(picture), "-o", str(tmp_path / "tiles"),
                        "--max-memory", str(budget)]) == 0
     err = capsys.readouterr().err
-    assert "voc-fcn32s 650x700 in " in err and " tiles (est. " in err  # the progress bar
+    assert "voc-fcn32s 700x650 in " in err and " tiles (est. " in err  # the progress bar
     with Image.open(tmp_path / "one" / "big.png") as one, Image.open(tmp_path / "tiles" / "big.png") as tiles:
         assert np.mean(np.asarray(one) == np.asarray(tiles)) >= 0.9999
 
