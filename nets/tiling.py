@@ -19,13 +19,14 @@ every blob's stride in input pixels: 32 for the VGG16, AlexNet and GoogLeNet FCN
 2. Locality. A top position reads only its window of the bottom, so a score pixel at x reads input positions
    within x +- E, its reach (``reach``: conv/pool add scale_bottom * (k - 1) / 2, a deconvolution
    scale_bottom * (k - 1) / (2 s), since its taps lie within (k - 1) / (2 s) bottom positions of the pixel's
-   centre; Eltwise and Concat take the largest). If x +- E lies inside [t0, t1), so does the reach of every
-   position x reads, down to the input: it is computed from the tile's own pixels only, through the same
-   windows as untiled, and no window reaches what differs: the 100-pixel zero band standing where the picture
-   has pixels, a later convolution's zero pad at the tile blob's edge, or the shortened last window that
-   ceil-mode pooling adds at a blob's end all lie beyond the tile's first or last pixel. (Such a position also
-   exists in the tile's blob: every layer has an output wherever its whole window is inside its bottom, and a
-   deconvolution's window is never empty, k >= s.) So a tile keeps [t0 + E, t1 - E).
+   centre; Eltwise and Concat take the largest). For voc-fcn8s E is 245: its receptive field is 460 pixels
+   wide (nets.geometry.receptive_fields) but not centred on the pixel. If x +- E lies inside [t0, t1), so does
+   the reach of every position x reads, down to the input: it is computed from the tile's own pixels only,
+   through the same windows as untiled, and no window reaches what differs: the 100-pixel zero band standing
+   where the picture has pixels, a later convolution's zero pad at the tile blob's edge, or the shortened last
+   window that ceil-mode pooling adds at a blob's end all lie beyond the tile's first or last pixel. (Such a
+   position also exists in the tile's blob: every layer has an output wherever its whole window is inside its
+   bottom, and a deconvolution's window is never empty, k >= s.) So a tile keeps [t0 + E, t1 - E).
 3. Borders. Where the tile's edge is the picture's edge (t0 = 0 or t1 = n) the tile sees beyond it what the
    untiled net sees: the same 100-pixel band, and because n - t0 is n less a multiple of the grid, every blob
    of the tile is the untiled blob less its first t0 / scale positions (conv_out, pool_out and deconv_out shift
