@@ -15,6 +15,11 @@ Bad input: weights that do not fit the net stop the run with one error before an
 that cannot be read or preprocessed (not an image, truncated, a depth map with holes) gets one line on stderr
 and the others are still segmented; the exit status is then 1 and the last line lists the failures.
 
+A picture whose forward would take more memory than ``--max-memory`` (default 4GiB on a CPU, the free memory
+on a GPU; e.g. ``--max-memory 2GiB``) is segmented in tiles, with a progress bar: the label maps are those of one
+forward (nets.tiling says why tiles on the net's 32-pixel grid with a margin of its reach are exact). A picture
+for which the budget fits no tile is skipped as a bad picture is, its line naming the least budget that works.
+
 ``--precision`` picks the mode of the forwards (exact unless asked; a fast mode's label maps may differ from
 exact's at some pixels: measure its agreement with reproduce.evaluate --precision on a labelled split).
 
@@ -68,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="replace output files that exist already (default: refuse and keep them); an output "
                              "that is one of the inputs is refused even so")
+    parser.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                        help="memory the weights, a picture and its forward may take, e.g. 2GiB or 1500MB (default "
+                             "4GiB on a CPU, the free memory on a GPU); a larger picture is segmented in tiles, with "
+                             "the same result")
     return options.add_common(parser)
 
 
@@ -117,11 +126,21 @@ def check_outputs(files: list[Path], inputs: list[Path], force: bool) -> None:
                          "replace them, or name another -o folder")
 
 
+def _memory_size(text: str) -> int:
+    from nets.tiling import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     import nets
     import weights
     from data.palette import save_label_png, save_overlay
     from data.preprocess import IMAGE_ERRORS, read_image
+    from nets.tiling import MemoryBudgetError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -175,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                 break
         if problem is None:
             try:
-                result = predict(net, pictures if len(tops) == 2 else pictures[tops[0]], device)
+                result = predict(net, pictures if len(tops) == 2 else pictures[tops[0]], device,
+                                 max_memory=args.max_memory)
+            except MemoryBudgetError as e:  # the budget fits no tile of this picture
+                problem = str(e)
             except ValueError as e:  # preprocessing refused it (depth with holes, sizes that differ, ...)
                 problem = f"cannot feed it to {args.net}: {e}"
         if problem is not None:

@@ -323,8 +323,16 @@ def test_every_python_m_command_the_kit_prints_names_a_module_and_options_it_tak
     assert bad == [], "commands the kit prints that do not run:\n" + "\n".join(bad)
 
 
-def test_the_readmes_training_regime_table_marks_one_row_default():
-    text = (REPO / "README.md").read_text()
+def test_the_docs_training_regime_table_marks_one_row_default():
+    text = (REPO / "docs" / "distributed.md").read_text()
     table = text[text.index("| regime | flag |"):].split("\n\n")[0].splitlines()[2:]
     flags = [row.split("|")[2].strip() for row in table]
     assert len(flags) >= 2 and sum(f.startswith("default") for f in flags) == 1, flags
+
+
+def test_the_readme_is_a_front_door_and_links_only_to_files_that_exist():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert "docs/data.md" in links and "CONTRIBUTING.md" in links
+    assert [link for link in links if not (REPO / link).is_file()] == []

@@ -90,9 +90,10 @@ def narrow(spec: NetSpec, factor: int = 32) -> NetSpec:
     return dataclasses.replace(spec, layers=layers)
 
 
-def narrow_net(name: str, variant: str | None = None, seed: int = 0) -> CaffeNet:
-    """A kit net (or its training variant) narrowed by ``narrow``, with He-scaled seeded weights, seeded biases
-    and bilinear upsamplers (nets.seeded.seeded_weights)."""
+def narrow_net(name: str, variant: str | None = None, seed: int = 0, factor: int = 32) -> CaffeNet:
+    """A kit net (or its training variant) narrowed by ``narrow`` (``factor``: 16 keeps FCN-AlexNet's two groups
+    dividing its channels), with He-scaled seeded weights, seeded biases and bilinear upsamplers
+    (nets.seeded.seeded_weights)."""
     import nets
 
-    return seeded_weights(CaffeNet(narrow(nets.spec(name, variant))), seed)
+    return seeded_weights(CaffeNet(narrow(nets.spec(name, variant), factor)), seed)
