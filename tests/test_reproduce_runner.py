@@ -35,7 +35,7 @@ def test_missing_weights_and_data_exit_2_naming_each_fetch_command_without_impor
     for net in ("voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn8s-atonce"):
         assert f"make weights NET={net}" in done.stderr
         assert str(tmp_path / "weights" / f"{net}.h5") in done.stderr
-    assert "make data DATASET=voc" in done.stderr and str(tmp_path / "data" / "VOC2011") in done.stderr
+    assert "make data DATASET=voc" in done.stderr and str(tmp_path / "data" / "VOC2012") in done.stderr
     # Nothing heavy was loaded before giving up: the check takes seconds, not the minutes of an evaluation.
     assert "TORCH False" in done.stdout
 
