@@ -39,14 +39,7 @@ Blobs = Mapping[str, Sequence[np.ndarray]]
 def read_weights(path: str | os.PathLike) -> CaffeModel:
     """A weights file of any format the kit reads, told apart by its content (``weights.formats``): HDF5
     snapshot, binary caffemodel, torch state_dict (Caffe or torchvision VGG16 names) or Chainer .npz."""
-    path = Path(path)
-    if path.is_dir():
-        raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
-                                ".npz) file itself")
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
-                                f"(the list: make weights-list)")
-    return formats.read(path)
+    return formats.read(path)  # a missing file or a folder is named by formats.sniff
 
 
 # ---- nets --------------------------------------------------------------------------------------------------
