@@ -43,7 +43,16 @@ from tqdm import tqdm
 from .cli import fail
 from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
-from .files import NotEnoughSpace, atomic_path, file_digest, new_file_mode, require_space, scratch_dir, set_aside
+from .files import (
+    HASH_LENGTHS,
+    NotEnoughSpace,
+    atomic_path,
+    file_digest,
+    new_file_mode,
+    require_space,
+    scratch_dir,
+    set_aside,
+)
 from .layout import DOWNLOADS_FOLDER, data_root, describe_layout, kit_command
 
 
@@ -217,7 +226,6 @@ TARGETS: dict[str, tuple[str, ...]] = {
 }
 TARGETS["all"] = tuple(dict.fromkeys(p for t in TARGETS.values() for p in t))
 
-HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
 USER = "you (--source)"
 
 

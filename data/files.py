@@ -178,6 +178,10 @@ def write_text(dst: str | os.PathLike, text: str) -> Path:
     return Path(dst)
 
 
+# The checksums a source may carry (--source ...#md5=HEX), and their lengths in hex digits.
+HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
+
+
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (sha256, sha1, md5, ...), read in 16 MiB blocks."""
     h = hashlib.new(algorithm)

@@ -33,7 +33,7 @@ from data import drive
 from data.cli import fail
 from data.errors import DownloadError
 from data.fetch import download
-from data.files import file_digest, set_aside
+from data.files import HASH_LENGTHS, file_digest, set_aside
 from data.layout import kit_command
 from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
@@ -93,8 +93,6 @@ class BadSource(ZooError, ValueError):
     """A --source that cannot be used: says what was expected and what was given."""
 
 
-# Hex digits of each checksum a source may carry.
-HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
 # A source's expected format -> the container weights.formats.sniff finds for it.
 CONTAINERS = {"caffemodel": "caffemodel", "state_dict": "torch", "torchvision-vgg16": "torch",
               "chainer-npz": "npz", "hdf5": "hdf5"}
