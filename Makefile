@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-all test-gpu test-caffe test-browser audit bench lint weights weights-list data data-list evaluate \
+.PHONY: setup test test-all test-gpu test-caffe test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
@@ -54,6 +54,11 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
 	$(PY) -m benchmarks.loader
 	$(PY) -m benchmarks.conversion
+
+# The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
+# record of results/ over the kept one of the same name to show a new run); a test holds the page to them.
+bench-docs: $(STAMP)
+	$(PY) -m benchmarks.report --update docs/performance.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

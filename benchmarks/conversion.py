@@ -4,7 +4,9 @@ Without ``--caffemodel PATH`` it writes a VGG16-sized file (the ILSVRC classifie
 553 MB: the size of the released FCN caffemodels) with seeded random weights using the kit's own writer
 (weights.caffemodel.write_caffemodel), in the V1 format by default as VGG16's real file, and says so. Each
 measurement runs in a fresh child process, so the peak resident memory (VmHWM) is that of the conversion alone;
-the memory of a child that only imports the same modules is reported as the baseline.
+the memory of a child that only imports the same modules is reported as the baseline. Writes
+results/bench-conversion.json (or --json), which ``.venv/bin/python -m benchmarks.report`` renders as
+Markdown.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from weights.caffemodel import write_caffemodel
+
+from . import records
 
 VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 
@@ -88,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the generated file in the current 'layer' format instead of V1")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where temporary files go (default: $TMPDIR)")
+    records.add_json_option(parser, "bench-conversion.json")
     args = parser.parse_args(argv)
+    path = records.output(args, "bench-conversion.json", "benchmarks.conversion")
+    record = {"benchmark": "conversion", "machine": records.machine(), "rows": []}
     with tempfile.TemporaryDirectory(prefix="weights-bench-", dir=args.workdir) as tmp:
         work = Path(tmp)
         if args.caffemodel:
@@ -110,12 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
               f"{platform.python_version()}")
         _, base = measure("baseline", src, work / "unused.h5")
+        record.update(file=src.name if args.caffemodel else None, file_mib=size_mb, origin=origin, baseline_mib=base)
         for step in ("convert", "read"):
             seconds, peak = measure(step, src, work / "out.h5")
             what = "convert to .h5 (streamed)" if step == "convert" else "read_caffemodel (arrays in memory)"
             print(f"{what:<36} {seconds:6.2f} s   peak RSS {peak:7.0f} MiB = {peak / size_mb:.2f} x file "
                   f"({(peak - base) / size_mb:.2f} x above the {base:.0f} MiB of the imports alone)")
+            record["rows"].append({"step": what, "seconds": seconds, "peak_mib": peak})
             (work / "out.h5").unlink(missing_ok=True)
+    records.write(record, path, argv, "benchmarks.conversion")
     return 0
 
 

@@ -24,11 +24,12 @@ How it measures:
   over it. The nominal peak (cores x 2 FMA units x vector lanes x 2 x clock, the clock read from /proc/cpuinfo)
   is printed beside it for reference only.
 
-``--steps`` instead times the kit's exact path with its speed-ups switched on one after another (what each
-buys). Writes results/bench-<device>.json (or --json). Worker protocol (used by external runners too): one JSON
-line when ready ({"ready": true, "label": ..., "detail": ...} or {"unavailable": reason}), then per ``run`` line
-on stdin one {"ms": wall, "cpu_ms": process CPU time, optional}, and on ``quit`` one {"peak_mib": ...}. The CPU
-time (all threads) is printed beside the wall time: on a shared machine it shows how much of a forward's time
+``--steps`` instead times the kit's exact path with its speed-ups switched on one after another (what each buys).
+Writes results/bench-<device>.json or results/bench-steps-<device>.json (or --json), which
+``.venv/bin/python -m benchmarks.report`` renders as Markdown. Worker protocol (used by external runners too): one
+JSON line when ready ({"ready": true, "label": ..., "detail": ...} or {"unavailable": reason}), then per ``run``
+line on stdin one {"ms": wall, "cpu_ms": process CPU time, optional}, and on ``quit`` one {"peak_mib": ...}. The
+CPU time (all threads) is printed beside the wall time: on a shared machine it shows how much of a forward's time
 went to other work.
 """
 
@@ -54,6 +55,7 @@ from nets import inference
 from nets import precision as P
 from nets.seeded import seeded_weights
 
+from . import records
 from .torchfcn_import import TORCHFCN, torchfcn_model
 
 # One net per family (STYLE.md: the VGG16 FCNs, AlexNet, GoogLeNet, the two-stream and the two-headed
@@ -75,7 +77,7 @@ STEPS = (
     ("+ fc6/fc7/score as matrix products", "fast",
      inference.Options(windows=True, gemm=True, crop_deconv=False, winograd=False)),
     ("+ only the cropped part of the last upsampling", "fast", inference.Options(winograd=False)),
-    ("+ Winograd F(2x2, 3x3) for conv4 and conv5", "fast", inference.DEFAULT),
+    ("+ Winograd F(2x2, 3x3) for conv4 and conv5 (forced on)", "fast", inference.Options(winograd=True)),
 )
 
 
@@ -162,7 +164,11 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
     net.precision = policy
     # Winograd runs on a CPU outside autocast (nets.inference): count the products it does there
     wino = device.type == "cpu" and policy.autocast_dtype is None
-    label, macs = f"kit {mode}", inference.macs(net, (size, size), winograd=wino and inference.DEFAULT.winograd)
+    label, macs = f"kit {mode}", inference.macs(net, (size, size),
+                                                winograd=wino and inference.winograd_on(inference.DEFAULT))
+    ready = {"label": label, "macs": macs, "detail": policy.description}
+    if wino:  # the per-machine choice the default path made (nets.inference.winograd_choice)
+        ready["winograd"] = inference.winograd_choice()._asdict()
     run_net = None
     if step is not None:
         label, variant, options = STEPS[step]
@@ -176,7 +182,8 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
                 with torch.inference_mode(), policy.applied(device):
                     net._run(tuple(inputs), keep_all=False)
         else:
-            macs = inference.macs(net, (size, size), windowed=options.windows, winograd=wino and options.winograd)
+            macs = inference.macs(net, (size, size), windowed=options.windows,
+                                  winograd=wino and inference.winograd_on(options))
 
             def run_net():
                 with torch.inference_mode(), policy.applied(device):
@@ -186,7 +193,7 @@ def worker(kind: str, name: str, mode: str, size: int, device: torch.device, ste
             with torch.inference_mode():
                 net(*inputs)
 
-    return _serve(run_net, device, {"label": label, "macs": macs, "detail": policy.description})
+    return _serve(run_net, device, {**ready, "label": label, "macs": macs})
 
 
 # ---- the parent: workers in turn ---------------------------------------------------------------------------------
@@ -294,7 +301,8 @@ def bench_device(args, device: torch.device) -> dict:
     if args.cudnn_benchmark:
         common.append("--cudnn-benchmark")
     peaks = {m: Worker(f"peak {m}", _self("--worker", "peak", "--mode", m, *common)) for m in modes}
-    record = {"device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
+    record = {"benchmark": "inference-steps" if args.steps else "inference", "machine": records.machine(),
+              "device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
               "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": [],
               "load_average_before": os.getloadavg()}
     print(f"device: {record['device']}; input {args.size}x{args.size}, batch 1; median of {args.runs} rounds "
@@ -366,6 +374,8 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
     rows = []
     for w in workers:
         row = {"contestant": w.label, "detail": w.info.get("detail", ""), "unavailable": w.unavailable}
+        if "winograd" in w.info:
+            row["winograd"] = w.info["winograd"]
         if w.ms is not None:
             mode = w.label.split()[-1] if w.label.startswith("kit ") else "exact"
             macs = w.info.get("macs") or inference.macs(nets.build(name), (size, size), windowed=False)
@@ -409,17 +419,7 @@ def _print_table(name: str, rows: list[dict], steps: bool = False) -> None:
               flush=True)
 
 
-def _write(record: dict, path: Path) -> None:
-    from data.files import write_text  # the kit's one atomic writer
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path}")
-
-
 def main(argv: list[str] | None = None) -> int:
-    from data.files import FORCE_HELP, DestinationExists, refuse_existing
-
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.inference",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"nets (default: {', '.join(FAMILIES)})")
@@ -437,9 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="let cuDNN time its algorithms per input size (torch.backends.cudnn.benchmark)")
     parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")
-    parser.add_argument("--json", type=Path, help="record path (default results/bench-<device>.json, replaced: "
-                                                  "the kit's own record)")
-    parser.add_argument("--force", action="store_true", help="with --json: " + FORCE_HELP)
+    records.add_json_option(parser, "bench[-steps]-<device>.json")
     parser.add_argument("--worker", choices=["kit", "torchfcn", "peak"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="exact", help=argparse.SUPPRESS)
     parser.add_argument("--step", type=int, help=argparse.SUPPRESS)
@@ -460,10 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                          "would each write one there; give one --device, or leave --json out "
                          "(results/bench-<device>.json)")
     if args.json is not None:
-        try:
-            refuse_existing(args.json, args.force)
-        except DestinationExists as e:
-            raise SystemExit(f"benchmarks.inference: --json: {e}") from None
+        records.output(args, "", "benchmarks.inference")
     unknown = [n for n in args.names if n not in nets.NAMES]
     if unknown:  # the hub spelling is a net; anything else gets the closest names
         try:
@@ -478,9 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             args.external = [e for e in args.external if "cuda" in e.lower()]  # the Caffe build is CPU only
         record = bench_device(args, device)
-        record["command"] = " ".join([".venv/bin/python -m benchmarks.inference",
-                                      *(argv if argv is not None else sys.argv[1:])])
-        _write(record, args.json or Path("results") / f"bench{'-steps' if args.steps else ''}-{device.type}.json")
+        path = args.json or records.RESULTS / f"bench{'-steps' if args.steps else ''}-{device.type}.json"
+        records.write(record, path, argv, "benchmarks.inference")
     return 0
 
 

@@ -5,15 +5,16 @@ Run: ``.venv/bin/python benchmarks/tiled_inference.py [--max-memory 4GiB] [--siz
 untiled forward (nets.tiling.peak_bytes), the tile plan the budget gives, and then runs the tiled forward as
 ``reproduce.infer`` does (label maps, argmax tile by tile), measuring its wall time and the process's peak
 resident memory (getrusage's ru_maxrss, which includes the torch runtime, the weights and the picture). One run
-on a shared 2-core CPU takes about ten minutes at the default size.
+on a shared 2-core CPU takes about ten minutes at the default size. Writes results/bench-tiled.json (or --json),
+which ``.venv/bin/python -m benchmarks.report`` renders as Markdown.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ def peak_rss() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     import nets
+    from benchmarks import records
     from nets import tiling
     from nets.seeded import seeded_weights
 
@@ -41,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net", default="voc-fcn8s", choices=nets.NAMES)
     parser.add_argument("--size", default="6000x4000", help="WIDTHxHEIGHT of the picture (default 6000x4000)")
     parser.add_argument("--max-memory", default="4GiB", help="the budget (default 4GiB, infer's CPU default)")
+    records.add_json_option(parser, "bench-tiled.json")
     args = parser.parse_args(argv)
+    path = records.output(args, "bench-tiled.json", "benchmarks/tiled_inference.py")
+    where = records.machine()  # before the run: its load average is the machine's, not the run's
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
         budget = tiling.parse_bytes(args.max_memory)
@@ -71,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tiled: {seconds:.0f} s; process peak RSS {tiling.format_bytes(peak)} (before the forward "
           f"{tiling.format_bytes(before)}: runtime, weights, picture; the forward added at most "
           f"{tiling.format_bytes(peak - before)})")
-    print(json.dumps({"net": args.net, "width": width, "height": height, "budget": budget,
-                      "untiled_estimate": whole + plan.fixed, "tiles": len(plan.tiles),
-                      "tiled_estimate": plan.peak + plan.fixed, "seconds": round(seconds, 1),
-                      "peak_rss": peak, "rss_before": before, "threads": torch.get_num_threads()}))
+    record = {"benchmark": "tiled", "machine": where, "net": args.net, "width": width,
+              "height": height, "budget": budget, "untiled_estimate": whole + plan.fixed, "tiles": len(plan.tiles),
+              "tiled_estimate": plan.peak + plan.fixed, "seconds": seconds, "peak_rss": peak, "rss_before": before}
+    args_text = shlex.join(argv if argv is not None else sys.argv[1:])
+    record["command"] = f".venv/bin/python benchmarks/tiled_inference.py {args_text}".rstrip()
+    records.write(record, path, argv, "benchmarks/tiled_inference.py")
     return 0
 
 

@@ -82,6 +82,10 @@ def test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_i
     """Winograd normally runs only in VGG16's wide layers; with the threshold at 0 every 3x3 convolution of
     the narrow net takes it, so every window, pad and odd size it meets in a real net is checked."""
     monkeypatch.setattr(inference_run, "WINOGRAD_MIN_WORK", 0)
+    monkeypatch.setattr(inference_run, "winograd_choice", lambda: inference.WinogradChoice(2.0, 1.0, True))
+    taken = []
+    monkeypatch.setattr(inference_run, "winograd_conv",
+                        lambda *a, _conv=inference_run.winograd_conv: taken.append(1) or _conv(*a))
     net = narrow("voc-fcn8s").double()
     worst = 0.0
     for size in SIZES[:9] + SIZES[11:]:  # every residue modulo 32; the two largest sizes add nothing new here
@@ -89,7 +93,33 @@ def test_inference_path_with_winograd_in_every_3x3_layer_equals_the_plain_path_i
             assert ours.shape == plain.shape, size
             worst = max(worst, _rel(ours, plain))
             assert worst <= F64_RTOL, (size, worst)
-    assert worst > 0
+    assert worst > 0 and taken
+
+
+@pytest.mark.parametrize("setting, pays, expected", [("auto", True, True), ("auto", False, False),
+                                                     (True, False, True), (False, True, False)])
+def test_winograd_runs_where_this_machine_measured_it_faster_unless_forced(setting, pays, expected, monkeypatch):
+    monkeypatch.setattr(inference_run, "WINOGRAD_MIN_WORK", 0)
+    monkeypatch.setattr(inference_run, "winograd_choice", lambda: inference.WinogradChoice(2.0, 1.0, pays))
+    taken = []
+    monkeypatch.setattr(inference_run, "winograd_conv",
+                        lambda *a, _conv=inference_run.winograd_conv: taken.append(1) or _conv(*a))
+    net = narrow("voc-fcn32s")
+    x = _inputs(net, (37, 53), torch.float32, "cpu")
+    with torch.no_grad():
+        ours = inference.forward(net, tuple(x), nets.precision.EXACT, inference.Options(winograd=setting))
+        plain = net._run(tuple(x), keep_all=False)[net.outputs[0]]
+    assert bool(taken) == expected
+    assert _rel(ours[0] if isinstance(ours, tuple) else ours, plain) <= F32_RTOL
+
+
+def test_the_winograd_choice_is_measured_once_per_process_with_a_margin_against_noise():
+    first = inference.winograd_choice()
+    assert first is inference.winograd_choice()  # measured once: every forward of the process agrees
+    assert first.direct_ms > 0 and first.winograd_ms > 0
+    assert first.pays == (first.winograd_ms * inference_run.WINOGRAD_MARGIN <= first.direct_ms)
+    with pytest.raises(ValueError, match="Options.winograd: expected True, False or 'auto', found 'yes'"):
+        inference.winograd_on(inference.Options(winograd="yes"))
 
 
 @pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])

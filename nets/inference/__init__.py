@@ -36,7 +36,8 @@ conditions of ``applies`` (train mode, autograd on, an ONNX export or TorchScrip
 The modules, in the order a forward uses them: ``options`` (Options, DEFAULT, applies, disabled), ``span`` (the
 geometry of a window, one axis at a time), ``plan`` (which layers run windowed, for one input size), ``cache``
 (per-net state: plans per input size and converted weights per weight set), ``run`` (one forward pass:
-``forward``, with the edge responses and Winograd F(2x2, 3x3) for the wide 3x3 convolutions on a CPU), ``work``
+``forward``, with the edge responses and Winograd F(2x2, 3x3) for the wide 3x3 convolutions on a CPU where it
+measures faster there: ``winograd_choice``), ``work``
 (the multiply-accumulates a forward computes: ``macs``).
 """
 
@@ -44,10 +45,10 @@ from __future__ import annotations
 
 from .options import DEFAULT, Options, applies, disabled
 from .plan import Chain, Compression, Plan, make_plan, rectified_convs
-from .run import forward, winograd_conv, winograd_layer, winograd_weight
+from .run import WinogradChoice, forward, winograd_choice, winograd_conv, winograd_layer, winograd_on, winograd_weight
 from .span import Span, needed, next_span, root_span
 from .work import macs
 
 __all__ = ["DEFAULT", "Chain", "Compression", "Options", "Plan", "Span", "applies", "disabled",
            "forward", "macs", "make_plan", "needed", "next_span", "rectified_convs", "root_span", "winograd_conv",
-           "winograd_layer", "winograd_weight"]
+           "winograd_layer", "winograd_weight", "WinogradChoice", "winograd_choice", "winograd_on"]

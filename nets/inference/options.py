@@ -16,13 +16,15 @@ _ENABLED: ContextVar[bool] = ContextVar("nets_inference_enabled", default=True)
 
 @dataclass(frozen=True)
 class Options:
-    """The speed-ups of this path, each exact; all on by default. Switching them off one at a time is for the
-    benchmark's account of what each buys (``.venv/bin/python -m benchmarks.inference --steps``)."""
+    """The speed-ups of this path, each exact; all on by default (Winograd where it pays). Switching them off
+    one at a time is for the benchmark's account of what each buys (``benchmarks.inference --steps``)."""
 
     windows: bool = True  # trunk held as constant + window (off: every trunk blob whole)
     gemm: bool = True  # on a CPU, convolutions whose weight outnumbers their output (fc6, fc7, scores) as a GEMM
     crop_deconv: bool = True  # the final upsampling computed only over what the crop keeps
-    winograd: bool = True  # on a CPU, the wide 3x3 convolutions as Winograd F(2x2, 3x3) (``winograd_conv``)
+    # On a CPU, the wide 3x3 convolutions as Winograd F(2x2, 3x3) (``winograd_conv``): True, False, or "auto",
+    # where it measures faster than the direct convolution on this machine (``winograd_choice``).
+    winograd: bool | str = "auto"
 
 
 DEFAULT = Options()

@@ -5,6 +5,10 @@ the edge responses."""
 
 from __future__ import annotations
 
+import functools
+import time
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -45,8 +49,8 @@ class _Run:
         oneDNN's or cuDNN's own."""
         net = self.net
         x = x.to(dt)
-        if (self.options.winograd and self.precision.autocast_dtype is None
-                and _as_winograd(layer, getattr(net, layer.name).weight, x)):
+        if (self.precision.autocast_dtype is None and _as_winograd(layer, getattr(net, layer.name).weight, x)
+                and winograd_on(self.options)):
             pad = pad if isinstance(pad, tuple) else (pad, pad)
             return winograd_conv(x, _winograd_weight(net, layer.name, dt), bias, pad)
         return F.conv2d(x, _weight(net, layer.name, dt, self.cl), bias, layer.stride, pad, 1, layer.group)
@@ -348,9 +352,9 @@ def _const_conv(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     return out if bias is None else out + bias.detach().to(c.dtype)
 
 
-# Winograd pays where the 16 products are wide enough to hide its transforms (measured with
+# Winograd can pay only where the 16 products are wide enough to hide its transforms (measured with
 # ``.venv/bin/python -m benchmarks.inference --steps``): VGG16's conv4 and conv5 (256 or 512 in, 512 out); below,
-# oneDNN's direct convolution is faster on a CPU.
+# oneDNN's direct convolution is faster on a CPU. Whether it pays there is measured per machine (winograd_choice).
 WINOGRAD_MIN_WORK = 256 * 512  # input channels x output channels
 
 
@@ -358,6 +362,54 @@ def winograd_layer(layer: Layer, c_in: int) -> bool:
     """Whether a convolution is one Winograd takes (on a CPU, without autocast): 3x3, stride 1, ungrouped, wide."""
     return (layer.type == "Convolution" and layer.kernel_size == 3 and layer.stride == 1 and layer.group == 1
             and c_in * layer.num_output >= WINOGRAD_MIN_WORK)
+
+
+class WinogradChoice(NamedTuple):
+    """What this machine measured: a conv5-sized layer's best time directly and as Winograd, and the choice."""
+
+    direct_ms: float
+    winograd_ms: float
+    pays: bool
+
+
+# Winograd is taken when it is at least this much faster (10%), so that timing noise cannot flip the choice.
+WINOGRAD_MARGIN = 1.10
+
+
+@functools.cache
+def _measure_winograd(threads: int) -> WinogradChoice:
+    # Whether Winograd pays depends on the machine: its 16 products go to the BLAS, the direct convolution to
+    # oneDNN. On a 2-core AVX2 EPYC the step bought 1.17x overall; on a 2-core AVX-512 EPYC, whose BLAS
+    # products ran well below oneDNN's convolutions, it cost 0.89x (benchmarks/records/bench-steps-cpu.json).
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 512, 40, 40, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(512, 512, 3, 3, generator=gen) * 0.01
+    wc, u = w.contiguous(memory_format=torch.channels_last), winograd_weight(w)
+    times = {"direct": [], "winograd": []}
+    with torch.inference_mode():
+        for i in range(4):  # the first of each is a warm-up; the two take turns, so load slows both alike
+            for name, run in (("direct", lambda: F.conv2d(x, wc, None, 1, 1)),
+                              ("winograd", lambda: winograd_conv(x, u, None, (1, 1)))):
+                start = time.perf_counter()
+                run()
+                if i:
+                    times[name].append((time.perf_counter() - start) * 1000)
+    direct, wino = min(times["direct"]), min(times["winograd"])
+    return WinogradChoice(direct, wino, wino * WINOGRAD_MARGIN <= direct)
+
+
+def winograd_choice() -> WinogradChoice:
+    """Measured once per process and thread count, at the first forward that could use Winograd."""
+    return _measure_winograd(torch.get_num_threads())
+
+
+def winograd_on(options: Options) -> bool:
+    """Whether the wide 3x3 convolutions run as Winograd under ``options`` (True, False or "auto")."""
+    if options.winograd == "auto":
+        return winograd_choice().pays
+    if not isinstance(options.winograd, bool):
+        raise ValueError(f"Options.winograd: expected True, False or 'auto', found {options.winograd!r}")
+    return options.winograd
 
 
 def _as_winograd(layer: Layer, weight: torch.Tensor, x: torch.Tensor) -> bool:

@@ -28,6 +28,7 @@ from torch.overrides import TorchFunctionMode
 
 import nets
 import parity
+from nets import inference, precision
 from nets.layers import softmax_with_loss
 from nets.prototxt import deploy_prototxt
 
@@ -101,20 +102,25 @@ def check_forward(name: str, params: dict, inputs: dict, theirs: dict) -> list[s
             if agreement < parity.ARGMAX_AGREEMENT or not np.abs(blobs[out]).max() > 0:
                 problems.append(f"{out}: argmax agrees on {agreement:.4%} of pixels (max |caffe| "
                                 f"{np.abs(blobs[out]).max():g})")
-    # The inference path (nets.inference: windows over the trunk, the cropped last upsampling) gives the outputs.
-    with torch.no_grad():
-        fast = net(*(torch.from_numpy(inputs[i]) for i in net.inputs))
-    fast = dict(zip(net.outputs, (t.numpy() for t in (fast if isinstance(fast, tuple) else (fast,))), strict=True))
-    worst_fast = max((parity.max_rel_error(fast[o], blobs[o]), o) for o in net.outputs if o in blobs)
-    parity.REPORT.append((name, "inference path outputs (float32)", worst_fast[1], worst_fast[0],
-                          f"{parity.FORWARD_RTOL:g}"))
-    for out in net.outputs:
-        if out not in blobs or fast[out].shape != blobs[out].shape:
-            problems.append(f"inference path: {out} has shape {fast[out].shape}, caffe {blobs[out].shape}")
-            continue
-        err, agreement = parity.max_rel_error(fast[out], blobs[out]), parity.argmax_agreement(fast[out], blobs[out])
-        if not err <= parity.FORWARD_RTOL or agreement < parity.ARGMAX_AGREEMENT:
-            problems.append(f"inference path: {out} error {err:.2e}, argmax agrees on {agreement:.4%}")
+    # The inference path (nets.inference: windows over the trunk, the cropped last upsampling) gives the outputs,
+    # with Winograd in conv4/conv5 forced on and off: the default takes it only where it measures faster
+    # (nets.inference.winograd_choice), so both are held to Caffe on every machine.
+    for winograd in (True, False):
+        with torch.no_grad(), precision.EXACT.applied(torch.device("cpu")):  # as net(x) runs it
+            fast = inference.forward(net, tuple(torch.from_numpy(inputs[i]) for i in net.inputs), precision.EXACT,
+                                     inference.Options(winograd=winograd))
+        fast = dict(zip(net.outputs, (t.numpy() for t in fast), strict=True))
+        worst_fast = max((parity.max_rel_error(fast[o], blobs[o]), o) for o in net.outputs if o in blobs)
+        what = f"inference path outputs (float32, Winograd {'on' if winograd else 'off'})"
+        parity.REPORT.append((name, what, worst_fast[1], worst_fast[0], f"{parity.FORWARD_RTOL:g}"))
+        for out in net.outputs:
+            if out not in blobs or fast[out].shape != blobs[out].shape:
+                problems.append(f"{what}: {out} has shape {fast[out].shape}, caffe {blobs[out].shape}")
+                continue
+            err = parity.max_rel_error(fast[out], blobs[out])
+            agreement = parity.argmax_agreement(fast[out], blobs[out])
+            if not err <= parity.FORWARD_RTOL or agreement < parity.ARGMAX_AGREEMENT:
+                problems.append(f"{what}: {out} error {err:.2e}, argmax agrees on {agreement:.4%}")
     return problems
 
 

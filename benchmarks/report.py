@@ -1,0 +1,225 @@
+"""Markdown tables from benchmark records, so that no measured figure in the docs is typed by hand.
+
+    .venv/bin/python -m benchmarks.report RECORD [RECORD ...]     print each record's table
+    .venv/bin/python -m benchmarks.report --update DOC [DOC ...]  rewrite the generated blocks of DOC
+    .venv/bin/python -m benchmarks.report --check DOC [DOC ...]   exit 1 if a block differs from its record
+
+A generated block in a Markdown file sits between ``<!-- benchmarks.report: PATH -->`` and
+``<!-- end of benchmarks.report -->``, PATH being the record (relative to the checkout) it is rendered from.
+``make bench`` writes records to results/; the ones the docs quote are copies kept in benchmarks/records/
+(``make bench-docs`` renders them into the docs, and a test holds the docs to them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN = re.compile(r"<!-- benchmarks\.report: (?P<path>\S+) -->\n")
+END = "<!-- end of benchmarks.report -->"
+
+
+def _num(v, fmt: str, none: str = "-") -> str:
+    return none if v is None else format(v, fmt)
+
+
+def _percent(row: dict) -> str:
+    return _num(row.get("peak_fraction") and 100 * row["peak_fraction"], ".0f")
+
+
+def _ratio(v, bold: bool) -> str:
+    """A speed ratio; the kit's own in bold."""
+    return "-" if v is None else (f"**{v:.2f}**" if bold else f"{v:.2f}")
+
+
+def _where(record: dict) -> str:
+    """The sentence that says where, when and how a record was measured."""
+    m = record.get("machine", {})
+    load = m.get("load_average_before") or record.get("load_average_before")
+    after = record.get("load_average_after")
+    cores = f"{m['cores']}-core " if m.get("cores") else ""
+    parts = [f"Measured on a {cores}{m.get('cpu', record.get('device', 'unknown machine'))}"
+             + (f" ({m['cpu_capability']})" if m.get("cpu_capability") else "")
+             + f" with torch {m.get('torch', record.get('torch', '?'))}, {m.get('threads', record.get('threads'))} "
+               f"threads, {m.get('date', record.get('date', '?'))}"]
+    if load:
+        parts.append(f"load average {load[0]:.1f} before the run" + (f" and {after[0]:.1f} after" if after else ""))
+    return "; ".join(parts) + f": `{record['command']}`." if "command" in record else "; ".join(parts) + "."
+
+
+def _peaks(record: dict) -> str:
+    peaks = [f"{mode} {v['gflops']:.0f} GFLOP/s" for mode, v in record.get("peak", {}).items() if v.get("gflops")]
+    return f"Measured matrix-product peak ({', '.join(peaks)}) in the same rounds." if peaks else ""
+
+
+def inference(record: dict) -> str:
+    """The contestants of each net family, with the ratios to Caffe and torchfcn measured in the same run."""
+    lines = [_where(record), "",
+             f"{record['size']}x{record['size']} input, batch 1, median of {record['runs']} rounds after a warm-up, "
+             f"contestants in turn. {_peaks(record)}", "",
+             "| net | contestant | ms (median) | ms (min) | x Caffe | x torchfcn | GMAC | GMAC/s | % peak | peak MiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for family in record["families"]:
+        for r in family["rows"]:
+            if r.get("ms") is None:
+                lines.append(f"| {family['net']} | {r['contestant']} | not run: {r.get('unavailable') or 'no result'} "
+                             "| | | | | | | |")
+                continue
+            kit = r["contestant"].startswith("kit ")
+            lines.append(f"| {family['net']} | {r['contestant']} | {r['ms']:.0f} | {r['min_ms']:.0f} | "
+                         f"{_ratio(r.get('vs_caffe'), kit)} | {_ratio(r.get('vs_torchfcn'), kit)} | "
+                         f"{r['gmac']:.1f} | {r['gmac_per_s']:.1f} | {_percent(r)} | "
+                         f"{_num(r.get('peak_mib'), '.0f')} |")
+    choice = next((r["winograd"] for f in record["families"] for r in f["rows"] if r.get("winograd")), None)
+    if choice:
+        lines += ["", f"Winograd F(2x2, 3x3) in the kit's exact path on this machine: "
+                      f"{'taken' if choice['pays'] else 'not taken'} (a conv5-sized layer measured "
+                      f"{choice['direct_ms']:.1f} ms direct, {choice['winograd_ms']:.1f} ms as Winograd; "
+                      "nets.inference.winograd_choice)."]
+    ratios = paper_ratios(record)
+    if ratios:
+        lines += ["", "Time ratios of the kit's exact forward in this run beside the paper's Table 1 (a Tesla K40c; "
+                      "ratios compare across machines, times do not): "
+                  + "; ".join(f"{label} / FCN-AlexNet {ours:.2f} (paper {paper:.2f})" for label, ours, paper in ratios)
+                  + "."]
+    return "\n".join(lines)
+
+
+def paper_ratios(record: dict) -> list[tuple[str, float, float]]:
+    """(label, the kit's exact time ratio to FCN-AlexNet in this record, Table 1's) for FCN-VGG16 and -GoogLeNet."""
+    from benchmarks.inference import paper_ms
+
+    ms = {f["net"]: r["ms"] for f in record["families"] for r in f["rows"]
+          if r["contestant"] == "kit exact" and r.get("ms")}
+    out = []
+    alex = paper_ms("voc-fcn-alexnet")
+    for net, label in (("voc-fcn32s", "FCN-VGG16"), ("voc-fcn-googlenet", "FCN-GoogLeNet")):
+        paper = paper_ms(net)
+        if net in ms and "voc-fcn-alexnet" in ms and paper and alex:
+            out.append((label, ms[net] / ms["voc-fcn-alexnet"], paper / alex))
+    return out
+
+
+def inference_steps(record: dict) -> str:
+    """The exact path with its speed-ups switched on one after another: what each step buys."""
+    lines = [_where(record), "",
+             f"{record['size']}x{record['size']} input, batch 1, median of {record['runs']} rounds after a warm-up, "
+             f"the steps in turn. {_peaks(record)}", "",
+             "| step (each adds to the one above) | ms (median) | ms (min) | x previous (median) | GMAC | GMAC/s "
+             "| % peak |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for family in record["families"]:
+        prev = None
+        for r in family["rows"]:
+            if r.get("ms") is None:
+                lines.append(f"| {r['contestant']} | not run: {r.get('unavailable') or 'no result'} | | | | | |")
+                prev = None
+                continue
+            lines.append(f"| {r['contestant']} | {r['ms']:.0f} | {r['min_ms']:.0f} | "
+                         f"{_num(prev and prev / r['ms'], '.2f')} | {r['gmac']:.1f} | {r['gmac_per_s']:.1f} | "
+                         f"{_percent(r)} |")
+            prev = r["ms"]
+    return "\n".join(lines)
+
+
+def loader(record: dict) -> str:
+    lines = [_where(record), "",
+             f"{record['images']} pictures of {record['picture']}, batch {record['batch']}, best of "
+             f"{record['passes']} passes; a pass includes starting the workers.", "",
+             "| loader workers | images/s |", "|---:|---:|"]
+    lines += [f"| {r['workers']} | {r['images_per_s']:.1f} |" for r in record["rows"]]
+    return "\n".join(lines)
+
+
+def conversion(record: dict) -> str:
+    size, base = record["file_mib"], record["baseline_mib"]
+    lines = [_where(record), "",
+             f"A {size:.0f} MiB caffemodel ({record['origin']}); each step in a fresh process, whose peak resident "
+             f"memory is its own; the imports alone take {base:.0f} MiB.", "",
+             "| step | seconds | peak RSS MiB | x the file | x the file, above the imports |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['step']} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | {r['peak_mib'] / size:.2f} | "
+              f"{(r['peak_mib'] - base) / size:.2f} |" for r in record["rows"]]
+    return "\n".join(lines)
+
+
+def tiled(record: dict) -> str:
+    from nets.tiling import format_bytes
+
+    return "\n".join([
+        _where(record), "",
+        "| net | picture | budget | untiled estimate | tiles | tiled estimate | process peak RSS | of it before "
+        "the forward | seconds |", "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {record['net']} | {record['width']}x{record['height']} | {format_bytes(record['budget'])} | "
+        f"{format_bytes(record['untiled_estimate'])} | {record['tiles']} | {format_bytes(record['tiled_estimate'])} "
+        f"| {format_bytes(record['peak_rss'])} | {format_bytes(record['rss_before'])} | {record['seconds']:.0f} |"])
+
+
+RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
+                                            "loader": loader, "conversion": conversion, "tiled": tiled}
+
+
+def render(path: Path) -> str:
+    """The Markdown of one record file; a file that is not a benchmark record gets one clear error."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"benchmarks.report: no record at {path}: make bench writes them to results/") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"benchmarks.report: {path} is not a JSON benchmark record ({e})") from None
+    kind = record.get("benchmark") if isinstance(record, dict) else None
+    if kind not in RENDER:
+        raise SystemExit(f"benchmarks.report: {path} is not a benchmark record: expected a 'benchmark' field, one of "
+                         f"{', '.join(RENDER)}, found {kind!r}")
+    return RENDER[kind](record)
+
+
+def regenerate(text: str, root: Path = ROOT) -> str:
+    """``text`` with every generated block rendered anew from the record it names."""
+    out, pos = [], 0
+    for m in BEGIN.finditer(text):
+        end = text.find(END, m.end())
+        if end < 0:
+            raise SystemExit(f"benchmarks.report: the block for {m['path']} has no '{END}' line after it")
+        out += [text[pos:m.end()], render(root / m["path"]), "\n"]
+        pos = end
+    return "".join(out) + text[pos:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m benchmarks.report", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="records, or docs with --update/--check")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--update", action="store_true", help="rewrite the generated blocks of each Markdown FILE")
+    group.add_argument("--check", action="store_true", help="exit 1 if a generated block differs from its record")
+    args = parser.parse_args(argv)
+    if not (args.update or args.check):
+        print("\n\n".join(render(p) for p in args.files))
+        return 0
+    from data.files import write_text
+
+    stale = []
+    for doc in args.files:
+        text = doc.read_text(encoding="utf-8")
+        if not BEGIN.search(text):
+            raise SystemExit(f"benchmarks.report: {doc} has no generated block (<!-- benchmarks.report: RECORD -->)")
+        new = regenerate(text)
+        if new != text:
+            stale.append(doc)
+            if args.update:
+                write_text(doc, new)
+    if args.check and stale:
+        print("benchmarks.report: out of date with their records: " + ", ".join(map(str, stale))
+              + "; run make bench-docs", file=sys.stderr)
+        return 1
+    print(("updated " if args.update else "up to date: ") + (", ".join(map(str, stale if args.update else args.files))
+                                                           or "nothing to change"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
