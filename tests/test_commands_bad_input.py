@@ -13,10 +13,13 @@ from PIL import Image
 
 import nets
 import weights
+from benchmarks import conversion as conversion_bench
 from benchmarks import inference as bench
+from benchmarks import loader as loader_bench
 from nets.precision import UnavailableDevice, check_device
 from nets.prototxt import writer as prototxt_cli
 from reproduce import evaluate, infer, options
+from reproduce.audit import ledger
 from tiny_nets import scoring_net
 from weights import transplant as transplant_cli
 
@@ -256,6 +259,11 @@ def test_prototxt_transplant_and_bench_keep_an_existing_output_unless_force(tmp_
     with pytest.raises(SystemExit, match="benchmarks.inference: --json: .*exists already and is kept: pass --force"):
         bench.main(["voc-fcn8s", "--device", "cpu", "--json", str(out)])
     assert out.read_bytes() == b"mine"
+    for cli, args in ((loader_bench, []), (conversion_bench, []), (ledger, [])):
+        name = cli.__name__
+        with pytest.raises(SystemExit, match=f"{name}: --json: .*exists already and is kept: pass --force"):
+            cli.main([*args, "--json", str(out)])
+        assert out.read_bytes() == b"mine", name
 
 
 def test_a_tables_nets_and_weights_keys_take_the_hub_spelling_and_suggest_the_closest_row():

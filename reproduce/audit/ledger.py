@@ -136,10 +136,18 @@ def as_rows(claims: Iterable[Claim] | None = None) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from data.files import FORCE_HELP, DestinationExists, refuse_existing
+
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m reproduce.audit.ledger",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the ledger as JSON (for the report)")
+    parser.add_argument("--force", action="store_true", help="with --json: " + FORCE_HELP)
     args = parser.parse_args(argv)
+    if args.json:  # checked before any work: a file the user named is kept unless --force
+        try:
+            refuse_existing(args.json, args.force)
+        except DestinationExists as e:
+            raise SystemExit(f"reproduce.audit.ledger: --json: {e}") from None
     print(summary())
     found = problems()
     if args.json:
