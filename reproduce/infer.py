@@ -170,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     world, device = options.start(args)
+    # Every rank has checked the outputs before any rank writes one: otherwise a slow rank could find a fast
+    # rank's new files and refuse them as the user's (the process group may already exist, as when one launch
+    # runs several commands, so joining it is no such wait).
+    distributed.barrier(world)
     try:
         net = load_weights(nets.build(args.net), args.weights)
     except (weights.WeightsMismatchError, weights.NonFiniteWeightsError, weights.CaffemodelError, ValueError,
