@@ -19,9 +19,11 @@ How it measures:
 - Work is the multiply-accumulates of the convolutions and deconvolutions each one computes (nets.inference.macs:
   the kit's windows, with Winograd's 16 products per 2x2 tile where it runs, or whole blobs for torchfcn and
   Caffe, whose full 21x21 deconvolutions add a little more than is counted). GMAC/s is that work over the time.
-- Peak: the best large float32 matrix product at the same thread count (4096^3 on CPU, 8192^3 on CUDA; TF32 off
-  for exact, the mode's own type for the fast modes), measured in the same rounds. The % of peak is the GMAC/s
-  over it. The nominal peak (cores x 2 FMA units x vector lanes x 2 x clock, the clock read from /proc/cpuinfo)
+- Peak: the better of the best large matrix product (4096^3 on CPU, 8192^3 on CUDA) and the best wide 3x3
+  convolution (512 channels in and out, 64x64 on CPU, 128x128 on CUDA, channels_last) at the same thread count
+  (TF32 off for exact, the mode's own type for the fast modes), measured in the same rounds: on some CPUs the
+  BLAS behind the product runs well below oneDNN's convolutions. The % of peak is the GMAC/s over it. The nominal
+  peak (cores x 2 FMA units x vector lanes x 2 x clock, the clock read from /proc/cpuinfo)
   is printed beside it for reference only.
 
 ``--steps`` instead times the kit's exact path with its speed-ups switched on one after another (what each buys).
@@ -131,8 +133,23 @@ def _serve(fn, device: torch.device, ready: dict) -> int:
 
 def worker(kind: str, name: str, mode: str, size: int, device: torch.device, step: int | None = None) -> int:
     """One contestant in this process: ``kit`` (net ``name`` in precision ``mode``; with ``step``, the STEPS
-    variant), ``torchfcn``, or ``peak`` (the matrix-product peak in ``mode``)."""
+    variant), ``torchfcn``, ``peak`` (the matrix-product peak in ``mode``) or ``peak-conv`` (the 3x3 convolution
+    peak)."""
     policy = EMULATED_BF16 if mode == EMULATED_BF16.name else P.get(mode)
+    if kind == "peak-conv":
+        c, hw = 512, (128 if device.type == "cuda" else 64)
+        dtype = policy.autocast_dtype or torch.float32
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(1, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=torch.channels_last)
+        w = (torch.randn(c, c, 3, 3, generator=gen) * 0.01).to(device, dtype).contiguous(
+            memory_format=torch.channels_last)
+
+        def convolution():
+            with torch.inference_mode(), policy.applied(device):
+                torch.nn.functional.conv2d(x, w, None, 1, 1)
+
+        return _serve(convolution, device, {"label": f"3x3 convolution {c}x{c} at {hw}x{hw} ({mode})",
+                                            "flop": 2 * c * c * 9 * hw * hw})
     if kind == "peak":
         n = 8192 if device.type == "cuda" else 4096
         dtype = policy.autocast_dtype or torch.float32
@@ -300,7 +317,8 @@ def bench_device(args, device: torch.device) -> dict:
     common = ["--size", str(args.size), "--device", str(device), "--threads", str(args.threads)]
     if args.cudnn_benchmark:
         common.append("--cudnn-benchmark")
-    peaks = {m: Worker(f"peak {m}", _self("--worker", "peak", "--mode", m, *common)) for m in modes}
+    peaks = {(kind, m): Worker(f"{kind} {m}", _self("--worker", kind, "--mode", m, *common))
+             for m in modes for kind in ("peak", "peak-conv")}
     record = {"benchmark": "inference-steps" if args.steps else "inference", "machine": records.machine(),
               "device": device_name(device), "threads": args.threads, "size": args.size, "runs": args.runs,
               "torch": torch.__version__, "date": datetime.date.today().isoformat(), "families": [],
@@ -330,16 +348,19 @@ def bench_device(args, device: torch.device) -> dict:
         rows = _rows(name, workers, peaks, args.size)
         record["families"].append({"net": name, "rows": rows})
         _print_table(name, rows, steps=args.steps)
-    record["peak"] = {m: {"method": "best of the rounds' large float32 matrix products" if m == "exact"
-                          else f"best of the rounds' large {m} matrix products",
-                          "gflops": _peak_gflops(w)} for m, w in peaks.items()}
+    record["peak"] = {m: {"method": f"best of the rounds' large {'float32' if m == 'exact' else m} matrix products "
+                                    "and wide 3x3 convolutions",
+                          "gflops": _best_peak(peaks, m), "matmul_gflops": _peak_gflops(peaks["peak", m]),
+                          "conv_gflops": _peak_gflops(peaks["peak-conv", m])} for m in modes}
     record["nominal_peak"] = nominal_peak_gflops(device)
     record["load_average_after"] = os.getloadavg()
     _paper_ratios(record)
     print(f"load average (1, 5, 15 min) before {_load(record['load_average_before'])}, after "
           f"{_load(record['load_average_after'])}: other work on the machine slows every contestant")
-    print("peak (measured): " + ", ".join(f"{m} {v['gflops']:.0f} GFLOP/s" for m, v in record["peak"].items()
-                                           if v["gflops"]) + f"; nominal {record['nominal_peak']}")
+    print("peak (measured): " + ", ".join(f"{m} {v['gflops']:.0f} GFLOP/s (matrix product {v['matmul_gflops']:.0f}, "
+                                           f"3x3 convolution {v['conv_gflops']:.0f})"
+                                           for m, v in record["peak"].items() if v["gflops"])
+          + f"; nominal {record['nominal_peak']}")
     return record
 
 
@@ -367,7 +388,14 @@ def _peak_gflops(w: Worker) -> float | None:
     return w.info["flop"] / (min(w.times) / 1000) / 1e9
 
 
-def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int) -> list[dict]:
+def _best_peak(peaks: dict[tuple[str, str], Worker], mode: str) -> float | None:
+    """The better of the matrix-product and the convolution peak measured in ``mode``."""
+    found = [g for g in (_peak_gflops(peaks[kind, mode]) for kind in ("peak", "peak-conv")
+                         if (kind, mode) in peaks) if g]
+    return max(found) if found else None
+
+
+def _rows(name: str, workers: list[Worker], peaks: dict[tuple[str, str], Worker], size: int) -> list[dict]:
     ref = {w.label: w.ms for w in workers}
     caffe_ms = next((w.ms for w in workers if w.label.lower().startswith("caffe")), None)
     torchfcn_ms = ref.get("torchfcn 1.9.7")
@@ -379,7 +407,7 @@ def _rows(name: str, workers: list[Worker], peaks: dict[str, Worker], size: int)
         if w.ms is not None:
             mode = w.label.split()[-1] if w.label.startswith("kit ") else "exact"
             macs = w.info.get("macs") or inference.macs(nets.build(name), (size, size), windowed=False)
-            peak = _peak_gflops(peaks[mode]) if mode in peaks else None
+            peak = _best_peak(peaks, mode)
             gmacs = macs / 1e9 / (w.ms / 1000)
             row.update(ms=w.ms, min_ms=min(w.times), times_ms=w.times, gmac=macs / 1e9, gmac_per_s=gmacs,
                        cpu_ms=statistics.median(w.cpu_times) if w.cpu_times else None,
@@ -438,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="let cuDNN time its algorithms per input size (torch.backends.cudnn.benchmark)")
     parser.add_argument("--steps", action="store_true", help="what each speed-up of the exact path buys")
     records.add_json_option(parser, "bench[-steps]-<device>.json")
-    parser.add_argument("--worker", choices=["kit", "torchfcn", "peak"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["kit", "torchfcn", "peak", "peak-conv"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="exact", help=argparse.SUPPRESS)
     parser.add_argument("--step", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

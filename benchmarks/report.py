@@ -53,8 +53,14 @@ def _where(record: dict) -> str:
 
 
 def _peaks(record: dict) -> str:
-    peaks = [f"{mode} {v['gflops']:.0f} GFLOP/s" for mode, v in record.get("peak", {}).items() if v.get("gflops")]
-    return f"Measured matrix-product peak ({', '.join(peaks)}) in the same rounds." if peaks else ""
+    """The measured peak per mode, with the two kernels it is the better of."""
+    peaks = []
+    for mode, v in record.get("peak", {}).items():
+        if v.get("gflops"):
+            parts = [f"{label} {v[key]:.0f}" for key, label in (("matmul_gflops", "matrix product"),
+                                                                 ("conv_gflops", "3x3 convolution")) if v.get(key)]
+            peaks.append(f"{mode} {v['gflops']:.0f} GFLOP/s" + (f" ({', '.join(parts)})" if parts else ""))
+    return f"Measured peak, in the same rounds: {'; '.join(peaks)}." if peaks else ""
 
 
 def inference(record: dict) -> str:
