@@ -368,18 +368,27 @@ def _load(avg) -> str:
     return " ".join(f"{x:.1f}" for x in avg)
 
 
-def _paper_ratios(record: dict) -> None:
-    """The kit's exact FCN-VGG16 / FCN-AlexNet time ratio beside Table 1's (ratios compare across machines)."""
+def paper_ratios(record: dict) -> list[tuple[str, float, float]]:
+    """(label, the kit's exact time ratio to FCN-AlexNet in this record, Table 1's) for FCN-VGG16 and
+    FCN-GoogLeNet: ratios compare across machines, times do not."""
     ms = {f["net"]: r["ms"] for f in record["families"] for r in f["rows"]
           if r["contestant"] == "kit exact" and r.get("ms")}
     alex = paper_ms("voc-fcn-alexnet")
-    for net, label, note in (("voc-fcn32s", "FCN-VGG16", ""),
-                             ("voc-fcn-googlenet", "FCN-GoogLeNet", "; the kit's FCN-GoogLeNet runs its trunk on the "
-                                                                    "input padded by 100 pixels a side")):
+    out = []
+    for net, label in (("voc-fcn32s", "FCN-VGG16"), ("voc-fcn-googlenet", "FCN-GoogLeNet")):
         paper = paper_ms(net)
         if net in ms and "voc-fcn-alexnet" in ms and paper and alex:
-            print(f"{label} / FCN-AlexNet time ratio (kit exact): {ms[net] / ms['voc-fcn-alexnet']:.2f}, paper "
-                  f"Table 1 {paper / alex:.2f} (K40c: {paper:g} / {alex:g} ms{note})")
+            out.append((label, ms[net] / ms["voc-fcn-alexnet"], paper / alex))
+    return out
+
+
+def _paper_ratios(record: dict) -> None:
+    nets_of = {"FCN-VGG16": "voc-fcn32s", "FCN-GoogLeNet": "voc-fcn-googlenet"}
+    for label, ours, paper in paper_ratios(record):
+        note = "; the kit's FCN-GoogLeNet runs its trunk on the input padded by 100 pixels a side" \
+            if label == "FCN-GoogLeNet" else ""
+        print(f"{label} / FCN-AlexNet time ratio (kit exact): {ours:.2f}, paper Table 1 {paper:.2f} (K40c: "
+              f"{paper_ms(nets_of[label]):g} / {paper_ms('voc-fcn-alexnet'):g} ms{note})")
 
 
 def _peak_gflops(w: Worker) -> float | None:

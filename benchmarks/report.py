@@ -87,6 +87,8 @@ def inference(record: dict) -> str:
                       f"{'taken' if choice['pays'] else 'not taken'} (a conv5-sized layer measured "
                       f"{choice['direct_ms']:.1f} ms direct, {choice['winograd_ms']:.1f} ms as Winograd; "
                       "nets.inference.winograd_choice)."]
+    from benchmarks.inference import paper_ratios
+
     ratios = paper_ratios(record)
     if ratios:
         lines += ["", "Time ratios of the kit's exact forward in this run beside the paper's Table 1 (a Tesla K40c; "
@@ -94,21 +96,6 @@ def inference(record: dict) -> str:
                   + "; ".join(f"{label} / FCN-AlexNet {ours:.2f} (paper {paper:.2f})" for label, ours, paper in ratios)
                   + "."]
     return "\n".join(lines)
-
-
-def paper_ratios(record: dict) -> list[tuple[str, float, float]]:
-    """(label, the kit's exact time ratio to FCN-AlexNet in this record, Table 1's) for FCN-VGG16 and -GoogLeNet."""
-    from benchmarks.inference import paper_ms
-
-    ms = {f["net"]: r["ms"] for f in record["families"] for r in f["rows"]
-          if r["contestant"] == "kit exact" and r.get("ms")}
-    out = []
-    alex = paper_ms("voc-fcn-alexnet")
-    for net, label in (("voc-fcn32s", "FCN-VGG16"), ("voc-fcn-googlenet", "FCN-GoogLeNet")):
-        paper = paper_ms(net)
-        if net in ms and "voc-fcn-alexnet" in ms and paper and alex:
-            out.append((label, ms[net] / ms["voc-fcn-alexnet"], paper / alex))
-    return out
 
 
 def inference_steps(record: dict) -> str:
