@@ -54,11 +54,12 @@ def output(args: argparse.Namespace, default: str, prog: str) -> Path:
 
 
 def write(record: dict, path: Path, argv: list[str] | None, prog: str) -> None:
-    """Write ``record`` atomically, with the command that made it."""
+    """Write ``record`` atomically, with the command that made it (``prog``: a module, or a script's path)."""
     from data.files import write_text  # the kit's one atomic writer
 
     args = shlex.join(argv if argv is not None else sys.argv[1:])
-    record.setdefault("command", f".venv/bin/python -m {prog} {args}".rstrip())
+    run = prog if prog.endswith(".py") else f"-m {prog}"  # a script (tiled_inference.py) or a module
+    record.setdefault("command", f".venv/bin/python {run} {args}".rstrip())
     record.setdefault("load_average_after", list(os.getloadavg()))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record, indent=1) + "\n")

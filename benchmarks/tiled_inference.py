@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -79,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     record = {"benchmark": "tiled", "machine": where, "net": args.net, "width": width,
               "height": height, "budget": budget, "untiled_estimate": whole + plan.fixed, "tiles": len(plan.tiles),
               "tiled_estimate": plan.peak + plan.fixed, "seconds": seconds, "peak_rss": peak, "rss_before": before}
-    args_text = shlex.join(argv if argv is not None else sys.argv[1:])
-    record["command"] = f".venv/bin/python benchmarks/tiled_inference.py {args_text}".rstrip()
     records.write(record, path, argv, "benchmarks/tiled_inference.py")
     return 0
 
