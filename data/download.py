@@ -30,6 +30,8 @@ import argparse
 import errno
 import os
 import re
+import shutil
+import stat
 import sys
 import tarfile
 import urllib.parse
@@ -313,18 +315,142 @@ def _find_folder(top: Path, markers: Sequence[str], name: str = "") -> Path | No
     return None
 
 
-def _members(archive: Path) -> tuple[str, int, int]:
-    """(kind, member count, bytes the members take unpacked)."""
+class UnsafeArchive(DownloadError):
+    """An archive holding a member that the published archives never hold (a link, a device, a FIFO, a path that
+    leaves the destination): refused before anything of it is written."""
+
+
+# What a refused member type is (tar's type codes, zip's Unix mode bits); anything that is not a regular file or
+# a folder is refused.
+_TAR_TYPES = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link", tarfile.CHRTYPE: "a character "
+              "device", tarfile.BLKTYPE: "a block device", tarfile.FIFOTYPE: "a FIFO (named pipe)"}
+_ZIP_TYPES = {stat.S_IFLNK: "a symbolic link", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+              stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
+
+
+def _member_parts(name: str) -> tuple[str, ...] | str:
+    """A member's path as its parts below the destination, or why it cannot be one (absolute, ``..``, empty).
+    ``./`` and empty parts are dropped, as tar and unzip read them."""
+    if not name or "\x00" in name:
+        return "an empty name or one holding a NUL byte"
+    if name.startswith("/") or re.match(r"[A-Za-z]:[/\\]", name):
+        return "an absolute path"
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if ".." in parts:
+        return "a path with '..', which leads out of the destination"
+    return parts or "the destination folder itself"
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str  # as the archive spells it
+    parts: tuple[str, ...]
+    is_dir: bool
+    size: int
+
+
+def _refuse(archive: Path, name: str, problem: str) -> UnsafeArchive:
+    """The error for a member that the published archives never hold, naming it and what it is."""
+    return UnsafeArchive(f"{archive} was refused as unsafe: its member {name!r} is {problem}. The datasets' "
+                         "published archives hold only regular files and folders (links and paths like this are "
+                         "how an archive writes outside where it is unpacked: CVE-2007-4559, CVE-2025-4517), so "
+                         "this is not the published file; nothing of it was unpacked. Fetch the archive from "
+                         "another source")
+
+
+def _plan(archive: Path) -> tuple[str, list[_Member]]:
+    """Every member of the archive, checked before anything is written: only regular files and folders, each
+    path relative, without '..', inside the destination, no file given twice or also used as a folder. Raises
+    UnsafeArchive naming the first member that is not so (DownloadError where the archive is neither tar nor
+    zip)."""
+    members: list[_Member] = []
     if zipfile.is_zipfile(archive):
+        kind = "zip"
         with zipfile.ZipFile(archive) as z:
-            infos = z.infolist()
-            return "zip", len(infos), sum(i.file_size for i in infos)
-    if tarfile.is_tarfile(archive):
+            for info in z.infolist():
+                mode = info.external_attr >> 16
+                is_dir = info.is_dir()
+                problem = None
+                if mode and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+                    problem = _ZIP_TYPES.get(stat.S_IFMT(mode), "not a regular file or folder")
+                members.append(_new_member(archive, info.filename, is_dir, info.file_size, problem))
+    elif tarfile.is_tarfile(archive):
+        kind = "tar"
         with tarfile.open(archive) as t:
-            members = t.getmembers()
-            return "tar", len(members), sum(m.size for m in members if m.isfile())
-    raise DownloadError(f"{archive} is neither a tar nor a zip archive: is it the right file? (a web page saved "
-                        "under the archive's name, or a download cut short, look like this)")
+            for m in t:
+                problem = None if m.isreg() or m.isdir() else _TAR_TYPES.get(m.type, "not a regular file or "
+                                                                                      "folder")
+                members.append(_new_member(archive, m.name, m.isdir(), m.size if m.isreg() else 0, problem))
+    else:
+        raise DownloadError(f"{archive} is neither a tar nor a zip archive: is it the right file? (a web page "
+                            "saved under the archive's name, or a download cut short, look like this)")
+    files: dict[tuple[str, ...], str] = {}
+    folders: set[tuple[str, ...]] = set()
+    for m in members:
+        for n in range(1, len(m.parts) + (1 if m.is_dir else 0)):
+            folders.add(m.parts[:n])
+        if not m.is_dir:
+            if m.parts in files:
+                raise _refuse(archive, m.name, "a file given twice (the second would replace the first)")
+            files[m.parts] = m.name
+    for parts, name in files.items():
+        if parts in folders:
+            raise _refuse(archive, name, "a file that other members use as a folder")
+    return kind, members
+
+
+def _new_member(archive: Path, name: str, is_dir: bool, size: int, problem: str | None) -> _Member:
+    parts = _member_parts(name)
+    problem = problem or (parts if isinstance(parts, str) else None)
+    if problem is not None:
+        raise _refuse(archive, name, problem)
+    return _Member(name, parts, is_dir, size)
+
+
+def _target(archive: Path, top: Path, member: _Member) -> Path:
+    """Where a checked member goes: below ``top``, its folders created (none of them a link: the archive holds
+    none and ``top`` is new); its folder, resolved, is checked to lie inside ``top`` all the same."""
+    path = top.joinpath(*member.parts)
+    folder = path if member.is_dir else path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.resolve().is_relative_to(top.resolve()):
+        raise _refuse(archive, member.name, "a path that resolves outside the destination")
+    return path
+
+
+def _write_member(path: Path, source, mtime: float | None) -> None:
+    """Copy one regular file's bytes to a path that must not exist yet (O_EXCL) and is never followed if it is a
+    link (O_NOFOLLOW): the member's data cannot land anywhere else."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, new_file_mode())
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+def _extract(archive: Path, kind: str, members: Sequence[_Member], top: Path, bar) -> None:
+    """Write the checked members below ``top``, in archive order, reading the archive once from the start (a
+    compressed tar cannot seek back cheaply)."""
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as z:
+            for info, member in zip(z.infolist(), members, strict=True):
+                path = _target(archive, top, member)
+                if not member.is_dir:
+                    with z.open(info) as source:
+                        _write_member(path, source, None)
+                bar.update()
+        return
+    with tarfile.open(archive) as t:
+        for m, member in zip(t, members, strict=True):
+            if m.name != member.name or m.type != (tarfile.DIRTYPE if member.is_dir else m.type) or \
+                    not (m.isdir() or m.isreg()):
+                raise _refuse(archive, m.name, "not the member checked before (the file changed while it was "
+                                               "unpacked)")
+            path = _target(archive, top, member)
+            if not member.is_dir:
+                with t.extractfile(m) as source:
+                    _write_member(path, source, m.mtime)
+            bar.update()
 
 
 def unpack(archive: Path, dest: Path, markers: Sequence[str], inner: str = "", *,
@@ -335,9 +461,10 @@ def unpack(archive: Path, dest: Path, markers: Sequence[str], inner: str = "", *
     if dest.exists():
         raise DownloadError(f"{dest} already exists; move it away to unpack {archive} again")
     try:
-        kind, count, needed = _members(archive)
+        kind, members = _plan(archive)  # every member checked before anything is written
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
         raise DownloadError(f"{archive} is damaged ({e}): fetch it again") from e
+    count, needed = len(members), sum(m.size for m in members)
     try:
         require_space(dest.parent, needed, f"unpacking {archive.name}")
     except NotEnoughSpace as e:
@@ -347,16 +474,9 @@ def unpack(archive: Path, dest: Path, markers: Sequence[str], inner: str = "", *
                    disable=None if progress is None else not progress)
         try:
             with bar:
-                if kind == "zip":
-                    with zipfile.ZipFile(archive) as z:
-                        for info in z.infolist():
-                            z.extract(info, tmp)  # zipfile drops absolute paths and ".." components
-                            bar.update()
-                else:
-                    with tarfile.open(archive) as t:
-                        for member in t:
-                            t.extract(member, tmp, filter="data")  # refuses paths outside tmp, links out
-                            bar.update()
+                # The kit's own checks, not tarfile's filter="data": interpreters before 3.11.13 / 3.12.11 /
+                # 3.13.4 let a chain of symlinks through that filter (CVE-2025-4517).
+                _extract(archive, kind, members, tmp, bar)
         except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
             raise DownloadError(f"{archive} is damaged ({e}): fetch it again") from e
         except OSError as e:
