@@ -5,6 +5,7 @@ source or to a destination that is not a .h5."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -286,3 +287,97 @@ def test_a_folder_given_as_weights_is_called_a_folder(tmp_path, capsys):
         weights.load(scoring_net(), tmp_path)
     assert convert_cli.main([str(tmp_path), str(tmp_path / "x.h5")]) == 1
     assert f"{tmp_path} is a folder, not a weights file" in capsys.readouterr().err
+
+
+# ---- .h5 files that read outside themselves, and blob types (issue 29) ----------------------------------------
+
+
+def _tiny_h5(tmp_path):
+    from tiny_nets import scoring_net
+
+    return weights.save(scoring_net(), tmp_path / "tiny.h5")
+
+
+def _replace_bias(path, make) -> None:
+    """Replace /data/score/1 (the score layer's bias) by what ``make(f, name, shape)`` creates."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        shape = f["data/score/1"].shape
+        del f["data/score/1"]
+        make(f, "data/score/1", shape)
+
+
+def _other_file(tmp_path):
+    import h5py
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = np.full(21, 7.0, np.float32)
+    return other
+
+
+OUTSIDE = {
+    "external storage": (lambda f, n, shape, other, secret: f.create_dataset(
+        n, shape=shape, dtype="f4", external=[(str(secret), 0, 4 * int(np.prod(shape)))]),
+        "a dataset stored outside the file, in '{secret}'"),
+    "external link": (lambda f, n, shape, other, secret: f.__setitem__(n, __import__("h5py").ExternalLink(
+        str(other), "/x")), "an external link to '/x' in the file '{other}'"),
+    "soft link": (lambda f, n, shape, other, secret: f.__setitem__(n, __import__("h5py").SoftLink(
+        "/data/score/0")), "a soft link to '/data/score/0'"),
+    "virtual dataset": (lambda f, n, shape, other, secret: f.create_virtual_dataset(n, _layout(other, shape)),
+                        "a virtual dataset mapped from '{other}'"),
+    "committed datatype": (lambda f, n, shape, other, secret: f.__setitem__(n, np.dtype("f4")),
+                           "a Datatype, not a group or dataset"),
+}
+
+
+def _layout(other, shape):
+    import h5py
+
+    layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+    layout[:] = h5py.VirtualSource(str(other), "x", shape=shape)
+    return layout
+
+
+@pytest.mark.parametrize("case", list(OUTSIDE))
+def test_an_h5_whose_blob_reads_outside_the_file_is_refused_naming_the_dataset(tmp_path, case, capsys):
+    from data.hdf5 import UnsafeHDF5Error
+    from tiny_nets import scoring_net
+
+    h5, other = _tiny_h5(tmp_path), _other_file(tmp_path)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.full(64, 3.0, np.float32).tobytes())  # any file on disk: its bytes would be the bias
+    make, what = OUTSIDE[case]
+    _replace_bias(h5, lambda f, n, shape: make(f, n, shape, other, secret))
+    said = f"{h5} was refused: /data/score/1 is {what.format(other=other, secret=secret)}"
+    with pytest.raises(UnsafeHDF5Error, match=re.escape(said)):
+        weights.load(scoring_net(), h5)
+    with pytest.raises(UnsafeHDF5Error, match="reading this would read another file's bytes"):
+        weights.read_weights(h5)
+    assert convert_cli.main([str(h5), str(tmp_path / "out.pth"), "--net", "voc-fcn32s"]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and not (tmp_path / "out.pth").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "uint8"])
+def test_an_h5_blob_of_float16_or_integers_is_refused_naming_the_dataset_and_type(tmp_path, dtype):
+    from tiny_nets import scoring_net
+
+    h5 = _tiny_h5(tmp_path)
+    _replace_bias(h5, lambda f, n, shape: f.create_dataset(n, data=np.ones(shape, dtype)))
+    with pytest.raises(weights.WeightsFormatError, match=f"tiny.h5: dataset /data/score/1 holds {dtype} values; "
+                                                         "weights are float32 \\(float64 is converted\\)"):
+        weights.load(scoring_net(), h5)
+
+
+def test_an_h5_blob_of_float64_is_converted_to_float32(tmp_path):
+    from tiny_nets import scoring_net
+
+    h5 = _tiny_h5(tmp_path)
+    bias = np.linspace(-1, 1, 21)
+    _replace_bias(h5, lambda f, n, shape: f.create_dataset(n, data=bias.reshape(shape)))
+    net = scoring_net()
+    weights.load(net, h5)
+    assert net.score.bias.dtype == torch.float32
+    np.testing.assert_array_equal(net.score.bias.detach().numpy(), bias.astype(np.float32))

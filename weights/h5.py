@@ -4,7 +4,10 @@ Layout (what Caffe's ``Net::ToHDF5`` writes and ``CopyTrainedLayersFromHDF5`` re
 ``/data/<layer>/<i>`` holds parameter blob i of layer <layer>, float32, in Caffe's blob shape. Only layers
 that have parameter blobs get a group. Each group carries the layer's Caffe type as attribute ``type`` (Caffe
 ignores it); the root carries where the weights came from (``source``, ``source_sha256``) and ``converter``.
-``open_h5`` is the one opener of every .h5 the kit reads (weights, solverstates): a cut file says it is cut.
+``open_h5`` is the one opener of every .h5 the kit reads (weights, solverstates): a cut file says it is cut, and a
+file that would read another file's bytes (external links or storage, virtual datasets, soft links) is refused
+naming the object (data.hdf5). ``read_h5`` takes float32 blobs as they are and float64 ones converted; any other
+type (float16, integers) is refused naming the dataset and its type.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import h5py
 import numpy as np
 
 from data.files import atomic_path
+from data.hdf5 import open_hdf5
 from data.layout import kit_command
 
 from .caffemodel import CaffeLayer, CaffeModel
-from .errors import HDF5FileError, count_nonfinite, refuse_nonfinite
+from .errors import HDF5FileError, WeightsFormatError, count_nonfinite, refuse_nonfinite
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -33,12 +37,12 @@ CONVERTER = f"fcn-kit weights {CONVERTER_VERSION}"
 def open_h5(path: str | os.PathLike, what: str = "weights file") -> h5py.File:
     """``h5py.File(path, "r")`` with HDF5's refusals as one HDF5FileError in the kit's words: the one opener of
     every .h5 the kit reads (weights, solverstates, a table row's weights). A cut file says it is cut, how much
-    of it arrived, and to fetch or copy it again."""
+    of it arrived, and to fetch or copy it again; an object that reads outside the file is UnsafeHDF5Error."""
     path = Path(path)
     if path.is_dir():
         raise HDF5FileError(f"{path} is a folder, not a {what}; name the .h5 file itself")
     try:
-        return h5py.File(path, "r")
+        return open_hdf5(path, what)
     except OSError as e:
         text = str(e)
         cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
@@ -110,6 +114,19 @@ def layer_line(layer: CaffeLayer) -> str:
     return f"{layer.name:<24} {layer.type or '?':<16} {shapes}"
 
 
+def _float32(path: Path, dataset: h5py.Dataset) -> np.ndarray:
+    """A blob as float32: Caffe writes float32; float64 (Caffe's double nets, numpy's default) converts without
+    loss of what a float32 net can use. Anything else is refused: float16 has lost precision already, and an
+    integer or other type is not a weight."""
+    if dataset.dtype == np.float32:
+        return np.asarray(dataset[()])
+    if dataset.dtype == np.float64:
+        return np.asarray(dataset[()], dtype=np.float32)
+    raise WeightsFormatError(f"{path.name}: dataset {dataset.name} holds {dataset.dtype} values; weights are "
+                             "float32 (float64 is converted). A float16 or integer file is not Caffe's weights: "
+                             f"convert the original file again ({kit_command('weights.convert', 'SRC DST.h5')})")
+
+
 def read_h5(path: str | os.PathLike) -> CaffeModel:
     """The layers of a weights .h5 (groups under /data, nested groups for layer names holding '/')."""
     path = Path(path)
@@ -125,7 +142,7 @@ def read_h5(path: str | os.PathLike) -> CaffeModel:
                 if set(blobs) != {str(i) for i in range(len(blobs))}:
                     raise ValueError(f"{path.name}: layer {prefix!r} has datasets {sorted(blobs)}; Caffe's "
                                      "layout names them 0, 1, ... in blob order")
-                arrays = tuple(np.asarray(blobs[str(i)][()], dtype=np.float32) for i in range(len(blobs)))
+                arrays = tuple(_float32(path, blobs[str(i)]) for i in range(len(blobs)))
                 layer_type = group.attrs.get("type", "")
                 layers.append(CaffeLayer(prefix, str(layer_type), arrays))
             for key, sub in group.items():
