@@ -4,8 +4,18 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# What you pass (make data SOURCE=..., WEIGHTS=..., NET=...) reaches the kit through the environment, as
+# FCN_MAKE_<NAME>, never through the shell's parsing or make's own expansion, so any value works: spaces, quotes,
+# $, backticks, unicode. $(value X) is X as typed; a recipe names it "$$FCN_MAKE_X", which the shell expands to
+# exactly one word without reading what is in it. SOURCE and ARGS are lists: the kit splits them into words as a
+# shell would (shlex; quote a path that holds spaces), and runs nothing. A target that takes a new value adds its
+# name here.
+USER_VALUES := DATASET SOURCE NET WEIGHTS INIT RESUME REGIME VARIANT PRECISION ARGS SMOKE NPROC IMAGE
+unexport $(USER_VALUES)
+$(foreach v,$(USER_VALUES),$(eval export FCN_MAKE_$(v) = $$(value $(v))))
+given = $(value $(1))
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
-RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
+RUN := $(if $(call given,NPROC),$(PY) -m torch.distributed.run --nproc_per_node="$$FCN_MAKE_NPROC",$(PY))
 
 .PHONY: setup test test-all test-gpu test-caffe test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
@@ -36,7 +46,7 @@ test-gpu: $(STAMP)
 # With WEIGHTS=x.caffemodel NET=name IMAGE=file, only the check on those released weights runs.
 test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
-	$(PY) -m pytest -m caffe -q -rA $(if $(WEIGHTS),-s tests/caffe/test_released_weights.py --weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
+	$(PY) -m pytest -m caffe -q -rA $(if $(call given,WEIGHTS),-s tests/caffe/test_released_weights.py --weights="$$FCN_MAKE_WEIGHTS" --net="$$FCN_MAKE_NET" --image="$$FCN_MAKE_IMAGE")
 
 # The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
@@ -64,11 +74,11 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # A missing NET= stops make with what to pass, before any recipe runs.
-need-net = $(if $(NET),,$(error make $@ needs NET=<name>, for example: make $@ NET=$(1); the names: make weights-list))
+need-net = $(if $(call given,NET),,$(error make $@ needs NET=<name>, for example: make $@ NET=$(1); the names: make weights-list))
 
 # SOURCE="URL[#md5=HEX] ..." adds sources of your own (a lab mirror), tried first, in order (README: Weights).
 weights: $(STAMP)
-	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch $(NET) $(foreach s,$(SOURCE),--source '$(s)')
+	$(call need-net,voc-fcn8s)$(PY) -m weights.zoo fetch "$$FCN_MAKE_NET" --sources="$$FCN_MAKE_SOURCE"
 
 weights-list: $(STAMP)
 	$(PY) -m weights.zoo list
@@ -76,25 +86,27 @@ weights-list: $(STAMP)
 # SOURCE="PART=URL_OR_PATH[#md5=HEX] ..." adds sources of your own (a file you already have, a lab mirror), tried
 # first, in order; make data-list prints every part's sources and checksums.
 data: $(STAMP)
-	$(PY) -m data.download $(DATASET) $(foreach s,$(SOURCE),--source '$(s)')
+	$(PY) -m data.download $(if $(call given,DATASET),"$$FCN_MAKE_DATASET") --sources="$$FCN_MAKE_SOURCE"
 
 data-list: $(STAMP)
 	$(PY) -m data.download --list
 
 evaluate: $(STAMP)
-	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate $(NET) $(if $(WEIGHTS),--weights $(WEIGHTS)) --json results/evaluate-$(NET).json --force $(if $(PRECISION),--precision $(PRECISION))
+	$(call need-net,voc-fcn8s)$(RUN) -m reproduce.evaluate "$$FCN_MAKE_NET" $(if $(call given,WEIGHTS),--weights="$$FCN_MAKE_WEIGHTS") --json="results/evaluate-$$FCN_MAKE_NET.json" --force $(if $(call given,PRECISION),--precision="$$FCN_MAKE_PRECISION")
 
 # Without INIT (or RESUME) reproduce.train says which weights the net starts from and how to build them.
 # REGIME=cvpr trains in the CVPR paper's regime; VARIANT=fixed (voc-fcn32s) trains only the final classifier.
 train: $(STAMP)
-	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train $(NET) $(if $(INIT),--init $(INIT)) $(if $(RESUME),--resume $(RESUME)) $(if $(REGIME),--regime $(REGIME)) $(if $(VARIANT),--variant $(VARIANT)) $(if $(PRECISION),--precision $(PRECISION))
+	$(call need-net,voc-fcn32s INIT=fcn32s-init.h5)$(RUN) -m reproduce.train "$$FCN_MAKE_NET" $(if $(call given,INIT),--init="$$FCN_MAKE_INIT") $(if $(call given,RESUME),--resume="$$FCN_MAKE_RESUME") $(if $(call given,REGIME),--regime="$$FCN_MAKE_REGIME") $(if $(call given,VARIANT),--variant="$$FCN_MAKE_VARIANT") $(if $(call given,PRECISION),--precision="$$FCN_MAKE_PRECISION")
 
 # PRECISION=bf16 (or tf32, fp16) runs evaluate, train and the tables in a fast mode; exact otherwise.
-# ARGS="..." passes the table script's other options: ARGS="--retrained --weights voc-fcn32s=FILE.h5".
+# WEIGHTS=NET=FILE (or WEIGHTS=FILE for a table of one net) evaluates FILE in NET's row, as for make evaluate.
+# ARGS="..." passes the table script's other options, split by the kit as a shell would split them (shlex):
+# ARGS="--retrained --weights 'voc-fcn32s=my weights.h5'".
 # A static pattern rule: make never applies a plain pattern rule to a .PHONY target.
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
-	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
+	$(RUN) -m reproduce.table$* $(if $(call given,SMOKE),--smoke) $(if $(call given,PRECISION),--precision="$$FCN_MAKE_PRECISION") $(if $(call given,WEIGHTS),--weights="$$FCN_MAKE_WEIGHTS") --args="$$FCN_MAKE_ARGS"
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

@@ -6,7 +6,20 @@ expected, what was found and what to do); anything else is a bug and keeps its t
 
 from __future__ import annotations
 
+import shlex
 import sys
+
+
+def split_words(text: str, what: str) -> list[str]:
+    """``text`` split into words as a POSIX shell splits them (quotes and backslashes honoured) and nothing else:
+    no variable, command or wildcard is expanded or run. How the kit reads a list passed as one value (make's
+    SOURCE= and ARGS=, through the environment). Raises ValueError naming ``what`` for an unclosed quote."""
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise ValueError(f"{what} {text!r}: {e} (a quote opened and not closed); the value is split into words as a "
+                         "shell would split it: quote a word that holds spaces, for example "
+                         f"{what}=\"'my file.tar'\"") from None
 
 
 def fail(error: BaseException | str, status: int = 1) -> int:

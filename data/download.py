@@ -42,7 +42,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .cli import fail
+from .cli import fail, split_words
 from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
 from .files import (
@@ -688,6 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a source of your own for one part (a URL, a file:// URL or a local path, read in place), "
                              "tried first; repeatable, in order. After '#': md5=, sha1= or sha256= to verify instead "
                              "of the published checksums. Parts: " + ", ".join(PARTS))
+    parser.add_argument("--sources", default="", metavar="TEXT",
+                        help="several --source values in one argument, split into words as a shell would split them "
+                             "(shlex: quote a path that holds spaces), nothing run: how make passes its SOURCE= value")
     parser.add_argument("--list", action="store_true", help="print the layout, the targets and every part's sources "
                         "with checksums and sizes; fetch nothing")
     args = parser.parse_args(argv)
@@ -699,7 +702,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     try:
-        sources = group_sources(args.source)
+        try:
+            sources = group_sources([*args.source, *split_words(args.sources, "SOURCE")])
+        except ValueError as e:
+            raise DownloadError(str(e)) from None
         unknown = [n for n in args.names if n not in TARGETS]
         if unknown:
             raise DownloadError(f"unknown dataset {unknown[0]!r}; choose from {', '.join(TARGETS)}")

@@ -98,7 +98,8 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--weights", action="append", default=[], metavar="NET=FILE",
                    help="use FILE for NET instead of the released weights (repeatable); an unreleased row runs "
                         "only with weights given so; a training variant's row is NET:VARIANT=FILE "
-                        "(voc-fcn32s:fixed=FILE is Table 2's FCN-32s-fixed)")
+                        "(voc-fcn32s:fixed=FILE is Table 2's FCN-32s-fixed); a FILE alone is the weights of a "
+                        "table that evaluates one net")
     p.add_argument("--retrained", action="store_true",
                    help="the weights come from the kit's own training run: judge each row against its paper "
                         f"row at {tables.RETRAIN_TOLERANCE} mean IU instead of the releases' scores")
@@ -112,7 +113,38 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true",
                    help="evaluate again even when results/evaluations holds a record for the same weights, "
                         "split and code revision")
+    p.add_argument("--args", default="", metavar="TEXT",
+                   help="more of these options in one argument, split into words as a shell would split them "
+                        "(shlex: quote a path that holds spaces), nothing run: how make passes its ARGS= value")
     return p
+
+
+def parse_args(p: argparse.ArgumentParser, table: Table, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options, then those --args carries (make's ARGS=), then every --weights FILE without a NET= named
+    after the table's one net (make's WEIGHTS=FILE)."""
+    from data.cli import split_words
+
+    args = p.parse_args(argv)
+    try:
+        extra = split_words(args.args, "ARGS")
+    except ValueError as e:
+        p.error(str(e))
+    args = p.parse_args(extra, namespace=args) if extra else args
+    args.weights = [named_weights(table, item) for item in args.weights]
+    return args
+
+
+def named_weights(table: Table, item: str) -> str:
+    """``--weights`` as NET=FILE: a FILE alone (no '=', or a file of that name) belongs to the table's one
+    evaluated net; in a table of several it is an error naming them."""
+    if "=" in item and not Path(item).is_file():
+        return item
+    keys = list(dict.fromkeys(r.key for r in table.rows if r.key and r.status == "released"))
+    if len(keys) != 1:
+        example = keys[0] if keys else "NET"
+        raise SystemExit(f"--weights {item}: Table {table.number} evaluates {len(keys)} nets ({', '.join(keys)}); "
+                         f"say which these weights are, as --weights NET=FILE (make: WEIGHTS={example}={item})")
+    return f"{keys[0]}={item}"
 
 
 def weights_overrides(args: argparse.Namespace) -> dict[str, Path]:
@@ -203,6 +235,25 @@ def check_variant(key: str, path: Path) -> None:
                          f"pass --weights {right}={path} to judge it against its own row")
 
 
+def check_smoke_weights(key: str, path: Path) -> None:
+    """A smoke run uses random weights, but weights given for a row must still be that row's net's: another
+    net's file is named as such (what a real run would refuse), one that fits is said to be unused."""
+    import weights
+    from weights.loader import match_kit_nets
+
+    net = net_of(key)
+    try:
+        model = weights.read_weights(path)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"--weights {key}={path}: {e}") from None
+    fits, _ = match_kit_nets({layer.name: layer.shapes for layer in model.layers if layer.blobs})
+    if net not in fits:
+        what = f"the weights of {' or '.join(fits)}" if fits else "no kit net's weights"
+        raise SystemExit(f"--weights {key}={path}: the file holds {what}, not {net}'s; a real run would refuse "
+                         f"it. Give {net}'s weights (a smoke run itself uses random weights)")
+    print(f"smoke run: random weights; {path} fits {net} but is not used")
+
+
 def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, str, str]]) -> dict:
     """Weights path per row key (``nets``: NET or NET:VARIANT) and a reader per (net, dataset, split); one
     MissingInputs listing everything absent. Cheap: no net is built and no image is read."""
@@ -222,6 +273,8 @@ def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, 
                            if key in overrides else weights_missing(net_of(key), path))
         elif not ctx.smoke:
             check_variant(key, path)
+        elif key in overrides:
+            check_smoke_weights(key, path)
     readers = {}
     root = ctx.smoke_root if ctx.smoke else ctx.args.data_root
     options = {"expect_split": None} if ctx.smoke else {}
@@ -572,7 +625,7 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
     p = parser(table, doc)
     if add_arguments:
         add_arguments(p)
-    args = p.parse_args(argv)
+    args = parse_args(p, table, argv)
     ctx = Context(table, args)
     started = time.time()
     rows = evaluated_rows(ctx)

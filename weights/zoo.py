@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from data import drive
-from data.cli import fail
+from data.cli import fail, split_words
 from data.errors import DownloadError
 from data.fetch import download
 from data.files import HASH_LENGTHS, file_digest, set_aside
@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
     p_fetch.add_argument("--source", action="append", default=[], metavar="URL[#md5=HEX][&file=NAME]",
                          help="a source of your own, tried before the entry's (repeatable, in order); after '#': "
                               "md5=, sha1= or sha256= to verify, file= to name the file where the URL does not")
+    p_fetch.add_argument("--sources", default="", metavar="TEXT",
+                         help="several --source values in one argument, split into words as a shell would split "
+                              "them (shlex), nothing run: how make passes its SOURCE= value")
     p_path = sub.add_parser("path", help="where NAME.h5 lies")
     p_path.add_argument("name")
     args = parser.parse_args(argv)
@@ -314,7 +317,11 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
         if args.command == "path":
             print(h5_path(entry.name))
             return 0
-        fetch(entry, force=args.force, extra_sources=[user_source(text) for text in args.source])
+        try:
+            texts = [*args.source, *split_words(args.sources, "SOURCE")]
+        except ValueError as e:
+            raise BadSource(str(e)) from None
+        fetch(entry, force=args.force, extra_sources=[user_source(text) for text in texts])
     except ZooError as e:
         return fail(e)
     return 0
