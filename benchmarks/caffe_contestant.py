@@ -44,4 +44,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from data.cli import run
+
+    raise SystemExit(run(lambda: main(sys.argv[1:])))

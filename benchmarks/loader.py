@@ -54,4 +54,6 @@ def main(argv: list[str] | None = None) -> None:
     records.write(record, path, argv, "benchmarks.loader")
 
 if __name__ == "__main__":
-    main()
+    from data.cli import run
+
+    raise SystemExit(run(main))

@@ -42,16 +42,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .cli import fail, split_words
+from .cli import fail, run, split_words
 from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
 from .files import (
     HASH_LENGTHS,
     NotEnoughSpace,
+    NotWritable,
     atomic_path,
     file_digest,
+    locked,
     new_file_mode,
     require_space,
+    require_writable,
     scratch_dir,
     set_aside,
 )
@@ -562,11 +565,28 @@ def _in_place(part: Part, root: Path, log) -> Path | None:
 def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: bool | None = None,
              log: Callable[[str], None] = print, target: str = "") -> Path:
     """Place one part under ``root`` from the first source that gives a verified file (``extra`` first), and
-    return where it went. Raises DownloadError listing every source tried and why it failed."""
+    return where it went. Raises DownloadError listing every source tried and why it failed. Two runs placing
+    one part take turns (a lock per part under the downloads folder): the second waits, saying so, then finds
+    the part in place."""
     placed = _in_place(part, root, log)
     if placed is not None:
         log(f"{part.key}: already in {placed}")
         return placed
+    try:  # a file named as the root, a read-only root: said before any download
+        require_writable(root, "the data root ($FCN_DATA, or --root)")
+    except NotWritable as e:
+        raise DownloadError(str(e)) from None
+    with locked(root / DOWNLOADS_FOLDER / f".{part.key}.lock", part.key, log):
+        placed = _in_place(part, root, log)  # placed by another run while this one waited
+        if placed is not None:
+            log(f"{part.key}: already in {placed}")
+            return placed
+        return _place(part, root, extra, progress=progress, log=log, target=target)
+
+
+def _place(part: Part, root: Path, extra: Sequence[Source], *, progress: bool | None, log: Callable[[str], None],
+           target: str) -> Path:
+    """get_part's work, under the part's lock."""
     dest = root / (part.dest if isinstance(part, ListFile) else part.folder)
     failures: list[str] = []
     staged = root / DOWNLOADS_FOLDER / part.filename
@@ -722,4 +742,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run(main))

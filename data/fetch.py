@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import DiskFull, DownloadError
-from .files import NotEnoughSpace, require_space
+from .files import NotEnoughSpace, locked, require_space
 
 USER_AGENT = "fcn-kit downloader"
 _CHUNK = 1 << 20
@@ -100,19 +100,31 @@ def _open(url: str, offset: int, timeout: float, headers: dict[str, str] | None)
 
 def download(url: str, dest: str | os.PathLike, *, size: int | None = None, timeout: float = 60.0,
              progress: bool | None = None, chunk: int = _CHUNK, headers: dict[str, str] | None = None,
-             refuse_html: bool = False, check_space: bool = False, _restarted: bool = False) -> Path:
+             refuse_html: bool = False, check_space: bool = False) -> Path:
     """Download ``url`` to ``dest`` through ``dest``.part (resumed if present) and return ``dest``. A complete
     ``dest`` is returned as it is. ``progress``: True / False, or None for a bar on a terminal only.
     ``refuse_html``: a web page in answer is a DownloadError quoting it (the .part is left as it was).
     ``check_space``: once the server has said how large the file is, a disk without room for the rest is a
-    DownloadError naming both numbers, before a byte is written."""
+    DownloadError naming both numbers, before a byte is written. Two downloads of one ``dest`` at once take
+    turns (data.files.locked): the second waits, with a line saying so, and finds the file complete."""
     dest = Path(dest)
-    if dest.is_file():
-        if size is not None and dest.stat().st_size != size:
-            raise DownloadError(f"{dest} has {dest.stat().st_size} bytes, expected {size}; move it away and "
-                                "run the command again")
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.is_file():
+        # Two downloads of one file take turns (the second finds it complete): never two writers on one .part.
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with locked(dest.with_name(f".{dest.name}.lock"), f"downloading {dest.name}", print):
+            if not dest.is_file():
+                return _download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
+                                 headers=headers, refuse_html=refuse_html, check_space=check_space,
+                                 _restarted=False)
+    if size is not None and dest.stat().st_size != size:
+        raise DownloadError(f"{dest} has {dest.stat().st_size} bytes, expected {size}; move it away and run the "
+                            "command again")
+    return dest
+
+
+def _download(url: str, dest: Path, *, size: int | None, timeout: float, progress: bool | None, chunk: int,
+              headers: dict[str, str] | None, refuse_html: bool, check_space: bool, _restarted: bool) -> Path:
+    """download's transfer, under its lock."""
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.is_file() else 0
     try:
@@ -125,9 +137,9 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
                 return dest
             if not _restarted:  # our partial is no prefix of the server's file: start over, once
                 part.unlink()
-                return download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
-                                headers=headers, refuse_html=refuse_html, check_space=check_space,
-                                _restarted=True)
+                return _download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
+                                 headers=headers, refuse_html=refuse_html, check_space=check_space,
+                                 _restarted=True)
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
     with response:
         if refuse_html and is_web_page(response.headers):

@@ -10,6 +10,7 @@ new file (mkstemp's private 0600 would make shared weight and result folders unr
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -17,7 +18,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -230,3 +231,69 @@ def require_space(folder: str | os.PathLike, needed: int, what: str) -> None:
         raise NotEnoughSpace(f"not enough free space for {what} in {folder}: it needs {needed:,} bytes "
                              f"({needed / 2**30:.2f} GiB), {free:,} are free ({free / 2**30:.2f} GiB); free some "
                              "space there, or move the data root to a bigger disk (set FCN_DATA)")
+
+
+@contextmanager
+def locked(lock: str | os.PathLike, what: str, log: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` for the block: two runs that would write the same thing (one
+    dataset part, one download) take turns. One already held is waited for, after one line naming ``what`` and
+    the holder's pid. The lock is the kernel's (flock), so it goes when its process ends, even by SIGKILL; the
+    file is removed by its holder on the way out (a waiter that then holds a removed file tries again), and a
+    killed holder's file is taken over by the next run."""
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    said = False
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, new_file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not said:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                log(f"{what}: another run (pid {holder}) is on it; waiting for it to finish (Ctrl-C to stop "
+                    "waiting)")
+                said = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        held = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            break
+        os.close(fd)  # the holder removed this file as this run waited on it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+class NotWritable(OSError):
+    """A folder a command must write in that it cannot: a file stands where it or a parent would be, or it is
+    read-only (a read-only mount stops root too; chmod does not)."""
+
+
+def require_writable(folder: str | os.PathLike, what: str) -> None:
+    """Raise NotWritable, naming ``what`` and the path, unless files can be written in ``folder`` (or, where it
+    does not exist yet, in the nearest folder above it, where it would be made). Checked by writing: before a
+    command does any work, so that its results are not lost at the end."""
+    folder = Path(folder).absolute()
+    probe = folder
+    while not probe.is_dir() and not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "there" if probe == folder else f"below it ({folder})"
+        raise NotWritable(f"{what} {probe} is a file, not a folder, so nothing can be written {where}; name a "
+                          "folder (the file is kept)")
+    try:
+        fd = os.open(probe / f".fcn-write-test.{os.getpid()}.{secrets.token_hex(4)}",
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise NotWritable(f"{what} {folder}: cannot write in {probe} ({e.strerror}); name a folder you can write "
+                          "to") from None
+    os.close(fd)
+    for leftover in probe.glob(f".fcn-write-test.{os.getpid()}.*"):
+        leftover.unlink(missing_ok=True)

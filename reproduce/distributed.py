@@ -158,11 +158,14 @@ def shutdown() -> None:
 
 def entry(main: Callable[[], int]) -> int:
     """Run an entry point's ``main`` under torchrun's error recording (an exception on any rank reaches the
-    elastic agent's summary with its rank and traceback), leaving the process group at the end."""
+    elastic agent's summary with its rank and traceback), leaving the process group at the end; Ctrl-C is one
+    line and status 130 (data.cli.run)."""
     from torch.distributed.elastic.multiprocessing.errors import record
 
+    from data.cli import run
+
     try:
-        return record(main)()
+        return run(record(main))
     finally:
         shutdown()
 

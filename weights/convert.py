@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from data.cli import fail
+from data.cli import fail, run
 from data.files import FORCE_HELP, refuse_existing, sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
@@ -236,4 +236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import nets
-from data.cli import fail
+from data.cli import fail, run
 from data.files import FORCE_HELP, DestinationExists, refuse_existing
 from nets.layers import bilinear_kernel
 
@@ -249,4 +249,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

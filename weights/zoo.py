@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from data import drive
-from data.cli import fail, split_words
+from data.cli import fail, run, split_words
 from data.errors import DownloadError
 from data.fetch import download
 from data.files import HASH_LENGTHS, file_digest, set_aside
@@ -328,4 +328,4 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

@@ -1,7 +1,7 @@
 """``.venv/bin/python -m reproduce.audit``: the geometry audit of every net, or of a prototxt (see geometry.py)."""
 
-import sys
+from data.cli import run
 
 from .geometry import main
 
-sys.exit(main())
+raise SystemExit(run(main))
