@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -297,3 +298,18 @@ def require_writable(folder: str | os.PathLike, what: str) -> None:
     os.close(fd)
     for leftover in probe.glob(f".fcn-write-test.{os.getpid()}.*"):
         leftover.unlink(missing_ok=True)
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def not_regular(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is not a regular file ("a FIFO (named pipe)", "a character device",
+    "a folder" ...), else None (a regular file, or nothing there). Reading a FIFO or /dev/zero as a file would
+    wait, or read forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")

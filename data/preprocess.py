@@ -52,10 +52,33 @@ TOP_KINDS: dict[str, str] = {"data": "color", "color": "color", "hha": "hha", "d
 _WIDE_GRAY = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
 
 
-def read_image(path: str | Path) -> Image.Image:
+# PIL's own guard against decompression bombs: it refuses pictures of more than twice its MAX_IMAGE_PIXELS
+# (178,956,970 pixels, about 13,377 x 13,377); the kit refuses above this number, in its own words, and a
+# command's --max-pixels raises it knowingly.
+DEFAULT_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+
+
+class PictureTooLarge(ValueError):
+    """A picture of more pixels than the limit (a decompression bomb, or a picture larger than expected)."""
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """An image file opened and decoded now, so that a damaged or foreign file fails here (one of
-    IMAGE_ERRORS) and not halfway through a computation."""
-    image = Image.open(path)
+    IMAGE_ERRORS) and not halfway through a computation. A picture of more than ``max_pixels`` pixels is
+    PictureTooLarge, told from its header before anything is decoded. A multi-frame file (an animated GIF, a
+    multi-page TIFF) gives its first frame; ``n_frames`` says how many it has."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # the check below replaces PIL's, with the limit asked for
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise PictureTooLarge(f"{width} x {height} = {width * height:,} pixels, more than the limit of "
+                              f"{max_pixels:,} (a guard against decompression bombs); if the picture is what you "
+                              f"meant, pass --max-pixels {width * height} to segment it")
     image.load()
     return image
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.errors import BadSampleError
 from data.files import FORCE_HELP, DestinationExists, refuse_existing, sha256_file
 
 from . import distributed, feed, options
@@ -505,8 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         f"precision {policy.name}" + ("" if policy.exact else " (each image also run in exact, to measure the "
                                                                "agreement)"))
     save = datasets.png_writer(args.save_png, args.net) if args.save_png else None
-    ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
-                         on_prediction=save, limit=args.limit, world=world)
+    try:
+        ev = evaluate_reader(net, reader, device, present_only=datasets.present_only(args.net),
+                             on_prediction=save, limit=args.limit, world=world)
+    except BadSampleError as e:  # a cut JPEG, a label of another size: the message names the image
+        return distributed.refuse(f"error: cannot evaluate {args.net} on {dataset} {split}: {e}. Nothing was "
+                                  "scored (a split is scored whole): replace that file, or fetch the dataset again",
+                                  args.device, args.dist_timeout, code=1)
     names = datasets.class_names(net, dataset)
     info = getattr(reader, "split_info", None)
     if info is not None and info.images_from:

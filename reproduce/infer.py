@@ -17,8 +17,12 @@ and the others are still segmented; the exit status is then 1 and the last line 
 
 A picture whose forward would take more memory than ``--max-memory`` (default 4GiB on a CPU, the free memory
 on a GPU; e.g. ``--max-memory 2GiB``) is segmented in tiles, with a progress bar: the label maps are those of one
-forward (nets.tiling says why tiles on the net's 32-pixel grid with a margin of its reach are exact). A picture
-for which the budget fits no tile is skipped as a bad picture is, its line naming the least budget that works.
+forward (nets.tiling says why tiles on the net's 32-pixel grid with a margin of its reach are exact). A budget
+below the net's weights and smallest tile is refused at once, naming that minimum. A picture of more pixels
+than ``--max-pixels`` (default PIL's decompression-bomb limit, 178,956,970) is skipped with one line naming the
+limit; of a multi-frame picture (an animated GIF, a multi-page TIFF) the first frame is segmented, and its line
+says so. A FIFO or a device given as a picture or weights is refused as not a regular file, and ``-o`` is
+checked to be a folder that can be written before any forward.
 
 ``--precision`` picks the mode of the forwards (exact unless asked; a fast mode's label maps may differ from
 exact's at some pixels: measure its agreement with reproduce.evaluate --precision on a labelled split).
@@ -77,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory the weights, a picture and its forward may take, e.g. 2GiB or 1500MB (default "
                              "4GiB on a CPU, the free memory on a GPU); a larger picture is segmented in tiles, with "
                              "the same result")
+    parser.add_argument("--max-pixels", type=_pixel_count, metavar="N",
+                        help="the most pixels a picture may have (default 178956970, PIL's guard against "
+                             "decompression bombs: about 13,377 x 13,377); a larger one is skipped with one line")
     return options.add_common(parser)
 
 
@@ -126,6 +133,29 @@ def check_outputs(files: list[Path], inputs: list[Path], force: bool) -> None:
                          "replace them, or name another -o folder")
 
 
+def _pixel_count(text: str) -> int:
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of pixels, got {text!r}")
+    return value
+
+
+def least_memory(net: str) -> int:
+    """The least --max-memory that segments any picture with ``net``: its weights and its smallest tile."""
+    import math
+
+    import nets
+    from nets import tiling
+
+    spec = nets.spec(net)
+    weights = 4 * sum(math.prod(shape) for shapes in spec.param_shapes().values() for shape in shapes)
+    side = tiling.stride(spec) + 2 * tiling.halo(spec)
+    return weights + math.ceil(tiling.peak_bytes(spec, side, side) * tiling.HEADROOM)
+
+
 def _memory_size(text: str) -> int:
     from nets.tiling import parse_bytes
 
@@ -138,9 +168,10 @@ def _memory_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     import nets
     import weights
+    from data.files import NotWritable, not_regular, require_writable
     from data.palette import save_label_png, save_overlay
-    from data.preprocess import IMAGE_ERRORS, read_image
-    from nets.tiling import MemoryBudgetError
+    from data.preprocess import DEFAULT_MAX_PIXELS, IMAGE_ERRORS, PictureTooLarge, read_image
+    from nets.tiling import MemoryBudgetError, format_bytes
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -150,11 +181,23 @@ def main(argv: list[str] | None = None) -> int:
     if folders:
         parser.error(f"{', '.join(map(str, folders))}: a folder, not a file; give the pictures (and --weights) as "
                      f"files, for example {folders[0] / '*.jpg'}")
+    odd = [f"{p} is {not_regular(p)}" for p in inputs if not_regular(p)]
+    if odd:  # reading a FIFO waits for a writer, /dev/zero never ends
+        parser.error(f"{'; '.join(odd)}, not a regular file; give the pictures (and --weights) as files")
     missing = [p for p in inputs if not p.is_file()]
     if missing:
         parser.error(f"no such file(s): {', '.join(map(str, missing))}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"-o {args.out} is a file; -o names the folder the masks go to (the file is kept)")
+    try:  # a file above -o, a read-only folder: said now, not after the first forward
+        require_writable(args.out, "-o")
+    except NotWritable as e:
+        parser.error(str(e))
+    least = least_memory(args.net) if args.max_memory is not None else 0
+    if args.max_memory is not None and args.max_memory < least:
+        parser.error(f"--max-memory {format_bytes(args.max_memory)} is below what any picture needs with {args.net}: "
+                     f"its weights and its smallest tile take {format_bytes(least)}; give --max-memory "
+                     f"{-(-least // 2**20)}MiB or more")
     tops = list(nets.record(args.net).input_tops.values())
     if len(tops) == 2 and len(args.second) != len(args.images):
         parser.error(f"{args.net} takes two pictures per image ({tops[0]}, {tops[1]}): give --second with "
@@ -190,12 +233,18 @@ def main(argv: list[str] | None = None) -> int:
         files = {tops[0]: path, tops[1]: args.second[i]} if len(tops) == 2 else {tops[0]: path}
         # A bad picture costs only itself: one line, and the others are still segmented.
         pictures, problem = {}, None
+        frames = []
         for top, file in files.items():
             try:
-                pictures[top] = read_image(file)
+                pictures[top] = read_image(file, args.max_pixels or DEFAULT_MAX_PIXELS)
+            except PictureTooLarge as e:
+                problem = f"too large: {e}"
+                break
             except IMAGE_ERRORS as e:
                 problem = f"cannot read {file} as a picture ({e}); expected a complete JPEG or PNG file"
                 break
+            if getattr(pictures[top], "n_frames", 1) > 1:
+                frames.append(f"{file.name}: the first of its {pictures[top].n_frames} frames was used")
         if problem is None:
             try:
                 result = predict(net, pictures if len(tops) == 2 else pictures[tops[0]], device,
@@ -219,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             over = save_overlay(args.out / f"{stems[i]}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
             said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
-        lines.append("\n".join(said))
+        lines.append("\n".join([*said, *frames]))
         if not world.distributed:
             print(lines[-1])
     if world.distributed:  # rank 0 prints every rank's lines, in list order

@@ -4,6 +4,8 @@ and says so. chmod does not stop root, so a read-only mount is the only real rea
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,3 +34,32 @@ def tmpfs(path: Path, *, size: str = "1m", readonly: bool = False) -> Iterator[P
 
 def why_fake() -> str:
     return "mount is not allowed here (a tmpfs needs root with CAP_SYS_ADMIN): the same errno is raised by a fake"
+
+
+def read_only_folder(tmp_path: Path, monkeypatch) -> Iterator[Path]:
+    """For a fixture: a folder nothing can be written in: a read-only tmpfs, or else (saying so) a fake EROFS
+    for every file or folder created below it (os.open with O_CREAT, os.mkdir)."""
+    with tmpfs(tmp_path / "ro", readonly=True) as mounted:
+        if mounted is not None:
+            yield mounted
+            return
+        print(why_fake())
+        folder = tmp_path / "ro"
+        real_open, real_mkdir = os.open, os.mkdir
+
+        def below(path) -> bool:
+            return Path(path).absolute().is_relative_to(folder)
+
+        def fake_open(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT and below(path):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        def fake_mkdir(path, *args, **kwargs):
+            if below(path):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", fake_open)
+        monkeypatch.setattr(os, "mkdir", fake_mkdir)
+        yield folder

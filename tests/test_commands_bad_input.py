@@ -5,6 +5,9 @@ traceback, and nothing the user had is lost (file bytes unchanged, inputs intact
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,3 +284,122 @@ def test_a_tables_nets_and_weights_keys_take_the_hub_spelling_and_suggest_the_cl
     assert list(runner.weights_overrides(hub.args)) == ["voc-fcn32s:fixed"]
     with pytest.raises(SystemExit, match=r"--nets \['voc-fcn8'\] name no row of Table 2; did you mean voc-fcn8s"):
         runner.evaluated_rows(ctx(["voc-fcn8"]))
+
+
+# ---- OS errors and hostile pictures (issue 29) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only(tmp_path, monkeypatch):
+    from mounts import read_only_folder
+
+    yield from read_only_folder(tmp_path, monkeypatch)
+
+
+def test_infer_with_o_below_a_file_or_read_only_is_one_error_before_any_forward(tiny, tmp_path, read_only,
+                                                                              capsys, monkeypatch):
+    picture(tmp_path / "a.png")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    forwards = []
+    monkeypatch.setattr(infer, "predict", lambda *a, **k: forwards.append(1))
+    for out, said in ((notes / "masks", f"-o {notes} is a file, not a folder, so nothing can be written below it"),
+                      (read_only / "masks", f"-o {read_only / 'masks'}: cannot write in {read_only} (Read-only "
+                                            "file system)")):
+        with pytest.raises(SystemExit) as stop:
+            infer.main(["voc-fcn32s", "--weights", str(tiny), str(tmp_path / "a.png"), "-o", str(out)])
+        assert stop.value.code == 2 and said in one_error(capsys)
+    assert forwards == [] and notes.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("what", ["fifo", "/dev/zero"])
+def test_a_fifo_or_a_device_given_as_a_picture_or_weights_is_not_a_regular_file(tiny, tmp_path, what, capsys):
+    if what == "fifo":
+        odd = tmp_path / "pipe.png"
+        os.mkfifo(odd)
+        kind = "a FIFO (named pipe)"
+    else:
+        odd, kind = Path(what), "a character device"
+    picture(tmp_path / "a.png")
+    for argv in (["--weights", str(tiny), str(odd)], ["--weights", str(odd), str(tmp_path / "a.png")]):
+        with pytest.raises(SystemExit) as stop:
+            infer.main(["voc-fcn32s", *argv, "-o", str(tmp_path / "out")])
+        err = one_error(capsys)
+        assert stop.value.code == 2 and f"{odd} is {kind}, not a regular file" in err and "no such file" not in err
+    with pytest.raises(FileNotFoundError, match=f"{odd} is {re.escape(kind)}, not a regular file"):
+        weights.read_weights(odd)
+
+
+def png_header(path, width: int, height: int):
+    """A PNG that says it is ``width`` x ``height`` (its IHDR chunk) and holds no pixels: what a picture's size
+    is told from before anything is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_infer_skips_a_picture_past_the_pixel_limit_in_one_line_and_segments_the_others(tiny, tmp_path, capsys):
+    """A 20,000 x 20,000 PNG (400 million pixels) is past PIL's decompression-bomb limit; --max-pixels raises the
+    limit knowingly (here shown on a small picture and a low limit)."""
+    bomb = png_header(tmp_path / "bomb.png", 20_000, 20_000)
+    picture(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert infer.main(["voc-fcn32s", "--weights", str(tiny), str(bomb), str(tmp_path / "a.png"), "-o",
+                       str(out)]) == 1
+    err = one_error(capsys).strip().splitlines()
+    assert err[0] == (f"{bomb}: skipped: too large: 20000 x 20000 = 400,000,000 pixels, more than the limit of "
+                      "178,956,970 (a guard against decompression bombs); if the picture is what you meant, pass "
+                      "--max-pixels 400000000 to segment it")
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a_overlay.png"]
+    argv = ["voc-fcn32s", "--weights", str(tiny), str(tmp_path / "a.png"), "-o", str(tmp_path / "o2")]
+    assert infer.main([*argv, "--max-pixels", "34"]) == 1  # 7 x 5 = 35 pixels
+    assert "more than the limit of 34" in one_error(capsys)
+    assert infer.main([*argv, "--max-pixels", "35"]) == 0
+
+
+def test_infer_says_the_first_frame_of_a_multi_frame_picture_was_used(tiny, tmp_path, capsys):
+    gif = tmp_path / "moving.gif"
+    frames = [Image.new("RGB", (7, 5), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    assert infer.main(["voc-fcn32s", "--weights", str(tiny), str(gif), "-o", str(tmp_path / "out")]) == 0
+    assert "moving.gif: the first of its 3 frames was used" in capsys.readouterr().out
+
+
+def test_infer_refuses_a_max_memory_below_the_nets_weights_and_smallest_tile_at_parse_time(tiny, tmp_path,
+                                                                                           capsys):
+    picture(tmp_path / "a.png")
+    least = infer.least_memory("voc-fcn32s")
+    assert least > 134e6 * 4  # the VGG net's weights alone are over 500 MB
+    with pytest.raises(SystemExit) as stop:
+        infer.main(["voc-fcn32s", "--weights", str(tiny), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"),
+                    "--max-memory", "1KB"])
+    err = one_error(capsys)
+    assert stop.value.code == 2 and "--max-memory 1000 B is below what any picture needs with voc-fcn32s" in err
+    assert f"give --max-memory {-(-least // 2**20)}MiB or more" in err and not (tmp_path / "out").exists()
+
+
+def test_evaluate_on_a_cut_jpeg_or_a_label_of_another_size_is_one_message(tiny, tmp_path, capsys):
+    from data import miniature
+
+    root = tmp_path / "data"
+    voc = miniature.build_voc(root / "VOC2011", n=2, size=(8, 8))
+    ids = (voc / "ImageSets" / "Segmentation" / "val.txt").read_text().split()
+    image = voc / "JPEGImages" / f"{ids[0]}.jpg"
+    argv = ["voc-fcn32s", "--weights", str(tiny), "--data-root", str(root), "--split", "val", "--dataset", "voc"]
+    image.write_bytes(image.read_bytes()[: image.stat().st_size // 3])
+    assert evaluate.main(argv) == 1
+    err = one_error(capsys).strip().splitlines()[-1]  # after the progress bar
+    assert err.startswith("error: cannot evaluate voc-fcn32s on voc val: ") and str(image) in err
+    assert "Nothing was scored" in err
+    picture(image, size=(8, 8))
+    label = voc / "SegmentationClass" / f"{ids[0]}.png"
+    Image.new("P", (5, 5)).save(label)
+    assert evaluate.main(argv) == 1
+    err = one_error(capsys).strip().splitlines()[-1]
+    assert err.startswith("error: cannot evaluate") and "sizes (H x W) differ" in err and ids[0] in err

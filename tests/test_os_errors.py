@@ -5,7 +5,6 @@ on one dataset part or one download, and Ctrl-C (one line, status 130)."""
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from http_server import LocalServer
-from mounts import tmpfs, why_fake
+from mounts import read_only_folder
 
 from data import cli, download, fetch, files
 from data.errors import DownloadError
@@ -26,32 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def read_only(tmp_path, monkeypatch):
-    """A folder nothing can be written in: a read-only tmpfs, or a fake EROFS for every create below it."""
-    with tmpfs(tmp_path / "ro", readonly=True) as mounted:
-        if mounted is not None:
-            yield mounted
-            return
-        print(why_fake())
-        folder = tmp_path / "ro"
-        real_open, real_mkdir = os.open, os.mkdir
-
-        def refuse(path, *args, **kwargs):
-            if Path(path).absolute().is_relative_to(folder):
-                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-            return (real_open if refuse.kind == "open" else real_mkdir)(path, *args, **kwargs)
-
-        def fake_open(path, flags, *args, **kwargs):
-            refuse.kind = "open"
-            return refuse(path, flags, *args, **kwargs) if flags & os.O_CREAT else real_open(path, flags, *args,
-                                                                                                 **kwargs)
-
-        def fake_mkdir(path, *args, **kwargs):
-            refuse.kind = "mkdir"
-            return refuse(path, *args, **kwargs)
-
-        monkeypatch.setattr(os, "open", fake_open)
-        monkeypatch.setattr(os, "mkdir", fake_mkdir)
-        yield folder
+    yield from read_only_folder(tmp_path, monkeypatch)
 
 
 def test_require_writable_names_a_file_in_the_way_and_a_read_only_folder(tmp_path, read_only):

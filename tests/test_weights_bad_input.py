@@ -381,3 +381,27 @@ def test_an_h5_blob_of_float64_is_converted_to_float32(tmp_path):
     weights.load(net, h5)
     assert net.score.bias.dtype == torch.float32
     np.testing.assert_array_equal(net.score.bias.detach().numpy(), bias.astype(np.float32))
+
+
+@pytest.fixture
+def read_only(tmp_path, monkeypatch):
+    from mounts import read_only_folder
+
+    yield from read_only_folder(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "pth"])
+def test_convert_to_a_read_only_folder_or_below_a_file_is_one_message_before_reading(tmp_path, read_only, fmt,
+                                                                                     capsys):
+    src = tmp_path / "w.caffemodel"
+    write_caffemodel(src, FIRST)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    for dst, said in ((read_only / f"w.{fmt}", f"DST's folder {read_only}: cannot write in {read_only} (Read-only "
+                                              "file system)"),
+                      (notes / f"w.{fmt}", f"DST's folder {notes} is a file, not a folder, so nothing can be "
+                                           "written there")):
+        assert convert_cli.main([str(src), str(dst), "--net", "none"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and said in err and "Traceback" not in err
+    assert notes.read_text() == "mine\n"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from data.cli import fail, run
-from data.files import FORCE_HELP, refuse_existing, sha256_file
+from data.files import FORCE_HELP, NotWritable, not_regular, refuse_existing, require_writable, sha256_file
 
 from .caffemodel import CaffeLayer, CaffemodelError, iter_layers, open_buffer
 from .errors import NonFiniteWeightsError, WeightsMismatchError
@@ -49,6 +49,7 @@ def refuse_destination(src: Path, dst: Path, force: bool = False) -> None:
         raise ValueError(f"the destination {dst} is the source {src} itself; converting would overwrite the "
                          f"source, which is kept. Give another path, for example {suggestion}")
     refuse_existing(dst, force)
+    require_writable(dst.parent, "DST's folder")
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike,
@@ -64,6 +65,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike,
     if src.is_dir():
         raise FileNotFoundError(f"{src} is a folder, not a weights file; name the .caffemodel (or .pth, .npz) "
                                 "file itself")
+    if not_regular(src):
+        raise FileNotFoundError(f"{src} is {not_regular(src)}, not a regular file; name the weights file itself")
     if not src.is_file():
         raise FileNotFoundError(f"no weights file at {src}")
     refuse_destination(src, dst, force)
@@ -229,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             convert(args.src, args.dst, net=args.net, force=args.force)
         else:  # a whole net's file; an existing destination is refused before the source is read
             refuse_existing(args.dst, args.force)
+            require_writable(args.dst.parent, "DST's folder")
             export(net_of(args.src, args.net), args.src, args.dst, fmt, force=args.force)
-    except (ValueError, FileNotFoundError, ExportError) as e:
+    except (ValueError, FileNotFoundError, NotWritable, ExportError) as e:
         return fail(e)
     return 0
 

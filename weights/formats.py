@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from data.files import not_regular
+
 from .caffemodel import CaffeLayer, CaffeModel, read_caffemodel, write_caffemodel
 from .chainer import read_chainer_npz, write_chainer_npz
 from .errors import WeightsFormatError
@@ -85,6 +87,8 @@ def sniff(path: str | os.PathLike) -> str:
     if path.is_dir():
         raise FileNotFoundError(f"{path} is a folder, not a weights file; name the .h5 (or .caffemodel, .pth, "
                                 ".npz) file itself")
+    if not_regular(path):  # reading a FIFO waits for a writer, /dev/zero never ends
+        raise FileNotFoundError(f"{path} is {not_regular(path)}, not a regular file; name the weights file itself")
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; fetch a release with make weights NET=NAME "
                                 "(the list: make weights-list)")
