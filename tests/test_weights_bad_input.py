@@ -405,3 +405,25 @@ def test_convert_to_a_read_only_folder_or_below_a_file_is_one_message_before_rea
         err = capsys.readouterr().err
         assert err.startswith("error: ") and said in err and "Traceback" not in err
     assert notes.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("call, named", [("os.system", "os.system (posix.system)"), ("io.open", "io.open")])
+def test_a_pickle_that_would_call_something_is_refused_naming_the_call_and_never_run(tmp_path, call, named,
+                                                                                    capsys):
+    import importlib
+
+    module, _, name = call.rpartition(".")
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            target = getattr(importlib.import_module(module), name)
+            return (target, (f"touch {marker}",) if call == "os.system" else (str(marker), "w"))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"conv1.weight": Payload()}, evil)
+    with pytest.raises(weights.WeightsFormatError, match=re.escape(f"evil.pth was refused, not loaded: its pickle "
+                                                                   f"calls {named}, which would run when unpickled")):
+        weights.read_weights(evil)
+    assert convert_cli.main([str(evil), str(tmp_path / "out.h5")]) == 1
+    assert f"calls {named}" in capsys.readouterr().err and not marker.exists()

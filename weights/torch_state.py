@@ -35,9 +35,20 @@ TORCHVISION_VGG16: dict[str, str] = {
 # Blob index -> the parameter's name.
 TORCH_NAMES = ("weight", "bias")
 
+# torch words a refused global two ways: an unknown callable ("Unsupported global: GLOBAL io.open"), and one of
+# a module it blocks outright ("unsupported GLOBAL posix.system whose module posix is blocked").
+_REFUSED_GLOBAL = re.compile(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)")
+# The platform modules behind os: os.system pickles as posix.system (nt.system on Windows).
+_OS_MODULES = ("posix.", "nt.")
+
+
 def _unsupported_global(message: str) -> str | None:
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
-    return found.group(1) if found else None
+    """The callable a refused pickle would have called, as the user knows it (os.system, not posix.system)."""
+    found = _REFUSED_GLOBAL.search(message)
+    if found is None:
+        return None
+    name = found.group(1)
+    return f"os.{name.split('.', 1)[1]} ({name})" if name.startswith(_OS_MODULES) else name
 
 
 def load_torch_dict(path: Path) -> dict[str, np.ndarray]:
