@@ -235,3 +235,36 @@ def test_weights_folder_comes_from_one_variable_with_a_default_outside_the_code(
     monkeypatch.setenv(zoo.ENV_VAR, "/somewhere/else")
     assert zoo.folder() == Path("/somewhere/else")
     assert zoo.h5_path("voc-fcn8s") == Path("/somewhere/else/voc-fcn8s.h5")
+
+
+@pytest.mark.parametrize("bad", ["cut", "another net's"])
+def test_a_present_h5_that_the_loader_would_refuse_is_set_aside_not_called_converted(tmp_path, bad, capsys):
+    """voc-fcn8s.h5 cut to its first 1000 bytes, or a tiny net's weights under that name: checked as the loader
+    reads it, moved aside to .rejected (never deleted), and the weights fetched again (here from nowhere)."""
+    import weights
+    from tiny_nets import scoring_net
+
+    h5 = tmp_path / "voc-fcn8s.h5"
+    weights.save(scoring_net(), h5)
+    if bad == "cut":
+        h5.write_bytes(h5.read_bytes()[:1000])
+    original = h5.read_bytes()
+    local = Weights("voc-fcn8s", (Source("http://127.0.0.1:9/fcn8s-heavy-pascal.caffemodel"),))
+    lines: list[str] = []
+    with pytest.raises(zoo.ZooError, match="could not get voc-fcn8s"):
+        zoo.fetch(local, tmp_path, progress=False, timeout=5, log=lines.append)
+    said = "is cut" if bad == "cut" else "do not fit net voc-fcn8s"
+    assert lines[0].startswith(f"voc-fcn8s: {h5} is there but is not voc-fcn8s's weights: ") and said in lines[0]
+    assert lines[0].endswith(f"it was moved aside to {h5}.rejected, and the weights are fetched again")
+    assert not h5.exists() and (tmp_path / "voc-fcn8s.h5.rejected").read_bytes() == original
+
+
+def test_a_present_h5_that_loads_is_already_converted(payload, tmp_path):
+    entry = Weights("fcn-tiny", (Source("http://127.0.0.1:9/fcn-tiny.caffemodel"),))
+    (tmp_path / "fcn-tiny.caffemodel").write_bytes(payload)
+    lines: list[str] = []
+    zoo.fetch(entry, tmp_path, progress=False, log=lines.append)
+    again: list[str] = []
+    assert zoo.fetch(entry, tmp_path, progress=False, log=again.append) == tmp_path / "fcn-tiny.h5"
+    assert again == [f"fcn-tiny: already converted at {tmp_path / 'fcn-tiny.h5'} (checked: complete, fcn-tiny's "
+                     "layers, finite)"]

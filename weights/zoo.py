@@ -196,6 +196,20 @@ def convert_checked(entry: Weights, path: Path, h5: Path, log: Callable[[str], N
     return convert(path, h5, log=log, net=entry.name if entry.name in RECORDS else AUTO, force=True)  # the cache
 
 
+def check_converted(entry: Weights, h5: Path) -> None:
+    """A present ``NAME.h5`` as weights.load would take it: it opens whole (not cut), reads only itself, holds
+    float blobs, exactly the net's parameter layers in its shapes (a classifier: not a strict part of a kit net)
+    and only finite values. Raises the reader's or the check's error."""
+    from .errors import count_nonfinite, refuse_nonfinite
+    from .formats import read
+    from .loader import check_layers
+
+    model = read(h5)
+    shapes = {layer.name: [b.shape for b in layer.blobs] for layer in model.layers if layer.blobs}
+    check_layers(shapes, entry.name if entry.name in RECORDS else AUTO, h5.name)
+    refuse_nonfinite({layer.name: count_nonfinite(layer.blobs) for layer in model.layers}, h5.name)
+
+
 def fetch_file(source: Source, path: Path, *, progress: bool | None, timeout: float) -> Path:
     """Download a source's file to ``path`` (resumable): through Drive's confirmation for a Drive source, else
     data.fetch; a web page in place of the file is an error either way."""
@@ -226,8 +240,14 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
     where = where or folder()
     h5 = h5_path(entry.name, where)
     if h5.exists() and not force:
-        log(f"{entry.name}: already converted at {h5}")
-        return h5
+        try:  # what is there is checked as the loader would read it, not taken on its name
+            check_converted(entry, h5)
+        except (ValueError, OSError) as e:
+            log(f"{entry.name}: {h5} is there but is not {entry.name}'s weights: {e}; it was moved aside to "
+                f"{set_aside(h5)}, and the weights are fetched again")
+        else:
+            log(f"{entry.name}: already converted at {h5} (checked: complete, {entry.name}'s layers, finite)")
+            return h5
     sources = [*extra_sources, *entry.sources]
     failures = []
     for n, source in enumerate(sources, 1):
