@@ -23,7 +23,10 @@ from pathlib import Path
 from .classes import CLASSES, IGNORE_LABEL, num_classes
 from .errors import BadSampleError, DownloadError, MissingDataError, SplitMismatchError, SplitMismatchWarning
 from .layout import ENV_VAR, data_root, default_root
+from .shadowing import refuse_shadowing
 from .splits import REFERENCE_SPLITS, SplitInfo
+
+refuse_shadowing()  # a package in the working folder named as one of the kit's would be imported in its place
 
 # The readers need scipy and PIL, the loaders torch: each loads on first use, so that the kit's file and
 # download helpers (data.files, data.fetch, data.layout, which weights/ uses) come without them.

@@ -403,3 +403,37 @@ def test_evaluate_on_a_cut_jpeg_or_a_label_of_another_size_is_one_message(tiny, 
     assert evaluate.main(argv) == 1
     err = one_error(capsys).strip().splitlines()[-1]
     assert err.startswith("error: cannot evaluate") and "sizes (H x W) differ" in err and ids[0] in err
+
+
+# ---- the kit's names: a folder called weights/ or data/ where a command runs ----------------------------------
+
+
+def test_a_plain_folder_named_as_a_kit_package_does_not_disturb_a_command_run_beside_it(tmp_path):
+    """Empty nets/, weights/ and data/ folders (checkpoints, datasets) in the working folder: the kit's packages
+    come first (make setup installs the checkout on the path), so the command runs as anywhere else; with the
+    default editable install they were imported as namespace packages, and nets.spec was missing."""
+    import subprocess
+    import sys
+
+    for name in ("nets", "weights", "data"):
+        (tmp_path / name).mkdir()
+    done = subprocess.run([sys.executable, "-m", "nets.prototxt", "voc-fcn8s", "-o", "deploy.prototxt"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "deploy.prototxt").read_text().startswith("name: ")
+
+
+def test_a_real_package_named_as_a_kit_package_is_one_line_saying_what_shadows_what(tmp_path):
+    import subprocess
+    import sys
+
+    from data.shadowing import KIT_ROOT
+
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
+    done = subprocess.run([sys.executable, "-m", "reproduce.infer", "voc-fcn8s", "--weights", "w.h5", "a.png", "-o",
+                           "out"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'weights'} shadows the kit's weights package ({KIT_ROOT / 'weights'}). Python imports "
+        "a package from the working folder first: run the command from another folder (or rename that package)"]
+    assert not (tmp_path / "ran").exists()  # the user's package was found, never run

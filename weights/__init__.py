@@ -13,6 +13,12 @@ Command lines (``.venv/bin/python -m MODULE``): ``weights.convert`` (any format 
 ``weights.transplant``, ``weights.zoo``. The conversion benchmark is benchmarks/conversion.py.
 """
 
+try:  # the kit's data package: importing it refuses a package in the working folder that shadows the kit's
+    import data.shadowing  # noqa: F401
+except ModuleNotFoundError:  # a package named data in the working folder came first
+    raise SystemExit(f"error: {getattr(__import__('sys').modules.get('data'), '__file__', 'data')} shadows the "
+                     "kit's data package; run the command from another folder (or rename that package)") from None
+
 from .caffemodel import CaffeLayer, CaffeModel, CaffemodelError, read_caffemodel, write_caffemodel
 from .errors import HDF5FileError, NonFiniteWeightsError, WeightsFormatError, WeightsMismatchError
 from .loader import LAYER_RENAMES, load, read_weights, save
