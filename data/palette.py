@@ -55,16 +55,23 @@ def colorize(label: np.ndarray) -> np.ndarray:
     return VOC_PALETTE[_as_label(label)]
 
 
-def _save_atomic(image: Image.Image, path: Path | str) -> Path:
-    """Write a PNG atomically (data.files): never a half-written file."""
+def _save_atomic(image: Image.Image, path: Path | str, comment: str | None = None) -> Path:
+    """Write a PNG atomically (data.files): never a half-written file. ``comment``: a PNG text chunk
+    (``Comment``) that travels with the file (what made it, or that it means nothing)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = None
+    if comment is not None:
+        info = PngInfo()
+        info.add_text("Comment", comment)
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", pnginfo=info)
     return Path(path)
 
 
-def save_label_png(path: Path | str, label: np.ndarray) -> Path:
+def save_label_png(path: Path | str, label: np.ndarray, comment: str | None = None) -> Path:
     """Save a label map (or prediction) as a VOC palette PNG, the format the PASCAL server accepts."""
-    return _save_atomic(label_image(label), path)
+    return _save_atomic(label_image(label), path, comment)
 
 
 def overlay(image: np.ndarray | Image.Image, label: np.ndarray, alpha: float = 0.5) -> Image.Image:
@@ -84,6 +91,6 @@ def overlay(image: np.ndarray | Image.Image, label: np.ndarray, alpha: float = 0
 
 
 def save_overlay(path: Path | str, image: np.ndarray | Image.Image, label: np.ndarray,
-                 alpha: float = 0.5) -> Path:
+                 alpha: float = 0.5, comment: str | None = None) -> Path:
     """Save ``overlay(image, label, alpha)`` as a PNG."""
-    return _save_atomic(overlay(image, label, alpha), path)
+    return _save_atomic(overlay(image, label, alpha), path, comment)

@@ -1,5 +1,10 @@
 """Segment your own pictures: ``.venv/bin/python -m reproduce.infer NET --weights FILE.h5 IMAGE... -o DIR``.
 
+Without a release at hand, ``--random-weights SEED`` runs the same command on the net with seeded random weights
+(nets.seeded): the whole path works, and every output is stamped MEANINGLESS (its line, and a Comment chunk in
+each PNG). The released weights of a VGG net are about 540 MB as .h5 (its parameters, 4 bytes each: voc-fcn8s's
+134 million), AlexNet's 235 MB.
+
 Writes, per image, DIR/{stem}.png (the label map as a VOC palette PNG, class indices of the net's dataset) and
 DIR/{stem}_overlay.png (the picture blended with the label colours). Two-headed SIFT Flow nets write one pair
 per head ({stem}_sem.png, {stem}_geo.png ...). Nets with two inputs (nyud-fcn32s-color-hha,
@@ -69,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", type=nets.net_name, metavar="NET", help=f"one of: {', '.join(nets.NAMES)}")
-    parser.add_argument("--weights", required=True, type=Path, help="weights .h5 (or .caffemodel)")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--weights", type=Path, help="weights .h5 (or .caffemodel)")
+    given.add_argument("--random-weights", type=int, metavar="SEED",
+                       help="no weights file: the net with seeded random weights (nets.seeded), to try the command "
+                            "without a release; every output is MEANINGLESS, and says so in its line and its PNG")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument("--second", nargs="*", type=Path, default=[],
                         help="the second input per IMAGE for two-input NYUD nets (HHA or depth picture)")
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    inputs = [args.weights, *args.images, *args.second]
+    inputs = [*([args.weights] if args.weights else []), *args.images, *args.second]
     folders = [p for p in inputs if p.is_dir()]
     if folders:
         parser.error(f"{', '.join(map(str, folders))}: a folder, not a file; give the pictures (and --weights) as "
@@ -217,8 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     # rank's new files and refuse them as the user's (the process group may already exist, as when one launch
     # runs several commands, so joining it is no such wait).
     distributed.barrier(world)
+    stamp = None
+    if args.random_weights is not None:  # a try without a release: the outputs say they mean nothing
+        from nets.seeded import seeded_weights
+
+        stamp = f"MEANINGLESS: {args.net} with random weights (seed {args.random_weights}), not a segmentation"
+        distributed.say(f"{stamp}; segment with released weights: make weights NET={args.net}")
     try:
-        net = load_weights(nets.build(args.net), args.weights)
+        net = (seeded_weights(nets.build(args.net), args.random_weights) if stamp else
+               load_weights(nets.build(args.net), args.weights))
     except (weights.WeightsMismatchError, weights.NonFiniteWeightsError, weights.CaffemodelError, ValueError,
             OSError) as e:
         return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
@@ -264,10 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         said = []
         for blob, label in heads.items():
             suffix = "" if len(heads) == 1 else f"_{label_tops[blob]}"  # SIFT Flow: _sem, _geo
-            png = save_label_png(args.out / f"{stems[i]}{suffix}.png", label)  # output_stems: no clashes
-            over = save_overlay(args.out / f"{stems[i]}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label)
+            png = save_label_png(args.out / f"{stems[i]}{suffix}.png", label, stamp)  # output_stems: no clashes
+            over = save_overlay(args.out / f"{stems[i]}{suffix}_overlay.png", _rgb(pictures[tops[0]]), label,
+                                comment=stamp)
             classes = ", ".join(str(c) for c in sorted(set(label.ravel().tolist())))
-            said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})")
+            said.append(f"{path.name}: {png.name}, {over.name} (classes {classes})" + (" MEANINGLESS" if stamp else ""))
         lines.append("\n".join([*said, *frames]))
         if not world.distributed:
             print(lines[-1])

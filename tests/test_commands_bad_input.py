@@ -437,3 +437,53 @@ def test_a_real_package_named_as_a_kit_package_is_one_line_saying_what_shadows_w
         f"error: {tmp_path / 'weights'} shadows the kit's weights package ({KIT_ROOT / 'weights'}). Python imports "
         "a package from the working folder first: run the command from another folder (or rename that package)"]
     assert not (tmp_path / "ran").exists()  # the user's package was found, never run
+
+
+# ---- trying infer without a release ---------------------------------------------------------------------------
+
+
+def test_infer_with_random_weights_runs_and_stamps_every_output_meaningless(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(nets, "build", lambda name: scoring_net(name))
+    picture(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert infer.main(["voc-fcn32s", "--random-weights", "0", str(tmp_path / "a.png"), "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "MEANINGLESS: voc-fcn32s with random weights (seed 0), not a segmentation" in said
+    assert "a.png: a.png, a_overlay.png (classes" in said and said.rstrip().endswith("MEANINGLESS")
+    for name in ("a.png", "a_overlay.png"):
+        with Image.open(out / name) as written:
+            assert written.text["Comment"].startswith("MEANINGLESS: voc-fcn32s with random weights (seed 0)")
+    with pytest.raises(SystemExit):  # a weights file or random weights, not both
+        infer.main(["voc-fcn32s", "--random-weights", "0", "--weights", "w.h5", str(tmp_path / "a.png"), "-o",
+                    str(tmp_path / "o2")])
+    assert "not allowed with argument" in one_error(capsys)
+
+
+def test_a_vgg_nets_weights_file_is_about_540_mb_as_the_docs_say():
+    """Computed from the parameter count (float32, 4 bytes each), not measured on a written file."""
+    import math
+
+    count = sum(math.prod(s) for shapes in nets.spec("voc-fcn8s").param_shapes().values() for s in shapes)
+    assert 530e6 < 4 * count < 550e6
+
+
+def test_a_smoke_run_given_another_nets_weights_says_so(tmp_path, monkeypatch, capsys):
+    """voc-fcn32s's layers given as voc-fcn8s's weights to a smoke run (which itself uses random weights): named
+    as another net's, as a real run would refuse them; the right net's file is said to be unused. The files'
+    layers are zero-stride arrays of the nets' shapes (no 500 MB written)."""
+    from reproduce import runner
+    from weights.caffemodel import CaffeLayer, CaffeModel
+
+    def layers_of(net):
+        return CaffeModel(tuple(CaffeLayer(name, "Convolution", tuple(np.broadcast_to(np.float32(0), s)
+                                                                      for s in shapes))
+                                for name, shapes in nets.spec(net).param_shapes().items()), "hdf5")
+
+    monkeypatch.setattr(weights, "read_weights", lambda path: layers_of(Path(path).stem))
+    with pytest.raises(SystemExit, match=re.escape(f"--weights voc-fcn8s={tmp_path / 'voc-fcn32s.h5'}: the file "
+                                                   "holds the weights of voc-fcn32s, not voc-fcn8s's; a real run "
+                                                   "would refuse it")):
+        runner.check_smoke_weights("voc-fcn8s", tmp_path / "voc-fcn32s.h5")
+    runner.check_smoke_weights("voc-fcn8s", tmp_path / "voc-fcn8s.h5")
+    assert f"smoke run: random weights; {tmp_path / 'voc-fcn8s.h5'} fits voc-fcn8s but is not used" in \
+        capsys.readouterr().out
