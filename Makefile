@@ -1,9 +1,8 @@
 # Thin wrappers: every target is one command; `make setup` is the only prerequisite.
 # The kit's own environment (VENV= moves it): the pinned requirements, and the kit itself installed editable, so
-# that `import nets, weights, data, reproduce` works from any folder with $(VENV)/bin/python. The editable
-# install is setuptools' "compat" mode, the checkout on the path (a .pth file): the default mode's import hook
-# comes after the path search, so a plain folder named weights/ or data/ where a command runs would be imported
-# as a namespace package in the kit's place (data.shadowing).
+# that `import nets, weights, data, reproduce` works from any folder with $(VENV)/bin/python; then the kit's
+# packages go on the path (python -m data.kitpath): the editable install's import hook comes after the path
+# search, so a plain folder named weights/ or data/ where a command runs would be imported in the kit's place.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -29,7 +28,8 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable . --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	$(PY) -m data.kitpath
 	touch $(STAMP)
 
 # The test tiers (CONTRIBUTING.md): make test is the fast tier (at most 300 s on a quiet 2-core machine), every

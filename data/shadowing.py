@@ -1,11 +1,13 @@
 """The kit's top-level names (data, nets, weights, reproduce) are everyday folder names in ML projects: a folder
 of checkpoints called ``weights/`` or ``data/`` beside where a command runs.
 
-A plain folder (no ``__init__.py``) does not disturb the kit: ``make setup`` puts the checkout itself on the
-environment's path (setuptools' "compat" editable install), and a regular package anywhere on the path wins over
-a namespace folder. A real package of the same name in the working folder comes first on the path and would be
-imported in the kit's place: ``refuse_shadowing`` (run when ``data`` is imported, which every kit package does)
-stops with one line saying what shadows what and to run from elsewhere.
+A plain folder (no ``__init__.py``) does not disturb the kit: ``make setup`` ends with data.kitpath, which puts
+the kit's packages themselves on the environment's path, and a regular package anywhere on the path wins over a
+namespace folder (the editable install alone does not do it: its import hook comes after the path search, which
+has already taken the plain folder for a namespace package). A real package of the same name in the working
+folder comes first on the path and would be imported in the kit's place: ``refuse_shadowing`` (run when ``data``
+is imported, which every kit package does) stops with one line saying what shadows what and to run from
+elsewhere.
 """
 
 from __future__ import annotations
@@ -46,3 +48,4 @@ def refuse_shadowing() -> None:
         what = "; ".join(f"{where} shadows the kit's {name} package ({KIT_ROOT / name})" for name, where in found)
         raise SystemExit(f"error: {what}. Python imports a package from the working folder first: run the command "
                          "from another folder (or rename that package)")
+

@@ -128,7 +128,7 @@ def test_make_setup_installs_the_kit_so_that_it_imports_from_any_folder(tmp_path
     out = subprocess.run([str(python), "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(REPO / p / "__init__.py") for p in PACKAGES]
+    assert [str(Path(f).resolve()) for f in out.stdout.split()] == [str(REPO / p / "__init__.py") for p in PACKAGES]
     # tests/ and results/ are not part of the kit.
     assert subprocess.run([str(python), "-c", "import tests"], cwd=elsewhere, env=env,
                           capture_output=True).returncode != 0
