@@ -42,6 +42,7 @@ NETS, GOLDEN, PARITY = "tests/test_nets.py", "tests/test_golden.py", "tests/caff
 REG, SOLVER, TRANSPLANT = "tests/test_registry.py", "tests/test_solver.py", "tests/test_weights_transplant.py"
 READERS, METRICS, TABLES = "tests/test_data_readers.py", "tests/test_metrics.py", "tests/test_reproduce_tables.py"
 SOURCES = "tests/test_data_sources.py"
+HOSTILE, WEIGHTS_BAD = "tests/test_archives_hostile.py", "tests/test_weights_bad_input.py"
 RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distributed.py", "tests/test_googlenet.py"
 LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
 GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
@@ -654,6 +655,25 @@ CLAIMS: tuple[Claim, ...] = (
                f"{SOURCES}::test_your_own_archive_is_checked_against_the_published_checksum_and_kept_when_it_fails",
                f"{SOURCES}::test_another_releases_archive_is_refused_even_when_its_own_checksum_holds")),
     Claim(
+        id="data.archive-members",
+        source="the datasets' published layouts (VOCdevkit/VOC2012 in VOC2012's tar, benchmark_RELEASE/dataset in "
+               "SBD's tgz, SiftFlowDataset in its zip, trainval in PASCAL-Context's tgz, the reference's nyud tree); "
+               "CVE-2007-4559 and CVE-2025-4517 (tarfile's filter='data' bypassed by a symlink chain past PATH_MAX, "
+               "fixed in Python 3.11.13 / 3.12.11 / 3.13.4)",
+        claim="The published archives hold only regular files and folders, so the kit unpacks only those: every tar "
+              "and zip member is checked before anything is written (no symbolic or hard link, device, FIFO, "
+              "absolute path or '..'; each folder resolved inside the destination), by the kit, not by the "
+              "interpreter's filter; a refused archive is named unsafe with its member.",
+        kind="data",
+        status="checked",
+        code=("data.download:unpack", "data.download:_plan"),
+        tests=(f"{HOSTILE}::test_the_cve_2025_4517_symlink_chain_is_refused_before_anything_is_written_outside",
+               f"{HOSTILE}::test_a_tar_member_that_no_published_archive_holds_is_refused_as_unsafe_naming_it",
+               f"{HOSTILE}::test_a_zip_member_that_no_published_archive_holds_is_refused_as_unsafe_naming_it",
+               f"{HOSTILE}::test_every_published_layout_is_regular_files_and_folders_and_unpacks"),
+        note="the layouts are checked on miniature trees packed as each publisher lays them out: no archive can be "
+             "downloaded on this machine"),
+    Claim(
         id="data.splits",
         source="reference data/nyud, data/sift-flow lists",
         claim="NYUD train 381, val 414, test 654; SIFT Flow trainval 2486 (2488 minus the two unannotated images) and "
@@ -938,6 +958,19 @@ CLAIMS: tuple[Claim, ...] = (
         status="checked",
         code=("weights.loader:load", "weights.loader:check_fit"),
         tests=("tests/test_weights_snapshot.py::test_strict_load_lists_missing_unexpected_and_mismatched_in_one_error",)),
+    Claim(
+        id="format.h5-self-contained",
+        source="Caffe's HDF5 snapshot layout (Net::ToHDF5: float32 datasets /data/<layer>/<i> in the file itself)",
+        claim="A weights .h5 holds its arrays in itself: external links, external storage, virtual datasets, soft "
+              "links and anything not a group or dataset are refused naming the object, before any array is "
+              "read; float32 blobs are taken as they are, float64 converted, float16 and integers refused naming "
+              "the dataset and its type.",
+        kind="format",
+        status="checked",
+        code=("data.hdf5:refuse_outside_storage", "weights.h5:open_h5", "weights.h5:read_h5"),
+        tests=(f"{WEIGHTS_BAD}::test_an_h5_whose_blob_reads_outside_the_file_is_refused_naming_the_dataset",
+               f"{WEIGHTS_BAD}::test_an_h5_blob_of_float16_or_integers_is_refused_naming_the_dataset_and_type",
+               f"{WEIGHTS_BAD}::test_an_h5_blob_of_float64_is_converted_to_float32")),
     Claim(
         id="format.ports",
         source="torchfcn and Chainer fcn (their model files)",
