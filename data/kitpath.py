@@ -35,5 +35,12 @@ def install_path(prefix: str | None = None) -> Path:
     return write_text(Path(sysconfig.get_paths()["purelib"]) / PTH, f"{folder}\n")
 
 
-if __name__ == "__main__":
+def main() -> int:
     print(f"the kit's packages are on this environment's path: {install_path()}")
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli import run
+
+    raise SystemExit(run(main))
