@@ -14,6 +14,13 @@ source that gives a file passing every checksum:
 - An archive is verified before it is unpacked, and unpacked into a temporary folder beside the destination
   that is renamed into place only when complete, so a dataset folder is whole or absent. The folder found
   inside must be the one the part names (VOC2012 in VOC2012's tar): another year's archive is refused.
+- Every member is checked by the kit before anything is written (``_plan``): the published archives hold only
+  regular files and folders, so a link, a device, a FIFO, an absolute path or a '..' is refused as unsafe,
+  naming the member, and each file is written below the destination with O_EXCL | O_NOFOLLOW. tarfile's own
+  filter="data" is not relied on: before Python 3.11.13 / 3.12.11 / 3.13.4 a chain of symlinks gets through it
+  (CVE-2025-4517).
+- Two runs placing one part take turns (a lock per part); a read-only data root, or a file named as one, is one
+  message before any download.
 - Free space is checked before a download (the size the server announces) and before unpacking (the sum of
   the members' sizes).
 
@@ -566,7 +573,7 @@ def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: 
              log: Callable[[str], None] = print, target: str = "") -> Path:
     """Place one part under ``root`` from the first source that gives a verified file (``extra`` first), and
     return where it went. Raises DownloadError listing every source tried and why it failed. Two runs placing
-    one part take turns (a lock per part under the downloads folder): the second waits, saying so, then finds
+    one part take turns (a lock per part, in the data root): the second waits, saying so, then finds
     the part in place."""
     placed = _in_place(part, root, log)
     if placed is not None:
@@ -576,7 +583,7 @@ def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: 
         require_writable(root, "the data root ($FCN_DATA, or --root)")
     except NotWritable as e:
         raise DownloadError(str(e)) from None
-    with locked(root / DOWNLOADS_FOLDER / f".{part.key}.lock", part.key, log):
+    with locked(root / f".{part.key}.lock", part.key, log):  # beside the downloads folder: fetch locks in it
         placed = _in_place(part, root, log)  # placed by another run while this one waited
         if placed is not None:
             log(f"{part.key}: already in {placed}")
