@@ -235,3 +235,16 @@ def test_a_disk_that_fills_up_mid_unpack_is_one_error_and_leaves_no_dataset_fold
             download.unpack(archive, root / "siftflow", ("Images",), progress=False)
         assert list(root.iterdir()) == []  # the scratch folder is gone; no siftflow folder that reads as whole
     assert isinstance(DiskFull("x"), DownloadError)
+
+
+@pytest.mark.parametrize("second, what", [
+    ("SiftFlowDataset/Images/a.jpg", "a file given twice (the second would replace the first)"),
+    ("SiftFlowDataset/Images/a.jpg/b.jpg", "a file that other members use as a folder")])
+def test_a_tar_whose_members_overlap_is_refused_naming_the_member(tmp_path, second, what):
+    archive = _tar(tmp_path / "overlap.tar", [(_info("SiftFlowDataset/Images/a.jpg"), b"picture"),
+                                              (_info(second), b"another")])
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(UnsafeArchive, match=re.escape(f"its member 'SiftFlowDataset/Images/a.jpg' is {what}")):
+        download.unpack(archive, root / "siftflow", MARKERS, progress=False)
+    assert list(root.iterdir()) == []
