@@ -106,16 +106,23 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None, time
     ``refuse_html``: a web page in answer is a DownloadError quoting it (the .part is left as it was).
     ``check_space``: once the server has said how large the file is, a disk without room for the rest is a
     DownloadError naming both numbers, before a byte is written. Two downloads of one ``dest`` at once take
-    turns (data.files.locked): the second waits, with a line saying so, and finds the file complete."""
+    turns (data.files.locked, on the .part): the second waits, with a line saying so, and finds the file
+    complete."""
     dest = Path(dest)
     if not dest.is_file():
-        # Two downloads of one file take turns (the second finds it complete): never two writers on one .part.
+        # Two downloads of one file take turns on its .part (locked, not written, by data.files.locked): the
+        # second finds the file complete. A .part that this run created and left empty is removed again.
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with locked(dest.with_name(f".{dest.name}.lock"), f"downloading {dest.name}", print):
-            if not dest.is_file():
-                return _download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
-                                 headers=headers, refuse_html=refuse_html, check_space=check_space,
-                                 _restarted=False)
+        part = dest.with_name(dest.name + ".part")
+        with locked(part, f"downloading {dest.name}", print, own_file=False) as created:
+            try:
+                if not dest.is_file():
+                    return _download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
+                                     headers=headers, refuse_html=refuse_html, check_space=check_space,
+                                     _restarted=False)
+            finally:
+                if created and part.is_file() and part.stat().st_size == 0:
+                    part.unlink()
     if size is not None and dest.stat().st_size != size:
         raise DownloadError(f"{dest} has {dest.stat().st_size} bytes, expected {size}; move it away and run the "
                             "command again")
@@ -136,7 +143,7 @@ def _download(url: str, dest: Path, *, size: int | None, timeout: float, progres
                 os.replace(part, dest)
                 return dest
             if not _restarted:  # our partial is no prefix of the server's file: start over, once
-                part.unlink()
+                os.truncate(part, 0)  # the same file, still the one locked
                 return _download(url, dest, size=size, timeout=timeout, progress=progress, chunk=chunk,
                                  headers=headers, refuse_html=refuse_html, check_space=check_space,
                                  _restarted=True)

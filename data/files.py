@@ -235,24 +235,30 @@ def require_space(folder: str | os.PathLike, needed: int, what: str) -> None:
 
 
 @contextmanager
-def locked(lock: str | os.PathLike, what: str, log: Callable[[str], None] = print) -> Iterator[None]:
+def locked(lock: str | os.PathLike, what: str, log: Callable[[str], None] = print, *,
+           own_file: bool = True) -> Iterator[bool]:
     """Hold an exclusive lock on the file ``lock`` for the block: two runs that would write the same thing (one
-    dataset part, one download) take turns. One already held is waited for, after one line naming ``what`` and
-    the holder's pid. The lock is the kernel's (flock), so it goes when its process ends, even by SIGKILL; the
-    file is removed by its holder on the way out (a waiter that then holds a removed file tries again), and a
-    killed holder's file is taken over by the next run."""
+    dataset part, one download) take turns. One already held is waited for, after one line naming ``what``
+    (and the holder's pid). The lock is the kernel's (flock), so it goes when its process ends, even by SIGKILL.
+
+    ``own_file``: the file exists for the lock: the holder writes its pid there and removes it on the way out (a
+    waiter that then holds a removed file tries again; a killed holder's file is taken over by the next run).
+    Otherwise the file is data (a download's .part): created empty if absent, never written or removed here, and
+    a waiter whose file was renamed away meanwhile (the download completed) tries again on the path. Yields
+    whether the file was created here."""
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
     said = False
     while True:
+        created = not lock.exists()
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, new_file_mode())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if not said:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-                log(f"{what}: another run (pid {holder}) is on it; waiting for it to finish (Ctrl-C to stop "
-                    "waiting)")
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() if own_file else ""
+                log(f"{what}: another run{f' (pid {holder})' if holder else ''} is on it; waiting for it to "
+                    "finish (Ctrl-C to stop waiting)")
                 said = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -262,13 +268,15 @@ def locked(lock: str | os.PathLike, what: str, log: Callable[[str], None] = prin
         held = os.fstat(fd)
         if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
             break
-        os.close(fd)  # the holder removed this file as this run waited on it: lock the new one
+        os.close(fd)  # the holder removed or renamed this file as this run waited on it: lock the path anew
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        if own_file:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield created
     finally:
-        lock.unlink(missing_ok=True)
+        if own_file:
+            lock.unlink(missing_ok=True)
         os.close(fd)
 
 

@@ -23,7 +23,7 @@ and the others are still segmented; the exit status is then 1 and the last line 
 A picture whose forward would take more memory than ``--max-memory`` (default 4GiB on a CPU, the free memory
 on a GPU; e.g. ``--max-memory 2GiB``) is segmented in tiles, with a progress bar: the label maps are those of one
 forward (nets.tiling says why tiles on the net's 32-pixel grid with a margin of its reach are exact). A budget
-below the net's weights and smallest tile is refused at once, naming that minimum. A picture of more pixels
+below the net's weights and smallest tile is refused before any picture, naming that minimum. A picture of more pixels
 than ``--max-pixels`` (default PIL's decompression-bomb limit, 178,956,970) is skipped with one line naming the
 limit; of a multi-frame picture (an animated GIF, a multi-page TIFF) the first frame is segmented, and its line
 says so. A FIFO or a device given as a picture or weights is refused as not a regular file, and ``-o`` is
@@ -152,17 +152,15 @@ def _pixel_count(text: str) -> int:
     return value
 
 
-def least_memory(net: str) -> int:
-    """The least --max-memory that segments any picture with ``net``: its weights and its smallest tile."""
+def least_memory(net) -> int:
+    """The least --max-memory a tile of ``net`` (a built net) takes: its weights, and the forward of its smallest
+    tile (one grid step kept, the net's reach of margin each side)."""
     import math
 
-    import nets
     from nets import tiling
 
-    spec = nets.spec(net)
-    weights = 4 * sum(math.prod(shape) for shapes in spec.param_shapes().values() for shape in shapes)
-    side = tiling.stride(spec) + 2 * tiling.halo(spec)
-    return weights + math.ceil(tiling.peak_bytes(spec, side, side) * tiling.HEADROOM)
+    side = tiling.stride(net.spec) + 2 * tiling.halo(net.spec)
+    return tiling.weights_bytes(net) + math.ceil(tiling.peak_bytes(net.spec, side, side) * tiling.HEADROOM)
 
 
 def _memory_size(text: str) -> int:
@@ -202,11 +200,6 @@ def main(argv: list[str] | None = None) -> int:
         require_writable(args.out, "-o")
     except NotWritable as e:
         parser.error(str(e))
-    least = least_memory(args.net) if args.max_memory is not None else 0
-    if args.max_memory is not None and args.max_memory < least:
-        parser.error(f"--max-memory {format_bytes(args.max_memory)} is below what any picture needs with {args.net}: "
-                     f"its weights and its smallest tile take {format_bytes(least)}; give --max-memory "
-                     f"{-(-least // 2**20)}MiB or more")
     tops = list(nets.record(args.net).input_tops.values())
     if len(tops) == 2 and len(args.second) != len(args.images):
         parser.error(f"{args.net} takes two pictures per image ({tops[0]}, {tops[1]}): give --second with "
@@ -239,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             OSError) as e:
         return distributed.refuse(f"error: cannot segment with {args.weights}: {e}", args.device,
                                   args.dist_timeout)
+    least = least_memory(net) if args.max_memory is not None else 0
+    if args.max_memory is not None and args.max_memory < least:  # once, before any picture, not once per picture
+        return distributed.refuse(f"error: --max-memory {format_bytes(args.max_memory)} is below what one tile of "
+                                  f"{args.net} takes: its weights and its smallest tile need {format_bytes(least)}; "
+                                  f"give --max-memory {-(-least // 2**20)}MiB or more", args.device, args.dist_timeout)
     policy = options.set_precision(net, args, device)
     where = device_name(device) + ("" if not world.distributed else f", {world.size} ranks ({world.backend})")
     distributed.say(f"{args.net} on {where}, precision {policy.name}: {len(args.images)} image(s) -> {args.out}")

@@ -21,6 +21,7 @@ from benchmarks import inference as bench
 from benchmarks import loader as loader_bench
 from nets.precision import UnavailableDevice, check_device
 from nets.prototxt import writer as prototxt_cli
+from nets.tiling import format_bytes
 from reproduce import evaluate, infer, options
 from reproduce.audit import ledger
 from tiny_nets import scoring_net
@@ -371,17 +372,17 @@ def test_infer_says_the_first_frame_of_a_multi_frame_picture_was_used(tiny, tmp_
     assert "moving.gif: the first of its 3 frames was used" in capsys.readouterr().out
 
 
-def test_infer_refuses_a_max_memory_below_the_nets_weights_and_smallest_tile_at_parse_time(tiny, tmp_path,
-                                                                                           capsys):
+def test_infer_refuses_a_max_memory_below_the_nets_weights_and_smallest_tile_before_any_picture(tiny, tmp_path,
+                                                                                              capsys):
     picture(tmp_path / "a.png")
-    least = infer.least_memory("voc-fcn32s")
-    assert least > 134e6 * 4  # the VGG net's weights alone are over 500 MB
-    with pytest.raises(SystemExit) as stop:
-        infer.main(["voc-fcn32s", "--weights", str(tiny), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"),
-                    "--max-memory", "1KB"])
-    err = one_error(capsys)
-    assert stop.value.code == 2 and "--max-memory 1000 B is below what any picture needs with voc-fcn32s" in err
-    assert f"give --max-memory {-(-least // 2**20)}MiB or more" in err and not (tmp_path / "out").exists()
+    picture(tmp_path / "b.png", seed=1)
+    least = infer.least_memory(scoring_net())
+    assert infer.main(["voc-fcn32s", "--weights", str(tiny), str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o",
+                       str(tmp_path / "out"), "--max-memory", "1KB"]) == 2
+    err = one_error(capsys).strip().splitlines()
+    assert err == [f"error: --max-memory 1000 B is below what one tile of voc-fcn32s takes: its weights and its "
+                   f"smallest tile need {format_bytes(least)}; give --max-memory {-(-least // 2**20)}MiB or more"]
+    assert not (tmp_path / "out").exists()  # one line, not one per picture
 
 
 def test_evaluate_on_a_cut_jpeg_or_a_label_of_another_size_is_one_message(tiny, tmp_path, capsys):

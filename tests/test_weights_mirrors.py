@@ -371,9 +371,11 @@ def test_make_weights_passes_each_source_through_quoted(tmp_path):
     run = ["make", "--no-print-directory", "weights", f"STAMP={stamp}", f"PY={sys.executable}", f"NET={AT_ONCE}"]
     sources = "http://lab/a.pth#md5=00&file=a.pth http://lab/b.caffemodel"
     shown = subprocess.run([*run, "-n", f"SOURCE={sources}"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert shown.stdout.strip().endswith(f"-m weights.zoo fetch {AT_ONCE} --source 'http://lab/a.pth#md5=00&file="
-                                         "a.pth' --source 'http://lab/b.caffemodel'")
-    # Run for real, with a source refused before any network: the zoo read it.
-    done = subprocess.run([*run, "SOURCE=ftp://lab/a.pth"], cwd=REPO, capture_output=True, text=True, timeout=120,
+    # The value reaches the zoo through the environment (no shell reads it); the zoo splits it into sources.
+    assert shown.stdout.strip().endswith('-m weights.zoo fetch "$FCN_MAKE_NET" --sources="$FCN_MAKE_SOURCE"')
+    # Run for real, with a source refused before any network: the zoo read it, '#' and '&' intact.
+    done = subprocess.run([*run, "SOURCE=ftp://lab/a.pth#md5=00&file=a.pth http://lab/b.caffemodel"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120,
                           env={**os.environ, "FCN_WEIGHTS": str(tmp_path / "w")})
-    assert done.returncode == 2 and "--source 'ftp://lab/a.pth': expected an http:// or https:// URL" in done.stderr
+    assert done.returncode == 2 and \
+        "--source 'ftp://lab/a.pth#md5=00&file=a.pth': expected an http:// or https:// URL" in done.stderr
