@@ -33,6 +33,9 @@ INSTALL = "apt-get install octave octave-image (Debian, Ubuntu)"
 _EXIT_NOISE = "error: ignoring const execution_exception& while preparing to exit"
 
 
+REPORT: list[tuple[str, str, str, str]] = []  # make test-octave's rows (case, compared with, agreement, seconds)
+
+
 class OctaveFailed(RuntimeError):
     pass
 

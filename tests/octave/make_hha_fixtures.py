@@ -18,7 +18,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
@@ -27,18 +26,6 @@ sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 import gupta  # noqa: E402
 import rooms  # noqa: E402
 from data.files import atomic_path, write_text  # noqa: E402
-
-FIXTURES = HERE.parent / "fixtures" / "hha"
-
-
-def cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every fixture case, ``name: (depth in mm, missing mask)``: each room without holes and with them."""
-    out = {}
-    for room in rooms.ROOMS:
-        depth = rooms.depth_mm(room)
-        out[room.name] = (depth, np.zeros(depth.shape, bool))
-        out[f"{room.name}-holes"] = (depth, rooms.holes(room, depth))
-    return out
 
 
 def _save_png(image: Image.Image, path: Path) -> None:
@@ -55,23 +42,23 @@ def main(argv: list[str]) -> int:
     if message:
         print(message, file=sys.stderr)
         return 2
-    every = cases()
+    every = rooms.cases()
     with tempfile.TemporaryDirectory(prefix="fcn-hha-fixtures-") as tmp:
         outputs, seconds = gupta.save_hha_of(folder, every, Path(tmp))
-    FIXTURES.mkdir(parents=True, exist_ok=True)
+    rooms.FIXTURES.mkdir(parents=True, exist_ok=True)
     for room in rooms.ROOMS:
         depth, _ = every[room.name]
         _, missing = every[f"{room.name}-holes"]
-        _save_png(Image.fromarray(depth), FIXTURES / f"{room.name}-depth.png")
-        _save_png(Image.fromarray(missing), FIXTURES / f"{room.name}-holes.png")
+        _save_png(Image.fromarray(depth), rooms.FIXTURES / f"{room.name}-depth.png")
+        _save_png(Image.fromarray(missing), rooms.FIXTURES / f"{room.name}-holes.png")
     for name, hha in outputs.items():
-        _save_png(Image.fromarray(hha), FIXTURES / f"{name}-hha.png")
+        _save_png(Image.fromarray(hha), rooms.FIXTURES / f"{name}-hha.png")
     record = {"made by": "FCN_REGEN_HHA=1 .venv/bin/python tests/octave/make_hha_fixtures.py GUPTA",
               "date": datetime.date.today().isoformat(), **gupta.versions(folder),
               "octave saveHHA seconds": {name: round(s, 3) for name, s in seconds.items()}}
-    write_text(FIXTURES / "provenance.json", json.dumps(record, indent=1) + "\n")
-    total = sum(p.stat().st_size for p in FIXTURES.iterdir())
-    print(f"wrote {len(list(FIXTURES.iterdir()))} files, {total / 1024:.0f} KiB, into {FIXTURES}")
+    write_text(rooms.FIXTURES / "provenance.json", json.dumps(record, indent=1) + "\n")
+    total = sum(p.stat().st_size for p in rooms.FIXTURES.iterdir())
+    print(f"wrote {len(list(rooms.FIXTURES.iterdir()))} files, {total / 1024:.0f} KiB, into {rooms.FIXTURES}")
     return 0
 
 

@@ -9,12 +9,14 @@ them. Seeded: the same rooms on every run (only ``Generator.random``, the stream
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from data.hha import NYUD_CAMERA, NYUD_CROP
 
 HEIGHT, WIDTH = NYUD_CROP[1] - NYUD_CROP[0], NYUD_CROP[3] - NYUD_CROP[2]  # 425 x 560
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hha"  # what make_hha_fixtures.py writes
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,13 @@ def holes(room: Room, depth: np.ndarray) -> np.ndarray:
         mask |= ((rows - r0) / a) ** 2 + ((cols - c0) / b) ** 2 < 1
     mask |= rng.random((HEIGHT, WIDTH)) < 0.005
     return mask
+
+
+def cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every fixture case, ``name: (depth in mm, missing mask)``: each room without holes and with them."""
+    out = {}
+    for room in ROOMS:
+        depth = depth_mm(room)
+        out[room.name] = (depth, np.zeros(depth.shape, bool))
+        out[f"{room.name}-holes"] = (depth, holes(room, depth))
+    return out
