@@ -129,11 +129,21 @@ def _normals(depth_m: np.ndarray, missing: np.ndarray, camera: Camera) -> tuple[
     # The 7 x 7 sums around every pixel and around the pixels up to one window (7) outside the image.
     sums7 = _window_sums_in_octave_order(np.pad(terms, ((0, 0), (step, step), (step, step))), r)
     normal = _oriented_normals(sums7[:, step:step + h, step:step + w], points)
-    sums21 = sum(sums7[:, i:i + h, j:j + w] for i in (0, step, 2 * step) for j in (0, step, 2 * step))
+    thirds = sums7[:, 0:h] + sums7[:, step:step + h] + sums7[:, 2 * step:2 * step + h]
+    sums21 = thirds[:, :, 0:w] + thirds[:, :, step:step + w] + thirds[:, :, 2 * step:2 * step + w]
     gravity_normal = _oriented_normals(sums21, points)
-    magnitudes = _magnitude_sums(terms[MIXED_SIGN], GRAVITY_RADIUS)
-    rows, cols = np.nonzero(_fragile(gravity_normal, sums21, magnitudes, points))
-    if rows.size:
+    # A full window has the same well-conditioned A^T A wherever it is (its rows are the rays, whatever the
+    # depth), and a window without a valid point gives NaN in any order: only the others can be fragile.
+    count = sums21[5].ravel()
+    maybe = np.flatnonzero((count > 0) & (count < (2 * GRAVITY_RADIUS + 1) ** 2))
+
+    def at(planes: np.ndarray) -> np.ndarray:  # C x H x W -> C x len(maybe)
+        return np.take(planes.reshape(len(planes), -1), maybe, axis=1)
+
+    magnitudes = at(_magnitude_sums(terms[MIXED_SIGN], GRAVITY_RADIUS))
+    fragile = maybe[_fragile(at(gravity_normal), at(sums21), magnitudes, at(points))]
+    if fragile.size:
+        rows, cols = np.unravel_index(fragile, (h, w))
         exact = _window_sums_at(terms, GRAVITY_RADIUS, rows, cols)
         gravity_normal[:, rows, cols] = _oriented_normals(exact, points[:, rows, cols])
     return normal, gravity_normal
@@ -144,18 +154,19 @@ NUDGE, FRAGILE = 1e-15, 1e-8  # a normal moved by more than FRAGILE when its sum
 
 
 def _fragile(normal: np.ndarray, sums: np.ndarray, magnitudes: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The pixels whose normal the rounding of the window sums decides: those that move by more than FRAGILE
-    when every sum moves by NUDGE (a few units in the last place) of the sum of its terms' magnitudes, in a
-    seeded random direction. A window with one valid point, or with its valid points on one image line, has a
-    singular A^T A and a normal made of rounding errors. Elsewhere the normal is Octave's to about FRAGILE,
-    which moves gravity by far less than could change a height (about 1e-12)."""
+    """Which of these normals (3 x N, from the window sums 9 x N) the rounding of the sums decides: those that
+    move by more than FRAGILE when every sum moves by NUDGE (a few units in the last place) of the sum of its
+    terms' magnitudes (``magnitudes``: those of the MIXED_SIGN terms), in a seeded random direction. A window
+    with one valid point, or with its valid points on one image line, has a singular A^T A and a normal made
+    of rounding errors. Elsewhere the normal is Octave's to about FRAGILE, which moves gravity by far less than
+    could change a height (about 1e-12)."""
     scale = np.abs(sums)
     scale[MIXED_SIGN] = magnitudes
-    nudge = np.random.default_rng(0).choice(np.array([-NUDGE, NUDGE]), size=sums.shape)
+    nudge = np.where(np.random.default_rng(0).random(sums.shape) < 0.5, -NUDGE, NUDGE)
     moved = _oriented_normals(sums + nudge * scale, points)
     # up to sign: the orientation flips where n . p = 0, and gravity sees n n^T only
     change = np.minimum(np.abs(moved - normal).max(axis=0), np.abs(moved + normal).max(axis=0))
-    return ~(change <= FRAGILE) & (sums[5] > 0)  # NaN is fragile, but no valid point is NaN in any order
+    return ~(change <= FRAGILE)  # NaN is fragile
 
 
 def _oriented_normals(sums: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -230,9 +241,9 @@ def gravity_direction(normals: np.ndarray) -> np.ndarray:
     for degrees, rounds in GRAVITY_ROUNDS:
         cos_t, sin_t = _cosd(degrees), _sind(degrees)
         for _ in range(rounds):
-            similarity = np.abs(y[0] * nn[0] + y[1] * nn[1] + y[2] * nn[2])  # no BLAS threads for this
+            similarity = np.abs(np.einsum("i,in->n", y, nn))  # einsum: no BLAS threads for this
             weight = (similarity < sin_t).astype(np.float64) - (similarity > cos_t)
-            xx, xy, xz, yy, yz, zz = (products * weight).sum(axis=1)
+            xx, xy, xz, yy, yz, zz = np.einsum("kn,n->k", products, weight)
             _, vectors = np.linalg.eigh(np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]))
             new = vectors[:, 0]  # eigh sorts the eigenvalues in ascending order
             y = new * np.sign(y @ new)

@@ -73,9 +73,10 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"  # an Octave single-quoted string
 
 
-def run_save_hha(gupta: str | os.PathLike, jobs: list[tuple[Path, Path, Path]], timeout: int = 600) -> list[float]:
+def run_save_hha(gupta: str | os.PathLike, jobs: list[tuple[Path, Path, Path]],
+                 timeout: int = 600) -> list[tuple[float, float]]:
     """Gupta's saveHHA on each (depth PNG, raw depth PNG, output PNG), in one Octave process on one BLAS
-    thread; returns the seconds each call took."""
+    thread; returns the seconds each call took and the CPU seconds it used."""
     with tempfile.TemporaryDirectory(prefix="fcn-octave-") as tmp:
         listing = Path(tmp) / "jobs.txt"
         listing.write_text("".join(f"{d}\t{r}\t{o}\n" for d, r, o in jobs))
@@ -86,7 +87,7 @@ def run_save_hha(gupta: str | os.PathLike, jobs: list[tuple[Path, Path, Path]], 
     errors = "\n".join(line for line in run.stderr.splitlines() if line.strip() != _EXIT_NOISE)
     if run.returncode != 0 or len(run.stdout.splitlines()) != len(jobs):
         raise OctaveFailed(f"Octave's saveHHA failed (exit status {run.returncode}): {errors or run.stdout}")
-    return [float(line.split("\t")[1]) for line in run.stdout.splitlines()]
+    return [(float(line.split("\t")[1]), float(line.split("\t")[2])) for line in run.stdout.splitlines()]
 
 
 def save_hha_of(gupta: str | os.PathLike, cases: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -99,7 +100,7 @@ def save_hha_of(gupta: str | os.PathLike, cases: dict[str, tuple[np.ndarray, np.
         Image.fromarray(depth.astype(np.uint16)).save(depth_png)
         Image.fromarray(np.where(missing, 0, depth).astype(np.uint16)).save(raw_png)
         jobs.append((depth_png, raw_png, folder / f"{name}-hha.png"))
-    seconds = run_save_hha(gupta, jobs)
+    seconds = [wall for wall, _ in run_save_hha(gupta, jobs)]
     outputs = {name: np.asarray(Image.open(job[2])) for name, job in zip(cases, jobs, strict=True)}
     return outputs, dict(zip(cases, seconds, strict=True))
 

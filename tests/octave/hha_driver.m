@@ -4,8 +4,8 @@ function hha_driver(gupta, jobs)
 %          published (nothing of them is changed or copied).
 %   jobs:  a text file, one job a line: depth PNG, raw depth PNG, output PNG, separated by tabs.
 % For each job: saveHHA([], cropCamera(getCameraParam('color')), [], D, RD) with D and RD read by imread, as
-% rcnn-depth's run_all.m calls it, the result written with imwrite; prints the output path and the seconds
-% saveHHA took, tab-separated.
+% rcnn-depth's run_all.m calls it, the result written with imwrite; prints the output path, the seconds saveHHA
+% took and the CPU seconds it used, tab-separated.
   pkg load image  % ordfilt2, which computeNormalsSquareSupport calls
   addpath(fullfile(gupta, 'rgbdutils'));
   addpath(fullfile(gupta, 'nyu-hooks'));
@@ -22,10 +22,12 @@ function hha_driver(gupta, jobs)
     D = imread(job{1});
     RD = imread(job{2});
     started = tic;
+    cpu = cputime();
     HHA = saveHHA([], C, [], D, RD);
+    cpu = cputime() - cpu;
     seconds = toc(started);
     imwrite(HHA, job{3});
-    printf("%s\t%.4f\n", job{3}, seconds);
+    printf("%s\t%.4f\t%.4f\n", job{3}, seconds, cpu);
     line = fgetl(fid);
   end
   fclose(fid);

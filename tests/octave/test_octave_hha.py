@@ -69,7 +69,7 @@ def test_the_kit_equals_octave_on_guptas_demo_image(gupta_folder, tmp_path):
     """rcnn-depth's demo-data: a real NYUD image (425 x 560 depth and raw depth PNGs, with holes)."""
     demo = gupta_folder / "rcnn-depth" / "demo-data"
     out = tmp_path / "demo-hha.png"
-    (seconds,) = gupta.run_save_hha(gupta_folder, [(demo / "depth.png", demo / "rawdepth.png", out)])
+    ((seconds, _),) = gupta.run_save_hha(gupta_folder, [(demo / "depth.png", demo / "rawdepth.png", out)])
     octave = np.asarray(Image.open(out))
     depth, raw = np.asarray(Image.open(demo / "depth.png")), np.asarray(Image.open(demo / "rawdepth.png"))
     ours, took = kit(depth, raw == 0)
