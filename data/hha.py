@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Camera", "NYU_COLOR", "NYUD_CROP", "NYUD_CAMERA", "hha", "matlab_uint8"]
+__all__ = ["Camera", "NYU_COLOR", "NYUD_CROP", "NYUD_CAMERA", "hha", "matlab_uint8", "gravity_direction"]
 
 
 @dataclass(frozen=True)
