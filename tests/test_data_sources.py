@@ -96,7 +96,8 @@ def test_sources_are_tried_in_order_until_one_gives_the_verified_archive(tmp_pat
     assert "source 1/3 failed" in failures[0] and "HTTP 500" in failures[0]
     assert "source 2/3 failed" in failures[1] and "web page" in failures[1] and "Access denied" in failures[1]
     assert any("md5 verified" in line for line in log)
-    assert sorted(p.name for p in root.iterdir()) == ["VOC2012", "downloads"]  # no staging folder left
+    # No staging folder left; the record of what was fetched beside the folders.
+    assert sorted(p.name for p in root.iterdir()) == ["VOC2012", "downloads", "fetched.json"]
 
 
 def test_a_mirror_serving_another_file_is_set_aside_and_the_next_source_used(tmp_path: Path) -> None:
@@ -138,8 +139,22 @@ def test_the_real_parts_carry_their_publishers_checksums_and_mirrors() -> None:
     assert {c.hex for c in PARTS["voc2010"].checksums} >= {"da459979d0c395079b5c75ee67908abb"}
     assert PARTS["sbd"].checksums[0].hex == "82b4d87ceb2ed10f6038a1cba92111cb"
     assert PARTS["seg11valid"].checksums[0].hex == "7984b6ce736bd3666d8b7ee70b5401da"
-    for key in ("nyud", "siftflow", "pascalcontext"):  # nothing known: said, not invented
+    for key in ("nyud", "siftflow"):  # nothing known: said, not invented
         assert PARTS[key].checksums == () and "no mirror" in PARTS[key].note
+    # PASCAL-Context: Mottaghi's current page and UCLA's after the dead Stanford address, never the Detail API's
+    # json; no checksum anywhere.
+    assert [s.location.split("/")[2] for s in PARTS["pascalcontext"].sources] == [
+        "cs.stanford.edu", "roozbehm.info", "www.stat.ucla.edu"]
+    assert all(s.location.endswith("/trainval.tar.gz") for s in PARTS["pascalcontext"].sources)
+    assert PARTS["pascalcontext"].checksums == () and "no checksum" in PARTS["pascalcontext"].note
+    # NYU's originals: NYU's published MD5 and size; the GitHub copies' MD5 for Gupta's mapping, said to be so.
+    assert PARTS["nyud-labeled"].checksums[0].hex == "520609c519fba3ba5ac58c8fefcc3530"
+    assert PARTS["nyud-labeled"].size == 2_972_037_809
+    assert PARTS["nyud-splits"].checksums[0].hex == "08e3c3aea27130ac7c01ffd739a4535f"
+    assert PARTS["nyud-classes40"].checksums[0].hex == "e377c88729dd63af81205ac9a8634a19"
+    assert "039078648942" in PARTS["nyud-classes40"].checksums[0].by
+    assert {s.location.split("/")[3] for s in PARTS["nyud-classes40"].sources if "github" in s.location} == {
+        "ankurhanda", "VainF"}
 
 
 def test_list_prints_every_part_with_its_sources_checksums_and_size(capsys: pytest.CaptureFixture[str]) -> None:
