@@ -674,7 +674,7 @@ def _archive_or_build(part: Archive, build: Build, by_key: Mapping[str, Part], r
     partial = partial_folder(root / part.folder)
     yours = [k for k in build.inputs if sources.get(k)]
     failure = ""
-    if partial.exists():
+    if partial.exists() and not sources.get(part.key):
         why = f"an interrupted build is in {partial}: resuming it"
     elif yours and not sources.get(part.key):
         why = f"you gave a source for {', '.join(yours)}: building the folder from the originals"

@@ -236,6 +236,7 @@ def build_nyu_originals(folder: Path | str, *, n: int = 3, test: Sequence[int] =
         raw[:, 200:240, 300:360] = 0  # a patch the sensor missed
         raw[:, 45:60, 500:600] = 0
     labels = np.stack([_regions(rng, (480, 640), range(NYU_CLASSES_ALL + 1), block=40) for _ in range(n)])
+    labels[:, 100:140, 100:200] = 0  # unlabeled
     fields = {"images": (images, "uint8"), "depths": (depths.transpose(0, 2, 1), "single"),
               "rawDepths": (raw.transpose(0, 2, 1), "single"),
               "labels": (labels.transpose(0, 2, 1).astype(np.uint16), "uint16"),

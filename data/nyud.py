@@ -31,6 +31,7 @@ written.
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -365,9 +366,16 @@ def build(dest: Path, inputs: Mapping[str, Fetched], *, workers: int | None = No
         "an interrupted build resumes from there")
     bar = tqdm(total=count, initial=len(done), unit=" images", desc="building nyud",
                disable=None if progress is None else not progress)
-    with bar:
-        if pending:
-            _run(pending, str(labeled), lut, partial, workers, bar)
+    try:
+        with bar:
+            if pending:
+                _run(pending, str(labeled), lut, partial, workers, bar)
+    except OSError as e:  # raised in a worker and passed on by the pool; the finished images stay
+        if e.errno == errno.ENOSPC:
+            raise DiskFull(f"the disk holding {partial} filled up during the nyud build; its finished images stay "
+                           "there: free some space and run the command again to resume") from e
+        raise BuildError(f"the nyud build failed while reading {labeled} or writing {partial}: {e}; its finished "
+                         "images stay there: run the command again to resume") from e
     missing = [i for i in range(count) if i not in set(_finished(partial, count))]
     if missing:  # a worker that died without an error
         raise BuildError(f"{len(missing)} images of {partial} were not written (first: id {FIRST_ID + missing[0] + 1});"

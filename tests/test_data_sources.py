@@ -203,6 +203,32 @@ def test_your_own_archive_is_checked_against_the_published_checksum_and_kept_whe
     assert _snapshot(mine) == before and not (root / "VOC2012").exists()
 
 
+def test_your_own_url_with_its_own_md5_is_not_held_to_the_published_size(tmp_path: Path) -> None:
+    """VOC2012's published size is 1,999,639,040 bytes; a lab mirror's file with its own MD5 is another file, of
+    its own size: fetched, verified by that MD5 and unpacked. Without '#md5' the published size still holds."""
+    tar = _voc_tar(tmp_path, "2012", miniature.voc_ids(2))
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/lab/VOCtrainval_11-May-2012.tar": tar}) as server:
+        part = dataclasses.replace(PARTS["voc2012"], sources=())
+        assert part.size == 1_999_639_040
+        url = server.url("/lab/VOCtrainval_11-May-2012.tar")
+        with pytest.raises(DownloadError, match=f"is {len(tar)} bytes but 1999639040 were expected"):
+            download.download("voc2012", root, parts=[part], sources=download.group_sources([f"voc2012={url}"]),
+                              log=lambda _: None)
+        download.download("voc2012", root, parts=[part],
+                          sources=download.group_sources([f"voc2012={url}#md5={_md5(tar)}"]), log=lambda _: None)
+    assert (root / "VOC2012/JPEGImages").is_dir()
+
+
+@pytest.mark.parametrize("key", [k for k, p in PARTS.items() if p.size])
+def test_every_part_with_a_published_size_fetches_your_own_url_with_your_own_md5(tmp_path: Path, key: str) -> None:
+    blob = b"a file of some other size"
+    with LocalServer({"/mirror/file": blob}) as server:
+        source = download.parse_source(f"{key}={server.url('/mirror/file')}#md5={_md5(blob)}")[1]
+        path, downloaded = download._obtain(PARTS[key], source, tmp_path, False, lambda _: None)
+    assert downloaded and path.read_bytes() == blob
+
+
 def test_a_folder_you_already_have_unpacked_is_linked_not_copied(tmp_path: Path) -> None:
     mine = miniature.build_voc(tmp_path / "datasets" / "VOCdevkit" / "VOC2012", size=SIZE)
     root = tmp_path / "fcn_data"
