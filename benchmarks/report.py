@@ -152,8 +152,26 @@ def tiled(record: dict) -> str:
         f"| {format_bytes(record['peak_rss'])} | {format_bytes(record['rss_before'])} | {record['seconds']:.0f} |"])
 
 
+def nyud_build(record: dict) -> str:
+    n, target = record["nyu_images"], record["target_seconds"]
+    lines = [_where(record), "",
+             f"{record['images']} images of {record['picture']}; the image phase (workers spawned, every file "
+             f"written); peak resident memory of the build's process plus each worker's. MD5 and SHA-256 of a file "
+             f"at {record['hash_bytes_per_s'] / 2**20:.0f} MiB/s. The last column is an EXTRAPOLATION, not a "
+             f"measurement: {n} images at the time per image, plus hashing NYU's {record['nyu_mat_bytes']:,}-byte "
+             f".mat (the issue's target: under {target // 60} minutes on 2 cores, under "
+             f"{record['target_bytes'] // 2**30} GB).", "",
+             "| workers | seconds per image | peak RSS MiB (bound) | folder MiB per image | "
+             f"extrapolated to {n} images, minutes |", "|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['workers']} | {r['seconds_per_image']:.2f} | {r['peak_rss_bound'] / 2**20:.0f} | "
+              f"{r['folder_bytes_per_image'] / 2**20:.2f} | {r['extrapolated_seconds'] / 60:.1f} |"
+              for r in record["rows"]]
+    return "\n".join(lines)
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
-                                            "loader": loader, "conversion": conversion, "tiled": tiled}
+                                            "loader": loader, "conversion": conversion, "tiled": tiled,
+                                            "nyud-build": nyud_build}
 
 
 def render(path: Path) -> str:
