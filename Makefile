@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-all test-gpu test-caffe test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
+.PHONY: setup test test-all test-gpu test-caffe test-octave test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
@@ -24,10 +24,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 # check's CPU dry run, a fresh venv), as CI runs it. Caffe, GPU and browser tests have targets of their own.
 # Both print the slowest tests (--durations), to keep the budget honest.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow and not caffe and not gpu and not browser" -q --durations=15
+	$(PY) -m pytest -m "not slow and not caffe and not gpu and not browser and not octave" -q --durations=15
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m "not caffe and not gpu and not browser" -q --durations=15
+	$(PY) -m pytest -m "not caffe and not gpu and not browser and not octave" -q --durations=15
 
 # The CUDA cases (golden fixtures, layer semantics, inference path, precision): fails at once without a GPU.
 test-gpu: $(STAMP)
@@ -37,6 +37,12 @@ test-gpu: $(STAMP)
 test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
 	$(PY) -m pytest -m caffe -q -rA $(if $(WEIGHTS),-s tests/caffe/test_released_weights.py --weights=$(WEIGHTS) --net=$(NET) --image=$(IMAGE))
+
+# Gupta's HHA code run unmodified by GNU Octave (apt-get install octave octave-image) against data.hha: GUPTA= a
+# folder holding clones of s-gupta/rcnn-depth, rgbdutils and nyu-hooks (without it: what to clone and install).
+test-octave: $(STAMP)
+	$(PY) tests/octave/gupta.py $(GUPTA)
+	$(PY) -m pytest -m octave -q -rA --gupta=$(GUPTA)
 
 # The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)

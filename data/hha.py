@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import ndimage
 
 __all__ = ["Camera", "NYU_COLOR", "NYUD_CROP", "NYUD_CAMERA", "hha", "matlab_uint8"]
 
@@ -75,8 +76,8 @@ def hha(depth_mm: np.ndarray, missing: np.ndarray, camera: Camera = NYUD_CAMERA)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = depth_mm.astype(np.float64) / 1000 * 100  # saveHHA: double(D) ./ 1000, then processDepthImage(D * 100)
         x, y = _points(z, camera)
-        normal = _normals(z / 100, missing, camera, ANGLE_RADIUS)
-        gravity = gravity_direction(_normals(z / 100, missing, camera, GRAVITY_RADIUS))
+        normal, gravity_normal = _normals(z / 100, missing, camera)
+        gravity = gravity_direction(gravity_normal)
         height = _height(x, y, z, gravity)
         # saveHHA's clamp to [-1, 1] is MATLAB's max/min, which ignore NaN: a NaN normal gives acos(-1) = 180.
         cosine = normal[0] * gravity[0] + normal[1] * gravity[1] + normal[2] * gravity[2]
@@ -105,36 +106,75 @@ def _points(z: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     return (u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy
 
 
-def _box_sum(stack: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the (2r+1) x (2r+1) window around every pixel of each C x H x W plane, zero outside
-    (MATLAB's ``filter2(ones(2r+1), f)``)."""
-    c, h, w = stack.shape
-    k = 2 * radius + 1
-    padded = np.zeros((c, h + 2 * radius, w), stack.dtype)
-    padded[:, radius:radius + h] = stack
-    rows = padded[:, 0:h].copy()
-    for i in range(1, k):
-        rows += padded[:, i:i + h]
-    padded = np.zeros((c, h, w + 2 * radius), stack.dtype)
-    padded[:, :, radius:radius + w] = rows
-    out = padded[:, :, 0:w].copy()
-    for i in range(1, k):
-        out += padded[:, :, i:i + w]
-    return out
+def _normals(depth_m: np.ndarray, missing: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """computeNormalsSquareSupport (one superpixel) over 7 x 7 and 21 x 21 windows: two 3 x H x W fields of unit
+    normals, NaN where no plane is defined.
 
-
-def _normals(depth_m: np.ndarray, missing: np.ndarray, camera: Camera, radius: int) -> np.ndarray:
-    """computeNormalsSquareSupport (one superpixel): 3 x H x W unit normals, NaN where no plane is defined."""
+    The 7 x 7 normals (the angle channel) are Octave's bit for bit: their window sums are added in Octave's
+    order. The 21 x 21 ones only feed gravity, a sum of their outer products: their window sums are made from
+    nine 7 x 7 sums each (fast; equal to Octave's to rounding), and redone in Octave's order where the rounding
+    decides the normal (_fragile)."""
     z = depth_m * 100  # back to centimetres, as Gupta's function does (not always z bit for bit)
     xf, yf = _points(z, camera)
     x, y, zm = (np.where(missing, np.nan, a) for a in (xf, yf, z))
     x_z, y_z = x / zm, y / zm
     one = np.where(np.isnan(zm), np.nan, 1.0)
-    raw = np.stack([x_z * x_z, x_z * y_z, x_z, y_z * y_z, y_z, one,  # A^T A of the rows (x/z, y/z, 1)
-                    x / (zm * zm), y / (zm * zm), 1 / zm])           # A^T b with b = 1/z
-    raw[np.isnan(raw)] = 0
-    a1, a2, a3, a4, a5, a6, b1, b2, b3 = _box_sum(raw, radius)
-    # The adjugate of the symmetric [a1 a2 a3; a2 a4 a5; a3 a5 a6], times A^T b.
+    terms = np.stack([x_z * x_z, x_z * y_z, x_z, y_z * y_z, y_z, one,  # A^T A of the rows (x/z, y/z, 1)
+                      x / (zm * zm), y / (zm * zm), 1 / zm])           # A^T b with b = 1/z
+    terms[np.isnan(terms)] = 0
+    points = np.stack([xf, yf, z])
+    h, w = z.shape
+    r, step = ANGLE_RADIUS, 2 * ANGLE_RADIUS + 1
+    assert GRAVITY_RADIUS == r + step  # a 21 x 21 window is 3 x 3 windows of 7 x 7
+    # The 7 x 7 sums around every pixel and around the pixels up to one window (7) outside the image.
+    sums7 = _window_sums_in_octave_order(np.pad(terms, ((0, 0), (step, step), (step, step))), r)
+    normal = _oriented_normals(sums7[:, step:step + h, step:step + w], points)
+    thirds = sums7[:, 0:h] + sums7[:, step:step + h] + sums7[:, 2 * step:2 * step + h]
+    sums21 = thirds[:, :, 0:w] + thirds[:, :, step:step + w] + thirds[:, :, 2 * step:2 * step + w]
+    gravity_normal = _oriented_normals(sums21, points)
+    # A full window has the same well-conditioned A^T A wherever it is (its rows are the rays, whatever the
+    # depth), and a window without a valid point gives NaN in any order: only the others can be fragile.
+    count = sums21[5].ravel()
+    maybe = np.flatnonzero((count > 0) & (count < (2 * GRAVITY_RADIUS + 1) ** 2))
+
+    def at(planes: np.ndarray) -> np.ndarray:  # C x H x W -> C x len(maybe)
+        return np.take(planes.reshape(len(planes), -1), maybe, axis=1)
+
+    magnitudes = at(_magnitude_sums(terms[MIXED_SIGN], GRAVITY_RADIUS))
+    fragile = maybe[_fragile(at(gravity_normal), at(sums21), magnitudes, at(points))]
+    if fragile.size:
+        rows, cols = np.unravel_index(fragile, (h, w))
+        exact = _window_sums_at(terms, GRAVITY_RADIUS, rows, cols)
+        gravity_normal[:, rows, cols] = _oriented_normals(exact, points[:, rows, cols])
+    return normal, gravity_normal
+
+
+MIXED_SIGN = [1, 2, 4, 6, 7]  # the terms that take both signs (x and y change sign across the image)
+NUDGE, FRAGILE = 1e-15, 1e-8  # a normal moved by more than FRAGILE when its sums move by NUDGE is fragile
+
+
+def _fragile(normal: np.ndarray, sums: np.ndarray, magnitudes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which of these normals (3 x N, from the window sums 9 x N) the rounding of the sums decides: those that
+    move by more than FRAGILE when every sum moves by NUDGE (a few units in the last place) of the sum of its
+    terms' magnitudes (``magnitudes``: those of the MIXED_SIGN terms), in a seeded random direction. A window
+    with one valid point, or with its valid points on one image line, has a singular A^T A and a normal made
+    of rounding errors. Elsewhere the normal is Octave's to about FRAGILE, which moves gravity by far less than
+    could change a height (about 1e-12)."""
+    scale = np.abs(sums)
+    scale[MIXED_SIGN] = magnitudes
+    nudge = np.where(np.random.default_rng(0).random(sums.shape) < 0.5, -NUDGE, NUDGE)
+    moved = _oriented_normals(sums + nudge * scale, points)
+    # up to sign: the orientation flips where n . p = 0, and gravity sees n n^T only
+    change = np.minimum(np.abs(moved - normal).max(axis=0), np.abs(moved + normal).max(axis=0))
+    return ~(change <= FRAGILE)  # NaN is fragile
+
+
+def _oriented_normals(sums: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The normals of computeNormalsSquareSupport from the window sums of its nine terms (9 x ...), for the
+    points ``points`` (3 x ...): the adjugate of the symmetric A^T A = [a1 a2 a3; a2 a4 a5; a3 a5 a6] times
+    A^T b (not divided by the determinant: only the direction counts), normalised, then turned to n_z >= 0
+    and to face away from the camera's side of the point."""
+    a1, a2, a3, a4, a5, a6, b1, b2, b3 = sums
     adj_a = a4 * a6 - a5 * a5
     adj_d = -(a2 * a6 - a3 * a5)
     adj_g = a2 * a5 - a3 * a4
@@ -148,26 +188,64 @@ def _normals(depth_m: np.ndarray, missing: np.ndarray, camera: Camera, radius: i
     flip = np.sign(n[2])
     flip[flip == 0] = 1
     n *= flip
-    # Facing away from the camera's side of the (unmasked) point; an undecided sign keeps the normal.
-    side = np.sign(n[0] * xf + n[1] * yf + n[2] * z)
-    side[np.isnan(side) | (side == 0)] = 1
+    side = np.sign(n[0] * points[0] + n[1] * points[1] + n[2] * points[2])
+    side[np.isnan(side) | (side == 0)] = 1  # an undecided side keeps the normal
     n *= side
     return n
 
 
+def _window_sums_in_octave_order(terms: np.ndarray, radius: int) -> np.ndarray:
+    """Sums over the (2r+1) x (2r+1) window around every pixel of each C x H x W plane, zero outside, added in
+    the order of GNU Octave's ``filter2(ones(2r+1), f)`` (its conv2: the window's columns left to right, each
+    column bottom to top, one running sum). scipy.ndimage.correlate adds in C order over the window (rows,
+    then columns within a row, one running sum): on the planes transposed and turned upside down, that is
+    Octave's order."""
+    k = 2 * radius + 1
+    flipped = np.ascontiguousarray(terms[:, ::-1, :].transpose(0, 2, 1))
+    sums = ndimage.correlate(flipped, np.ones((1, k, k)), mode="constant", cval=0.0)
+    return sums.transpose(0, 2, 1)[:, ::-1, :]
+
+
+def _magnitude_sums(terms: np.ndarray, radius: int) -> np.ndarray:
+    """The window sums of the terms' magnitudes, to a few digits (a scale for _fragile)."""
+    k = 2 * radius + 1
+    return ndimage.uniform_filter(np.abs(terms), size=(1, k, k), mode="constant", cval=0.0) * (k * k)
+
+
+def _window_sums_at(terms: np.ndarray, radius: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The window sums at the pixels (rows, cols) only, in Octave's order (_window_sums_in_octave_order)."""
+    k = 2 * radius + 1
+    padded = np.pad(terms, ((0, 0), (radius, radius), (radius, radius)))
+    d_col = np.repeat(np.arange(k), k)  # offsets into the padded planes: columns left to right ...
+    d_row = np.tile(np.arange(k - 1, -1, -1), k)  # ... and, within a column, rows bottom to top
+    sums = np.empty((terms.shape[0], rows.size))
+    step = max(1, (1 << 22) // (k * k * terms.shape[0]))  # about 32 MB of gathered values at a time
+    for start in range(0, rows.size, step):
+        r, c = rows[start:start + step, None], cols[start:start + step, None]
+        window = padded[:, r + d_row, c + d_col]  # C x pixels x k*k, in the order of the additions
+        sums[:, start:start + step] = np.cumsum(window, axis=2)[:, :, -1]  # cumsum adds one after the other
+    return sums
+
+
 def gravity_direction(normals: np.ndarray) -> np.ndarray:
-    """getYDir: the unit gravity direction (the camera's y axis when level) from a 3 x H x W normal field."""
+    """getYDir: the unit gravity direction (the camera's y axis when level) from a 3 x H x W normal field.
+
+    Each round keeps the normals within the threshold of the current estimate (F, near-parallel) and of its
+    plane (W, near-perpendicular) and takes the eigenvector of the smallest eigenvalue of W^T W - F^T F; the
+    sign follows the previous estimate."""
     nn = normals.reshape(3, -1)
     nn = nn[:, ~np.isnan(nn[0])]
+    # The six distinct products of each normal with itself: W^T W - F^T F is then one product with weights.
+    products = np.stack([nn[0] * nn[0], nn[0] * nn[1], nn[0] * nn[2], nn[1] * nn[1], nn[1] * nn[2], nn[2] * nn[2]])
     y = np.array([0.0, 1.0, 0.0])
     for degrees, rounds in GRAVITY_ROUNDS:
         cos_t, sin_t = _cosd(degrees), _sind(degrees)
         for _ in range(rounds):
-            similarity = np.abs(y @ nn)
-            parallel, perpendicular = nn[:, similarity > cos_t], nn[:, similarity < sin_t]
-            a = perpendicular @ perpendicular.T - parallel @ parallel.T
-            _, vectors = np.linalg.eigh(a)  # ascending eigenvalues: the first is the smallest
-            new = vectors[:, 0]
+            similarity = np.abs(np.einsum("i,in->n", y, nn))  # einsum: no BLAS threads for this
+            weight = (similarity < sin_t).astype(np.float64) - (similarity > cos_t)
+            xx, xy, xz, yy, yz, zz = np.einsum("kn,n->k", products, weight)
+            _, vectors = np.linalg.eigh(np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]))
+            new = vectors[:, 0]  # eigh sorts the eigenvalues in ascending order
             y = new * np.sign(y @ new)
     return y
 
