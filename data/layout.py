@@ -67,7 +67,7 @@ LAYOUT: dict[str, Folder] = {
         "data/depth/img_{id}.png (16-bit, millimetres)", "segmentation/img_{id}.mat ('segmentation', 0 void)",
         "{train,val,test}.txt (the reference's lists, MD5-checked)",
         "provenance.json (how the kit got the folder: the archive or a build, every source with its checksum)"),
-        "about 2 GB built"),
+        "not published; a build writes at most 2.1 MB an image (the maps uncompressed), PNG makes it less"),
     "siftflow": Folder("SIFT Flow, SiftFlowDataset.zip (target siftflow)", (
         "Images/spatial_envelope_256x256_static_8outdoorcategories/{id}.jpg",
         "SemanticLabels/spatial_envelope_256x256_static_8outdoorcategories/{id}.mat ('S')",
