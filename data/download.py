@@ -663,10 +663,10 @@ def partial_folder(dest: Path) -> Path:
 
 def _archive_or_build(part: Archive, build: Build, by_key: Mapping[str, Part], root: Path,
                       sources: Mapping[str, Sequence[Source]], *, progress: bool | None, log, target: str,
-                      workers: int | None = None) -> Path:
+                      workers: int | None = None, can_build: bool = True) -> Path:
     """The archive's folder: unpacked from the first source that gives the archive, else built from the
-    originals. A build goes first when one is under way (it resumes) or when you gave a source for an original
-    and none for the archive."""
+    originals (where ``can_build``: the target holds the build's parts). A build goes first when one is under
+    way (it resumes) or when you gave a source for an original and none for the archive."""
     placed = _in_place(part, root, log)
     if placed is not None:
         log(f"{part.key}: already in {placed}")
@@ -674,16 +674,16 @@ def _archive_or_build(part: Archive, build: Build, by_key: Mapping[str, Part], r
     partial = partial_folder(root / part.folder)
     yours = [k for k in build.inputs if sources.get(k)]
     failure = ""
-    if partial.exists() and not sources.get(part.key):
+    if can_build and not sources.get(part.key) and partial.exists():
         why = f"an interrupted build is in {partial}: resuming it"
-    elif yours and not sources.get(part.key):
+    elif can_build and not sources.get(part.key) and yours:
         why = f"you gave a source for {', '.join(yours)}: building the folder from the originals"
     else:
         try:
             fetched = fetch_part(part, root, sources.get(part.key, ()), progress=progress, log=log, target=target)
-        except DiskFull:
-            raise
         except DownloadError as e:
+            if isinstance(e, DiskFull) or not can_build:
+                raise
             failure = str(e)
             why = "no source gave the reference's archive: building its folder from the originals instead"
         else:
@@ -693,7 +693,7 @@ def _archive_or_build(part: Archive, build: Build, by_key: Mapping[str, Part], r
     inputs, problems = {}, []
     for key in (*build.inputs, *build.lists):
         try:
-            inputs[key] = fetch_part(by_key.get(key) or PARTS[key], root, sources.get(key, ()), place=False,
+            inputs[key] = fetch_part(by_key[key], root, sources.get(key, ()), place=False,
                                      progress=progress, log=log, target=target)
         except DiskFull:
             raise
@@ -747,15 +747,26 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
         raise DownloadError(f"--source names {', '.join(unused)}, which {target!r} does not fetch; its parts are "
                             f"{', '.join(p.key for p in parts)}")
     by_key = {p.key: p for p in parts}
-    built_from = {k for key, b in BUILDS.items() if key in by_key for k in b.inputs}  # fetched by the build only
-    placed, problems = [], []
+    # A folder is built where the target holds its build's parts (a list of parts without them: the archive only).
+    builds = {key: b for key, b in BUILDS.items()
+              if key in by_key and all(k in by_key for k in (*b.inputs, *b.lists))}
+    built_from = {k for b in builds.values() for k in b.inputs}  # fetched by the build only
+    placed, problems, unbuilt = [], [], set()
     for part in parts:
         if part.key in built_from:
             continue
+        if isinstance(part, ListFile) and (root / part.dest).parent in unbuilt:
+            continue  # the build that failed was to place it: its error says everything
         try:
             if part.key in BUILDS:
-                placed.append(_archive_or_build(part, BUILDS[part.key], by_key, root, sources, progress=progress,
-                                                log=log, target=target, workers=workers))
+                try:
+                    placed.append(_archive_or_build(part, BUILDS[part.key], by_key, root, sources,
+                                                    progress=progress, log=log, target=target, workers=workers,
+                                                    can_build=part.key in builds))
+                except DownloadError:
+                    if part.key in builds:
+                        unbuilt.add(root / part.folder)
+                    raise
                 continue
             if isinstance(part, ListFile) and not (root / part.dest).parent.is_dir():
                 where = "\n".join(f"    {_describe(s)}" for s in part.sources)

@@ -350,17 +350,18 @@ def build(dest: Path, inputs: Mapping[str, Fetched], *, workers: int | None = No
         if not same:
             log(f"nyud: {partial} was built from other inputs or by other code: starting afresh")
             shutil.rmtree(partial)  # the kit's own scratch folder
+    done = set(_finished(partial, count)) if partial.exists() else set()
+    pending = [i for i in range(count) if i not in done]
+    try:  # before anything is written: at most the maps uncompressed
+        require_space(dest.parent, len(pending) * MAX_IMAGE_BYTES,
+                      f"the nyud build ({len(pending)} images to write, at most {MAX_IMAGE_BYTES:,} bytes each)")
+    except NotEnoughSpace as e:
+        raise DiskFull(str(e)) from e
     if not partial.exists():
         for sub in SUBFOLDERS:
             (partial / sub).mkdir(parents=True, exist_ok=True)
         write_text(state, json.dumps(identity, indent=1) + "\n")
     _sweep(partial)
-    done = set(_finished(partial, count))
-    pending = [i for i in range(count) if i not in done]
-    try:
-        require_space(partial, len(pending) * MAX_IMAGE_BYTES, f"the rest of the nyud build ({len(pending)} images)")
-    except NotEnoughSpace as e:
-        raise DiskFull(str(e)) from e
     workers = max(1, workers or 2)
     log(f"nyud: building {count} images into {partial} ({len(done)} already there) on {workers} process(es); "
         "an interrupted build resumes from there")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import shutil
 import socket
@@ -155,6 +156,28 @@ def test_the_real_parts_carry_their_publishers_checksums_and_mirrors() -> None:
     assert "039078648942" in PARTS["nyud-classes40"].checksums[0].by
     assert {s.location.split("/")[3] for s in PARTS["nyud-classes40"].sources if "github" in s.location} == {
         "ankurhanda", "VainF"}
+
+
+def test_the_sha256_of_a_file_with_no_published_checksum_is_kept_and_make_data_list_prints_it(tmp_path: Path) -> None:
+    """SIFT Flow and PASCAL-Context publish no checksum: what was fetched is recorded under the data root
+    (fetched.json), so that two users can compare their copies."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for folder in ("Images", "SemanticLabels", "GeoLabels"):
+            z.writestr(f"SiftFlowDataset/{folder}/x.txt", "x")
+    blob = buffer.getvalue()
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/SiftFlowDataset.zip": blob}) as server:
+        part = dataclasses.replace(PARTS["siftflow"], sources=(Source(server.url("/SiftFlowDataset.zip"), "UNC"),))
+        download.download("siftflow", root, parts=[part], log=lambda _: None)
+    entry = json.loads((root / "fetched.json").read_text())["siftflow"]
+    digest = hashlib.sha256(blob).hexdigest()
+    assert entry["sha256"] == digest and entry["published_checksum"] is False and entry["bytes"] == len(blob)
+    assert entry["location"] == server.url("/SiftFlowDataset.zip")
+    listed = download.listing(root)
+    assert f"fetched here {entry['date']}: sha256 {digest} ({len(blob)} bytes) from {entry['location']}" in listed
 
 
 def test_list_prints_every_part_with_its_sources_checksums_and_size(capsys: pytest.CaptureFixture[str]) -> None:

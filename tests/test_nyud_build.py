@@ -243,19 +243,97 @@ def test_a_labeled_mat_that_is_not_nyus_is_one_error_naming_what_differs_and_not
     assert not (root / "nyud").exists() and not (root / "nyud.partial").exists()
 
 
-def test_the_command_says_what_is_wrong_in_one_message_without_a_traceback(originals, tmp_path, capsys) -> None:
-    """A splits.mat without testNdxs, given on the command line: error: ..., exit 1, nothing built."""
+def _local_parts(files: dict[str, Path], **replace: Path) -> list:
+    """The nyud target's parts read from local files (``replace``: key=path of another file), no archive source."""
+    chosen = {**files, **{k.replace("_", "-"): v for k, v in replace.items()}}
+    return _parts(chosen, {k: str(v) for k, v in chosen.items()})
+
+
+def _names(names) -> np.ndarray:
+    out = np.empty((1, len(names)), dtype=object)
+    out[0, :] = list(names)
+    return out
+
+
+@pytest.mark.parametrize("case,says", [
+    ("splits without testNdxs", "has no field 'testNdxs'"),
+    ("another class list", "className is not the reference's 40 classes"),
+    ("mapClass beyond 40", "mapClass holds 894 values in 41..41"),
+])
+def test_a_splits_or_class_mapping_file_that_is_not_the_published_one_is_one_error_and_nothing_is_built(
+        originals, tmp_path, case, says) -> None:
+    classes = list(data.CLASSES[("nyud", "label")])
+    other = tmp_path / ("splits.mat" if case.startswith("splits") else "classMapping40.mat")
+    if case == "splits without testNdxs":
+        scipy.io.savemat(other, {"trainNdxs": np.array([[1]], np.uint16)})
+    elif case == "another class list":
+        scipy.io.savemat(other, {"mapClass": np.ones((1, 894), np.uint8), "className": _names(classes[::-1])})
+    else:
+        scipy.io.savemat(other, {"mapClass": np.full((1, 894), 41, np.uint8), "className": _names(classes)})
+    key = "nyud_splits" if case.startswith("splits") else "nyud_classes40"
+    root = tmp_path / "fcn_data"
+    with pytest.raises(DownloadError, match=says):
+        download.download("nyud", root, parts=_local_parts(originals, **{key: other}), log=lambda _: None,
+                          workers=1, progress=False)
+    assert not (root / "nyud").exists() and not (root / "nyud.partial").exists()
+
+
+def test_the_command_says_what_is_wrong_in_one_message_without_a_traceback(originals, tmp_path, monkeypatch,
+                                                                           capsys) -> None:
+    """make data DATASET=nyud with a splits.mat of yours that lacks testNdxs: error: ..., exit 1, nothing built.
+    The kit's parts point at the miniature's files, so nothing reaches the internet."""
+    for part in _local_parts(originals):
+        monkeypatch.setitem(download.PARTS, part.key, part)
     splits = tmp_path / "splits.mat"
     scipy.io.savemat(splits, {"trainNdxs": np.array([[1]], np.uint16)})
-    mat = originals["nyud-labeled"]
     rc = download.main(["nyud", "--root", str(tmp_path / "root"), "--workers", "1",
-                        "--source", f"nyud-labeled={mat}#md5={_md5(mat)}",
-                        "--source", f"nyud-splits={splits}#md5={_md5(splits)}",
-                        "--source", f"nyud-classes40=http://127.0.0.1:9/classMapping40.mat#md5={'1' * 32}"])
+                        "--source", f"nyud-splits={splits}#md5={_md5(splits)}"])
     err = capsys.readouterr().err
     assert rc == 1 and err.startswith("error: ") and "Traceback" not in err
-    assert "nyud-classes40" in err and "cannot reach http://127.0.0.1:9/classMapping40.mat" in err
-    assert not (tmp_path / "root" / "nyud").exists()
+    assert f"{splits} has no field 'testNdxs'" in err
+    assert not (tmp_path / "root" / "nyud").exists() and not (tmp_path / "root" / "nyud.partial").exists()
+
+
+def test_too_little_free_space_for_the_build_is_one_error_before_anything_is_written(originals, tmp_path,
+                                                                                    monkeypatch) -> None:
+    from data import files
+
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 1_000_000)
+    root = tmp_path / "fcn_data"
+    with pytest.raises(DownloadError) as caught:
+        download.download("nyud", root, parts=_local_parts(originals), log=lambda _: None, workers=1,
+                          progress=False)
+    assert f"it needs {2 * nyud.MAX_IMAGE_BYTES:,} bytes" in str(caught.value) and "1,000,000 are free" in str(
+        caught.value)
+    assert not (root / "nyud").exists() and not (root / "nyud.partial").exists()
+
+
+def test_the_references_archive_when_a_source_gives_it_is_unpacked_and_says_so(tmp_path) -> None:
+    """A source that gives nyud.tar.gz: unpacked as before (no build), with provenance.json naming the archive
+    and its SHA-256; a folder of yours linked in place gets nothing written into it."""
+    import io
+    import tarfile
+
+    tree = miniature.build_nyud(tmp_path / "src" / "nyud", n=3, size=(6, 8))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as t:
+        t.add(tree, arcname="nyud")
+    archive = buffer.getvalue()
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/nyud.tar.gz": archive}) as server:
+        part = dataclasses.replace(PARTS["nyud"], sources=(Source(server.url("/nyud.tar.gz"), "a mirror"),))
+        download.download("nyud", root, parts=[part], log=lambda _: None)
+    record = json.loads((root / "nyud" / "provenance.json").read_text())
+    assert record["how"] == "the reference's archive" and "build" not in record
+    assert record["sources"]["nyud"]["sha256"] == hashlib.sha256(archive).hexdigest()
+    reader = data.load("nyud", "test", root / "nyud", expect_split=None)
+    assert reader.split_info.images_from.startswith("nyud (the reference's archive")
+    mine = tmp_path / "fcn_data2"
+    download.download("nyud", mine, parts=[dataclasses.replace(PARTS["nyud"], sources=())], log=lambda _: None,
+                      sources=download.group_sources([f"nyud={tree}"]))
+    assert (mine / "nyud").is_symlink() and not (tree / "provenance.json").exists()
+    assert data.load("nyud", "test", mine / "nyud", expect_split=None).split_info.images_from.startswith(
+        "nyud (no provenance.json")
 
 
 def test_depth_is_matlabs_uint16_of_the_single_precision_product() -> None:
