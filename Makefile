@@ -55,12 +55,14 @@ test-browser: $(STAMP)
 	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
 
 # The measuring tools of benchmarks/ (outside the kit's packages). Real Caffe joins the table once make
-# test-caffe has built it (caffe_contestant.py says "not built" until then).
+# test-caffe has built it (caffe_contestant.py says "not built" until then); GUPTA= as for test-octave adds
+# Gupta's HHA code under Octave beside data.hha.
 bench: $(STAMP)
 	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
 	$(PY) -m benchmarks.loader
 	$(PY) -m benchmarks.conversion
 	$(PY) -m benchmarks.nyud_build
+	$(PY) -m benchmarks.hha $(if $(GUPTA),--gupta $(GUPTA))
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
 # record of results/ over the kept one of the same name to show a new run); a test holds the page to them.

@@ -170,8 +170,31 @@ def nyud_build(record: dict) -> str:
     return "\n".join(lines)
 
 
+def hha(record: dict) -> str:
+    octave = record.get("octave")
+    lines = [_where(record), "",
+             f"A {record['image']} depth map, on one core, best of {record['repeats']} rounds per image (in each round "
+             + ("Gupta's saveHHA under GNU Octave "
+                f"{octave['octave']} on every image, then data.hha); seconds of the call, and CPU seconds. "
+                if octave else "data.hha on every image); seconds of the call, and CPU seconds. ")
+             + f"The kit's peak allocation in one call: {record['kit_peak_mib']:.0f} MiB.", ""]
+    if octave:
+        lines += ["| image | holes | kit s | kit CPU s | Octave s | Octave CPU s | x Octave | equal pixels (worst "
+                  "channel) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['image']} | {r['holes']:.1%} | {r['kit_s']:.3f} | {r['kit_cpu_s']:.3f} | {r['octave_s']:.3f} "
+                  f"| {r['octave_cpu_s']:.3f} | **{r['octave_s'] / r['kit_s']:.1f}** | {min(r['equal']):.4%} |"
+                  for r in record["rows"]]
+        lines += ["", f"Median: data.hha {record['median_kit_s']:.3f} s, Octave {record['median_octave_s']:.3f} s, "
+                      f"**{record['speedup']:.1f}x** ({record['speedup_cpu']:.1f}x in CPU seconds)."]
+    else:
+        lines += ["| image | holes | kit s | kit CPU s |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['image']} | {r['holes']:.1%} | {r['kit_s']:.3f} | {r['kit_cpu_s']:.3f} |"
+                  for r in record["rows"]]
+    return "\n".join(lines)
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
-                                            "loader": loader, "conversion": conversion, "tiled": tiled,
+                                            "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha,
                                             "nyud-build": nyud_build}
 
 

@@ -21,7 +21,8 @@ MATLAB computes it (``double(D) ./ 1000``), step for step where the order of ope
    converted as MATLAB's ``uint8``: rounded half away from zero, saturated to 0..255, NaN to 0.
 
 The kit holds this to Gupta's files run unmodified under GNU Octave (tests/test_hha.py against the fixtures
-of tests/fixtures/hha/, ``make test-octave GUPTA=...`` against Octave itself; docs/data.md, section HHA).
+of tests/fixtures/hha/, ``make test-octave GUPTA=...`` against Octave itself; docs/data.md, section HHA;
+ledger: data.hha-equals-gupta).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Camera", "NYU_COLOR", "NYUD_CROP", "NYUD_CAMERA", "hha", "matlab_uint8"]
+__all__ = ["Camera", "NYU_COLOR", "NYUD_CROP", "NYUD_CAMERA", "hha", "matlab_uint8", "gravity_direction"]
 
 
 @dataclass(frozen=True)

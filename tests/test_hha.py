@@ -7,6 +7,9 @@ The tolerances are the issue's (tests/hha_tolerance.py).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +166,36 @@ def test_matlab_uint8_rounds_half_away_from_zero_saturates_and_maps_nan_to_0():
     values = np.array([-0.5, -3, 0.49999999999999994, 0.5, 1.5, 2.5, 62.5, 254.5, 255.49, 300, np.nan, np.inf,
                        -np.inf])
     assert matlab_uint8(values).tolist() == [0, 0, 0, 1, 2, 3, 63, 255, 255, 255, 0, 255, 0]
+
+
+# ---- the commands -----------------------------------------------------------------------------------------------
+
+def test_make_test_octave_without_a_gupta_folder_says_what_to_clone_and_install_in_one_message(tmp_path):
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    done = subprocess.run(["make", "--no-print-directory", "test-octave", f"STAMP={stamp}", f"PY={sys.executable}"],
+                          cwd=FIXTURES.parents[2], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "GUPTA"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "-m pytest" not in done.stdout  # stopped before the tests
+    message, make_line = done.stderr.splitlines()  # the message, then make's "Error 2"
+    assert "found: no GUPTA folder given" in message and "apt-get install octave octave-image" in message
+    for repo in ("rcnn-depth", "rgbdutils", "nyu-hooks"):
+        assert f"git clone https://github.com/s-gupta/{repo} GUPTA/{repo}" in message
+    assert message.endswith("Then: make test-octave GUPTA=/path/to/that/folder") and "Error 2" in make_line
+
+
+@pytest.mark.slow  # eight full-size HHA calls, about 3 s
+def test_an_hha_benchmark_without_octave_writes_a_record_that_renders_its_figures(tmp_path):
+    from benchmarks import hha as hha_bench
+    from benchmarks import report
+
+    before = os.sched_getaffinity(0)
+    out = tmp_path / "hha.json"
+    hha_bench.main(["--repeats", "1", "--json", str(out)])
+    assert os.sched_getaffinity(0) == before  # the one-core pinning is undone
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == "hha" and [r["image"] for r in record["rows"]][:2] == ["office", "office-holes"]
+    table = report.render(out)
+    assert all(f"| {r['image']} | {r['holes']:.1%} | {r['kit_s']:.3f} |" in table for r in record["rows"])
+

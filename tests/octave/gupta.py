@@ -40,9 +40,9 @@ class OctaveFailed(RuntimeError):
     pass
 
 
-def problem(gupta: str | os.PathLike | None) -> str | None:
+def problem(gupta: str | os.PathLike | None, then: str = "make test-octave GUPTA=/path/to/that/folder") -> str | None:
     """None when Octave with its image package and Gupta's files are there; else the one message saying what
-    was expected, what was found and what to do."""
+    was expected, what was found and what to do (``then``: the command to run once it is done)."""
     found, missing = [], []
     if shutil.which(OCTAVE) is None:
         found.append(f"no {OCTAVE} on PATH")
@@ -50,17 +50,20 @@ def problem(gupta: str | os.PathLike | None) -> str | None:
         found.append("Octave without its image package (ordfilt2)")
     if not gupta:
         found.append("no GUPTA folder given")
+    elif not Path(gupta).is_dir():
+        found.append(f"no folder {gupta}")
     else:
         for name, (_, files) in REPOS.items():
             missing += [f"{name}/{f}" for f in files if not (Path(gupta) / name / f).is_file()]
         if missing:
-            found.append(f"{gupta} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            found.append(f"{gupta} lacks {', '.join(missing[:3])}{more}")
     if not found:
         return None
     clones = "; ".join(f"git clone {url} GUPTA/{name}" for name, (url, _) in REPOS.items())
-    return (f"make test-octave needs GNU Octave with its image package and a folder GUPTA holding clones of Gupta's "
-            f"HHA code; found: {'; '.join(found)}. Install Octave: {INSTALL}. Clone: {clones}. "
-            f"Then: make test-octave GUPTA=/path/to/that/folder")
+    return (f"running Gupta's HHA code needs GNU Octave with its image package and a folder GUPTA holding clones of "
+            f"his three repositories; found: {'; '.join(found)}. Install Octave: {INSTALL}. Clone: {clones}. "
+            f"Then: {then}")
 
 
 def _has_image_package() -> bool:
