@@ -858,6 +858,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      workers=args.workers)
     except DownloadError as e:
         return fail(e)
+    except KeyboardInterrupt:
+        return fail("interrupted. What is in place stays: a download resumes from its .part file, a build from its "
+                    ".partial folder; run the same command again", 130)
     return 0
 
 

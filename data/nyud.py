@@ -38,6 +38,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -228,9 +229,13 @@ def compare_lists(lists: Mapping[str, Sequence[str]], train_ndxs: np.ndarray, te
 _WORKER: dict = {}
 
 
-def _start_worker(labeled: str, lut: np.ndarray, folder: str) -> None:
-    """Open the .mat in this process (an HDF5 handle is not shared across processes), read-only."""
+def _start_worker(labeled: str, lut: np.ndarray, folder: str, in_pool: bool = False) -> None:
+    """Open the .mat in this process (an HDF5 handle is not shared across processes), read-only. A pool worker
+    leaves Ctrl-C to the main process, which stops the pool (one message, not one traceback per worker)."""
     import h5py
+
+    if in_pool:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     # A chunk cache of a few MB per field: chunks that span neighbouring images are not decompressed twice.
     _WORKER.update(file=h5py.File(labeled, "r", rdcc_nbytes=8 << 20), lut=lut, folder=Path(folder))
@@ -411,7 +416,7 @@ def _run(pending: Sequence[int], labeled: str, lut: np.ndarray, partial: Path, w
             _WORKER.pop("file").close()
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_start_worker, initargs=(labeled, lut, str(partial))) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(labeled, lut, str(partial), True)) as pool:
         for _ in pool.imap_unordered(_build_one, pending, chunksize=2):
             bar.update()
 

@@ -294,6 +294,35 @@ def test_the_command_says_what_is_wrong_in_one_message_without_a_traceback(origi
     assert not (tmp_path / "root" / "nyud").exists() and not (tmp_path / "root" / "nyud.partial").exists()
 
 
+def test_ctrl_c_during_the_build_is_one_message_and_the_finished_images_stay(originals, tmp_path, monkeypatch,
+                                                                            capsys) -> None:
+    for part in _local_parts(originals):
+        monkeypatch.setitem(download.PARTS, part.key, part)
+
+    def interrupted(index: int) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nyud, "_build_one", interrupted)
+    assert download.main(["nyud", "--root", str(tmp_path / "root"), "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("error: interrupted. What is in place stays") and "Traceback" not in err
+    assert (tmp_path / "root" / "nyud.partial").is_dir() and not (tmp_path / "root" / "nyud").exists()
+    # A pool worker leaves Ctrl-C to the command (which stops the pool): it ignores SIGINT; the command's own
+    # process, building alone with --workers 1, keeps it.
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        nyud._start_worker(str(originals["nyud-labeled"]), np.zeros(895, np.uint8), str(tmp_path), in_pool=True)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        nyud._WORKER.pop("file").close()
+        signal.signal(signal.SIGINT, before)
+        nyud._start_worker(str(originals["nyud-labeled"]), np.zeros(895, np.uint8), str(tmp_path))
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, before)
+        if "file" in nyud._WORKER:
+            nyud._WORKER.pop("file").close()
+
+
 def test_too_little_free_space_for_the_build_is_one_error_before_anything_is_written(originals, tmp_path,
                                                                                     monkeypatch) -> None:
     from data import files
@@ -419,6 +448,7 @@ def test_a_partial_build_from_other_inputs_is_started_afresh(originals, tmp_path
 
 # -- the slow tier: a real kill, both cores -------------------------------------------------------------------
 
+# make data DATASET=nyud (data.download's command) with the kit's parts pointed at the miniature's files.
 _CHILD = textwrap.dedent("""
     import dataclasses, hashlib, json, sys
     from pathlib import Path
@@ -427,36 +457,44 @@ _CHILD = textwrap.dedent("""
 
     if __name__ == "__main__":
         files, root = json.loads(sys.argv[1]), Path(sys.argv[2])
-        parts = []
         for key in download.TARGETS["nyud"]:
             if key == "nyud":
-                parts.append(dataclasses.replace(PARTS[key], sources=()))
+                PARTS[key] = dataclasses.replace(PARTS[key], sources=())
                 continue
             path = Path(files[key])
             md5 = hashlib.md5(path.read_bytes()).hexdigest()
-            parts.append(dataclasses.replace(PARTS[key], sources=(Source(str(path), "test"),), size=None,
-                                             checksums=(Checksum("md5", md5, "test"),)))
-        download.download("nyud", root, parts=parts, workers=2, progress=False)
+            PARTS[key] = dataclasses.replace(PARTS[key], sources=(Source(str(path), "test"),), size=None,
+                                             checksums=(Checksum("md5", md5, "test"),))
+        sys.exit(download.main(["nyud", "--root", str(root), "--workers", "2"]))
 """)
+
+
+def _start_child(tmp_path: Path, files: dict[str, Path], root: Path) -> tuple[list[str], subprocess.Popen]:
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    args = [sys.executable, str(script), json.dumps({k: str(v) for k, v in files.items()}), str(root)]
+    return args, subprocess.Popen(args, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_images(child: subprocess.Popen, partial: Path, count: int, total: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if (partial / "data/hha").is_dir() and len(nyud._finished(partial, total)) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the build did not reach {count} images: {child.poll()} {child.stdout.read()}")
 
 
 @pytest.mark.slow  # six full-size HHA images on two spawned workers, killed and resumed: about 15 s
 def test_a_build_killed_mid_way_keeps_its_finished_images_and_the_next_run_resumes(tmp_path) -> None:
     files = miniature.build_nyu_originals(tmp_path / "originals", n=6, test=(2, 5), val=(3,), seed=8)
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
     root = tmp_path / "fcn_data"
-    args = [sys.executable, str(script), json.dumps({k: str(v) for k, v in files.items()}), str(root)]
-    child = subprocess.Popen(args, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-    partial, deadline = root / "nyud.partial", time.monotonic() + 120
+    partial = root / "nyud.partial"
+    args, child = _start_child(tmp_path, files, root)
     try:
-        while time.monotonic() < deadline and child.poll() is None:
-            if len(nyud._finished(partial, 6)) >= 2 if (partial / "data/hha").is_dir() else False:
-                break
-            time.sleep(0.05)
-        assert child.poll() is None, child.stdout.read().decode()
-        os.killpg(child.pid, signal.SIGKILL)  # the parent and its two workers, mid-image
+        _wait_for_images(child, partial, 2, 6)
+        os.killpg(child.pid, signal.SIGKILL)  # the command and its two workers, mid-image
     finally:
         child.wait(timeout=30)
     finished = nyud._finished(partial, 6)
@@ -474,6 +512,26 @@ def test_a_build_killed_mid_way_keeps_its_finished_images_and_the_next_run_resum
     with h5py.File(files["nyud-labeled"], "r") as f:
         np.testing.assert_array_equal(np.asarray(Image.open(folder / "data/images/img_5006.png")),
                                       _crop(f["images"][5].transpose(2, 1, 0)))
+
+
+@pytest.mark.slow  # four full-size HHA images on two spawned workers, stopped by Ctrl-C: about 8 s
+def test_ctrl_c_on_the_command_stops_its_workers_with_one_message(tmp_path) -> None:
+    """Ctrl-C reaches the whole process group: the workers leave it to the command, which says one thing and
+    exits 130; no traceback from anyone, and the finished images stay for the next run."""
+    files = miniature.build_nyu_originals(tmp_path / "originals", n=4, test=(2,), val=(3,), seed=8)
+    root = tmp_path / "fcn_data"
+    args, child = _start_child(tmp_path, files, root)
+    try:
+        _wait_for_images(child, root / "nyud.partial", 1, 4)
+        os.killpg(child.pid, signal.SIGINT)
+        out = child.communicate(timeout=60)[0]
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+    assert child.returncode == 130, out
+    assert "error: interrupted. What is in place stays" in out and "Traceback" not in out, out
+    assert nyud._finished(root / "nyud.partial", 4) and not (root / "nyud").exists()
 
 
 @pytest.fixture(scope="module")
