@@ -173,7 +173,8 @@ def read_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise BuildError(f"{path} has no field {name!r} (its fields: {found}); NYU's splits.mat has trainNdxs "
                              "and testNdxs")
         values = np.asarray(mat[name]).ravel()
-        if values.dtype.kind not in "iuf" or not np.array_equal(values, np.round(values)) or values.min() < 1:
+        if values.size == 0 or values.dtype.kind not in "iuf" or not np.array_equal(values, np.round(values)) or \
+                values.min() < 1:
             raise BuildError(f"{path}: {name} does not hold 1-based image numbers")
         out.append(values.astype(np.int64))
     return out[0], out[1]
@@ -398,8 +399,8 @@ def build(dest: Path, inputs: Mapping[str, Fetched], *, workers: int | None = No
         "hha": "data.hha.hha of the depth PNG's millimetres, missing where rawDepths == 0",
         "lists_against_splits": agreement, "workers": workers, "code_sha256": identity["code"],
         "seconds": round(time.perf_counter() - started, 1)})
-    state.unlink()
-    os.rename(partial, dest)
+    os.rename(partial, dest)  # whole: the folder gets its name only now
+    (dest / STATE).unlink()
     log(f"nyud: built {dest} ({count} images); the originals in the downloads folder may be deleted")
     return dest
 

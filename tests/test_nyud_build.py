@@ -102,6 +102,8 @@ def test_the_dead_archive_falls_through_to_the_originals_and_the_references_layo
         for pattern in nyud.OUTPUTS:
             assert (folder / pattern.format(id=sample_id)).is_file()
     assert sorted(p.name for p in root.iterdir()) == ["downloads", "fetched.json", "nyud"]  # no nyud.partial
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "provenance.json", "segmentation", "test.txt",
+                                                         "train.txt", "val.txt"]  # and no build state left
     assert (folder / "test.txt").read_text() == "5002" and (folder / "train.txt").read_text() == "5001"
     # What the downloads folder keeps are the verified originals, and fetched.json their SHA-256.
     record = json.loads((root / "fetched.json").read_text())
