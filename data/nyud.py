@@ -10,8 +10,9 @@ the reference's id 5000 + i, and as s-gupta/nyu-hooks ``script_data.m`` and ``cr
 - every map is cropped to MATLAB's ``I(46:470, 41:600, :)``, rows 45:470 and columns 40:600: 425 x 560;
 - ``data/images/img_ID.png``: the RGB crop;
 - ``data/depth/img_ID.png``: ``uint16(depths * 1000)``, the product in single precision (``depths`` is single)
-  and MATLAB's conversion: rounded half away from zero, saturated, NaN to 0 (float64 arithmetic rounds
-  hundreds of pixels per image the other way);
+  and MATLAB's conversion: rounded half away from zero, saturated, NaN to 0 (float64 arithmetic rounds tens
+  to hundreds of pixels per image the other way: at 4 m the single-precision product is off the exact one by
+  up to 1/8192 mm, which moves the values that lie that close to k + 0.5);
 - ``segmentation/img_ID.mat``, ``segmentation`` uint8: ``mapClass`` over NYU's ``labels``, 0 staying 0. Gupta
   mapped his benchmark ground truth, cleaned of double contours, which no longer exists (ledger:
   data.nyud-labels-from-nyu);
