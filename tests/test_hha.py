@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from data import hha as hha_module
 from data.hha import NYU_COLOR, NYUD_CAMERA, NYUD_CROP, Camera, hha, matlab_uint8
@@ -88,6 +89,20 @@ def test_the_python_ports_known_mistakes_fail_the_octave_tolerance(rooms_, mista
                             .astype(np.uint8))
     ours = hha(depth, np.zeros(depth.shape, bool), camera)
     assert not meets_tolerance(ours, read_png("shelves-hha.png"), holes=False)
+
+
+def test_window_sums_are_added_in_the_order_of_octaves_filter2_bit_for_bit():
+    """computeNormalsSquareSupport sums its windows with filter2; on values spread over twelve orders of
+    magnitude the order of the additions shows in the last bits, and the kit's sums are Octave's exactly: the
+    whole-image 7 x 7 sums (the angle's normals) and the per-pixel 21 x 21 ones (gravity's fragile windows)."""
+    stored = np.load(FIXTURES / "window-sums.npz")
+    planes = stored["planes"]
+    rows, cols = np.nonzero(np.ones(planes.shape[1:], bool))
+    assert np.array_equal(hha_module._window_sums_in_octave_order(planes, 3), stored["r3"])
+    for r in (3, 10):
+        assert np.array_equal(hha_module._window_sums_at(planes, r, rows, cols).reshape(planes.shape), stored[f"r{r}"])
+        rows_first = ndimage.correlate(planes, np.ones((1, 2 * r + 1, 2 * r + 1)), mode="constant")
+        assert (rows_first != stored[f"r{r}"]).mean() > 0.5  # the order shows: another one differs
 
 
 # ---- semantics ------------------------------------------------------------------------------------------------

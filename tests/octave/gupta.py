@@ -108,6 +108,23 @@ def save_hha_of(gupta: str | os.PathLike, cases: dict[str, tuple[np.ndarray, np.
     return outputs, dict(zip(cases, seconds, strict=True))
 
 
+def octave_window_sums(planes: np.ndarray, radius: int) -> np.ndarray:
+    """Octave's ``filter2(ones(2r+1), f)`` of each plane of a C x H x W float64 array, as computeNormalsSquareSupport
+    sums its windows (the order of its additions decides the last bits)."""
+    with tempfile.TemporaryDirectory(prefix="fcn-octave-") as tmp:
+        src, dst = Path(tmp) / "in.f64", Path(tmp) / "out.f64"
+        np.ascontiguousarray(planes.transpose(0, 2, 1), dtype="<f8").tofile(src)  # MATLAB's column-major order
+        c, h, w = planes.shape
+        command = (f"fid = fopen({_quoted(src)}); f = reshape(fread(fid, Inf, 'double'), {h}, {w}, {c}); fclose(fid);"
+                   f" s = zeros(size(f)); for i = 1:{c}, s(:, :, i) = filter2(ones({2 * radius + 1}), f(:, :, i)); end;"
+                   f" fid = fopen({_quoted(dst)}, 'w'); fwrite(fid, s, 'double'); fclose(fid);")
+        run = subprocess.run([OCTAVE, "--norc", "--quiet", "--eval", command], capture_output=True, text=True,
+                             timeout=120)
+        if run.returncode != 0 or not dst.is_file():
+            raise OctaveFailed(f"Octave's filter2 failed (exit status {run.returncode}): {run.stderr}")
+        return np.fromfile(dst, dtype="<f8").reshape(c, w, h).transpose(0, 2, 1)
+
+
 def versions(gupta: str | os.PathLike) -> dict[str, str]:
     """Octave's version and the commit of each of Gupta's clones (or 'not a git clone')."""
     query = "p = pkg('list', 'image'); printf('%s\\t%s', version(), p{1}.version)"

@@ -17,6 +17,7 @@ from data.hha import NYUD_CAMERA, NYUD_CROP
 
 HEIGHT, WIDTH = NYUD_CROP[1] - NYUD_CROP[0], NYUD_CROP[3] - NYUD_CROP[2]  # 425 x 560
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hha"  # what make_hha_fixtures.py writes
+WINDOW_RADII = (3, 10)  # computeNormalsSquareSupport's: 7 x 7 and 21 x 21
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,10 @@ def cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         out[room.name] = (depth, np.zeros(depth.shape, bool))
         out[f"{room.name}-holes"] = (depth, holes(room, depth))
     return out
+
+
+def window_sum_planes() -> np.ndarray:
+    """Two 24 x 30 planes of values spread over twelve orders of magnitude, whose window sums depend on the
+    order of the additions in their last bits (the fixture of Octave's filter2 order)."""
+    rng = np.random.default_rng(7)
+    return (rng.random((2, 24, 30)) - 0.5) * 10.0 ** (12 * rng.random((2, 24, 30)) - 6)

@@ -54,6 +54,13 @@ def test_octave_rebuilds_the_committed_fixtures(rebuilt):
     assert failed == [], f"Octave now differs from the committed fixtures beyond the tolerance: {failed}"
 
 
+def test_octave_rebuilds_the_committed_window_sums(gupta_folder):
+    stored = np.load(FIXTURES / "window-sums.npz")
+    assert np.array_equal(stored["planes"], rooms.window_sum_planes())
+    for r in rooms.WINDOW_RADII:
+        assert np.array_equal(gupta.octave_window_sums(stored["planes"], r), stored[f"r{r}"]), r
+
+
 def test_the_kit_equals_octave_on_every_room_with_and_without_holes(rebuilt):
     cases, outputs, seconds = rebuilt
     failed = []
