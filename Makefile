@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
 	$(PY) -m benchmarks.loader
 	$(PY) -m benchmarks.conversion
+	$(PY) -m benchmarks.nyud_build
 	$(PY) -m benchmarks.hha $(if $(GUPTA),--gupta $(GUPTA))
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a

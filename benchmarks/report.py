@@ -152,6 +152,24 @@ def tiled(record: dict) -> str:
         f"| {format_bytes(record['peak_rss'])} | {format_bytes(record['rss_before'])} | {record['seconds']:.0f} |"])
 
 
+def nyud_build(record: dict) -> str:
+    n, target = record["nyu_images"], record["target_seconds"]
+    lines = [_where(record), "",
+             f"{record['images']} images of {record['picture']}; the image phase (workers spawned, every file "
+             f"written), in wall seconds on this shared machine and in CPU seconds; peak resident memory of the "
+             f"build's process plus each worker's. MD5 and SHA-256 of a file at "
+             f"{record['hash_bytes_per_s'] / 2**20:.0f} MiB/s. The last column is an EXTRAPOLATION, not a "
+             f"measurement: {n} images at the CPU time per image spread over the workers, as on that many idle "
+             f"cores, plus hashing NYU's {record['nyu_mat_bytes']:,}-byte .mat (the issue's target: under "
+             f"{target // 60} minutes on 2 cores, under {record['target_bytes'] // 2**30} GB).", "",
+             "| workers | wall s per image | CPU s per image | peak RSS MiB (bound) | folder MiB per image | "
+             f"extrapolated to {n} images on idle cores, minutes |", "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['workers']} | {r['seconds_per_image']:.2f} | {r['cpu_seconds_per_image']:.2f} | "
+              f"{r['peak_rss_bound'] / 2**20:.0f} | {r['folder_bytes_per_image'] / 2**20:.2f} | "
+              f"{r['extrapolated_seconds'] / 60:.1f} |" for r in record["rows"]]
+    return "\n".join(lines)
+
+
 def hha(record: dict) -> str:
     octave = record.get("octave")
     lines = [_where(record), "",
@@ -176,7 +194,8 @@ def hha(record: dict) -> str:
 
 
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
-                                            "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha}
+                                            "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha,
+                                            "nyud-build": nyud_build}
 
 
 def render(path: Path) -> str:

@@ -42,6 +42,7 @@ NETS, GOLDEN, PARITY = "tests/test_nets.py", "tests/test_golden.py", "tests/caff
 REG, SOLVER, TRANSPLANT = "tests/test_registry.py", "tests/test_solver.py", "tests/test_weights_transplant.py"
 READERS, METRICS, TABLES = "tests/test_data_readers.py", "tests/test_metrics.py", "tests/test_reproduce_tables.py"
 SOURCES = "tests/test_data_sources.py"
+NYUD = "tests/test_nyud_build.py"
 HHA = "tests/test_hha.py"
 RUNNER, DIST, GOOGLENET = "tests/test_reproduce_runner.py", "tests/test_distributed.py", "tests/test_googlenet.py"
 LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
@@ -578,6 +579,42 @@ CLAIMS: tuple[Claim, ...] = (
         tests=(f"{READERS}::test_zero_depth_is_an_error_naming_the_id",),
         note="a -inf input poisons every score silently; the reference's prepared depth maps have no holes"),
     Claim(
+        id="data.nyud-build",
+        source="s-gupta/nyu-hooks script_data.m, cropIt.m, getGroundTruth.m; NYU's nyu_depth_v2_labeled.mat and "
+               "splits.mat; Gupta's classMapping40.mat (issue 26)",
+        claim="The reference's nyud.tar.gz is gone (its server dead since 2017): make data DATASET=nyud builds its "
+              "layout from NYU's originals as Gupta's script did: id 5000 + i, the crop rows 45:470 and columns "
+              "40:600, the RGB crop, depth as MATLAB's uint16 of the single-precision depths * 1000, mapClass over "
+              "the labels with 0 kept, HHA (data.hha) of the depth PNG with rawDepths == 0 as the missing mask, "
+              "the reference's lists checked against splits.mat. A wrong checksum or a foreign .mat builds nothing; "
+              "an interrupted build resumes and the folder is whole or absent; its provenance.json goes into every "
+              "evaluation and table record.",
+        kind="data",
+        status="checked",
+        code=("data.nyud:build", "data.nyud:depth_millimetres", "data.nyud:class_lookup", "data.nyud:compare_lists",
+              "data.download:BUILDS"),
+        tests=(f"{NYUD}::test_the_dead_archive_falls_through_to_the_originals_and_the_references_layout_is_built",
+               f"{NYUD}::test_images_depth_labels_and_hha_are_made_as_guptas_script_made_them",
+               f"{NYUD}::test_depth_is_matlabs_uint16_of_the_single_precision_product",
+               f"{NYUD}::test_the_references_lists_are_checked_against_splits_mat",
+               f"{NYUD}::test_a_wrong_checksum_builds_nothing",
+               f"{NYUD}::test_an_interrupted_build_keeps_its_finished_images_reads_as_absent_and_resumes",
+               f"{NYUD}::test_make_evaluate_runs_on_the_built_folder_and_its_record_says_how_it_was_made")),
+    Claim(
+        id="data.nyud-labels-from-nyu",
+        source="s-gupta/nyu-hooks getGroundTruth.m (mapClass over groundTruth{1}.SegmentationClass)",
+        claim="The built NYUD segmentation maps NYU's own labels through Gupta's mapClass; the reference's was "
+              "mapped from Gupta's benchmark ground truth, NYU's labels cleaned of double contours.",
+        kind="data",
+        status="deviation",
+        code=("data.nyud:image_maps",),
+        tests=(f"{NYUD}::test_images_depth_labels_and_hha_are_made_as_guptas_script_made_them",
+               f"{NYUD}::test_the_readers_read_the_built_folder_and_the_records_say_it_was_built"),
+        note="the cleaned ground truth came only in Gupta's eccv14-data.tgz, 404 since 2019-2021 (s-gupta/rgbd "
+             "issues 8 and 11, s-gupta/rcnn-depth issue 46), and the reference's nyud.tar.gz is gone (BVLC/caffe "
+             "issues 5749, 6430): NYU's labels are the nearest original. How much the scores move cannot be "
+             "measured without those files; every record says which way its folder was made"),
+    Claim(
         id="data.hha-equals-gupta",
         source="Gupta et al. ECCV 2014; s-gupta/rcnn-depth rcnn/saveHHA.m, mcg/depth_features/processDepthImage.m; "
                "s-gupta/rgbdutils; s-gupta/nyu-hooks getCameraParam('color'), cropCamera",
@@ -676,7 +713,8 @@ CLAIMS: tuple[Claim, ...] = (
                f"{SOURCES}::test_sources_are_tried_in_order_until_one_gives_the_verified_archive",
                f"{SOURCES}::test_a_mirror_serving_another_file_is_set_aside_and_the_next_source_used",
                f"{SOURCES}::test_your_own_archive_is_checked_against_the_published_checksum_and_kept_when_it_fails",
-               f"{SOURCES}::test_another_releases_archive_is_refused_even_when_its_own_checksum_holds")),
+               f"{SOURCES}::test_another_releases_archive_is_refused_even_when_its_own_checksum_holds",
+               f"{SOURCES}::test_your_own_url_with_its_own_md5_is_not_held_to_the_published_size")),
     Claim(
         id="data.splits",
         source="reference data/nyud, data/sift-flow lists",
