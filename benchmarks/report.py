@@ -152,8 +152,19 @@ def tiled(record: dict) -> str:
         f"| {format_bytes(record['peak_rss'])} | {format_bytes(record['rss_before'])} | {record['seconds']:.0f} |"])
 
 
+def port_audit(record: dict) -> str:
+    sizes = ", ".join(f"{s['size']} {s['seconds']:.1f} s" for s in record["sizes"])
+    return "\n".join([
+        _where(record), "",
+        "| port | net | verdict | sizes | audit seconds (mapping to verdict) | of which per size | nets built in "
+        "| process peak RSS |", "|---|---|---|---:|---:|---|---:|---:|",
+        f"| {record['port']} | {record['net']} | {record['verdict']} | {len(record['sizes'])} | "
+        f"{record['seconds']:.1f} | {sizes} | {record['build_seconds']:.1f} s | {record['peak_rss_mib']:.0f} MiB |"])
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
-                                            "loader": loader, "conversion": conversion, "tiled": tiled}
+                                            "loader": loader, "conversion": conversion, "tiled": tiled,
+                                            "port-audit": port_audit}
 
 
 def render(path: Path) -> str:

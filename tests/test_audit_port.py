@@ -127,6 +127,17 @@ def test_torchfcn_narrowed_is_equal_to_the_kit_net_it_implements(torchfcn, cls, 
     assert "upscore" in notes and "trainable parameter" in notes and "nn.Dropout2d" in notes
 
 
+@pytest.mark.slow  # four full-size VGG16 pairs at three sizes: about 25 s each on a quiet 2-core machine, 2.5 GB
+@pytest.mark.parametrize("cls,name", [("FCN32s", "voc-fcn32s"), ("FCN16s", "voc-fcn16s"), ("FCN8s", "voc-fcn8s"),
+                                      ("FCN8sAtOnce", "voc-fcn8s-atonce")])
+def test_torchfcn_full_size_is_equal_to_the_kit_net_at_the_default_sizes(torchfcn, cls, name):
+    net = seeded_weights(nets.build(name), 0)
+    audit = P.audit_port(torchfcn[cls](n_class=21), net)
+    assert [r.size for r in audit.runs] == [(500, 500), (375, 500), (507, 507)]
+    assert audit.verdict == "equal", P.summary(audit)
+    assert audit.largest_error <= 1e-5 and audit.lowest_agreement >= 0.9999
+
+
 def test_the_mutant_forward_without_a_change_is_equal(torchfcn, fcn8s):
     audit = P.audit_port(mutant_of(torchfcn["FCN8s"]), fcn8s, [ODD])
     assert audit.verdict == "equal", P.summary(audit)
@@ -152,7 +163,7 @@ def test_floor_pooling_is_found_at_the_first_pooling_whose_input_is_odd_naming_t
     f = audit.finding
     # 64 + 198 = 262 is even at pool1, odd (131) at pool2; 65 + 198 = 263 is odd at pool1 already.
     assert (f.blob, f.kind, f.size) == ("pool1", FLOOR, ODD), P.summary(audit)
-    assert "sizes differ for the 65x64 input(s) and agree for 64x64" in f.message
+    assert "sizes differ for the 65x64 input and agree for the 64x64 input" in f.message
     assert "ceil_mode=False" in f.message
 
 
@@ -282,3 +293,15 @@ def test_a_record_the_user_named_is_kept_unless_force(command, tmp_path):
     kept.write_text("mine")
     status, out, err = command(f"{tmp_path}/myport.py:fcn32s", "--net", "voc-fcn32s", "--json", str(kept))
     assert status == 2 and "exists already and is kept: pass --force" in err and kept.read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["voc-fcn8s", "voc-fcn-alexnet"])
+def test_the_default_sizes_make_every_pooling_round_at_some_size(name):
+    """Floor and ceil pooling differ only where a pooling's padded input minus its kernel is not a multiple of
+    its stride: the default sizes show every pooling layer doing so at least once."""
+    spec = nets.spec(name)
+    sizes = P.default_sizes(spec)
+    assert sizes[:2] == [(500, 500), (375, 500)] and len(sizes) <= 4
+    pools = {x.name for x in spec.layers if x.type == "Pooling"}
+    assert set().union(*(P.rounding_pools(spec, h, w) for h, w in sizes)) == pools
+    assert P.rounding_pools(spec, 500, 500) == {"pool2", "pool3"} if name == "voc-fcn8s" else True

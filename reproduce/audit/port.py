@@ -314,7 +314,7 @@ def record(audit: PortAudit) -> dict:
         "first_difference": None if audit.finding is None else {**asdict(audit.finding),
                                                                 "size": size_text(audit.finding.size)},
         "mapping": [asdict(p) for p in audit.mapping.pairs], "notes": audit.mapping.notes,
-        "sizes": [{"size": size_text(r.size), "verdict": "equal" if r.equal else "differs",
+        "sizes": [{"size": size_text(r.size), "verdict": "equal" if r.equal else "differs", "seconds": round(r.seconds, 2),
                    "output_error": r.output_error, "argmax_agreement": r.argmax_agreement,
                    "output_shapes": [size_text(s) if s else None for s in r.output_shapes],
                    "first_difference": None if r.first is None else r.first.label, "error": r.error,
@@ -338,7 +338,7 @@ def summary(audit: PortAudit) -> str:
              f"{audit.weights or 'as built'})", "mapping (kit layer <- the port's module, in the kit's order):"]
     width = max(len(p.kit) for p in m.pairs)
     for p in m.pairs:
-        port = f"{p.port} ({p.port_kind} {p.port_shape})" if p.port else "-"
+        port = f"{p.port} ({p.port_kind} {p.port_shape})" if p.port else "no module"
         lines.append(f"  {p.kit.ljust(width)}  {p.kit_type:<13}  {p.kit_shape:<18}  <- {port}: {p.action}")
     if m.notes:
         lines.append("notes:")

@@ -25,6 +25,7 @@ Anything else is reported with the blob, the error and what was ruled out.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -260,6 +261,7 @@ class SizeRun:
     error: str | None
     where: str
     finding: Finding | None = None
+    seconds: float = 0.0  # both nets, the comparisons and the localisation
 
     @property
     def first(self) -> Check | None:
@@ -274,6 +276,7 @@ class SizeRun:
 def run_size(port: nn.Module, net: CaffeNet, mapping: Mapping, kit_input: torch.Tensor,
              port_input: torch.Tensor) -> SizeRun:
     """Both nets at one input, compared point by point; the first difference localised."""
+    start = time.perf_counter()
     kit = kit_pass(net, kit_input)
     comparer = Comparer(kit, mapping)
     done: Trace = trace(port, port_input, comparer.before, comparer.after)
@@ -304,6 +307,7 @@ def run_size(port: nn.Module, net: CaffeNet, mapping: Mapping, kit_input: torch.
         known = {c.version for c in run.checks if c.ok}
         port_value = comparer.first[1] if comparer.first and comparer.first[0] is first else None
         run.finding = localise(kit, net, mapping, first, port_value, known, run)
+    run.seconds = time.perf_counter() - start
     return run
 
 
@@ -527,7 +531,7 @@ def _scale_finding(kit: KitPass, net: CaffeNet, check: Check, port: torch.Tensor
         return Finding(scales[0].name, SCALE, f"{scales[0].name}: the port leaves out {names}: {check.layer} reads "
                        f"{kit.blob(kit.reads[kit.index(scales[0].name)][0])} unscaled where the reference's "
                        f"{net.name} scales it", size, check.key, factor=1.0)
-    hint = _net_with_scale(check.blob, check.layer, a)
+    hint = _net_with_scale(net.spec, check.blob, check.layer, a)
     return Finding(check.blob, SCALE, f"{check.layer}: the port scales what it reads, {check.blob}, by {a:.6g}, "
                    f"which the reference's {net.name} does not{hint}", size, check.key, factor=a)
 
@@ -536,18 +540,25 @@ def check_value(kit: KitPass, check: Check) -> torch.Tensor:
     return kit.value(check.version)
 
 
-def _net_with_scale(blob: str, layer: str, factor: float) -> str:
-    """A kit net that scales ``blob`` by ``factor`` before ``layer`` (the at-once FCN-8s), named as a hint."""
+def _net_with_scale(audited, blob: str, layer: str, factor: float) -> str:
+    """A kit net that scales ``blob`` by ``factor`` before ``layer`` (the at-once FCN-8s), named as a hint; the
+    hint says to audit against it when it has the audited net's parameter layers."""
     import nets
+
+    def weighted(spec) -> list[str]:
+        return [x.name for x in spec.layers if x.type in ("Convolution", "Deconvolution")]
 
     for name in nets.NAMES:
         spec = nets.spec(name)
         for x in spec.layers:
             if x.type == "Scale" and x.bottom[0] == blob and abs(x.scale_value - factor) <= 1e-6 * abs(factor):
                 reader = next((y.name for y in spec.layers if x.top[0] in y.bottom), "")
-                if reader == layer:
-                    return (f" ({name} does: its {x.name} scales {blob} by {x.scale_value:g} before {layer}; audit "
-                            f"the port against it with --net {name})")
+                if reader != layer:
+                    continue
+                said = f" ({name}'s {x.name} scales {blob} by {x.scale_value:g} before {layer}"
+                if weighted(spec) == weighted(audited):
+                    return said + f"; audit the port against it with --net {name})"
+                return said + f"; no net with {audited.name}'s layers does)"
     return ""
 
 
@@ -680,6 +691,13 @@ def _interpolation_target(kit: KitPass, suspects: list[int], i: int, value) -> t
     return tuple(kit.value(i).shape[-2:]), kit.blob(i)
 
 
+def _inputs(sizes: list[str]) -> str:
+    """"500x500 input", "375x500 and 507x507 inputs"."""
+    if len(sizes) == 1:
+        return f"{sizes[0]} input"
+    return f"{', '.join(sizes[:-1])} and {sizes[-1]} inputs"
+
+
 def describe_sizes(finding: Finding, runs: list[SizeRun]) -> None:
     """Add to a size-dependent finding (floor pooling, padding) the input sizes where the sizes differ at its
     point and those where they agree: what a reader checks against the port's rounding."""
@@ -688,8 +706,8 @@ def describe_sizes(finding: Finding, runs: list[SizeRun]) -> None:
         at = [c for c in run.checks if c.key == finding.key]
         (differ if any(not c.ok for c in at) else agree).append(size_text(run.size))
     if finding.kind == FLOOR:
-        finding.message += (f"; sizes differ for the {', '.join(differ)} input(s)"
-                            + (f" and agree for {', '.join(agree)}, where the pooling's input divides evenly"
+        finding.message += (f"; sizes differ for the {_inputs(differ)}"
+                            + (f" and agree for the {_inputs(agree)}, where the pooling's input divides evenly"
                                if agree else ""))
     elif finding.kind == PADDING:
         finding.message += (f"; sizes differ from {finding.blob} on at every size audited ({', '.join(differ)})"

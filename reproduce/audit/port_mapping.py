@@ -219,7 +219,7 @@ def map_weights(port: nn.Module, net: CaffeNet, probe: torch.Tensor) -> Mapping:
                          f"{len(kit_layers)} {kind} layer(s) (the others are functional code): they are not "
                          "compared one by one")
     pairs = [taken.get(x.name) or Pair(x.name, x.type, shape_text(shapes[x.name][0]), "", "", "",
-                                       "none: functional upsampling in the port")
+                                       "the port's forward upsamples without a module")
              for x in spec.layers if x.type in ("Convolution", "Deconvolution")]
     return Mapping(pairs, notes, by_module, functional, tuple(by_order))
 
@@ -252,7 +252,11 @@ def _no_partner(name: str, m: nn.Module, spec, taken: dict) -> MappingError:
     params = ", ".join(f"{n} {shape_text(p.shape)}" for n, p in m.named_parameters(recurse=False)) or "no weights"
     role = caffe_type(m)
     has = "has no partner among" if role in ("Convolution", "Deconvolution") else "is not a layer of"
+    shapes = spec.param_shapes()
+    nxt = next((x for x in spec.layers if x.type in ("Convolution", "Deconvolution") and x.name not in taken), None)
+    then = "" if nxt is None else f"; the kit's next unpaired layer is {nxt.name}, {nxt.type} " \
+                                  f"{shape_text(shapes[nxt.name][0])}"
     return MappingError(
         f"the port's {name} ({type(m).__name__}: {params}) {has} {spec.name}'s layers (paired before it: "
-        f"{len(taken)}): the port's architecture goes beyond the reference's layers, so the kit's weights cannot "
-        "be mapped into it")
+        f"{len(taken)}{then}): the port's architecture goes beyond the reference's layers, so the kit's weights "
+        "cannot be mapped into it")
