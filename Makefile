@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
 	$(PY) -m benchmarks.loader
 	$(PY) -m benchmarks.conversion
+	$(PY) -m benchmarks.port_audit
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
 # record of results/ over the kept one of the same name to show a new run); a test holds the page to them.
