@@ -21,7 +21,7 @@ import nets
 from nets.net import CaffeNet
 from nets.seeded import seeded_weights
 from reproduce.audit import port as P
-from reproduce.audit.port_localise import FLOOR, PADDING, SCALE, SHIFT, UPSAMPLING
+from reproduce.audit.port_localise import ERROR, FLOOR, PADDING, SCALE, SHIFT, UPSAMPLING
 from reproduce.audit.port_mapping import MappingError
 from tests.tiny_nets import narrow
 from tests.torchfcn_models import torchfcn_models
@@ -107,7 +107,7 @@ class KitPlainPath(nn.Module):
             return self.net(x)
 
 
-@pytest.mark.parametrize("name", ["voc-fcn32s", "voc-fcn8s-atonce", "voc-fcn-alexnet"])
+@pytest.mark.parametrize("name", ["voc-fcn8s-atonce", "voc-fcn-alexnet"])  # voc-fcn32s: the command's tests
 def test_the_kits_own_nets_audited_as_ports_come_out_equal(name):
     net = narrow_kit(name)
     as_port = KitPlainPath(CaffeNet(net.spec))  # zero weights: the audit maps the kit's into it
@@ -305,3 +305,37 @@ def test_the_default_sizes_make_every_pooling_round_at_some_size(name):
     pools = {x.name for x in spec.layers if x.type == "Pooling"}
     assert set().union(*(P.rounding_pools(spec, h, w) for h, w in sizes)) == pools
     assert P.rounding_pools(spec, 500, 500) == {"pool2", "pool3"} if name == "voc-fcn8s" else True
+
+
+class RaisesOnOddHeights(KitPlainPath):
+    def forward(self, x):
+        if x.shape[2] % 2:
+            self.net.conv1_1(x)
+            raise RuntimeError("no odd heights here")
+        return super().forward(x)
+
+
+def test_a_port_that_raises_at_one_size_is_an_error_at_the_layer_it_did_not_reach():
+    net = narrow_kit("voc-fcn32s")
+    audit = P.audit_port(RaisesOnOddHeights(CaffeNet(net.spec)), net, [EVEN, ODD])
+    f = audit.finding
+    assert (f.blob, f.kind, f.size) == ("relu1_1", ERROR, ODD), P.summary(audit)
+    assert "RuntimeError: no odd heights here (the port's last module called: net.conv1_1)" in f.message
+    assert audit.runs[0].equal and audit.runs[1].error == "RuntimeError: no odd heights here"
+
+
+class PreprocessesItself(KitPlainPath):
+    """A port whose forward takes the picture as RGB in [0, 1] and makes the reference's input itself."""
+
+    def forward(self, x):
+        mean = torch.tensor(nets.record("voc-fcn32s").inputs[0].mean).view(1, 3, 1, 1)
+        return super().forward(x.flip(1) * 255 - mean)
+
+
+def test_input_rgb01_feeds_a_port_that_preprocesses_itself_what_it_expects():
+    net = narrow_kit("voc-fcn32s")
+    assert P.audit_port(PreprocessesItself(CaffeNet(net.spec)), net, [EVEN], "rgb01").verdict == "equal"
+    audit = P.audit_port(PreprocessesItself(CaffeNet(net.spec)), net, [EVEN])  # fed the kit's input instead
+    assert audit.finding.blob == "data", P.summary(audit)
+    assert "the port's forward changes its input before conv1_1" in audit.finding.message
+    assert "--input feeds it the picture as it expects" in audit.finding.message

@@ -24,6 +24,7 @@ Anything else is reported with the blob, the error and what was ruled out.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import Counter
@@ -293,8 +294,8 @@ def run_size(port: nn.Module, net: CaffeNet, mapping: Mapping, kit_input: torch.
         # Where the port stopped: the first kit layer after the last one it reached.
         last = max((c.key[0] for c in comparer.checks), default=-1)
         nxt = min(last + 1, n - 1)
-        check = Check((last, 2), kit.layers[nxt].name, kit.layers[nxt].top[0], "reads", nxt, done.where or "-",
-                      tuple(kit.tops[nxt].shape), None, None, "missing")
+        check = Check((last, 2), kit.layers[nxt].name, kit.layers[nxt].name, "reads", nxt, done.where or "-",
+                      tuple(kit.value(nxt).shape), None, None, "missing")
         comparer.checks.append(check)
         if comparer.first is None or check.key < comparer.first[0].key:
             comparer.first = None
@@ -319,7 +320,7 @@ def localise(kit: KitPass, net: CaffeNet, mapping: Mapping, check: Check, port: 
     """The first difference at one size, classified."""
     size = run.size
     if check.status == "missing" or port is None:
-        return Finding(check.blob, ERROR, f"{check.blob}: the port raises at the {size_text(size)} input before "
+        return Finding(check.layer, ERROR, f"{check.layer}: the port raises at the {size_text(size)} input before "
                        f"it computes it: {run.error} (the port's last module called: {run.where or 'none'})",
                        size, check.key)
     if check.side == "writes":
@@ -443,6 +444,11 @@ def _blob_finding(kit: KitPass, net: CaffeNet, mapping: Mapping, check: Check, p
              or _rebuild(kit, net, mapping, suspects, v, port, size, check))
     if found is not None:
         return found
+    if v < 0:
+        return Finding("data", OTHER, f"data: {where} is not the input it was fed (error {_err(check)}): the port's "
+                       f"forward changes its input before {check.layer}, as a port does that preprocesses the picture "
+                       "itself; --input feeds it the picture as it expects (caffe, bgr255, rgb255, rgb01)", size,
+                       check.key)
     names = [kit.layers[i].name for i in suspects]
     crops = [kit.layers[i].name for i in suspects if kit.layers[i].type == "Crop"]
     ruled = ["a constant factor"]
@@ -540,25 +546,35 @@ def check_value(kit: KitPass, check: Check) -> torch.Tensor:
     return kit.value(check.version)
 
 
-def _net_with_scale(audited, blob: str, layer: str, factor: float) -> str:
-    """A kit net that scales ``blob`` by ``factor`` before ``layer`` (the at-once FCN-8s), named as a hint; the
-    hint says to audit against it when it has the audited net's parameter layers."""
+def _weighted(spec) -> tuple[str, ...]:
+    return tuple(x.name for x in spec.layers if x.type in ("Convolution", "Deconvolution"))
+
+
+@functools.cache
+def _kit_scales() -> tuple[tuple[str, Layer, str, tuple[str, ...]], ...]:
+    """Every Scale layer of the kit's nets: (net, the layer, the layer reading its top, the net's weighted
+    layers)."""
     import nets
 
-    def weighted(spec) -> list[str]:
-        return [x.name for x in spec.layers if x.type in ("Convolution", "Deconvolution")]
-
+    out = []
     for name in nets.NAMES:
         spec = nets.spec(name)
         for x in spec.layers:
-            if x.type == "Scale" and x.bottom[0] == blob and abs(x.scale_value - factor) <= 1e-6 * abs(factor):
+            if x.type == "Scale":
                 reader = next((y.name for y in spec.layers if x.top[0] in y.bottom), "")
-                if reader != layer:
-                    continue
-                said = f" ({name}'s {x.name} scales {blob} by {x.scale_value:g} before {layer}"
-                if weighted(spec) == weighted(audited):
-                    return said + f"; audit the port against it with --net {name})"
-                return said + f"; no net with {audited.name}'s layers does)"
+                out.append((name, x, reader, _weighted(spec)))
+    return tuple(out)
+
+
+def _net_with_scale(audited, blob: str, layer: str, factor: float) -> str:
+    """A kit net that scales ``blob`` by ``factor`` before ``layer`` (the at-once FCN-8s), named as a hint; the
+    hint says to audit against it when it has the audited net's parameter layers."""
+    for name, x, reader, weighted in _kit_scales():
+        if x.bottom[0] == blob and reader == layer and abs(x.scale_value - factor) <= 1e-6 * abs(factor):
+            said = f" ({name}'s {x.name} scales {blob} by {x.scale_value:g} before {layer}"
+            if weighted == _weighted(audited):
+                return said + f"; audit the port against it with --net {name})"
+            return said + f"; no net with {audited.name}'s layers does)"
     return ""
 
 
