@@ -3,9 +3,8 @@
 ``.venv/bin/python -m benchmarks.port_audit`` (part of ``make bench``) times ``reproduce.audit.port.audit_port``
 from the mapping to the verdict (the weights mapped into the port, both nets at 500x500, 375x500 and
 507x507, every blob compared), each size on its own, the CPU time it used (all threads) and the process's
-peak memory.
-Building the two nets is timed apart: it is the same for every audit. Writes results/bench-port-audit.json (or --json), which
-``.venv/bin/python -m benchmarks.report`` renders as Markdown.
+peak memory. Building the two nets is timed apart: it is the same for every audit. Writes
+results/bench-port-audit.json (or --json), which ``.venv/bin/python -m benchmarks.report`` renders as Markdown.
 """
 
 from __future__ import annotations
