@@ -39,8 +39,10 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import numpy as np
@@ -52,6 +54,11 @@ from data.files import DestinationExists, refuse_existing
 from ..records import REPO, git_revision, write_json, write_text
 from .port_localise import ARGMAX_AGREEMENT, TOLERANCE, Finding, SizeRun, describe_sizes, run_size, size_text
 from .port_mapping import Mapping, MappingError, map_weights
+
+if TYPE_CHECKING:  # for the annotations only
+    import torch
+
+    from nets.net import CaffeNet
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUT = REPO / "results" / "audit" / "port"
@@ -86,7 +93,7 @@ def _user_frame(e: BaseException, where: Path | None) -> str:
     return f" at {f.filename}:{f.lineno}"
 
 
-def load_factory(target: str):
+def load_factory(target: str) -> tuple[Callable, Path | None]:
     """The FACTORY of ``FILE.py:FACTORY`` or ``module.path:FACTORY``, its module imported (its code runs)."""
     where, sep, name = target.rpartition(":")
     if not sep or not where or not name.isidentifier():
@@ -138,7 +145,7 @@ def _is_module_class(v: type) -> bool:
     return issubclass(v, torch.nn.Module)
 
 
-def build_port(target: str, kwargs: dict | None = None):
+def build_port(target: str, kwargs: dict | None = None) -> torch.nn.Module:
     """The port's model: FACTORY(**kwargs), in eval mode, on the CPU."""
     import torch
 
@@ -165,7 +172,7 @@ def picture(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.RandomState(seed).randint(0, 256, (height, width, 3)).astype(np.uint8)
 
 
-def net_inputs(net, rgb: np.ndarray, encoding: str):
+def net_inputs(net: CaffeNet, rgb: np.ndarray, encoding: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(the kit's input, the port's input) of one picture: the kit's preprocessing for the net's input, and
     the port's encoding (INPUTS)."""
     import torch
@@ -245,12 +252,10 @@ class PortAudit:
         return min(found) if found else None
 
 
-def audit_port(port, net, sizes=None, encoding: str = "caffe", seed: int = 0, name: str = "", weights: str = ""
-               ) -> PortAudit:
+def audit_port(port: torch.nn.Module, net: CaffeNet, sizes: Sequence[tuple[int, int]] | None = None,
+               encoding: str = "caffe", seed: int = 0, name: str = "", weights: str = "") -> PortAudit:
     """Audit the model ``port`` against the kit's CaffeNet ``net`` (its weights are what gets mapped into the
     port): the mapping, then both nets at each size, compared and localised. Raises PortError, MappingError."""
-    import torch
-
     if len(net.inputs) != 1 or len(net.outputs) != 1:
         raise PortError(f"{net.name} has {len(net.inputs)} input(s) and {len(net.outputs)} output(s); the port "
                         "audit takes the nets with one input and one output")
@@ -260,16 +265,8 @@ def audit_port(port, net, sizes=None, encoding: str = "caffe", seed: int = 0, na
     port = port.cpu().eval()
     net = net.eval()
     sizes = list(sizes or default_sizes(net.spec))
-    probe = None
-    for size in (PROBE, sizes[0]):
-        probe = net_inputs(net, picture(*size, seed), encoding)[1]
-        with torch.no_grad():
-            try:
-                port(probe)
-                break
-            except Exception:  # noqa: BLE001 -- a port that fails on the small probe is probed at the first size
-                continue
-    mapping = map_weights(port, net, probe)
+    probes = [net_inputs(net, picture(*size, seed), encoding)[1] for size in (PROBE, sizes[0])]
+    mapping = map_weights(port, net, probes)
     runs = []
     for h, w in sizes:
         kit_x, port_x = net_inputs(net, picture(h, w, seed), encoding)

@@ -18,6 +18,7 @@ paired with the kit net's Caffe layers by order and shape (reproduce.audit.port)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -118,10 +119,14 @@ def _deconv_settings(module: nn.Module) -> tuple[int, int, int]:
     return module.kernel_size[0], module.stride[0], module.padding[0]
 
 
-def map_weights(port: nn.Module, net: CaffeNet, probe: torch.Tensor) -> Mapping:
+def map_weights(port: nn.Module, net: CaffeNet, probes: Sequence[torch.Tensor]) -> Mapping:
     """Pair the port's parameter layers with ``net``'s layers and copy the net's weights into the port (in
-    place). ``probe`` is an input the port runs once to show the order of its calls. Raises MappingError."""
-    first = trace(port, probe)
+    place). The port runs on ``probes`` in turn (a small input first) until one goes through: its calls show
+    their order. Raises MappingError."""
+    for probe in probes:
+        first = trace(port, probe)
+        if first.error is None:
+            break
     order: list[nn.Module] = []
     calls: dict[nn.Module, int] = {}
     for c in first.calls:
