@@ -339,3 +339,25 @@ def test_input_rgb01_feeds_a_port_that_preprocesses_itself_what_it_expects():
     assert audit.finding.blob == "data", P.summary(audit)
     assert "the port's forward changes its input before conv1_1" in audit.finding.message
     assert "--input feeds it the picture as it expects" in audit.finding.message
+
+
+def test_make_audit_port_hands_the_values_over_as_typed_and_explains_a_missing_port(tmp_path):
+    """PORT, NET and KWARGS reach the command through the environment: make's $(shell ...), a backquote and
+    quotes in them stay text, and the command gets each as one argument."""
+    import subprocess
+    import sys
+
+    show = tmp_path / "show.py"
+    show.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    port = 'my port.py:F$(shell echo MAKE)"`echo SHELL`'
+    done = subprocess.run(["make", "--no-print-directory", "-s", "audit-port", f"PORT={port}", "NET=voc-fcn8s",
+                           'KWARGS={"n_class": 21}', f"STAMP={stamp}", f"PY={sys.executable} {show}"],
+                          capture_output=True, text=True, timeout=60, cwd=P.REPO)
+    assert done.returncode == 0, done.stderr
+    argv = json.loads(done.stdout.strip().splitlines()[-1])
+    assert argv == ["-m", "reproduce.audit.port", port, "--net", "voc-fcn8s", "--kwargs", '{"n_class": 21}']
+    missing = subprocess.run(["make", "--no-print-directory", "audit-port", "NET=voc-fcn8s", f"STAMP={stamp}"],
+                             capture_output=True, text=True, timeout=60, cwd=P.REPO)
+    assert missing.returncode == 2 and "make audit-port needs PORT=FILE.py:FACTORY" in missing.stderr
