@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(PY))
 
-.PHONY: setup test test-all test-gpu test-caffe test-octave test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
+.PHONY: setup test test-all test-gpu test-caffe test-octave test-browser audit audit-port bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
@@ -50,6 +50,17 @@ audit: $(STAMP)
 	$(PY) -m reproduce.audit.ledger
 	$(PY) -m reproduce.audit.report
 
+# A third-party PyTorch FCN against a kit net (docs/audit.md): PORT=FILE.py:FACTORY (or module.path:FACTORY) NET=name,
+# optionally KWARGS='{"n_class": 21}', INPUT=rgb01, HTML=1. Loading the port runs its code. PORT, NET, KWARGS and
+# INPUT reach the command through the environment ("$$PORT"), taken as typed ($(value ...)): neither make nor the
+# shell reads them as code.
+audit-port: override export PORT := $(value PORT)
+audit-port: override export NET := $(value NET)
+audit-port: override export KWARGS := $(value KWARGS)
+audit-port: override export INPUT := $(value INPUT)
+audit-port: $(STAMP)
+	$(if $(PORT),,$(error make audit-port needs PORT=FILE.py:FACTORY or PORT=module.path:FACTORY, for example: make audit-port PORT=myfcn.py:FCN8s NET=voc-fcn8s))$(call need-net,voc-fcn8s)$(PY) -m reproduce.audit.port "$$PORT" --net "$$NET" $${KWARGS:+--kwargs "$$KWARGS"} $${INPUT:+--input "$$INPUT"} $(if $(value HTML),--html)
+
 # The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
 test-browser: $(STAMP)
 	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
@@ -63,6 +74,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.conversion
 	$(PY) -m benchmarks.nyud_build
 	$(PY) -m benchmarks.hha $(if $(GUPTA),--gupta $(GUPTA))
+	$(PY) -m benchmarks.port_audit
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
 # record of results/ over the kept one of the same name to show a new run); a test holds the page to them.

@@ -193,9 +193,20 @@ def hha(record: dict) -> str:
     return "\n".join(lines)
 
 
+def port_audit(record: dict) -> str:
+    sizes = ", ".join(f"{s['size']} {s['seconds']:.1f} s" for s in record["sizes"])
+    return "\n".join([
+        _where(record), "",
+        "| port | net | verdict | sizes | audit seconds (mapping to verdict) | of which per size | CPU seconds "
+        "(all threads) | nets built in | process peak RSS |", "|---|---|---|---:|---:|---|---:|---:|---:|",
+        f"| {record['port']} | {record['net']} | {record['verdict']} | {len(record['sizes'])} | "
+        f"{record['seconds']:.1f} | {sizes} | {record['cpu_seconds']:.1f} | {record['build_seconds']:.1f} s | "
+        f"{record['peak_rss_mib']:.0f} MiB |"])
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
                                             "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha,
-                                            "nyud-build": nyud_build}
+                                            "nyud-build": nyud_build, "port-audit": port_audit}
 
 
 def render(path: Path) -> str:

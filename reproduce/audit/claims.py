@@ -49,6 +49,7 @@ LIVE_PARITY = f"{PARITY}::test_blobs_loss_and_gradients_match_real_caffe"
 GOLDEN_FORWARD = f"{GOLDEN}::test_forward_blobs_and_losses_match_the_caffe_fixture"
 GOLDEN_GRADIENTS = f"{GOLDEN}::test_parameter_and_input_gradients_match_the_caffe_fixture"
 PREC, PREC_CLI = "tests/test_precision.py", "tests/test_precision_entry_points.py"
+PORT = "tests/test_audit_port.py"
 CVPR, PAMI = "CVPR 2015 (arXiv 1411.4038 v2)", "PAMI 2016 (arXiv 1605.06211)"
 NOT_HERE = "no weights or datasets can be downloaded on this machine"
 
@@ -1080,6 +1081,29 @@ CLAIMS: tuple[Claim, ...] = (
         status="checked",
         code=("reproduce.audit.prototxt:audit_file",),
         tests=("tests/test_prototxt_audit_of_kit_written_files.py::test_a_deploy_file_may_leave_dropout_out_but_a_training_file_may_not",)),
+    Claim(
+        id="audit.port",
+        source="kit",
+        claim="The port audit tells whether a third-party PyTorch FCN computes a kit net: the kit's weights mapped "
+              "into the port by forward order and shape, both nets run at 500x500, 375x500 and a size where every "
+              "pooling rounds, compared blob by blob at the Caffe parity tolerance; the first blob that differs is "
+              "named with its kind (a crop's offset, an input padding, floor pooling, an interpolated upsampling, a "
+              "constant factor, an error); a layer without a partner is refused by name. The kit's own nets and "
+              "torchfcn 1.9.7's four models come out equal; mutants of torchfcn's FCN8s are found at the right blob.",
+        kind="architecture",
+        status="checked",
+        code=("reproduce.audit.port:audit_port", "reproduce.audit.port_mapping:map_weights",
+              "reproduce.audit.port_localise:localise"),
+        tests=(f"{PORT}::test_the_kits_own_nets_audited_as_ports_come_out_equal",
+               f"{PORT}::test_torchfcn_narrowed_is_equal_to_the_kit_net_it_implements",
+               f"{PORT}::test_crop_offset_6_is_a_spatial_shift_at_score_pool4c_offset_6_not_5",
+               f"{PORT}::test_floor_pooling_is_found_at_the_first_pooling_whose_input_is_odd_naming_the_sizes",
+               f"{PORT}::test_conv1_1_padding_0_is_an_input_padding_difference_explained_by_0",
+               f"{PORT}::test_final_interpolation_is_an_upsampling_difference_at_upscore8_naming_the_mode",
+               f"{PORT}::test_a_layer_without_a_partner_is_refused_naming_it",
+               f"{PORT}::test_torchfcn_full_size_is_equal_to_the_kit_net_at_the_default_sizes"),
+        note="checked on the seeded weights of the kit and on narrowed nets in the fast tier, torchfcn's full-size "
+             "models at the default sizes in the slow tier; docs/audit.md shows it on public ports"),
     # ---- devices ---------------------------------------------------------------------------------------------
     Claim(
         id="device.gpu-parity",
