@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -694,8 +695,11 @@ def plan(run: Run, timings: Mapping[str, dict], device_words: str, workers: int,
     training_left = simulate(groups, workers, left)
     evaluation = sum(timings[r.net]["forward_s"] * test_images.get(r.net, 0) for r in run.rows
                      if r.net in timings)
-    lines.append(f"evaluation: {', '.join(f'{r.net} on {test_images.get(r.net, 0)} images' for r in run.rows)}: "
-                 f"{duration(evaluation)}")
+    if test_images:
+        lines.append(f"evaluation: {', '.join(f'{r.net} on {test_images.get(r.net, 0)} images' for r in run.rows)}: "
+                     f"{duration(evaluation)}")
+    else:
+        lines.append("evaluation: not estimated (no test split here)")
     lines.append(f"estimated total on {device_words}, {workers} chain(s) at a time: {duration(training + evaluation)}"
                  f" ({duration(training_left + evaluation)} left)")
     record = {"table": run.number, "rows": [r.net for r in run.rows], "regime": run.args.regime,
@@ -703,6 +707,7 @@ def plan(run: Run, timings: Mapping[str, dict], device_words: str, workers: int,
               "meaningless": run.smoke, "stages": stages_out, "evaluation_seconds": evaluation,
               "training_seconds": training, "total_seconds": training + evaluation,
               "left_seconds": training_left + evaluation, "measured": time.strftime("%Y-%m-%d"),
+              "load_average": list(os.getloadavg()),  # other work on a shared machine slows every step
               "command": kit_command("reproduce.retrain", *run.argv)}
     return "\n".join(lines), record
 
@@ -825,15 +830,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = Layout(args.results.expanduser(), args.smoke, args.regime)
     run = Run(args.table, rows, stages, layout, args, world_env,
               argv=list(sys.argv[1:] if argv is None else argv))
-    if args.smoke and world_env.main and not layout.data.is_dir():
-        from .smoke import build_for
-
-        with atomic_path(layout.data, directory=True) as tmp:
-            build_for(_dataset_of(args.table), tmp)
+    if args.smoke:
+        smoke_data(layout, args.table, world_env, args.dist_timeout)
     try:
         readers = check_data(run)
     except (MissingInputs, SplitMismatchError) as e:
-        return distributed.refuse(f"cannot retrain Table {args.table}.\n{e}", args.device, args.dist_timeout)
+        if not (args.plan and isinstance(e, MissingInputs)):
+            return distributed.refuse(f"cannot retrain Table {args.table}.\n{e}", args.device, args.dist_timeout)
+        # a plan needs no data: it times synthetic images; only the evaluation's length is unknown
+        readers = {}
+        run.say("note: the plan leaves the evaluation out, the datasets are not here yet ("
+                + "; ".join(dict.fromkeys(c for _, c in e.missing)) + ")")
     world, device = options.start(args)
     run.world = world
     try:
@@ -865,6 +872,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"retraining Table {args.table} stopped: {e}", file=sys.stderr, flush=True)
         return 1
     return evaluate(run)
+
+
+def smoke_data(layout: Layout, number: int, world: distributed.World, timeout_s: float) -> None:
+    """The smoke run's miniature datasets, made once (atomically) under RESULTS/smoke/data; under torchrun rank 0
+    makes them and the other ranks wait for the folder (no process group is joined yet)."""
+    if layout.data.is_dir():
+        return
+    if world.main:
+        from .smoke import build_for
+
+        with atomic_path(layout.data, directory=True) as tmp:
+            build_for(_dataset_of(number), tmp)
+        return
+    deadline = time.monotonic() + timeout_s
+    while not layout.data.is_dir():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"rank {world.rank}: rank 0 made no {layout.data} within {timeout_s:g} s")
+        time.sleep(0.5)
 
 
 def _dataset_of(number: int) -> str:

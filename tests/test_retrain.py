@@ -534,3 +534,29 @@ def test_make_retrain_table5_smoke_end_to_end_killed_inside_a_stage_and_resumed(
         {"siftflow-fcn16s", "siftflow-fcn32s", "siftflow-fcn8s"}
     assert all((results / "smoke" / n / f"{n}.h5").is_file() for n in ("siftflow-fcn32s", "siftflow-fcn16s",
                                                                        "siftflow-fcn8s"))
+
+
+def test_the_docs_chains_are_the_stages_the_command_runs():
+    text = (REPO / "docs" / "retrain.md").read_text()
+    for number in zoo.RETRAIN_TABLES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {number} | "))
+        stages = retrain.stages_for([r.net for r in retrain.retrainable_rows(number)])
+        for chain in retrain.chains(stages):
+            assert " -> ".join(s.net for s in chain) in row, (number, chain)
+        assert len(re.findall(r"[a-z]+-fcn[\w-]+", row)) == len(stages)
+
+
+def test_the_readme_names_the_commands_that_take_device_and_precision_and_those_that_do_not():
+    from test_kit_commands import _help
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    take = re.search(r"take `--device` and `--precision [^`]*` \(([^)]*)\)", text).group(1)
+    neither = re.search(r"take neither \(([^)]*)\)", text).group(1)
+    modules = {m: re.findall(r"`([a-z.]+(?:N)?)`", part) for m, part in (("take", take), ("neither", neither))}
+    assert modules["take"] and modules["neither"]
+    for kind, names in modules.items():
+        for name in names:
+            helps = _help(name.replace("tableN", "table1"), [])
+            assert helps, name
+            has = "--device" in helps and "--precision" in helps
+            assert has == (kind == "take"), (name, kind)
