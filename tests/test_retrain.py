@@ -451,8 +451,9 @@ def test_a_missing_dataset_or_init_names_the_command_that_gets_it(narrowed, tmp_
     monkeypatch.setenv(zoo.ENV_VAR, str(tmp_path / "weights"))
     monkeypatch.setitem(zoo.MANIFEST, "vgg16", Weights("vgg16", (Source(f"http://127.0.0.1:{closed_port()}/v.caffemodel"),)))
     assert retrain.main([*empty, "--rows", "siftflow-fcn32s", "--iters", "1"]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "cannot get the ILSVRC init vgg16" in err and "`make weights NET=vgg16` fetches and verifies it" in err
+    assert "estimated total" not in out  # before any work: no step was timed
 
 
 def test_chains_run_side_by_side_each_on_its_device_a_joined_chain_after_its_sources(monkeypatch, tmp_path):
@@ -560,3 +561,29 @@ def test_the_readme_names_the_commands_that_take_device_and_precision_and_those_
             assert helps, name
             has = "--device" in helps and "--precision" in helps
             assert has == (kind == "take"), (name, kind)
+
+
+def test_the_ledger_says_what_checks_each_table_claim_and_the_audit_lists_the_records_here(tmp_path):
+    from reproduce.audit import ledger
+    from reproduce.audit.claims import CLAIMS
+
+    notes = {c.id: c.note for c in CLAIMS}
+    assert not any("can be downloaded on this machine" in n for n in notes.values())
+    assert notes["table5.fcn-16s"] == ("needs the weights and datasets (no copy of its weights survives): make "
+                                       "retrain-table5 ROWS=siftflow-fcn16s retrains it from the ILSVRC net and "
+                                       "judges it")
+    assert notes["table3.fcn-8s"].endswith("make reproduce-table3 with them checks it (make weights NET=voc-fcn8s)")
+    assert ledger.records_lines(ledger.table_records(tmp_path))[0].startswith("table records on this machine: none")
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "table5.json").write_text(json.dumps({
+        "table": 5, "smoke": True, "device": "CPU X", "finished": 0,
+        "rows": [{"method": "FCN-16s", "net": "siftflow-fcn16s", "verdict": "smoke run: MEANINGLESS, not judged"},
+                 {"method": "Liu et al.", "net": None, "verdict": "baseline (another method; nothing to run)"}]}))
+    (tmp_path / "table2.json").write_text(json.dumps({
+        "table": 2, "smoke": False, "device": "GPU Y", "finished": 0,
+        "rows": [{"method": "FCN-8s", "net": "voc-fcn8s", "verdict": "PASS"}]}))
+    lines = ledger.records_lines(ledger.table_records(tmp_path))
+    assert lines[0] == "table records on this machine: 2"
+    assert lines[1].endswith("table2.json (Table 2, 1970-01-01, GPU Y)") and lines[2] == "    FCN-8s [voc-fcn8s]: PASS"
+    assert "SMOKE RUN: numbers MEANINGLESS" in lines[3]
+    assert lines[4] == "    FCN-16s [siftflow-fcn16s]: smoke run: MEANINGLESS, not judged" and len(lines) == 5

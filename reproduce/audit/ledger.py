@@ -119,7 +119,7 @@ def table_records(results: Path | None = None) -> list[dict]:
 
     results = REPO / "results" if results is None else results
     found = []
-    for path in sorted([*results.glob("table[0-9].json"), *results.glob("smoke/table[0-9].json")]):
+    for path in [*sorted(results.glob("table[0-9].json")), *sorted(results.glob("smoke/table[0-9].json"))]:
         try:
             record = json.loads(path.read_text())
             rows = [(r["method"], r.get("net"), r.get("verdict", "")) for r in record["rows"]]
@@ -145,7 +145,7 @@ def records_lines(records: list[dict]) -> list[str]:
         if rec.get("unreadable"):
             lines.append(f"  {where}: unreadable (rerun the table to write it again)")
             continue
-        when = time.strftime("%Y-%m-%d", time.gmtime(rec["finished"])) if rec.get("finished") else "?"
+        when = time.strftime("%Y-%m-%d", time.gmtime(rec["finished"])) if rec.get("finished") is not None else "?"
         lines.append(f"  {where} (Table {rec['table']}, {when}, {rec['device']}"
                      + (", SMOKE RUN: numbers MEANINGLESS" if rec["smoke"] else "") + ")")
         lines += [f"    {method} [{net}]: {verdict}" for method, net, verdict in rec["rows"]
