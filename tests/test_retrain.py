@@ -587,3 +587,22 @@ def test_the_ledger_says_what_checks_each_table_claim_and_the_audit_lists_the_re
     assert lines[1].endswith("table2.json (Table 2, 1970-01-01, GPU Y)") and lines[2] == "    FCN-8s [voc-fcn8s]: PASS"
     assert "SMOKE RUN: numbers MEANINGLESS" in lines[3]
     assert lines[4] == "    FCN-16s [siftflow-fcn16s]: smoke run: MEANINGLESS, not judged" and len(lines) == 5
+
+
+@pytest.mark.slow  # FCN-AlexNet and FCN-GoogLeNet at full size, 3 updates of 20 images each, two processes: minutes
+def test_make_retrain_table1_smoke_trains_its_two_chains_side_by_side_each_in_its_own_process(tmp_path):
+    """GPUS=2 with the CPU standing in for the GPUs: each chain's stage a reproduce.train process of its own."""
+    results, records = tmp_path / "results", tmp_path / "records"
+    (tmp_path / "stamp").touch()
+    done = subprocess.run(["make", "--no-print-directory", "retrain-table1", "SMOKE=1", "GPUS=2", f"RESULTS={results}",
+                           f"ARGS=--records {records} --timing-steps 1 --device cpu", f"STAMP={tmp_path / 'stamp'}",
+                           f"PY={sys.executable}"], cwd=REPO, capture_output=True, text=True, timeout=3600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "chain voc-fcn-alexnet: on cpu" in done.stdout and "chain voc-fcn-googlenet: on cpu" in done.stdout
+    assert "estimated total on CPU" in done.stdout and "2 chain(s) at a time" in done.stdout
+    record = json.loads((records / "smoke" / "table1.json").read_text())
+    rows = {r["net"]: r for r in record["rows"] if r["net"] in ("voc-fcn-alexnet", "voc-fcn-googlenet")}
+    assert all("mean_iu" in r["ours"] and r["verdict"].startswith("smoke run: MEANINGLESS") for r in rows.values())
+    assert record["provenance"]["voc-fcn-googlenet"]["weights"] == \
+        str(results / "smoke" / "voc-fcn-googlenet" / "voc-fcn-googlenet.h5")
