@@ -845,7 +845,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.world = world
     try:
         slots = devices_for(args, world)
-        if args.force and world.main:
+        if args.force and not args.plan and world.main:  # a plan changes nothing on disk but its record
             for stage in stages:
                 clear(run, stage)
         distributed.barrier(world)

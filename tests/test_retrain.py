@@ -606,3 +606,15 @@ def test_make_retrain_table1_smoke_trains_its_two_chains_side_by_side_each_in_it
     assert all("mean_iu" in r["ours"] and r["verdict"].startswith("smoke run: MEANINGLESS") for r in rows.values())
     assert record["provenance"]["voc-fcn-googlenet"]["weights"] == \
         str(results / "smoke" / "voc-fcn-googlenet" / "voc-fcn-googlenet.h5")
+
+
+@pytest.mark.slow  # three nets built, trained two steps and run twice: 5 to 13 s on 2 shared cores
+def test_the_plan_times_a_training_step_of_every_kind_of_stage(narrowed):
+    """The two-stream nets (two inputs), RGB-D's depth input and FCN-GoogLeNet each train a timed step on a
+    synthetic image of their inputs' shapes (narrowed nets, a tiny image)."""
+    import torch
+
+    for net in ("nyud-fcn16s-color-hha", "nyud-fcn32s-color-d", "voc-fcn-googlenet"):
+        stage = retrain.stages_for([net])[-1]
+        timing = retrain.time_stage(stage, torch.device("cpu"), (6, 7), steps=1)
+        assert timing["train_s_per_image"] > 0 and timing["forward_s"] > 0 and timing["size"] == [6, 7]
