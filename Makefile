@@ -9,8 +9,7 @@ RUN := $(if $(NPROC),$(PY) -m torch.distributed.run --nproc_per_node=$(NPROC),$(
 
 .PHONY: setup test test-all test-gpu test-caffe test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
-        reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6 \
-        retrain-table1 retrain-table4 retrain-table5 retrain-table6
+        reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
 setup: $(STAMP)
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
@@ -102,6 +101,7 @@ $(TABLES): reproduce-table%: $(STAMP)
 # GPUS=N runs up to N chains side by side (one GPU each), REGIME=cvpr with NPROC=N splits the CVPR batch over N
 # ranks, PLAN=1 prints the plan and stops, FORCE=1 trains finished stages again, SMOKE=1 on the miniature data.
 RETRAINS := retrain-table1 retrain-table4 retrain-table5 retrain-table6
+.PHONY: $(RETRAINS)
 $(RETRAINS): retrain-table%: $(STAMP)
 	$(RUN) -m reproduce.retrain $* $(if $(ROWS),--rows $(ROWS)) $(if $(RESULTS),--results $(RESULTS)) $(if $(GPUS),--gpus $(GPUS)) $(if $(REGIME),--regime $(REGIME)) $(if $(PLAN),--plan) $(if $(FORCE),--force) $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
 

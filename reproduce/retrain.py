@@ -28,7 +28,7 @@ changing the recipe (reproduce.train refuses to). ``--gpus N`` (``GPUS=N``) runs
 by side, one GPU each (a chain is a row's stages in order: NYUD's color, HHA and RGBD nets are three, SIFT
 Flow's and Context's 32s -> 16s -> 8s one each), each stage a ``reproduce.train`` process on its GPU. The CVPR
 regime (``--regime cvpr``, batch 20) splits each update over ranks: run this command under torchrun (``make
-retrain-tableN REGIME=cvpr NPROC=8``, or several nodes through torchrun's rendezvous; docs/retrain.md), every
+retrain-tableN REGIME=cvpr NPROC=4``, or several nodes through torchrun's rendezvous; docs/retrain.md), every
 stage then trains on all ranks.
 
 Before it starts, it prints the plan: the chains and stages, each stage's iterations and state, the step time

@@ -618,3 +618,52 @@ def test_the_plan_times_a_training_step_of_every_kind_of_stage(narrowed):
         stage = retrain.stages_for([net])[-1]
         timing = retrain.time_stage(stage, torch.device("cpu"), (6, 7), steps=1)
         assert timing["train_s_per_image"] > 0 and timing["forward_s"] > 0 and timing["size"] == [6, 7]
+
+
+WORKER = """
+import sys
+import nets
+from tiny_nets import narrow
+from reproduce import distributed, retrain
+real, cache = nets.spec, {}
+def spec(name, variant=None):
+    if (name, variant) not in cache:
+        cache[name, variant] = narrow(real(name, variant), 16)
+    return cache[name, variant]
+nets.spec = spec
+sys.exit(distributed.entry(lambda: retrain.main(sys.argv[1:])))
+"""
+
+
+@pytest.mark.slow  # a torchrun launch of two ranks (gloo on the CPU) beside one process: about a minute
+@pytest.mark.distributed
+def test_the_cvpr_regime_under_torchrun_splits_each_stages_batch_over_the_ranks(narrowed, tmp_path, capsys):
+    """REGIME=cvpr NPROC=2: every stage trains on both ranks (10 of the 20 images each), rank 0 writes; the final
+    weights are one process's up to the order of the float32 sums."""
+    import weights
+
+    argv = ["5", "--smoke", "--regime", "cvpr", "--rows", "siftflow-fcn32s", "--iters", "2", "--snapshot-every", "1",
+            "--timing-steps", "1", "--device", "cpu"]
+    (tmp_path / "worker.py").write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]), "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "--max-restarts=0", str(tmp_path / "worker.py"), *argv, "--results",
+                           str(tmp_path / "two"), "--records", str(tmp_path / "records-two")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 ranks (gloo) x 10 passes" in done.stdout and "over 2 ranks" in done.stdout
+    assert retrain.main([*argv, "--results", str(tmp_path / "one"), "--records", str(tmp_path / "records-one")]) == 0
+    capsys.readouterr()
+    two = {x.name: x.blobs for x in weights.read_weights(
+        tmp_path / "two" / "smoke" / "cvpr" / "siftflow-fcn32s" / "siftflow-fcn32s.h5").layers}
+    one = {x.name: x.blobs for x in weights.read_weights(
+        tmp_path / "one" / "smoke" / "cvpr" / "siftflow-fcn32s" / "siftflow-fcn32s.h5").layers}
+    start = {x.name: x.blobs for x in weights.read_weights(
+        tmp_path / "one" / "smoke" / "cvpr" / "siftflow-fcn32s" / "init.h5").layers}
+    assert set(one) == set(two)
+    for name in one:
+        for a, b in zip(one[name], two[name], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * float(np.abs(a).max() or 1))
+    assert any(not np.array_equal(one[n][0], start[n][0]) for n in one)  # the weights moved
+    record = json.loads((tmp_path / "records-two" / "smoke" / "table5.json").read_text())
+    assert record["world_size"] == 2 and record["meaningless"]
