@@ -9,7 +9,8 @@ the kit's own words.
 Statuses: ``checked`` (a fast-suite test checks it exactly), ``caffe`` (checked against real BVLC Caffe in
 ``make test-caffe``, usually with golden fixtures in ``make test`` too), ``informational`` (recorded and shown,
 nothing to check), ``deviation`` (the kit chose differently or had to choose; the note says what and why),
-``not-checkable`` (cannot be checked on this machine; the note says what would check it).
+``not-checkable`` (no test checks it; the note says what it needs and the command that checks it, and ``make
+audit`` lists the table records the machine it runs on holds, with their verdicts).
 """
 
 from __future__ import annotations
