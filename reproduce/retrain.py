@@ -384,8 +384,8 @@ def smoke_classifier(stage: Stage) -> dict[str, list]:
 
 def make_init(run: Run, stage: Stage) -> Path:
     """The stage's starting weights, ``init.h5``, transplanted from the ILSVRC classifier or the previous stages'
-    final weights (weights.transplant; one line per layer). Kept once made: a resumed run starts from the same
-    file."""
+    final weights (weights.transplant), and ``init.json`` saying what they were made from. Kept once made: a
+    resumed run starts from the same file."""
     from weights.transplant import transplant_file
 
     path = run.layout.init(stage.net)
