@@ -117,5 +117,14 @@ TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 re
 $(TABLES): reproduce-table%: $(STAMP)
 	$(RUN) -m reproduce.table$* $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
 
+# The rows whose weights are gone, back by training: the reference's staged recipe from the ILSVRC nets, then the
+# table's records (docs/retrain.md). ROWS="NET ..." picks rows, RESULTS= moves the tree (default results/retrain),
+# GPUS=N runs up to N chains side by side (one GPU each), REGIME=cvpr with NPROC=N splits the CVPR batch over N
+# ranks, PLAN=1 prints the plan and stops, FORCE=1 trains finished stages again, SMOKE=1 on the miniature data.
+RETRAINS := retrain-table1 retrain-table4 retrain-table5 retrain-table6
+.PHONY: $(RETRAINS)
+$(RETRAINS): retrain-table%: $(STAMP)
+	$(RUN) -m reproduce.retrain $* $(if $(ROWS),--rows $(ROWS)) $(if $(RESULTS),--results $(RESULTS)) $(if $(GPUS),--gpus $(GPUS)) $(if $(REGIME),--regime $(REGIME)) $(if $(PLAN),--plan) $(if $(FORCE),--force) $(if $(SMOKE),--smoke) $(if $(PRECISION),--precision $(PRECISION)) $(ARGS)
+
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

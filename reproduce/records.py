@@ -36,6 +36,12 @@ def write_json(dst: str | os.PathLike, record: dict) -> Path:
     return write_text(dst, json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n")
 
 
+def run_name(net: str, variant: str | None = None) -> str:
+    """A training run's folder under reproduce.train's --out, and its label in the tables: NET, or NET-VARIANT
+    (voc-fcn32s-fixed). Here, not in reproduce.train, so that a table naming its rows' runs imports no torch."""
+    return f"{net}-{variant}" if variant else net
+
+
 def md5_text(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 

@@ -9,7 +9,8 @@ the kit's own words.
 Statuses: ``checked`` (a fast-suite test checks it exactly), ``caffe`` (checked against real BVLC Caffe in
 ``make test-caffe``, usually with golden fixtures in ``make test`` too), ``informational`` (recorded and shown,
 nothing to check), ``deviation`` (the kit chose differently or had to choose; the note says what and why),
-``not-checkable`` (cannot be checked on this machine; the note says what would check it).
+``not-checkable`` (no test checks it; the note says what it needs and the command that checks it, and ``make
+audit`` lists the table records the machine it runs on holds, with their verdicts).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ GOLDEN_GRADIENTS = f"{GOLDEN}::test_parameter_and_input_gradients_match_the_caff
 PREC, PREC_CLI = "tests/test_precision.py", "tests/test_precision_entry_points.py"
 PORT = "tests/test_audit_port.py"
 CVPR, PAMI = "CVPR 2015 (arXiv 1411.4038 v2)", "PAMI 2016 (arXiv 1605.06211)"
-NOT_HERE = "no weights or datasets can be downloaded on this machine"
+# What a not-checkable claim needs, followed by the command that checks it where that is present; `make audit`
+# says which table records exist on the machine it runs on (reproduce.audit.ledger: table_records).
+NOT_HERE = "needs the weights and datasets"
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -933,7 +936,41 @@ CLAIMS: tuple[Claim, ...] = (
         status="not-checkable",
         code=("nets.registry:RECORDS", "weights.zoo:verify"),
         tests=("tests/test_weights_zoo.py::test_the_known_hashes_are_opencvs_sha1_of_fcn8s_heavy_pascal_and_bvlcs_of_googlenet",),
-        note=f"{NOT_HERE}: `make weights NET=voc-fcn8s` verifies the file"),
+        note="needs the file: `make weights NET=voc-fcn8s` verifies it (and every other checksum of the zoo)"),
+    Claim(
+        id="release.survivors",
+        source="kit survey of PyTorch, Chainer, MXNet, OpenCV, OpenVINO, ONNX and model hubs (2026); OpenVINO Open "
+               "Model Zoo model.yml files; MXNet tools/caffe_converter; dividiti/ck-caffe; OpenCV download_models.py; "
+               "BVLC Caffe model readmes; wkentaro/fcn; Ascend-Huawei/models",
+        claim="Of the reference's fifteen releases only the four VOC VGG nets survive (torchfcn's and wkentaro/fcn's "
+              "converted copies, and Huawei Ascend's copy of fcn8s-heavy-pascal.caffemodel, which OpenCV's SHA-1 and "
+              "wkentaro/fcn's MD5 verify); the NYUD, SIFT Flow, PASCAL-Context and FCN-AlexNet releases were only on "
+              "the reference's server. The ILSVRC classifiers survive on OpenVINO's and MXNet's mirrors with their "
+              "published sizes and SHA-1, SHA-256 and SHA-384 checksums; every row without surviving weights names "
+              "its retraining command.",
+        kind="release",
+        status="checked",
+        code=("nets.registry:CLASSIFIERS", "nets.registry:MIRRORS", "weights.zoo:retrain_table", "weights.zoo:listing"),
+        tests=("tests/test_retrain.py::test_the_surviving_sources_and_their_checksums_are_in_the_records",
+               "tests/test_retrain.py::test_docs_weights_page_shows_the_records_sources_and_checksums",
+               "tests/test_retrain.py::test_a_net_whose_release_is_gone_says_retrain_in_one_message_after_its_server"),
+        note="the records are checked; whether each host still answers is what make weights finds out"),
+    Claim(
+        id="train.staged-retrain",
+        source="reference solve.py of every net (each finer net starts from the coarser net's final weights); "
+               f"{CVPR} sec. 4.2",
+        claim="The rows without surviving weights come back by the reference's staged recipe: the ILSVRC net "
+              "transplanted into the first stage, each stage trained with its reference solver, its final weights "
+              "transplanted into the next (FCN-32s -> 16s -> 8s; NYUD's color and HHA nets into the two-stream "
+              "net), then the row evaluated and judged at the retrained tolerance; interrupted anywhere, a rerun "
+              "loses at most one snapshot interval.",
+        kind="training",
+        status="checked",
+        code=("reproduce.retrain:stages_for", "reproduce.retrain:run_stage", "weights.transplant:transplant"),
+        tests=("tests/test_retrain.py::test_every_retrainable_row_is_the_references_chain_of_stages",
+               "tests/test_retrain.py::test_the_staged_transplant_chain_of_every_retrainable_row",
+               "tests/test_retrain.py::test_a_run_killed_inside_a_stage_and_between_stages_resumes_to_the_weights_of_an_uninterrupted_run"),
+        note="checked on narrowed nets and the miniature datasets; the full recipe takes days on a GPU"),
     Claim(
         id="release.mirrors",
         source="torchfcn torchfcn/models/*.py; wkentaro/fcn fcn/models/*.py and README",
@@ -1122,7 +1159,8 @@ CLAIMS: tuple[Claim, ...] = (
         status="not-checkable",
         code=("weights.convert:convert",),
         tests=("tests/caffe/test_released_weights.py::test_released_weights_match_real_caffe_on_an_image",),
-        note=f"{NOT_HERE}: `make test-caffe WEIGHTS=x.caffemodel NET=... IMAGE=...` checks it"),
+        note="needs a released caffemodel and a Caffe build: `make test-caffe WEIGHTS=x.caffemodel NET=... "
+             "IMAGE=...` checks it"),
     # ---- the precision policy ------------------------------------------------------------------------------
     Claim(
         id="precision.exact-default",
@@ -1218,6 +1256,21 @@ CLAIMS: tuple[Claim, ...] = (
 
 # ---- every row of Tables 1-6, one claim each, read from the tables (nothing typed twice) ----------------------
 
+def _what_checks(table, row) -> str:
+    """What checks a table row's claim: the table's run on the released weights where a copy survives, the
+    retraining command where the weights are gone or were never released, the training commands of a variant."""
+    from weights.zoo import retrain_table, survives
+
+    if row.status == "released" and survives(row.net):
+        return f"{NOT_HERE}: make reproduce-table{table.number} with them checks it (make weights NET={row.net})"
+    if not row.variant and retrain_table(row.net) == table.number:
+        why = "never released" if row.status == "not released" else "no copy of its weights survives"
+        return (f"{NOT_HERE} ({why}): make retrain-table{table.number} ROWS={row.net} retrains it from the ILSVRC "
+                "net and judges it")
+    return (f"{NOT_HERE}: train {row.net} (make train NET={row.net}), then make reproduce-table{table.number} "
+            f'ARGS="--retrained --weights {row.key}=SNAPSHOT.h5" checks it')
+
+
 def _row_claims() -> tuple[Claim, ...]:
     """A claim per table row: an FCN row is a result of the paper the kit can rerun but not here (the command
     that would is in the note); another method's row is printed beside it for information."""
@@ -1237,12 +1290,8 @@ def _row_claims() -> tuple[Claim, ...]:
                                  status="informational", code=code, tests=tests,
                                  note="another method's number, printed beside the kit's"))
                 continue
-            how = (f"make reproduce-table{table.number} with the weights and data" if row.status == "released"
-                   else f"train {row.net} (make train NET={row.net}), then make reproduce-table{table.number} "
-                        f'ARGS="--retrained --weights {row.key}=SNAPSHOT.h5"' if row.net
-                   else "a net the kit does not have")
             out.append(Claim(id=f"table{table.number}.{slug}", source=source, claim=claim, kind="table",
-                             status="not-checkable", code=code, tests=tests, note=f"{NOT_HERE}: {how} reruns it"))
+                             status="not-checkable", code=code, tests=tests, note=_what_checks(table, row)))
     return tuple(out)
 
 
