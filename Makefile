@@ -12,14 +12,15 @@ STAMP := $(VENV)/.installed
 # exactly one word without reading what is in it. SOURCE and ARGS are lists: the kit splits them into words as a
 # shell would (shlex; quote a path that holds spaces), and runs nothing. A target that takes a new value adds its
 # name here.
-USER_VALUES := DATASET SOURCE NET WEIGHTS INIT RESUME REGIME VARIANT PRECISION ARGS SMOKE NPROC IMAGE
+USER_VALUES := DATASET SOURCE NET WEIGHTS INIT RESUME REGIME VARIANT PRECISION ARGS SMOKE NPROC IMAGE GUPTA ROWS \
+               RESULTS GPUS PLAN FORCE
 unexport $(USER_VALUES)
 $(foreach v,$(USER_VALUES),$(eval export FCN_MAKE_$(v) = $$(value $(v))))
 given = $(value $(1))
 # NPROC=N runs evaluate, train and the tables under torchrun with N processes (one GPU each; README).
 RUN := $(if $(call given,NPROC),$(PY) -m torch.distributed.run --nproc_per_node="$$FCN_MAKE_NPROC",$(PY))
 
-.PHONY: setup test test-all test-gpu test-caffe test-browser audit bench bench-docs lint weights weights-list data data-list evaluate \
+.PHONY: setup test test-all test-gpu test-caffe test-octave test-browser audit audit-port bench bench-docs lint weights weights-list data data-list evaluate \
         train clean \
         reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 
@@ -37,10 +38,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 # check's CPU dry run, a fresh venv), as CI runs it. Caffe, GPU and browser tests have targets of their own.
 # Both print the slowest tests (--durations), to keep the budget honest.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow and not caffe and not gpu and not browser" -q --durations=15
+	$(PY) -m pytest -m "not slow and not caffe and not gpu and not browser and not octave" -q --durations=15
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m "not caffe and not gpu and not browser" -q --durations=15
+	$(PY) -m pytest -m "not caffe and not gpu and not browser and not octave" -q --durations=15
 
 # The CUDA cases (golden fixtures, layer semantics, inference path, precision): fails at once without a GPU.
 test-gpu: $(STAMP)
@@ -51,22 +52,43 @@ test-caffe: $(STAMP)
 	bash tests/caffe/build_caffe.sh
 	$(PY) -m pytest -m caffe -q -rA $(if $(call given,WEIGHTS),-s tests/caffe/test_released_weights.py --weights="$$FCN_MAKE_WEIGHTS" --net="$$FCN_MAKE_NET" --image="$$FCN_MAKE_IMAGE")
 
+# Gupta's HHA code run unmodified by GNU Octave (apt-get install octave octave-image) against data.hha: GUPTA= a
+# folder holding clones of s-gupta/rcnn-depth, rgbdutils and nyu-hooks (without it: what to clone and install).
+test-octave: $(STAMP)
+	$(PY) tests/octave/gupta.py $(if $(call given,GUPTA),"$$FCN_MAKE_GUPTA")
+	$(PY) -m pytest -m octave -q -rA --gupta="$$FCN_MAKE_GUPTA"
+
 # The geometry audit of every net, then the report it feeds: results/audit/index.html and summary.md.
 audit: $(STAMP)
 	$(PY) -m reproduce.audit
 	$(PY) -m reproduce.audit.ledger
 	$(PY) -m reproduce.audit.report
 
+# A third-party PyTorch FCN against a kit net (docs/audit.md): PORT=FILE.py:FACTORY (or module.path:FACTORY) NET=name,
+# optionally KWARGS='{"n_class": 21}', INPUT=rgb01, HTML=1. Loading the port runs its code. PORT, NET, KWARGS and
+# INPUT reach the command through the environment ("$$PORT"), taken as typed ($(value ...)): neither make nor the
+# shell reads them as code.
+audit-port: override export PORT := $(value PORT)
+audit-port: override export NET := $(value NET)
+audit-port: override export KWARGS := $(value KWARGS)
+audit-port: override export INPUT := $(value INPUT)
+audit-port: $(STAMP)
+	$(if $(PORT),,$(error make audit-port needs PORT=FILE.py:FACTORY or PORT=module.path:FACTORY, for example: make audit-port PORT=myfcn.py:FCN8s NET=voc-fcn8s))$(call need-net,voc-fcn8s)$(PY) -m reproduce.audit.port "$$PORT" --net "$$NET" $${KWARGS:+--kwargs "$$KWARGS"} $${INPUT:+--input "$$INPUT"} $(if $(value HTML),--html)
+
 # The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
 test-browser: $(STAMP)
 	FCN_SCREENSHOT=results/audit/screenshot.png $(PY) -m pytest -m browser -q -rs
 
 # The measuring tools of benchmarks/ (outside the kit's packages). Real Caffe joins the table once make
-# test-caffe has built it (caffe_contestant.py says "not built" until then).
+# test-caffe has built it (caffe_contestant.py says "not built" until then); GUPTA= as for test-octave adds
+# Gupta's HHA code under Octave beside data.hha.
 bench: $(STAMP)
 	$(PY) -m benchmarks.inference --external "Caffe=$(PY) benchmarks/caffe_contestant.py {net} {size} {threads}"
 	$(PY) -m benchmarks.loader
 	$(PY) -m benchmarks.conversion
+	$(PY) -m benchmarks.nyud_build
+	$(PY) -m benchmarks.hha $(if $(call given,GUPTA),--gupta="$$FCN_MAKE_GUPTA")
+	$(PY) -m benchmarks.port_audit
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
 # record of results/ over the kept one of the same name to show a new run); a test holds the page to them.
@@ -110,6 +132,16 @@ train: $(STAMP)
 TABLES := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6
 $(TABLES): reproduce-table%: $(STAMP)
 	$(RUN) -m reproduce.table$* $(if $(call given,SMOKE),--smoke) $(if $(call given,PRECISION),--precision="$$FCN_MAKE_PRECISION") $(if $(call given,WEIGHTS),--weights="$$FCN_MAKE_WEIGHTS") --args="$$FCN_MAKE_ARGS"
+
+# The rows whose weights are gone, back by training: the reference's staged recipe from the ILSVRC nets, then the
+# table's records (docs/retrain.md). ROWS="NET ..." picks rows, RESULTS= moves the tree (default results/retrain),
+# GPUS=N runs up to N chains side by side (one GPU each), REGIME=cvpr with NPROC=N splits the CVPR batch over N
+# ranks, PLAN=1 prints the plan and stops, FORCE=1 trains finished stages again, SMOKE=1 on the miniature data.
+# ROWS joins ARGS: both are split into words by the kit (shlex), nothing in them run.
+RETRAINS := retrain-table1 retrain-table4 retrain-table5 retrain-table6
+.PHONY: $(RETRAINS)
+$(RETRAINS): retrain-table%: $(STAMP)
+	$(RUN) -m reproduce.retrain $* $(if $(call given,RESULTS),--results="$$FCN_MAKE_RESULTS") $(if $(call given,GPUS),--gpus="$$FCN_MAKE_GPUS") $(if $(call given,REGIME),--regime="$$FCN_MAKE_REGIME") $(if $(call given,PLAN),--plan) $(if $(call given,FORCE),--force) $(if $(call given,SMOKE),--smoke) $(if $(call given,PRECISION),--precision="$$FCN_MAKE_PRECISION") --args="$(if $(call given,ROWS),--rows $$FCN_MAKE_ROWS )$$FCN_MAKE_ARGS"
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .tox results

@@ -152,8 +152,61 @@ def tiled(record: dict) -> str:
         f"| {format_bytes(record['peak_rss'])} | {format_bytes(record['rss_before'])} | {record['seconds']:.0f} |"])
 
 
+def nyud_build(record: dict) -> str:
+    n, target = record["nyu_images"], record["target_seconds"]
+    lines = [_where(record), "",
+             f"{record['images']} images of {record['picture']}; the image phase (workers spawned, every file "
+             f"written), in wall seconds on this shared machine and in CPU seconds; peak resident memory of the "
+             f"build's process plus each worker's. MD5 and SHA-256 of a file at "
+             f"{record['hash_bytes_per_s'] / 2**20:.0f} MiB/s. The last column is an EXTRAPOLATION, not a "
+             f"measurement: {n} images at the CPU time per image spread over the workers, as on that many idle "
+             f"cores, plus hashing NYU's {record['nyu_mat_bytes']:,}-byte .mat (the issue's target: under "
+             f"{target // 60} minutes on 2 cores, under {record['target_bytes'] // 2**30} GB).", "",
+             "| workers | wall s per image | CPU s per image | peak RSS MiB (bound) | folder MiB per image | "
+             f"extrapolated to {n} images on idle cores, minutes |", "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['workers']} | {r['seconds_per_image']:.2f} | {r['cpu_seconds_per_image']:.2f} | "
+              f"{r['peak_rss_bound'] / 2**20:.0f} | {r['folder_bytes_per_image'] / 2**20:.2f} | "
+              f"{r['extrapolated_seconds'] / 60:.1f} |" for r in record["rows"]]
+    return "\n".join(lines)
+
+
+def hha(record: dict) -> str:
+    octave = record.get("octave")
+    lines = [_where(record), "",
+             f"A {record['image']} depth map, on one core, best of {record['repeats']} rounds per image (in each round "
+             + ("Gupta's saveHHA under GNU Octave "
+                f"{octave['octave']} on every image, then data.hha); seconds of the call, and CPU seconds. "
+                if octave else "data.hha on every image); seconds of the call, and CPU seconds. ")
+             + f"The kit's peak allocation in one call: {record['kit_peak_mib']:.0f} MiB.", ""]
+    if octave:
+        lines += ["| image | holes | kit s | kit CPU s | Octave s | Octave CPU s | x Octave | equal pixels (worst "
+                  "channel) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['image']} | {r['holes']:.1%} | {r['kit_s']:.3f} | {r['kit_cpu_s']:.3f} | {r['octave_s']:.3f} "
+                  f"| {r['octave_cpu_s']:.3f} | **{r['octave_s'] / r['kit_s']:.1f}** | {min(r['equal']):.4%} |"
+                  for r in record["rows"]]
+        lines += ["", f"Median: data.hha {record['median_kit_s']:.3f} s, Octave {record['median_octave_s']:.3f} s, "
+                      f"**{record['speedup']:.1f}x** ({record['speedup_cpu']:.1f}x in CPU seconds)."]
+    else:
+        lines += ["| image | holes | kit s | kit CPU s |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['image']} | {r['holes']:.1%} | {r['kit_s']:.3f} | {r['kit_cpu_s']:.3f} |"
+                  for r in record["rows"]]
+    return "\n".join(lines)
+
+
+def port_audit(record: dict) -> str:
+    sizes = ", ".join(f"{s['size']} {s['seconds']:.1f} s" for s in record["sizes"])
+    return "\n".join([
+        _where(record), "",
+        "| port | net | verdict | sizes | audit seconds (mapping to verdict) | of which per size | CPU seconds "
+        "(all threads) | nets built in | process peak RSS |", "|---|---|---|---:|---:|---|---:|---:|---:|",
+        f"| {record['port']} | {record['net']} | {record['verdict']} | {len(record['sizes'])} | "
+        f"{record['seconds']:.1f} | {sizes} | {record['cpu_seconds']:.1f} | {record['build_seconds']:.1f} s | "
+        f"{record['peak_rss_mib']:.0f} MiB |"])
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
-                                            "loader": loader, "conversion": conversion, "tiled": tiled}
+                                            "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha,
+                                            "nyud-build": nyud_build, "port-audit": port_audit}
 
 
 def render(path: Path) -> str:

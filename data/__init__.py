@@ -9,7 +9,8 @@
 Readers: voc, sbd, nyud, siftflow, pascalcontext (readers.py). Preprocessing for a user's own image:
 ``data.preprocess_image(path_or_pil, data.MEANS["voc"])`` (which top feeds which net input, with which mean, is
 in the net records: ``nets.record(NAME).inputs``). Loaders: ``data.eval_loader``, ``data.train_loader``. Fetch
-datasets with ``make data DATASET=<name>`` (download.py); the root is $FCN_DATA (layout.py). Files: every
+datasets with ``make data DATASET=<name>`` (download.py; NYUD is built from NYU's originals by nyud.py when the
+reference's archive cannot be had); the root is $FCN_DATA (layout.py). Files: every
 writer of the kit writes through ``data.files`` (atomic, umask permissions) and downloads through
 ``data.fetch`` (resumable).
 """

@@ -29,10 +29,36 @@ def split_words(text: str, what: str) -> list[str]:
                          f"{what}=\"'my file.tar'\"") from None
 
 
+def add_words_option(parser) -> None:
+    """``--args TEXT``: more of a command's options in one argument, split by parse_with_words. How make passes
+    its ARGS= value (through the environment, as one word, never read by a shell)."""
+    parser.add_argument("--args", default="", metavar="TEXT",
+                        help="more of these options in one argument, split into words as a shell would split them "
+                             "(shlex: quote a path that holds spaces), nothing run: how make passes its ARGS= value")
+
+
+def parse_with_words(parser, argv=None):
+    """``parser.parse_args(argv)``, then again with the words of its ``--args`` appended (add_words_option); an
+    unclosed quote there is the parser's one error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    try:
+        extra = split_words(args.args, "ARGS")
+    except ValueError as e:
+        parser.error(str(e))
+    return parser.parse_args([*argv, *extra]) if extra else args
+
+
 def fail(error: BaseException | str, status: int = 1) -> int:
     """Print ``error: MESSAGE`` to stderr and return ``status`` for ``main`` to return."""
     print(f"error: {error}", file=sys.stderr, flush=True)
     return status
+
+
+def interrupted(resume: str = "") -> int:
+    """Say INTERRUPTED_LINE (with ``resume``, how the command picks up again, in brackets) and return 130."""
+    print(f"\n{INTERRUPTED_LINE}" + (f" ({resume})" if resume else ""), file=sys.stderr, flush=True)
+    return INTERRUPTED
 
 
 def run(main: Callable[[], int | None]) -> int:
@@ -41,5 +67,4 @@ def run(main: Callable[[], int | None]) -> int:
     try:
         return main() or 0
     except KeyboardInterrupt:
-        print(f"\n{INTERRUPTED_LINE}", file=sys.stderr, flush=True)
-        return INTERRUPTED
+        return interrupted()

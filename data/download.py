@@ -34,7 +34,10 @@ failed, and where to put a file by hand.
 from __future__ import annotations
 
 import argparse
+import datetime
 import errno
+import importlib
+import json
 import os
 import re
 import shutil
@@ -49,7 +52,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .cli import fail, run, split_words
+from .cli import fail, interrupted, run, split_words
 from .errors import DiskFull, DownloadError
 from .fetch import download as fetch
 from .files import (
@@ -57,15 +60,16 @@ from .files import (
     NotEnoughSpace,
     NotWritable,
     atomic_path,
-    file_digest,
+    file_digests,
     locked,
     new_file_mode,
     require_space,
     require_writable,
     scratch_dir,
     set_aside,
+    write_text,
 )
-from .layout import DOWNLOADS_FOLDER, data_root, describe_layout, kit_command
+from .layout import DOWNLOADS_FOLDER, FETCHED_RECORD, data_root, describe_layout, kit_command
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,22 @@ class ListFile:
     size_by: str = ""
 
 
-Part = Archive | ListFile
+@dataclass(frozen=True)
+class Original:
+    """A file the kit reads as it is, never unpacked (NYU's labeled .mat, its split file, a class mapping): verified,
+    kept in the downloads folder (a local source is read in place), and handed to the build that needs it
+    (BUILDS)."""
+
+    key: str
+    filename: str  # its name in the downloads folder
+    sources: tuple[Source, ...]
+    checksums: tuple[Checksum, ...] = ()
+    size: int | None = None
+    size_by: str = ""
+    note: str = ""
+
+
+Part = Archive | ListFile | Original
 
 # -- the sources ---------------------------------------------------------------------------------------------
 _OXFORD = "http://host.robots.ox.ac.uk/pascal/VOC"
@@ -161,6 +180,22 @@ def _voc(year: str, filename: str, markers: tuple[str, ...], checksums: tuple[Ch
     sources = (Source(f"{_OXFORD}/voc{year}/{filename}", _BY_OXFORD),
                Source(f"{_OXFORD_NOW}/voc{year}/{filename}", _BY_OXFORD_NOW), *mirrors)
     return Archive(f"voc{year}", filename, f"VOC{year}", f"VOC{year}", markers, sources, checksums, **extra)
+
+
+_NYU = "http://horatio.cs.nyu.edu/mit/silberman"
+_NYU_HTTPS = "https://horatio.cs.nyu.edu/mit/silberman"
+_BY_NYU = "NYU's dataset host (the address NYU Depth v2's page links)"
+_BY_NYU_HTTPS = "NYU's dataset host over HTTPS (as NYUv2 download scripts of other projects fetch it)"
+
+
+def _nyu_meta_copies(name: str) -> tuple[Source, ...]:
+    """Byte-identical GitHub copies of NYU's splits.mat and Gupta's classMapping40.mat (branch master of both)."""
+    return (Source(f"https://raw.githubusercontent.com/ankurhanda/nyuv2-meta-data/master/{name}",
+                   "ankurhanda/nyuv2-meta-data on GitHub"),
+            Source(f"https://raw.githubusercontent.com/VainF/nyuv2-python-toolkit/master/{name}",
+                   "VainF/nyuv2-python-toolkit on GitHub"),
+            Source(f"https://cdn.jsdelivr.net/gh/ankurhanda/nyuv2-meta-data@master/{name}",
+                   "jsDelivr's copy of ankurhanda/nyuv2-meta-data (its documented /gh/ endpoint)"))
 
 
 def _reference_list(key: str, path: str, dest: str, md5: str) -> ListFile:
@@ -201,24 +236,62 @@ PARTS: dict[str, Part] = {p.key: p for p in (
                     "7984b6ce736bd3666d8b7ee70b5401da"),
     Archive("nyud", "nyud.tar.gz", "nyud", "", ("data/images", "segmentation"),
             (Source("http://dl.caffe.berkeleyvision.org/nyud.tar.gz", "the reference's server"),),
-            note="no mirror and no checksum are known; the reference's server also hosts its weights, which "
-                 "has been down repeatedly"),
+            note="no mirror and no checksum are known; the reference's server, which also hosted its weights, has "
+                 "been dead since 2017 (BVLC/caffe issues 5749, 6430): make data DATASET=nyud then builds the "
+                 "folder from NYU's originals (nyud-labeled, nyud-splits, nyud-classes40; data.nyud)"),
+    # NYU's originals, from which data.nyud rebuilds the reference's folder as Gupta et al. made it.
+    Original("nyud-labeled", "nyu_depth_v2_labeled.mat", (
+        Source(f"{_NYU}/nyu_depth_v2/nyu_depth_v2_labeled.mat", _BY_NYU),
+        Source(f"{_NYU_HTTPS}/nyu_depth_v2/nyu_depth_v2_labeled.mat", _BY_NYU_HTTPS)),
+        (_md5("520609c519fba3ba5ac58c8fefcc3530",
+              "torch-uncertainty (torch_uncertainty/datasets/nyu.py); a DVC record of the same file with its size "
+              "(the kingabzpro/savtadepth Space on Hugging Face, src/data/raw/nyu_depth_v2_labeled.mat.dvc)"),),
+        size=2_972_037_809, size_by="that DVC record",
+        note="NYU's host has been down for stretches (reports in 2020, 2023, 2025) and no HTTP mirror with a "
+             "checksum is known. Copies users have pointed to need a browser or an account (an Academic Torrents "
+             "entry and a Kaggle dataset, cleinc/bts issue 145; a Google Drive folder, SJingjia/PlaneRecTR issue "
+             "9): fetch one by hand and pass it with --source nyud-labeled=PATH, which checks NYU's MD5"),
+    Original("nyud-splits", "splits.mat", (
+        Source(f"{_NYU}/indoor_seg_sup/splits.mat", _BY_NYU),
+        Source(f"{_NYU_HTTPS}/indoor_seg_sup/splits.mat", _BY_NYU_HTTPS),
+        *_nyu_meta_copies("splits.mat")),
+        (_md5("08e3c3aea27130ac7c01ffd739a4535f",
+              "NYUv2 preparation code that pins NYU's file; the byte-identical copies in ankurhanda/nyuv2-meta-data "
+              "and VainF/nyuv2-python-toolkit (git blob 01c8df77c6ac) hash to it"),),
+        size=2_626, size_by="NYU's file and its GitHub copies"),
+    # Gupta's 894 -> 40 class mapping. No publisher gives a checksum: the MD5 is that of the two GitHub copies,
+    # both the git blob 039078648942d2eedbc2a0bb06c5a598a7df2c73 (10,474 bytes), hashed when this part was added.
+    Original("nyud-classes40", "classMapping40.mat", _nyu_meta_copies("classMapping40.mat"),
+             (_md5("e377c88729dd63af81205ac9a8634a19",
+                   "the kit, from the byte-identical copies in ankurhanda/nyuv2-meta-data and "
+                   "VainF/nyuv2-python-toolkit (git blob 039078648942); Gupta publishes no checksum"),),
+             size=10_474, size_by="the GitHub copies",
+             note="Gupta's own data.tgz and eccv14-data.tgz, which held it, answer 404 since 2019-2021 "
+                  "(s-gupta/rgbd issues 8 and 11, s-gupta/rcnn-depth issue 46)"),
     _reference_list("nyud-train", "nyud/train.txt", "nyud/train.txt", "cdfe948a71d2f9b45f1d28584919560a"),
     _reference_list("nyud-val", "nyud/val.txt", "nyud/val.txt", "26aba6757016772024862d67d9844ef8"),
     _reference_list("nyud-test", "nyud/test.txt", "nyud/test.txt", "e310e298307628c9bc1ebded4ea39ed5"),
     Archive("siftflow", "SiftFlowDataset.zip", "siftflow", "", ("Images", "SemanticLabels", "GeoLabels"),
             (Source("http://www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip",
                     "Tighe and Lazebnik's page at UNC"),),
-            note="no mirror and no checksum are known"),
+            note="no mirror and no checksum are known (the SHA-256 of what arrives is kept in the data root's "
+                 "fetched.json and printed by make data-list, so that two users can compare)"),
     # The reference's own lists: same ids as the derived splits, in its order, which training replay needs.
     _reference_list("siftflow-trainval", "sift-flow/trainval.txt", "siftflow/trainval.txt",
                     "c804fd212beeec26629642783275d090"),
     _reference_list("siftflow-test", "sift-flow/test.txt", "siftflow/test.txt", "edbdae48f6fbdb3b2664f2b11191201e"),
     Archive("pascalcontext", "trainval.tar.gz", "pascalcontext", "", ("trainval",),
             (Source("https://cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz",
-                    "Mottaghi's page at Stanford"),),
-            note="no mirror and no checksum are known; its images are VOC2010's (or VOC2012's, when they hold "
-                 "every id: data.load says which year fed them)"),
+                    "Mottaghi's page at Stanford (dead since 2023, cvlab-kaist/CAT-Seg issue 9)"),
+             Source("https://roozbehm.info/pascal-context/trainval.tar.gz",
+                    "Mottaghi's current page (CAT-Seg's datasets README, after CAT-Seg issue 9)"),
+             Source("http://www.stat.ucla.edu/~ccvl/datasets/pascal-context/trainval.tar.gz",
+                    "UCLA's CCVL datasets page")),
+            note="no checksum is published (the SHA-256 of what arrives is kept in the data root's fetched.json "
+                 "and printed by make data-list, so that two users can compare); not the Detail API's "
+                 "trainval_merged.json, whose masks and splits differ from these .mat files (mmsegmentation pull "
+                 "request 474). Its images are VOC2010's (or VOC2012's, when they hold every id: data.load says "
+                 "which year fed them)"),
     ListFile("pascalcontext-59", "pascalcontext-59_labels.txt", "pascalcontext/59_labels.txt",
              (Source("https://cs.stanford.edu/~roozbeh/pascal-context/59_labels.txt",
                      "Mottaghi's page at Stanford"),)),
@@ -232,11 +305,32 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "voc2011": ("voc2011",),
     "voc2012": ("voc2012",),
     "sbd": ("sbd",),
-    "nyud": ("nyud", "nyud-train", "nyud-val", "nyud-test"),
+    # The reference's archive when a source gives it, else the folder built from NYU's originals (BUILDS).
+    "nyud": ("nyud", "nyud-labeled", "nyud-splits", "nyud-classes40", "nyud-train", "nyud-val", "nyud-test"),
     "siftflow": ("siftflow", "siftflow-trainval", "siftflow-test"),
     "pascalcontext": ("voc2010", "pascalcontext", "pascalcontext-59"),
 }
 TARGETS["all"] = tuple(dict.fromkeys(p for t in TARGETS.values() for p in t))
+
+
+
+@dataclass(frozen=True)
+class Build:
+    """How the kit makes an archive's folder itself when no source gives the archive: from ``inputs`` (originals,
+    verified like any part) and ``lists`` (list parts it puts into the folder), by ``module``'s
+    ``build(dest, {key: Fetched}, workers=, progress=, log=) -> dest``; its ``write_provenance(folder, how,
+    {key: Fetched}, log=)`` also says in an unpacked archive's folder where that came from."""
+
+    inputs: tuple[str, ...]
+    lists: tuple[str, ...]
+    module: str
+
+
+BUILDS: dict[str, Build] = {
+    # The reference's nyud.tar.gz is gone: its layout, rebuilt as Gupta et al. made it (data.nyud).
+    "nyud": Build(("nyud-labeled", "nyud-splits", "nyud-classes40"), ("nyud-train", "nyud-val", "nyud-test"),
+                  "data.nyud"),
+}
 
 USER = "you (--source)"
 
@@ -297,19 +391,17 @@ def expected_checksums(part: Part, source: Source) -> tuple[Checksum, ...]:
     return source.checksums or part.checksums
 
 
-def verify(path: Path, checksums: Sequence[Checksum], log: Callable[[str], None]) -> None:
+def verify(path: Path, checksums: Sequence[Checksum], log: Callable[[str], None]) -> dict[str, str]:
     """Raise SourceFailed naming every checksum that differs; log the SHA-256 either way, so that a file with no
-    published checksum can be recorded."""
-    digests = {"sha256": file_digest(path, "sha256")}
-    problems = []
-    for c in checksums:
-        got = digests.setdefault(c.algorithm, file_digest(path, c.algorithm))
-        if got != c.hex:
-            problems.append(f"{c.algorithm} {got}, expected {c.hex} (published by {c.by})")
+    published checksum can be recorded. Returns the digests computed (sha256 and those checked), from one read."""
+    digests = file_digests(path, ["sha256", *(c.algorithm for c in checksums)])
+    problems = [f"{c.algorithm} {digests[c.algorithm]}, expected {c.hex} (published by {c.by})"
+                for c in checksums if digests[c.algorithm] != c.hex]
     if problems:
         raise SourceFailed(f"{path} failed verification: {'; '.join(problems)}")
     note = ", ".join(f"{c.algorithm} verified" for c in checksums) or "no published checksum to verify"
     log(f"sha256 {digests['sha256']}  {path.name} ({note})")
+    return digests
 
 
 # -- unpacking -----------------------------------------------------------------------------------------------
@@ -521,8 +613,10 @@ def _obtain(part: Part, source: Source, root: Path, progress: bool | None, log) 
         return local, False
     staged = root / DOWNLOADS_FOLDER / part.filename
     log(f"{part.key}: downloading {source.location} to {staged}")
+    # Your own checksum names your own file: the part's published size is not asked of it either.
+    size = None if source.checksums else part.size
     try:
-        return fetch(source.location, staged, size=part.size, progress=progress, refuse_html=True,
+        return fetch(source.location, staged, size=size, progress=progress, refuse_html=True,
                      check_space=True), True
     except DownloadError as e:
         raise SourceFailed(str(e)) from e
@@ -549,7 +643,10 @@ def _place_list(part: ListFile, path: Path, dest: Path) -> Path:
 
 
 def _in_place(part: Part, root: Path, log) -> Path | None:
-    """What is already placed: a complete dataset folder, or a list file that passes its checksums."""
+    """What is already placed: a complete dataset folder, or a list file that passes its checksums. An original
+    is read where it lies (the downloads folder or your path) and verified each time a build needs it."""
+    if isinstance(part, Original):
+        return None
     if isinstance(part, ListFile):
         dest = root / part.dest
         if dest.is_file():
@@ -569,32 +666,54 @@ def _in_place(part: Part, root: Path, log) -> Path | None:
     return dest
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One part as this run got it: where it is now, the verified file, where that came from and its digests."""
+
+    key: str
+    path: Path  # the placed folder or list, or the verified file itself (an original, or a list kept unplaced)
+    file: Path | None  # the verified file (None for a folder of yours linked in place)
+    location: str
+    by: str
+    digests: dict[str, str]
+    size: int | None
+
+
 def get_part(part: Part, root: Path, extra: Sequence[Source] = (), *, progress: bool | None = None,
              log: Callable[[str], None] = print, target: str = "") -> Path:
     """Place one part under ``root`` from the first source that gives a verified file (``extra`` first), and
-    return where it went. Raises DownloadError listing every source tried and why it failed. Two runs placing
-    one part take turns (a lock per part, in the data root): the second waits, saying so, then finds
-    the part in place."""
-    placed = _in_place(part, root, log)
+    return where it went (an original: the verified file, read where it lies). Raises DownloadError listing
+    every source tried and why it failed."""
+    return fetch_part(part, root, extra, progress=progress, log=log, target=target).path
+
+
+def fetch_part(part: Part, root: Path, extra: Sequence[Source] = (), *, place: bool = True,
+               progress: bool | None = None, log: Callable[[str], None] = print, target: str = "") -> Fetched:
+    """get_part, saying where the file came from and its digests (kept in the data root's fetched.json).
+    ``place=False``: verify a list without putting it at its destination (a build puts it in its folder).
+    Two runs fetching one part take turns (a lock per part, in the data root): the second waits, saying so,
+    then finds the part in place. A data root that is a file or read-only is one message before any download."""
+    placed = _in_place(part, root, log) if place else None
     if placed is not None:
         log(f"{part.key}: already in {placed}")
-        return placed
-    try:  # a file named as the root, a read-only root: said before any download
+        return Fetched(part.key, placed, None, "already in place", "", {}, None)
+    try:
         require_writable(root, "the data root ($FCN_DATA, or --root)")
     except NotWritable as e:
         raise DownloadError(str(e)) from None
-    with locked(root / f".{part.key}.lock", part.key, log):  # beside the downloads folder: fetch locks in it
-        placed = _in_place(part, root, log)  # placed by another run while this one waited
+    with locked(root / f".{part.key}.lock", part.key, log):
+        placed = _in_place(part, root, log) if place else None  # placed by another run while this one waited
         if placed is not None:
             log(f"{part.key}: already in {placed}")
-            return placed
-        return _place(part, root, extra, progress=progress, log=log, target=target)
+            return Fetched(part.key, placed, None, "already in place", "", {}, None)
+        return _fetch_part(part, root, extra, place=place, progress=progress, log=log, target=target)
 
 
-def _place(part: Part, root: Path, extra: Sequence[Source], *, progress: bool | None, log: Callable[[str], None],
-           target: str) -> Path:
-    """get_part's work, under the part's lock."""
-    dest = root / (part.dest if isinstance(part, ListFile) else part.folder)
+def _fetch_part(part: Part, root: Path, extra: Sequence[Source], *, place: bool, progress: bool | None,
+                log: Callable[[str], None], target: str) -> Fetched:
+    """fetch_part's work, under the part's lock."""
+    dest = root / part.dest if isinstance(part, ListFile) else root / part.folder if isinstance(part, Archive) \
+        else None
     failures: list[str] = []
     staged = root / DOWNLOADS_FOLDER / part.filename
     candidates = list(extra)
@@ -605,16 +724,17 @@ def _place(part: Part, root: Path, extra: Sequence[Source], *, progress: bool | 
         local = source.local
         try:
             if local is not None and local.is_dir():
-                if isinstance(part, ListFile):
-                    raise SourceFailed(f"{local} is a folder; give the list file")
-                return _link_folder(part, local, dest, log)
+                if not isinstance(part, Archive):
+                    raise SourceFailed(f"{local} is a folder; give the file {part.filename}")
+                return Fetched(part.key, _link_folder(part, local, dest, log), None, str(local), source.by, {},
+                               None)
             path, downloaded = _obtain(part, source, root, progress, log)
             ours = downloaded or path == staged  # files in the downloads folder are the kit's to set aside
             try:
-                verify(path, expected_checksums(part, source), log)
+                digests = verify(path, expected_checksums(part, source), log)
                 if isinstance(part, Archive):
                     unpack(path, dest, part.markers, part.inner, progress=progress)
-                else:
+                elif isinstance(part, ListFile) and place:
                     _place_list(part, path, dest)
             except SourceFailed as e:
                 fate = f"moved aside to {set_aside(path)}" if ours else "left as it is (yours)"
@@ -629,13 +749,118 @@ def _place(part: Part, root: Path, extra: Sequence[Source], *, progress: bool | 
             failures.append(f"{_describe(source)}: {e}")
             log(f"{part.key}: source {n}/{len(candidates)} failed: {e}")
             continue
-        if isinstance(part, ListFile):
+        # The staged file stands for the source it was downloaded from in an earlier run: record that one.
+        origin = _remembered(root, part.key, path, digests["sha256"]) if path == staged and not downloaded else None
+        fetched = Fetched(part.key, path if dest is None or not place else dest, path,
+                          origin["location"] if origin else source.location, origin["by"] if origin else source.by,
+                          digests, path.stat().st_size)
+        _remember(root, part, fetched)
+        if isinstance(part, Original) or (isinstance(part, ListFile) and not place):
+            log(f"{part.key}: verified {path} from {_describe(source)}")
+        elif isinstance(part, ListFile):
             log(f"{part.key}: placed at {dest} from {_describe(source)}")
         else:
             spare = f" (the archive {path} may be deleted)" if ours else ""
             log(f"{part.key}: unpacked into {dest} from {_describe(source)}{spare}")
-        return dest
+        return fetched
     raise DownloadError(_no_source(part, root, failures, target))
+
+
+# -- the record of what was fetched --------------------------------------------------------------------------
+def _record_path(root: Path) -> Path:
+    return root / FETCHED_RECORD
+
+
+def fetched_record(root: Path) -> dict[str, dict]:
+    """The data root's record of every part's file as fetched (part -> file, location, digests, size, date);
+    empty when there is none or it cannot be read."""
+    try:
+        record = json.loads(_record_path(root).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _remembered(root: Path, key: str, path: Path, sha256: str) -> dict | None:
+    """What the record says of a file in the downloads folder, where it still is the same file."""
+    entry = fetched_record(root).get(key)
+    if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256") == sha256:
+        return entry
+    return None
+
+
+def _remember(root: Path, part: Part, fetched: Fetched) -> None:
+    """Keep the SHA-256 (and the other digests) of a verified file in the data root's fetched.json: where no
+    checksum is published, two users compare theirs with it (make data-list prints it)."""
+    record = fetched_record(root)
+    record[part.key] = {"file": fetched.file.name, "location": fetched.location, "by": fetched.by,
+                        **fetched.digests, "bytes": fetched.size, "published_checksum": bool(part.checksums),
+                        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        write_text(_record_path(root), json.dumps(record, indent=1, sort_keys=True) + "\n")
+    except OSError as e:  # the data is in place all the same; the record is a convenience
+        print(f"warning: could not write {_record_path(root)}: {e}", file=sys.stderr)
+
+
+def partial_folder(dest: Path) -> Path:
+    """Where a build of the folder ``dest`` goes until it is complete (kept when interrupted; the next run
+    resumes it). Renamed to ``dest`` only at the end, so that ``dest`` is whole or absent."""
+    return dest.with_name(f"{dest.name}.partial")
+
+
+def _archive_or_build(part: Archive, build: Build, by_key: Mapping[str, Part], root: Path,
+                      sources: Mapping[str, Sequence[Source]], *, progress: bool | None, log, target: str,
+                      workers: int | None = None, can_build: bool = True) -> Path:
+    """The archive's folder: unpacked from the first source that gives the archive, else built from the
+    originals (where ``can_build``: the target holds the build's parts). A build goes first when one is under
+    way (it resumes) or when you gave a source for an original and none for the archive."""
+    placed = _in_place(part, root, log)
+    if placed is not None:
+        log(f"{part.key}: already in {placed}")
+        return placed
+    partial = partial_folder(root / part.folder)
+    yours = [k for k in build.inputs if sources.get(k)]
+    failure = ""
+    if can_build and not sources.get(part.key) and partial.exists():
+        why = f"an interrupted build is in {partial}: resuming it"
+    elif can_build and not sources.get(part.key) and yours:
+        why = f"you gave a source for {', '.join(yours)}: building the folder from the originals"
+    else:
+        try:
+            fetched = fetch_part(part, root, sources.get(part.key, ()), progress=progress, log=log, target=target)
+        except DownloadError as e:
+            if isinstance(e, DiskFull) or not can_build:
+                raise
+            failure = str(e)
+            why = "no source gave the reference's archive: building its folder from the originals instead"
+        else:
+            _note_archive(part, build, fetched, log)
+            return fetched.path
+    log(f"{part.key}: {why} ({', '.join(build.inputs)}, with the lists {', '.join(build.lists)})")
+    inputs, problems = {}, []
+    for key in (*build.inputs, *build.lists):
+        try:
+            inputs[key] = fetch_part(by_key[key], root, sources.get(key, ()), place=False,
+                                     progress=progress, log=log, target=target)
+        except DiskFull:
+            raise
+        except DownloadError as e:
+            problems.append(str(e))
+    if problems:
+        head = [failure, f"Building {root / part.folder} from the originals instead needs every one of "
+                         f"{', '.join((*build.inputs, *build.lists))}; missing:"] if failure else []
+        raise DownloadError("\n".join([*head, *problems]))
+    return importlib.import_module(build.module).build(root / part.folder, inputs, workers=workers,
+                                                       progress=progress, log=log)
+
+
+def _note_archive(part: Archive, build: Build, fetched: Fetched, log) -> None:
+    """Say in the unpacked folder how it came (the reference's archive, its SHA-256), as a build says how it
+    built its folder; a folder of yours linked in place is left untouched."""
+    if fetched.file is None or fetched.path.is_symlink():
+        return
+    importlib.import_module(build.module).write_provenance(fetched.path, "the reference's archive",
+                                                           {part.key: fetched}, log=log)
 
 
 def _no_source(part: Part, root: Path, failures: Sequence[str], target: str = "") -> str:
@@ -653,9 +878,11 @@ def _no_source(part: Part, root: Path, failures: Sequence[str], target: str = ""
 
 def download(target: str, root: Path | None = None, parts: Sequence[Part] | None = None,
              sources: Mapping[str, Sequence[Source]] | None = None, *, progress: bool | None = None,
-             log: Callable[[str], None] = print) -> list[Path]:
+             log: Callable[[str], None] = print, workers: int | None = None) -> list[Path]:
     """Place everything a target needs (TARGETS) under ``root`` (default $FCN_DATA); ``sources``: your own, by
-    part key, tried first. Folders and lists already in place are kept. Returns what was placed."""
+    part key, tried first. Folders and lists already in place are kept. A folder no source gives is built from
+    its originals where the kit knows how (BUILDS; ``workers`` processes, default 2). Returns what was
+    placed."""
     root = Path(root).expanduser() if root is not None else data_root()
     if parts is None:
         if target not in TARGETS:
@@ -666,9 +893,28 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
     if unused:
         raise DownloadError(f"--source names {', '.join(unused)}, which {target!r} does not fetch; its parts are "
                             f"{', '.join(p.key for p in parts)}")
-    placed, problems = [], []
+    by_key = {p.key: p for p in parts}
+    # A folder is built where the target holds its build's parts (a list of parts without them: the archive only).
+    builds = {key: b for key, b in BUILDS.items()
+              if key in by_key and all(k in by_key for k in (*b.inputs, *b.lists))}
+    built_from = {k for b in builds.values() for k in b.inputs}  # fetched by the build only
+    placed, problems, unbuilt = [], [], set()
     for part in parts:
+        if part.key in built_from:
+            continue
+        if isinstance(part, ListFile) and (root / part.dest).parent in unbuilt:
+            continue  # the build that failed was to place it: its error says everything
         try:
+            if part.key in BUILDS:
+                try:
+                    placed.append(_archive_or_build(part, BUILDS[part.key], by_key, root, sources,
+                                                    progress=progress, log=log, target=target, workers=workers,
+                                                    can_build=part.key in builds))
+                except DownloadError:
+                    if part.key in builds:
+                        unbuilt.add(root / part.folder)
+                    raise
+                continue
             if isinstance(part, ListFile) and not (root / part.dest).parent.is_dir():
                 where = "\n".join(f"    {_describe(s)}" for s in part.sources)
                 raise DownloadError(f"{part.key} goes into {(root / part.dest).parent}, which is not there yet; "
@@ -687,22 +933,37 @@ def download(target: str, root: Path | None = None, parts: Sequence[Part] | None
 
 # -- listing -------------------------------------------------------------------------------------------------
 def _size(n: int | None) -> str:
-    return f"{n:,} bytes ({n / 2**30:.2f} GiB)" if n else "size not published"
+    if not n:
+        return "size not published"
+    return f"{n:,} bytes ({n / 2**30:.2f} GiB)" if n >= 2**30 else f"{n:,} bytes"
 
 
 def listing(root: Path | None = None) -> str:
     """Every part: what it is, its sources in order, its checksums with who publishes them, its size."""
     lines = [describe_layout(root), "", "targets: " + "; ".join(f"{t} = {' + '.join(k)}" for t, k in TARGETS.items()),
              "", "parts, each with its sources in the order they are tried (--source PART=... goes first):"]
+    root = data_root() if root is None else Path(root).expanduser()
+    used_by = {k: key for key, b in BUILDS.items() for k in b.inputs}
+    fetched = fetched_record(root)
     for part in PARTS.values():
-        where = part.folder if isinstance(part, Archive) else part.dest
+        where = (part.folder if isinstance(part, Archive) else part.dest if isinstance(part, ListFile)
+                 else f"{DOWNLOADS_FOLDER}/{part.filename}, read as it is by the {used_by.get(part.key, '?')} build")
         lines.append(f"{part.key}: {part.filename} -> {where}; {_size(part.size)}"
                      + (f" ({part.size_by})" if part.size_by else ""))
         lines += [f"    {n}. {s.location}\n       {s.by}" for n, s in enumerate(part.sources, 1)]
         lines += [f"    {c.algorithm} {c.hex}  published by {c.by}" for c in part.checksums] or [
-            "    no published checksum: the SHA-256 of what arrives is printed, record it"]
+            "    no published checksum: the SHA-256 of what arrives is kept in the data root's "
+            f"{FETCHED_RECORD} and printed here, to compare with another user's"]
+        if part.key in BUILDS:
+            b = BUILDS[part.key]
+            lines.append(f"    when no source gives it: built from {', '.join(b.inputs)} ({b.module}), into "
+                         f"{partial_folder(root / part.folder).name} until complete")
         if part.note:
             lines.append(f"    note: {part.note}")
+        entry = fetched.get(part.key)
+        if isinstance(entry, dict) and entry.get("sha256"):
+            lines.append(f"    fetched here {entry.get('date', '?')}: sha256 {entry['sha256']} ({entry.get('bytes')} "
+                         f"bytes) from {entry.get('location', '?')}")
     return "\n".join(lines)
 
 
@@ -719,7 +980,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="several --source values in one argument, split into words as a shell would split them "
                              "(shlex: quote a path that holds spaces), nothing run: how make passes its SOURCE= value")
     parser.add_argument("--list", action="store_true", help="print the layout, the targets and every part's sources "
-                        "with checksums and sizes; fetch nothing")
+                        "with checksums and sizes, and the SHA-256 of each file fetched here; fetch nothing")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="processes for a build from the originals (nyud; default 2)")
     args = parser.parse_args(argv)
     if args.list or not args.names:
         print(listing(args.root))
@@ -741,10 +1004,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stray:
             raise DownloadError(f"--source names {', '.join(stray)}, which {' + '.join(args.names)} does not fetch; "
                                 f"its parts are {', '.join(sorted(wanted))}")
+        if args.workers is not None and args.workers < 1:
+            raise DownloadError(f"--workers {args.workers}: give 1 or more processes")
         for name in args.names:
-            download(name, args.root, sources={k: v for k, v in sources.items() if k in TARGETS[name]})
+            download(name, args.root, sources={k: v for k, v in sources.items() if k in TARGETS[name]},
+                     workers=args.workers)
     except DownloadError as e:
         return fail(e)
+    except KeyboardInterrupt:
+        return interrupted("a download resumes from its .part file, a build from its .partial folder: run the same "
+                           "command again")
     return 0
 
 

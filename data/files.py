@@ -19,7 +19,7 @@ import shutil
 import signal
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -191,6 +191,16 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
         while block := f.read(_CHUNK):
             h.update(block)
     return h.hexdigest()
+
+
+def file_digests(path: str | os.PathLike, algorithms: Iterable[str]) -> dict[str, str]:
+    """Hex digests of a file under several algorithms, from one read (a 3 GB file is read once, not per hash)."""
+    hashes = {a: hashlib.new(a) for a in dict.fromkeys(algorithms)}
+    with Path(path).open("rb") as f:
+        while block := f.read(_CHUNK):
+            for h in hashes.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hashes.items()}
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ FOLDERS = {
 VOC2010_FOLDER = "VOC2010"
 VOC2012_FOLDER = "VOC2012"
 DOWNLOADS_FOLDER = "downloads"
+# The data root's record of every file as fetched (part -> location, SHA-256 and the digests checked, size,
+# date): where no checksum is published, two users compare theirs with it (make data-list prints it).
+FETCHED_RECORD = "fetched.json"
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,13 @@ LAYOUT: dict[str, Folder] = {
         "img/{id}.jpg", "cls/{id}.mat (struct GTcls, field Segmentation)",
         "train.txt (8498 ids), val.txt (2857)"),
         "about 1.4 GB"),
-    "nyud": Folder("NYUDv2 as prepared by the reference, nyud.tar.gz (target nyud)", (
+    "nyud": Folder("NYUDv2 in the reference's layout (target nyud): its nyud.tar.gz where a source gives it, else "
+                   "built by the kit from NYU's labeled set (data.nyud; ids 5001..6449, 425 x 560 crops)", (
         "data/images/img_{id}.png (RGB)", "data/hha/img_{id}.png (HHA, 3 x 8 bit)",
         "data/depth/img_{id}.png (16-bit, millimetres)", "segmentation/img_{id}.mat ('segmentation', 0 void)",
-        "{train,val,test}.txt (the reference's lists, fetched with the archive)"), "not published"),
+        "{train,val,test}.txt (the reference's lists, MD5-checked)",
+        "provenance.json (how the kit got the folder: the archive or a build, every source with its checksum)"),
+        "not published; a build writes at most 2.1 MB an image (the maps uncompressed), PNG makes it less"),
     "siftflow": Folder("SIFT Flow, SiftFlowDataset.zip (target siftflow)", (
         "Images/spatial_envelope_256x256_static_8outdoorcategories/{id}.jpg",
         "SemanticLabels/spatial_envelope_256x256_static_8outdoorcategories/{id}.mat ('S')",
@@ -76,7 +83,7 @@ LAYOUT: dict[str, Folder] = {
 def describe_layout(root: Path | None = None) -> str:
     """LAYOUT as text, with the actual root."""
     root = data_root() if root is None else root
-    lines = [f"data root: {root} (set ${ENV_VAR} to move it)"]
+    lines = [f"data root: {root} (set ${ENV_VAR} to move it; {FETCHED_RECORD}: the SHA-256 of every file fetched)"]
     for folder, entry in LAYOUT.items():
         size = f", {entry.size}" if entry.size else ""
         lines.append(f"  {folder}/  {entry.what}{size}")
@@ -135,3 +142,15 @@ def kit_command(module: str, *args: str) -> str:
         python = sys.executable or "python3"
     # Arguments go in as written: callers pass placeholders and $FCN_WEIGHTS-style words meant for the shell.
     return " ".join([shlex.quote(python), "-m", module, *args])
+
+
+def git_revision() -> str:
+    """The kit's commit, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=KIT_ROOT, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=KIT_ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{rev}+dirty" if dirty else rev

@@ -183,6 +183,93 @@ def build_nyud(root: Path | str, *, splits: dict[str, list[str]] | None = None, 
     return Path(root)
 
 
+# -- NYU's originals, from which data.nyud builds the NYUD folder ----------------------------------------------
+NYU_MAT_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Wed Oct  3 09:42:17 2012 HDF5 schema 1.00 ."
+
+
+def nyu_half_depths(count: int) -> np.ndarray:
+    """float32 depths in metres whose single-precision product with 1000 is exactly k + 0.5 while the exact
+    product (in float64) is below it: MATLAB's uint16(depths * 1000) rounds them up, float64 arithmetic down."""
+    found = []
+    for k in range(1000, 60000):
+        x = np.float32((k + 0.5) / 1000)
+        if x * np.float32(1000) == np.float32(k + 0.5) and float(x) * 1000 < k + 0.5:
+            found.append(x)
+            if len(found) == count:
+                break
+    return np.array(found, dtype=np.float32)
+
+
+def _room_depth(rng: np.random.Generator, height: int = 480, width: int = 640) -> np.ndarray:
+    """H x W float32 metres: a floor and a back wall seen by a camera tilted down, as a Kinect sees a room."""
+    v, u = np.mgrid[1:height + 1, 1:width + 1].astype(np.float64)
+    tilt = np.deg2rad(rng.uniform(5, 20))
+    ray_y = (v - 253.7) / 519.5 * np.cos(tilt) + np.sin(tilt)  # the ray's downward component per unit of depth
+    ray_z = np.cos(tilt) - (v - 253.7) / 519.5 * np.sin(tilt)
+    camera_height, wall = rng.uniform(1.0, 1.6), rng.uniform(3.0, 5.0) + (u - 325.6) / 519 * rng.uniform(-0.5, 0.5)
+    floor = np.where(ray_y > 1e-3, camera_height / np.maximum(ray_y, 1e-3) * ray_z, np.inf)
+    return np.minimum(floor, wall / np.maximum(ray_z, 1e-3)).astype(np.float32)
+
+
+def build_nyu_originals(folder: Path | str, *, n: int = 3, test: Sequence[int] = (2,), val: Sequence[int] = (),
+                        seed: int = 5, holes: bool = True) -> dict[str, Path]:
+    """NYU's originals for ``n`` images, as published: ``nyu_depth_v2_labeled.mat`` in NYU's MATLAB v7.3 layout
+    (HDF5 behind a 512-byte MATLAB header, MATLAB_class attributes, axes reversed: images (n, 3, 640, 480) uint8,
+    depths and rawDepths (n, 640, 480) single, labels (n, 640, 480) uint16 in 0..894, instances uint8),
+    ``splits.mat`` (trainNdxs, testNdxs as uint16 columns) and ``classMapping40.mat`` (mapClass 1 x 894 uint8,
+    className the 40 names), both MATLAB v5 as published; and the three lists (ids 5000 + i). ``test`` and
+    ``val`` are 1-based image numbers; every other image is train. Depth holds ``nyu_half_depths`` values in
+    its first cropped row; rawDepths has holes (zeros) where ``holes``. Returns the paths by part key."""
+    import h5py
+
+    from .classes import CLASSES
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    images = np.stack([_photo(rng, (480, 640)).transpose(2, 1, 0) for _ in range(n)])
+    depths = np.stack([_room_depth(rng) for _ in range(n)])  # H x W per image
+    half = nyu_half_depths(16)
+    depths[:, 45, 40:40 + len(half)] = half  # the first row of the crop
+    raw = depths.copy()
+    if holes:
+        raw[:, 200:240, 300:360] = 0  # a patch the sensor missed
+        raw[:, 45:60, 500:600] = 0
+    labels = np.stack([_regions(rng, (480, 640), range(NYU_CLASSES_ALL + 1), block=40) for _ in range(n)])
+    labels[:, 100:140, 100:200] = 0  # unlabeled
+    fields = {"images": (images, "uint8"), "depths": (depths.transpose(0, 2, 1), "single"),
+              "rawDepths": (raw.transpose(0, 2, 1), "single"),
+              "labels": (labels.transpose(0, 2, 1).astype(np.uint16), "uint16"),
+              "instances": ((labels.transpose(0, 2, 1) % 7).astype(np.uint8), "uint8")}
+    labeled = folder / "nyu_depth_v2_labeled.mat"
+    with atomic_path(labeled) as tmp:
+        with h5py.File(tmp, "w", userblock_size=512) as f:
+            for name, (array, matlab_class) in fields.items():
+                d = f.create_dataset(name, data=array, chunks=(1, *array.shape[1:]), compression="gzip",
+                                     compression_opts=3)
+                d.attrs["MATLAB_class"] = np.bytes_(matlab_class)
+        with tmp.open("r+b") as f:  # MATLAB's 128-byte header at the start of the userblock
+            f.write(NYU_MAT_HEADER.ljust(116) + b"\0" * 8 + b"\x00\x02" + b"IM")
+    numbers = list(range(1, n + 1))
+    train = [i for i in numbers if i not in set(test) | set(val)]
+    splits = folder / "splits.mat"
+    scipy.io.savemat(splits, {"trainNdxs": np.array(sorted(train + list(val)), np.uint16)[:, None],
+                              "testNdxs": np.array(list(test), np.uint16)[:, None]})
+    classes40 = folder / "classMapping40.mat"
+    names = np.empty((1, 40), dtype=object)
+    names[0, :] = list(CLASSES[("nyud", "label")])
+    scipy.io.savemat(classes40, {"mapClass": rng.integers(1, 41, size=(1, NYU_CLASSES_ALL)).astype(np.uint8),
+                                 "className": names})
+    out = {"nyud-labeled": labeled, "nyud-splits": splits, "nyud-classes40": classes40}
+    for split, chosen in (("train", train), ("val", list(val)), ("test", list(test))):
+        out[f"nyud-{split}"] = folder / f"{split}.txt"
+        _write_list(out[f"nyud-{split}"], [str(5000 + i) for i in chosen], final_newline=split == "val")
+    return out
+
+
+NYU_CLASSES_ALL = 894  # NYU's label values: 1..894, 0 unlabeled
+
+
 _SIFTFLOW_CATEGORIES = ("coast", "forest", "highway", "insidecity", "mountain", "opencountry", "street",
                         "tallbuilding")
 

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from . import splits
+from . import nyud, splits
 from .classes import CLASSES, CONTEXT_RENAMES, IGNORE_LABEL, PASCALCONTEXT
 from .errors import BadSampleError, MissingDataError, UnknownSplitError
 from .files import md5_file
@@ -313,11 +313,15 @@ class NYUDReader(Reader):
                 "`make data DATASET=nyud` fetches them.")
         if split != "trainval" or splits.find_list(listed) is not None:
             self._listed_split(listed, expect_split, hint)
-            return
-        parts = [splits.require_list("nyud", s, [self.root / f"{s}.txt"], self.fetch, hint)
-                 for s in ("train", "val")]
-        ids = splits.read_list(parts[0]) + splits.read_list(parts[1])
-        self._set_split(ids, f"derived: {parts[0]} + {parts[1]}", True, expect_split)
+        else:
+            parts = [splits.require_list("nyud", s, [self.root / f"{s}.txt"], self.fetch, hint)
+                     for s in ("train", "val")]
+            ids = splits.read_list(parts[0]) + splits.read_list(parts[1])
+            self._set_split(ids, f"derived: {parts[0]} + {parts[1]}", True, expect_split)
+        # Which way the folder was made (the reference's archive, or built from NYU's originals), for the records.
+        record = nyud.read_provenance(self.root)
+        self.split_info = dataclasses.replace(self.split_info, images_from=nyud.describe(record),
+                                              provenance=nyud.summary(record))
 
     def image_path(self, sample_id: str) -> Path:
         return self.root / "data" / "images" / f"img_{sample_id}.png"

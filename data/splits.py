@@ -90,6 +90,7 @@ class SplitInfo:
     same_order_as_reference: bool | None  # None: the reference's file hash is unknown
     images_from: str | None = None  # the folder whose images (and labels) feed the split, e.g. "VOC2012"
     list_md5: str | None = None  # MD5 of the list file as read (None for a derived list)
+    provenance: dict | None = None  # how the kit got the folder, where it says (NYUD: the archive or a build)
 
     def describe(self) -> str:
         verdict = {True: "matches the reference's list", False: "DIFFERS from the reference's list",

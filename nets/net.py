@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn.utils import skip_init
@@ -10,6 +12,9 @@ from . import inference
 from . import layers as L
 from . import precision as P
 from .spec import Layer, NetSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def _convolution(layer: Layer, shapes: list[tuple[int, ...]]) -> nn.Conv2d:
@@ -150,6 +155,11 @@ class CaffeNet(nn.Module):
                         del blobs[b]
         return blobs
 
+    def apply_layer(self, layer: Layer, bottoms: list[torch.Tensor]) -> torch.Tensor:
+        """One of the net's layers on whole blobs (its own weights), outside a forward pass: an audit replays a
+        part of the net with some blobs replaced (reproduce.audit.port_localise)."""
+        return self._layer(layer, bottoms)
+
     def _layer(self, layer: Layer, bottoms: list[torch.Tensor]) -> torch.Tensor:
         """One Caffe layer on whole blobs."""
         x = bottoms[0]
@@ -199,3 +209,25 @@ class CaffeNet(nn.Module):
         self._check_inputs(inputs)
         with self.precision.applied(inputs[0].device):
             return self._run(inputs, keep_all=True)
+
+    def forward_layers(self, *inputs: torch.Tensor) -> Iterator[tuple[Layer, torch.Tensor]]:
+        """Every layer of the plain path in order with the top it wrote, before any later in-place layer
+        rewrote that blob: ``conv1_1``'s top is the convolution's output, ``relu1_1``'s the ReLU's. What a
+        layer read is the latest top written to each of its bottoms before it (the inputs first). A generator
+        that holds only the blobs later layers read: the caller keeps what it needs. For audits that compare
+        another implementation layer by layer (reproduce.audit.port). Exact precision only."""
+        self._check_inputs(inputs)
+        if not self.precision.exact:
+            raise ValueError(f"{self.name}: forward_layers runs in exact precision only, the net is set to "
+                             f"{self.precision.name}; set net.precision = 'exact' first")
+        blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
+        for i, layer in enumerate(self.layers):
+            # Every layer returns a new tensor (no in-place op on the plain path), so what an earlier layer
+            # wrote stays as it was.
+            with self.precision.applied(inputs[0].device):
+                top = self._layer(layer, [blobs[b] for b in layer.bottom])
+            blobs[layer.top[0]] = top
+            for b in set(layer.bottom) - set(layer.top):
+                if self._last_use.get(b) == i and b not in self.outputs:
+                    del blobs[b]
+            yield layer, top

@@ -52,6 +52,14 @@ class Source:
     checksums: Mapping[str, str] = field(default_factory=dict)  # algorithm ("sha1", "md5", "sha256") -> hex
     checksums_by: str = ""  # who published them (and the file)
     file: str = ""  # the file's name in the weights folder, where the URL's path does not give it (Drive)
+    # Why the source is not expected to give the file any more (the reference's server, dead for years); empty
+    # for a source known to survive. A gone source is still tried, last-resort and in order, but never listed
+    # as a surviving copy.
+    gone: str = ""
+
+    @property
+    def survives(self) -> bool:
+        return not self.gone
 
     @property
     def filename(self) -> str:
@@ -66,6 +74,11 @@ class Weights:
     sources: tuple[Source, ...]  # tried in order
     size: int | None = None  # bytes, where published
     note: str = ""
+
+    @property
+    def surviving(self) -> tuple[Source, ...]:
+        """The sources known to survive: none for the releases that were only ever on the reference's server."""
+        return tuple(s for s in self.sources if s.survives)
 
 
 @dataclass(frozen=True)
@@ -169,7 +182,15 @@ class NetRecord:
 # ---- weights ---------------------------------------------------------------------------------------------
 
 BERKELEY = "http://dl.caffe.berkeleyvision.org"
+# The reference's server: down repeatedly since 2017 and dead for years; the only place the NYUD, SIFT Flow,
+# PASCAL-Context and FCN-AlexNet releases were ever published (ledger: release.survivors).
+BERKELEY_GONE = "the reference's server, dead for years"
 VGG_PAGE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonyan & Zisserman's page
+# Mirrors of the ILSVRC caffemodels: OpenVINO's Open Model Zoo storage (its models/public/*/model.yml name each
+# file's size and hash: SHA-256 until October 2021, SHA-384 since) and MXNet's S3 bucket (its
+# tools/caffe_converter names the SHA-1 it checks).
+OPENVINO = "https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1"
+MXNET = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/caffe/models"
 
 
 # Third-party copies of the reference's files on Google Drive, each with the md5 its own project publishes
@@ -182,19 +203,47 @@ VGG_PAGE = "http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe"  # Simonya
 DRIVE = "https://drive.google.com/uc?id="
 TORCHFCN = "torchfcn (wkentaro/pytorch-fcn, torchfcn/models/*.py)"
 CHAINER_FCN = "wkentaro/fcn (md5 in fcn/models/*.py, Drive id in its README)"
+# torchfcn re-uploaded its files under new Drive ids in 2021 but not the at-once one, whose id is old-style.
+TORCHFCN_AT_ONCE_GONE = "may be gone: an old-style Drive id that torchfcn's 2021 re-upload of its files skipped"
 
 
-def _drive(file_id: str, file: str, fmt: str, md5: str, by: str) -> Source:
-    return Source(f"{DRIVE}{file_id}", fmt, {"md5": md5}, by, file)
+def _drive(file_id: str, file: str, fmt: str, md5: str, by: str, gone: str = "") -> Source:
+    return Source(f"{DRIVE}{file_id}", fmt, {"md5": md5}, by, file, gone)
 
 
-def _torchfcn(file_id: str, file: str, md5: str) -> Source:
-    return _drive(file_id, file, "state_dict", md5, TORCHFCN)
+def _torchfcn(file_id: str, file: str, md5: str, gone: str = "") -> Source:
+    return _drive(file_id, file, "state_dict", md5, TORCHFCN, gone)
 
 
 def _chainer(file_id: str, file: str, md5: str) -> Source:
     return _drive(file_id, file, "chainer-npz", md5, CHAINER_FCN)
 
+
+# The checksums of the reference's FCN-8s and FCN-32s caffemodels (it publishes none itself), and of the ILSVRC
+# classifiers, each with who publishes it. A copy of a file on another host is verified by the same hashes.
+FCN8S_HEAVY = {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962", "md5": "c03b2953ebd846c270da1a8e8f200c09"}
+FCN8S_HEAVY_BY = ("sha1: OpenCV (samples/dnn/download_models.py and data/models/fcn/link.meta4); md5: wkentaro/fcn "
+                  "(its data.py, 2016-2017)")
+FCN32S_HEAVY = {"sha1": "05eb922d7829c39448f57e5ab9d8cd75d6c0be6d"}
+FCN32S_HEAVY_BY = "sha1: OpenCV (samples/dnn/download_models.py, before opencv_extra pull request 565)"
+VGG16_ILSVRC = {"sha1": "9363e1f6d65f7dba68c4f27a1e62105cdf6c4e24",
+                "sha256": "a6196bc498e45ea4cb2637114ae8db9410cf1556fd60a55ae93272371beba197",
+                "sha384": "8ed7890af721fa22a9a356c00ec8360984f572b37991d1a5d70993ece85a0d25d675f02ff27c443523be1b61b"
+                          "9bb3d15"}
+VGG16_ILSVRC_BY = ("sha1: dividiti/ck-caffe (package/caffemodel-vgg16 meta), MXNet (tools/caffe_converter), "
+                   "OpenCV (download_models.py before opencv_extra pull request 565); sha256, sha384: OpenVINO Open "
+                   "Model Zoo (models/public/vgg16/model.yml)")
+CAFFENET_ILSVRC = {"sha1": "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46",
+                   "sha256": "472d4a06035497b180636d8a82667129960371375bd10fcb6df5c6c7631f25e0",
+                   "sha384": "6677844301d6c7f68f5b6a299cf41c4f0955bab7d1fb8719375fae6d05b6173db9deccf3ac4aaa4225bf6c6e"
+                             "99d81a68"}
+CAFFENET_ILSVRC_BY = ("sha1: BVLC (models/bvlc_reference_caffenet/readme.md of BVLC Caffe); sha256, sha384: OpenVINO "
+                      "Open Model Zoo (models/public/caffenet/model.yml)")
+GOOGLENET_ILSVRC = {"sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204",
+                    "sha384": "c95413cd55c390f439ccc9842ec5953b31f85090d5f262e3093e38c78f378acdfb069fa28da2f49dbb8b9e5"
+                              "c8a816276"}
+GOOGLENET_ILSVRC_BY = ("sha1: BVLC (models/bvlc_googlenet/readme.md of BVLC Caffe), MXNet (tools/caffe_converter); "
+                       "sha384: OpenVINO Open Model Zoo (models/public/googlenet-v1/model.yml)")
 
 MIRRORS: dict[str, tuple[Source, ...]] = {
     "voc-fcn32s": (_torchfcn("11k2Q0bvRQgQbT6-jYWeh6nmAsWlSCY3f", "fcn32s_from_caffe.pth",
@@ -205,39 +254,54 @@ MIRRORS: dict[str, tuple[Source, ...]] = {
                              "a2d4035f669f09483b39c9a14a0d6670"),
                    _chainer("1kwLpLz1jzQqqF5QxQphsO4-aObQIQMWS", "fcn16s_from_caffe.npz",
                             "7c9b50a1a8c6c20d3855d4823bbea61e")),
-    "voc-fcn8s": (_torchfcn("1ieXWyoG68xqoHJPWdyrDyaIaaWlfmUxI", "fcn8s_from_caffe.pth",
+    # Huawei Ascend's model bucket keeps the reference's own caffemodel (Ascend-Huawei/models, FCN-8s README).
+    "voc-fcn8s": (Source("https://obs-model-ascend.obs.cn-east-2.myhuaweicloud.com/fcn-8s/fcn8s-heavy-pascal.caffemodel",
+                         "caffemodel", FCN8S_HEAVY, FCN8S_HEAVY_BY),
+                  _torchfcn("1ieXWyoG68xqoHJPWdyrDyaIaaWlfmUxI", "fcn8s_from_caffe.pth",
                             "de93e540ec79512f8770033849c8ae89"),
                   _chainer("1l_5RK28JRL19wpT22B-DY9We3TVXnnQQ", "fcn8s_from_caffe.npz",
                            "256c2a8235c1c65e62e48d3284fbd384")),
     "voc-fcn8s-atonce": (_torchfcn("0B9P1L--7Wd2vblE1VUIxV1o2d2M", "fcn8s-atonce_from_caffe.pth",
-                                   "bfed4437e941fef58932891217fe6464"),
+                                   "bfed4437e941fef58932891217fe6464", TORCHFCN_AT_ONCE_GONE),
                          _chainer("1lNHAz5QEo-OoHL8uAUuBPki-8xrEArhs", "fcn8s-atonce_from_caffe.npz",
                                   "5f3ffdc7fae1066606e1ef45cfda548f")),
-    "vgg16": (_drive("1adDBTGY3GcEB_47dvcibajyzi872RAs3", "vgg16_from_caffe.pth", "torchvision-vgg16",
+    "vgg16": (Source(f"{OPENVINO}/vgg16/VGG_ILSVRC_16_layers.caffemodel", "caffemodel", VGG16_ILSVRC, VGG16_ILSVRC_BY),
+              Source(f"{MXNET}/vgg/VGG_ILSVRC_16_layers.caffemodel", "caffemodel", VGG16_ILSVRC, VGG16_ILSVRC_BY),
+              _drive("1adDBTGY3GcEB_47dvcibajyzi872RAs3", "vgg16_from_caffe.pth", "torchvision-vgg16",
                      "aa75b158f4181e7f6230029eb96c1b13", TORCHFCN),
               _chainer("1lKjYpFOc9EAPIt7foOO2nbaOWIpIZRaw", "vgg16_from_caffe.npz",
                        "54a0cddc1392ccc4056bbeecbb30f3d4")),
+    "caffenet": (Source(f"{OPENVINO}/caffenet/bvlc_reference_caffenet.caffemodel", "caffemodel", CAFFENET_ILSVRC,
+                        CAFFENET_ILSVRC_BY),),
+    "googlenet": (Source(f"{OPENVINO}/googlenet-v1/bvlc_googlenet.caffemodel", "caffemodel", GOOGLENET_ILSVRC,
+                         GOOGLENET_ILSVRC_BY),
+                  Source(f"{MXNET}/bvlc_googlenet/bvlc_googlenet.caffemodel", "caffemodel", GOOGLENET_ILSVRC,
+                         GOOGLENET_ILSVRC_BY)),
 }
 
 
 def _release(name: str, file: str, checksums: Mapping[str, str] | None = None, by: str = "",
              note: str = "") -> Weights:
-    """A caffemodel the reference published on its server (it publishes no hashes or sizes), then its known
-    mirrors."""
-    return Weights(name, (Source(f"{BERKELEY}/{file}.caffemodel", "caffemodel", dict(checksums or {}), by),
-                          *MIRRORS.get(name, ())), note=note)
+    """A caffemodel the reference published on its server (it publishes no hashes or sizes; the ones known come
+    from third parties), then its known mirrors. The server is tried first all the same: it has come back
+    before."""
+    return Weights(name, (Source(f"{BERKELEY}/{file}.caffemodel", "caffemodel", dict(checksums or {}), by,
+                                 gone=BERKELEY_GONE), *MIRRORS.get(name, ())), note=note)
 
 
-# The ILSVRC classifiers the FCNs start from (ledger: init.ilsvrc). Their means are not recorded: the FCN
-# recipe fine-tunes them with the target dataset's mean.
+# The ILSVRC classifiers the FCNs start from (ledger: init.ilsvrc), each with its size and checksums as their
+# publishers give them. Their means are not recorded: the FCN recipe fine-tunes them with the target dataset's
+# mean.
 CLASSIFIERS: dict[str, Weights] = {w.name: w for w in (
-    Weights("vgg16", (Source(f"{VGG_PAGE}/VGG_ILSVRC_16_layers.caffemodel"), *MIRRORS["vgg16"]),
-            note="V1 'layers' format"),
-    Weights("caffenet", (Source(f"{BERKELEY}/bvlc_reference_caffenet.caffemodel"),)),
-    Weights("googlenet", (Source(f"{BERKELEY}/bvlc_googlenet.caffemodel", "caffemodel",
-                                 {"sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204"},
-                                 "BVLC (models/bvlc_googlenet/readme.md of BVLC Caffe)"),),
-            note="BVLC GoogLeNet (68.7% top-1); voc-fcn-googlenet starts from it"),
+    Weights("vgg16", (Source(f"{VGG_PAGE}/VGG_ILSVRC_16_layers.caffemodel", "caffemodel", VGG16_ILSVRC,
+                             VGG16_ILSVRC_BY), *MIRRORS["vgg16"]),
+            size=553_432_081, note="V1 'layers' format"),
+    Weights("caffenet", (Source(f"{BERKELEY}/bvlc_reference_caffenet.caffemodel", "caffemodel", CAFFENET_ILSVRC,
+                                CAFFENET_ILSVRC_BY, gone=BERKELEY_GONE), *MIRRORS["caffenet"]),
+            size=243_862_418, note="BVLC CaffeNet; voc-fcn-alexnet starts from it"),
+    Weights("googlenet", (Source(f"{BERKELEY}/bvlc_googlenet.caffemodel", "caffemodel", GOOGLENET_ILSVRC,
+                                 GOOGLENET_ILSVRC_BY, gone=BERKELEY_GONE), *MIRRORS["googlenet"]),
+            size=53_533_754, note="BVLC GoogLeNet (68.7% top-1); voc-fcn-googlenet starts from it"),
 )}
 
 # ---- solvers (the reference's "heavy" recipe; FCN-AlexNet keeps the older regime) --------------------------
@@ -305,7 +369,8 @@ def four_scores(*values: float | None) -> dict[str, float | None]:
 _VOC = (
     NetRecord("voc-fcn32s", partial(vgg.fcn, stride=32, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
               solver=_heavy(1e-10, "vgg16", "VGG16 ILSVRC (fc6/fc7 reshaped)"),
-              weights=_release("voc-fcn32s", "fcn32s-heavy-pascal"), published={"seg11valid": 63.6},
+              weights=_release("voc-fcn32s", "fcn32s-heavy-pascal", FCN32S_HEAVY, FCN32S_HEAVY_BY),
+              published={"seg11valid": 63.6},
               paper=(PaperRow(1, "FCN-VGG16", {"mean_iu": 56.0, "forward_ms": 210, "conv_layers": 16,
                                                "params_millions": 134, "rf_size": 404, "max_stride": 32},
                               "the closest release is the heavy FCN-32s (seg11valid 63.6), not the paper's "
@@ -322,8 +387,8 @@ _VOC = (
               paper=(PaperRow(2, "FCN-16s", four_scores(90.0, 75.7, 62.4, 83.0)),)),
     NetRecord("voc-fcn8s", partial(vgg.fcn, stride=8, classes=21), "vgg16", VOC_INPUT, **VOC_SPLITS,
               solver=_heavy(1e-14, "voc-fcn16s", "voc-fcn16s"),
-              weights=_release("voc-fcn8s", "fcn8s-heavy-pascal", {"sha1": "c449ea74dd7d83751d1357d6a8c323fcf4038962"},
-                               "OpenCV's model downloader", "about 513 MB (third party)"),
+              weights=_release("voc-fcn8s", "fcn8s-heavy-pascal", FCN8S_HEAVY, FCN8S_HEAVY_BY,
+                               "about 513 MB (third party)"),
               published={"seg11valid": 65.5, "voc2012-test": 67.2},
               paper=(PaperRow(2, "FCN-8s", four_scores(90.3, 75.9, 62.7, 83.2)),
                      PaperRow(3, "FCN-8s", {"mean_iu_voc2011_test": 62.7, "mean_iu_voc2012_test": 62.2,

@@ -21,9 +21,9 @@ class MissingInputs(FileNotFoundError):
     def __init__(self, missing: Sequence[tuple[str, str]]):
         self.missing = list(missing)
         lines = ["missing inputs:"]
-        lines += [f"  - {what}\n      fetch: {command}" for what, command in self.missing]
+        lines += [f"  - {what}\n      {_road(command)}: {command}" for what, command in self.missing]
         commands = list(dict.fromkeys(c for _, c in self.missing))
-        lines.append("then run the command again. All fetch commands:\n  " + "\n  ".join(commands))
+        lines.append("then run the command again. All the commands:\n  " + "\n  ".join(commands))
         super().__init__("\n".join(lines))
 
 
@@ -43,8 +43,20 @@ def weights_path(net: str, weights_dir: Path | None = None) -> Path:
     return zoo.h5_path(net, Path(weights_dir).expanduser() if weights_dir else None)
 
 
+def _road(command: str) -> str:
+    """What a command of MissingInputs does: fetch, or retrain where nothing can be fetched."""
+    words = command.split()
+    return "retrain" if words[:1] == ["make"] and words[1].startswith("retrain-table") else "fetch"
+
+
 def weights_missing(net: str, path: Path) -> tuple[str, str]:
-    return (f"weights of {net}: {path}", f"make weights NET={net}")
+    """A missing release and the command that brings it: ``make weights`` where a copy survives, else the
+    retraining (weights.zoo: the reference's server was its only host)."""
+    from weights import zoo
+
+    if zoo.survives(net):
+        return (f"weights of {net}: {path}", f"make weights NET={net}")
+    return (f"weights of {net}: {path} ({zoo.NO_SURVIVOR})", zoo.retrain_command(net))
 
 
 def reader_options(dataset: str, split: str, data_root: Path | None) -> tuple[Path | None, dict]:

@@ -7,11 +7,11 @@ import json
 import math
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.files import write_text
+from data.layout import git_revision  # noqa: F401 (the kit's one, re-exported for the records)
 
 if TYPE_CHECKING:  # torch takes seconds to import; the missing-input checks must not wait for it
     import torch
@@ -36,16 +36,10 @@ def write_json(dst: str | os.PathLike, record: dict) -> Path:
     return write_text(dst, json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n")
 
 
-def git_revision() -> str:
-    """The kit's commit, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{rev}+dirty" if dirty else rev
+def run_name(net: str, variant: str | None = None) -> str:
+    """A training run's folder under reproduce.train's --out, and its label in the tables: NET, or NET-VARIANT
+    (voc-fcn32s-fixed). Here, not in reproduce.train, so that a table naming its rows' runs imports no torch."""
+    return f"{net}-{variant}" if variant else net
 
 
 def md5_text(text: str) -> str:

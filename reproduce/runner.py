@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from data.cli import add_words_option, parse_with_words
 from data.files import sha256_file, write_text
 from data.layout import kit_command
 
@@ -67,6 +68,7 @@ class Context:
     provenance: dict[str, dict] = field(default_factory=dict)  # net -> weights file, SHA-256, split record
     notes: list[str] = field(default_factory=list)
     record_extra: dict = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)  # the arguments the run was given, for its record
 
     @property
     def smoke(self) -> bool:
@@ -93,7 +95,8 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
                    help="run the pipeline on a generated miniature dataset with random weights (numbers "
                         "MEANINGLESS): checks the wiring in seconds")
     p.add_argument("--data-root", type=Path,
-                   help="the datasets' root folder ($FCN_DATA layout; default $FCN_DATA)")
+                   help="the datasets' root folder ($FCN_DATA layout; default $FCN_DATA); with --smoke, a miniature "
+                        "tree to use instead of a generated one (a smoke retraining's)")
     p.add_argument("--weights-dir", type=Path, help="folder of NET.h5 files (default: $FCN_WEIGHTS)")
     p.add_argument("--weights", action="append", default=[], metavar="NET=FILE",
                    help="use FILE for NET instead of the released weights (repeatable); an unreleased row runs "
@@ -113,23 +116,14 @@ def parser(table: Table, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true",
                    help="evaluate again even when results/evaluations holds a record for the same weights, "
                         "split and code revision")
-    p.add_argument("--args", default="", metavar="TEXT",
-                   help="more of these options in one argument, split into words as a shell would split them "
-                        "(shlex: quote a path that holds spaces), nothing run: how make passes its ARGS= value")
+    add_words_option(p)
     return p
 
 
 def parse_args(p: argparse.ArgumentParser, table: Table, argv: Sequence[str] | None) -> argparse.Namespace:
-    """The options, then those --args carries (make's ARGS=), then every --weights FILE without a NET= named
+    """The options, with those --args carries (make's ARGS=), then every --weights FILE without a NET= named
     after the table's one net (make's WEIGHTS=FILE)."""
-    from data.cli import split_words
-
-    args = p.parse_args(argv)
-    try:
-        extra = split_words(args.args, "ARGS")
-    except ValueError as e:
-        p.error(str(e))
-    args = p.parse_args(extra, namespace=args) if extra else args
+    args = parse_with_words(p, argv)
     args.weights = [named_weights(table, item) for item in args.weights]
     return args
 
@@ -265,7 +259,8 @@ def check_inputs(ctx: Context, nets: Sequence[str], splits: Sequence[tuple[str, 
     for key in nets:
         path = overrides.get(key) or weights_path(net_of(key), ctx.args.weights_dir)
         paths[key] = path
-        if not ctx.smoke and not path.is_file():
+        # A smoke run uses random weights, or the weights given with --weights (a smoke retraining's).
+        if (not ctx.smoke or key in overrides) and not path.is_file():
             # A file named with --weights is the user's (a training snapshot): no download makes it.
             missing.append((f"weights of {key} given with --weights: {path}",
                             "nothing to fetch: correct the path given to --weights (a training run writes "
@@ -299,7 +294,8 @@ def load_net(ctx: Context, net_name: str):
     if net_name in ctx.nets:
         return ctx.nets[net_name]
     net = nets.build(net_of(net_name))
-    if ctx.smoke:  # meaningless weights by design: a smoke run exercises only the wiring
+    if ctx.smoke and net_name not in weights_overrides(ctx.args):
+        # meaningless weights by design: a smoke run exercises only the wiring
         from nets.seeded import seeded_weights
 
         seeded_weights(net, SMOKE_SEED)
@@ -336,7 +332,7 @@ def evaluate_net(ctx: Context, net_name: str, weights: Path, reader, dataset: st
     from .evaluate import counts_record, evaluate_reader, from_record
 
     world, limit = ctx.world, ctx.args.limit
-    if ctx.smoke:
+    if ctx.smoke and net_name not in weights_overrides(ctx.args):
         sha, source = f"random (seed {SMOKE_SEED}, smoke run)", "random"
     else:
         if world.main:
@@ -400,27 +396,48 @@ def score_columns(ev) -> dict[str, float]:
 
 
 def how_to_run(table: Table, row: Row) -> list[str]:
-    """What the kit can run for a row: the fetch command of a release, or for a net or variant the reference
-    never released the commands that make its starting weights (the record's init, weights.zoo.init_command),
-    train it with its record's recipe (a variant in the regime the paper trained it with) and judge the result
-    against the paper row."""
+    """The road that is open for a row: the fetch command of a release that survives; for a row whose weights
+    are gone or were never released, its retraining command (reproduce.retrain: the init it starts from and
+    where that comes from, the estimated time); for a net or variant the reference never released, also the
+    commands that make its starting weights (the record's init, weights.zoo.init_command), train it with its
+    record's recipe (a variant in the regime the paper trained it with) and judge the result against the paper
+    row."""
     if row.key is None:
         return []
-    if row.status == "released":
+    from weights.zoo import retrain_table, survives
+
+    if row.status == "released" and survives(row.net):
         return [f"released weights: make weights NET={row.net}"]
+    from .retrain import road
+
+    retrain = road(table.number, row.net) if not row.variant and retrain_table(row.net) == table.number else []
+    if row.status == "released":
+        return retrain
     import nets
     from weights.zoo import init_command
 
-    from .train import run_name
+    from .records import run_name
 
     rec = nets.record(row.net)
     recipe = rec.recipe(rec.variant(row.variant).regime) if row.variant else rec.solver
     run = run_name(row.net, row.variant or None)
     variant = f" VARIANT={row.variant}" if row.variant else ""
     snapshot = f"results/train/{run}/{row.net}_iter_{recipe.max_iter}.h5"
-    return [f"starting weights: {init_command(row.net, f'{run}-init.h5')}",
+    return [*retrain, f"starting weights: {init_command(row.net, f'{run}-init.h5')}",
             f"train: make train NET={row.net}{variant} INIT={run}-init.h5",
             "judge: " + kit_command(f"reproduce.table{table.number}", f"--retrained --weights {row.key}={snapshot}")]
+
+
+def roads(ctx: Context, rows: Sequence[Row], missing: MissingInputs) -> str:
+    """For a run that cannot start, the road of each row whose weights are missing or were never released
+    (how_to_run: fetch, or retrain with where it starts from and the estimated time), after the list of what is
+    missing."""
+    lacking = {what.split(":", 1)[0].removeprefix("weights of ").split(" ", 1)[0] for what, _ in missing.missing
+               if what.startswith("weights of ")}
+    given = weights_overrides(ctx.args)
+    lines = [f"  {r.method} ({r.key}):\n" + "\n".join(f"      {h}" for h in how_to_run(ctx.table, r))
+             for r in rows if r.key and (r.key in lacking or (r.status == "not released" and r.key not in given))]
+    return "\nThe road open for each row without weights:\n" + "\n".join(lines) if lines else ""
 
 
 # ---- judging --------------------------------------------------------------------------------------------
@@ -554,7 +571,7 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
     if runnable:
         lines += ["", "What the kit runs for each row:", ""]
         lines += [f"- {o.method} ({o.net}): " + "; ".join(
-            f"{what} `{command}`" for what, _, command in (h.partition(": ") for h in o.how)) for o in runnable]
+            f"{what} {_code(text)}" for what, _, text in (h.partition(": ") for h in o.how)) for o in runnable]
     lines += ["", "Weights and splits:", ""]
     for net, prov in record["provenance"].items():
         fed = (prov.get("split_info") or {}).get("images_from")
@@ -567,6 +584,11 @@ def format_markdown(ctx: Context, outcomes: Sequence[Outcome], record: dict) -> 
     return "\n".join(lines) + "\n"
 
 
+def _code(text: str) -> str:
+    """A command as Markdown code; words (where a row starts from, its estimated time) as they are."""
+    return f"`{text}`" if text.startswith(("make ", ".venv/", "/")) or " -m " in text.split(" (")[0] else text
+
+
 def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> dict:
     """results/tableN.json and .md (rank 0 writes them)."""
     from .evaluate import counts_record
@@ -577,7 +599,7 @@ def write_records(ctx: Context, outcomes: Sequence[Outcome], started: float) -> 
         "smoke": ctx.smoke,
         "meaningless": ctx.smoke,
         "seed": SMOKE_SEED if ctx.smoke else None,
-        "command": kit_command(f"reproduce.table{ctx.table.number}", *sys.argv[1:]),
+        "command": kit_command(f"reproduce.table{ctx.table.number}", *ctx.argv),
         **environment(ctx.device),
         "started": started,
         "finished": time.time(),
@@ -626,14 +648,17 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
     if add_arguments:
         add_arguments(p)
     args = parse_args(p, table, argv)
-    ctx = Context(table, args)
+    # The arguments as given: sys.argv is another command's when a retraining runs the table in its process.
+    ctx = Context(table, args, argv=list(sys.argv[1:] if argv is None else argv))
     started = time.time()
     rows = evaluated_rows(ctx)
     keys = nets_to_run(ctx, rows)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fcn-smoke-") as tmp:
-        if ctx.smoke:
+        if ctx.smoke and args.data_root is not None:
+            ctx.smoke_root = args.data_root  # a miniature tree made by its caller (a smoke retraining's)
+        elif ctx.smoke:
             ctx.smoke_root = Path(tmp) / "data"
             (smoke_data or default_smoke_data(table))(ctx.smoke_root)
         try:
@@ -644,7 +669,8 @@ def run_table(table: Table, doc: str, argv: Sequence[str] | None = None, *, meas
             if prepare:
                 prepare(ctx)
         except MissingInputs as e:
-            return distributed.refuse(f"Table {table.number} cannot run.\n{e}", args.device, args.dist_timeout)
+            return distributed.refuse(f"Table {table.number} cannot run.\n{e}{roads(ctx, rows, e)}", args.device,
+                                      args.dist_timeout)
         outcomes = []
         for row in rows:
             o = Outcome(row.method, row.status, row.net, dict(row.paper), note=row.note, how=how_to_run(table, row))

@@ -60,7 +60,7 @@ from nets.registry import CVPR_BATCH, NetRecord, Solver
 from nets.solver import solver_for
 
 from . import distributed, feed, options
-from .records import device_name
+from .records import device_name, run_name
 
 SNAPSHOT_FORMAT = "fcn-kit solverstate 2"  # 2: dropout masks seeded per draw, world size and effective batch
 DISPLAY = 20  # the reference solvers' display and average_loss
@@ -380,6 +380,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results") / "train", help="snapshot folder")
     parser.add_argument("--val-every", type=int, default=0,
                         help="score the validation split every N iterations")
+    parser.add_argument("--any-split", action="store_true",
+                        help="train on the split lists the data root holds even where they are not the reference's "
+                             "(the generated miniature data of a smoke run)")
     options.add_common(parser)
     return parser.parse_args(argv)
 
@@ -391,14 +394,10 @@ def open_readers(args: argparse.Namespace):
     from . import datasets
 
     record = nets.record(args.net)
-    train = datasets.open_split(args.net, *record.train, args.data_root)
-    val = datasets.open_split(args.net, *record.test, args.data_root) if args.val_every else None
+    check = {"expect_split": None} if args.any_split else {}
+    train = datasets.open_split(args.net, *record.train, args.data_root, **check)
+    val = datasets.open_split(args.net, *record.test, args.data_root, **check) if args.val_every else None
     return train, val
-
-
-def run_name(net: str, variant: str | None = None) -> str:
-    """The run's folder under --out, and its label in the tables: NET, or NET-VARIANT (voc-fcn32s-fixed)."""
-    return f"{net}-{variant}" if variant else net
 
 
 def learning_line(net: nn.Module, multipliers: Mapping[str, tuple[float, float]], variant: str | None = None) -> str:

@@ -24,6 +24,8 @@ def pytest_addoption(parser):
     group.addoption("--weights", default=None, help="a released FCN .caffemodel to compare on")
     group.addoption("--net", default=None, help="the reference net name of --weights (e.g. voc-fcn8s)")
     group.addoption("--image", default=None, help="an image to run --weights on")
+    parser.getgroup("octave", "Gupta's HHA code under GNU Octave (make test-octave GUPTA=...)").addoption(
+        "--gupta", default=None, help="a folder holding clones of s-gupta/rcnn-depth, rgbdutils and nyu-hooks")
     parser.getgroup("gpu", "device checks").addoption(
         "--require-gpu", action="store_true", help="fail unless a CUDA device is visible (make test-gpu)")
 

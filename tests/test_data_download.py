@@ -113,7 +113,8 @@ def test_download_unpacks_atomically_into_the_dataset_folder(tmp_path: Path, kin
         messages: list[str] = []
         placed = download.download("siftflow", root, parts=[part], log=messages.append)
         assert placed == [root / "siftflow"] and str(root / "siftflow") in messages[-1]
-        assert sorted(p.name for p in root.iterdir()) == ["downloads", "siftflow"]  # no staging folder left
+        # No staging folder left; the record of what was fetched beside the folders.
+        assert sorted(p.name for p in root.iterdir()) == ["downloads", "fetched.json", "siftflow"]
         reader = data.load("siftflow", "test", root / "siftflow", expect_split=None)
         assert len(reader) == 2 and reader[0]["data"].shape == (3, 16, 16)
         again: list[str] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import shutil
 import socket
@@ -96,7 +97,8 @@ def test_sources_are_tried_in_order_until_one_gives_the_verified_archive(tmp_pat
     assert "source 1/3 failed" in failures[0] and "HTTP 500" in failures[0]
     assert "source 2/3 failed" in failures[1] and "web page" in failures[1] and "Access denied" in failures[1]
     assert any("md5 verified" in line for line in log)
-    assert sorted(p.name for p in root.iterdir()) == ["VOC2012", "downloads"]  # no staging folder left
+    # No staging folder left; the record of what was fetched beside the folders.
+    assert sorted(p.name for p in root.iterdir()) == ["VOC2012", "downloads", "fetched.json"]
 
 
 def test_a_mirror_serving_another_file_is_set_aside_and_the_next_source_used(tmp_path: Path) -> None:
@@ -138,8 +140,44 @@ def test_the_real_parts_carry_their_publishers_checksums_and_mirrors() -> None:
     assert {c.hex for c in PARTS["voc2010"].checksums} >= {"da459979d0c395079b5c75ee67908abb"}
     assert PARTS["sbd"].checksums[0].hex == "82b4d87ceb2ed10f6038a1cba92111cb"
     assert PARTS["seg11valid"].checksums[0].hex == "7984b6ce736bd3666d8b7ee70b5401da"
-    for key in ("nyud", "siftflow", "pascalcontext"):  # nothing known: said, not invented
+    for key in ("nyud", "siftflow"):  # nothing known: said, not invented
         assert PARTS[key].checksums == () and "no mirror" in PARTS[key].note
+    # PASCAL-Context: Mottaghi's current page and UCLA's after the dead Stanford address, never the Detail API's
+    # json; no checksum anywhere.
+    assert [s.location.split("/")[2] for s in PARTS["pascalcontext"].sources] == [
+        "cs.stanford.edu", "roozbehm.info", "www.stat.ucla.edu"]
+    assert all(s.location.endswith("/trainval.tar.gz") for s in PARTS["pascalcontext"].sources)
+    assert PARTS["pascalcontext"].checksums == () and "no checksum" in PARTS["pascalcontext"].note
+    # NYU's originals: NYU's published MD5 and size; the GitHub copies' MD5 for Gupta's mapping, said to be so.
+    assert PARTS["nyud-labeled"].checksums[0].hex == "520609c519fba3ba5ac58c8fefcc3530"
+    assert PARTS["nyud-labeled"].size == 2_972_037_809
+    assert PARTS["nyud-splits"].checksums[0].hex == "08e3c3aea27130ac7c01ffd739a4535f"
+    assert PARTS["nyud-classes40"].checksums[0].hex == "e377c88729dd63af81205ac9a8634a19"
+    assert "039078648942" in PARTS["nyud-classes40"].checksums[0].by
+    assert {s.location.split("/")[3] for s in PARTS["nyud-classes40"].sources if "github" in s.location} == {
+        "ankurhanda", "VainF"}
+
+
+def test_the_sha256_of_a_file_with_no_published_checksum_is_kept_and_make_data_list_prints_it(tmp_path: Path) -> None:
+    """SIFT Flow and PASCAL-Context publish no checksum: what was fetched is recorded under the data root
+    (fetched.json), so that two users can compare their copies."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for folder in ("Images", "SemanticLabels", "GeoLabels"):
+            z.writestr(f"SiftFlowDataset/{folder}/x.txt", "x")
+    blob = buffer.getvalue()
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/SiftFlowDataset.zip": blob}) as server:
+        part = dataclasses.replace(PARTS["siftflow"], sources=(Source(server.url("/SiftFlowDataset.zip"), "UNC"),))
+        download.download("siftflow", root, parts=[part], log=lambda _: None)
+    entry = json.loads((root / "fetched.json").read_text())["siftflow"]
+    digest = hashlib.sha256(blob).hexdigest()
+    assert entry["sha256"] == digest and entry["published_checksum"] is False and entry["bytes"] == len(blob)
+    assert entry["location"] == server.url("/SiftFlowDataset.zip")
+    listed = download.listing(root)
+    assert f"fetched here {entry['date']}: sha256 {digest} ({len(blob)} bytes) from {entry['location']}" in listed
 
 
 def test_list_prints_every_part_with_its_sources_checksums_and_size(capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,6 +224,32 @@ def test_your_own_archive_is_checked_against_the_published_checksum_and_kept_whe
     assert f"md5 {_md5(tar)}, expected 6cd6e144f989b92b3379bac3b3de84fd" in message
     assert "left as it is (yours)" in message
     assert _snapshot(mine) == before and not (root / "VOC2012").exists()
+
+
+def test_your_own_url_with_its_own_md5_is_not_held_to_the_published_size(tmp_path: Path) -> None:
+    """VOC2012's published size is 1,999,639,040 bytes; a lab mirror's file with its own MD5 is another file, of
+    its own size: fetched, verified by that MD5 and unpacked. Without '#md5' the published size still holds."""
+    tar = _voc_tar(tmp_path, "2012", miniature.voc_ids(2))
+    root = tmp_path / "fcn_data"
+    with LocalServer({"/lab/VOCtrainval_11-May-2012.tar": tar}) as server:
+        part = dataclasses.replace(PARTS["voc2012"], sources=())
+        assert part.size == 1_999_639_040
+        url = server.url("/lab/VOCtrainval_11-May-2012.tar")
+        with pytest.raises(DownloadError, match=f"is {len(tar)} bytes but 1999639040 were expected"):
+            download.download("voc2012", root, parts=[part], sources=download.group_sources([f"voc2012={url}"]),
+                              log=lambda _: None)
+        download.download("voc2012", root, parts=[part],
+                          sources=download.group_sources([f"voc2012={url}#md5={_md5(tar)}"]), log=lambda _: None)
+    assert (root / "VOC2012/JPEGImages").is_dir()
+
+
+@pytest.mark.parametrize("key", [k for k, p in PARTS.items() if p.size])
+def test_every_part_with_a_published_size_fetches_your_own_url_with_your_own_md5(tmp_path: Path, key: str) -> None:
+    blob = b"a file of some other size"
+    with LocalServer({"/mirror/file": blob}) as server:
+        source = download.parse_source(f"{key}={server.url('/mirror/file')}#md5={_md5(blob)}")[1]
+        path, downloaded = download._obtain(PARTS[key], source, tmp_path, False, lambda _: None)
+    assert downloaded and path.read_bytes() == blob
 
 
 def test_a_folder_you_already_have_unpacked_is_linked_not_copied(tmp_path: Path) -> None:
@@ -412,11 +476,12 @@ def test_pascalcontext_takes_voc2012s_images_when_they_hold_every_id(tmp_path: P
 
 def test_the_data_docs_show_exactly_the_checksums_the_kit_checks() -> None:
     """docs/data.md's table is typed by hand: every hex digest in it is one the kit checks, and every published
-    archive checksum is in it."""
+    archive checksum (and every original's, NYU's .mat included) is in it."""
     import re
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text()
     shown = set(re.findall(r"\b[0-9a-f]{32,64}\b", text))
-    archives = {c.hex for p in PARTS.values() if isinstance(p, download.Archive) for c in p.checksums}
+    archives = {c.hex for p in PARTS.values() if isinstance(p, (download.Archive, download.Original))
+                for c in p.checksums}
     checked = {c.hex for p in PARTS.values() for c in p.checksums}
     assert archives <= shown and shown <= checked, (archives - shown, shown - checked)

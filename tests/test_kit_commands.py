@@ -217,7 +217,7 @@ def printed_commands() -> dict[str, set[str]]:
 def makefile_targets() -> list[str]:
     text = (REPO / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][\w-]*):", text, re.M))
-    for group in re.findall(r"^TABLES := (.*)$", text, re.M):
+    for group in re.findall(r"^(?:TABLES|RETRAINS) := (.*)$", text, re.M):
         targets |= set(group.split())
     return sorted(targets)
 

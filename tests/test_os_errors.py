@@ -100,16 +100,15 @@ def test_a_second_run_on_one_dataset_part_waits_for_the_first_and_finds_it_in_pl
     order: list[str] = []
     first_in, release = threading.Event(), threading.Event()
 
-    def slow_place(part_, root_, extra, **kwargs):
+    def slow_fetch(part_, root_, extra, **kwargs):
         order.append("placing")
         first_in.set()
         release.wait(30)
-        (root_ / part_.folder / "Images").mkdir(parents=True)
         for marker in part_.markers:
             (root_ / part_.folder / marker).mkdir(parents=True, exist_ok=True)
-        return root_ / part_.folder
+        return download.Fetched(part_.key, root_ / part_.folder, None, "test", "test", {}, None)
 
-    monkeypatch.setattr(download, "_place", slow_place)
+    monkeypatch.setattr(download, "_fetch_part", slow_fetch)
     logs: list[str] = []
     a = threading.Thread(target=lambda: download.get_part(part, root, log=logs.append))
     a.start()
@@ -145,7 +144,9 @@ def test_ctrl_c_in_a_command_is_one_line_and_status_130_and_keeps_what_arrived(t
         out, err = child.communicate(timeout=60)
         server.behaviour.release.set()
     assert child.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "interrupted; what is in place stays" and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("interrupted; what is in place stays (a download resumes from its .part "
+                                            "file, a build from its .partial folder: run the same command again)")
+    assert "Traceback" not in err
     assert part.stat().st_size == 1 << 20 and not (root / "siftflow").exists()  # for the next run to resume
 
 

@@ -214,13 +214,14 @@ def _source_blobs_label(source) -> str:
     return Path(source).name if isinstance(source, (str, os.PathLike)) else "the given blobs"
 
 
-def transplant_file(net_name: str, sources: Sequence[str | os.PathLike], out: str | os.PathLike,
+def transplant_file(net_name: str, sources: Sequence[str | os.PathLike | CaffeModel | Blobs], out: str | os.PathLike,
                     log: Callable[[str], None] | None = print) -> Path:
-    """Run ``transplant`` and write the result as a weights .h5 that ``weights.load`` accepts strictly."""
+    """Run ``transplant`` and write the result as a weights .h5 that ``weights.load`` accepts strictly (its
+    ``source`` attribute names the files it came from)."""
     blobs = transplant(net_name, sources, log)
     types = {layer.name: layer.type for layer in nets.spec(net_name).layers}
     layers = [CaffeLayer(name, types[name], tuple(b)) for name, b in blobs.items()]
-    label = " + ".join(Path(s).name for s in sources)
+    label = " + ".join(_source_blobs_label(s) for s in sources)
     path = write_h5(out, layers, {"source": f"transplant {net_name} from {label}"})
     if log:
         log(f"wrote {path}")

@@ -33,7 +33,7 @@ from data import drive
 from data.cli import fail, run, split_words
 from data.errors import DownloadError
 from data.fetch import download
-from data.files import HASH_LENGTHS, file_digest, set_aside
+from data.files import HASH_LENGTHS, set_aside
 from data.layout import kit_command
 from nets.registry import CLASSIFIERS, RECORDS, Source, Weights
 
@@ -74,10 +74,36 @@ def init_command(net: str, out: str = "INIT.h5") -> str:
     return f"{fetch} && {kit_command('weights.transplant', f'--net {net} --out {out}', files)}"
 
 
+def survives(net: str) -> bool:
+    """Whether a copy of the net's released weights is known to survive (a source not marked gone)."""
+    release = RECORDS[net].weights
+    return release is not None and bool(release.surviving)
+
+
+def retrain_table(net: str) -> int | None:
+    """The paper table whose retraining command brings back a net whose release is gone or never was: the
+    table of its paper row (``make retrain-tableN``); None for a net whose weights survive."""
+    if survives(net):
+        return None
+    return next(p.table for p in RECORDS[net].paper if not p.variant)
+
+
+# The tables with a row that only retraining brings back (Table 1's FCN-AlexNet and FCN-GoogLeNet, Tables 4-6):
+# each has its ``make retrain-tableN``.
+RETRAIN_TABLES: tuple[int, ...] = tuple(sorted({t for n in RECORDS if (t := retrain_table(n)) is not None}))
+NO_SURVIVOR = "no copy of the released weights is known to survive"
+
+
+def retrain_command(net: str) -> str:
+    """``make retrain-tableN ROWS=NET``: the one command that retrains a net whose weights do not survive."""
+    return f"make retrain-table{retrain_table(net)} ROWS={net}"
+
+
 # Kit nets without a release, and what to do instead.
 UNRELEASED: dict[str, str] = {
-    r.name: f"{r.note}; start it from {r.solver.init_note} with `{init_command(r.name, f'{r.name}-init.h5')}` "
-            f"and train it (make train NET={r.name} INIT={r.name}-init.h5)"
+    r.name: f"{r.note}; retrain it with its whole recipe ({retrain_command(r.name)}), or start it from "
+            f"{r.solver.init_note} with `{init_command(r.name, f'{r.name}-init.h5')}` and train it (make train "
+            f"NET={r.name} INIT={r.name}-init.h5)"
     for r in RECORDS.values() if r.weights is None}
 
 
@@ -158,16 +184,33 @@ def entry_for(name: str, manifest: Mapping[str, Weights] = MANIFEST) -> Weights:
 
 def verifiable(source: Source) -> str:
     """What can be verified of a source's file, for the listing."""
-    return ", ".join(f"{a} ({source.checksums_by})" for a in source.checksums) or "unknown"
+    return f"{', '.join(source.checksums)} ({source.checksums_by})" if source.checksums else "unknown"
 
 
-def verify(source: Source, path: Path, log: Callable[[str], None] = print) -> str:
-    """Check every checksum published for the source and return the file's SHA-256 (printed as well). Raises
-    ChecksumMismatch naming each difference; the file is left where it is (the caller decides its fate)."""
-    digest = file_digest(path, "sha256")
+def digests(path: Path, algorithms: Sequence[str]) -> dict[str, str]:
+    """Hex digests of a file for several algorithms, in one read of it (a VGG16 caffemodel is 553 MB)."""
+    import hashlib
+
+    hashes = {a: hashlib.new(a) for a in dict.fromkeys(algorithms)}
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            for h in hashes.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def verify(source: Source, path: Path, log: Callable[[str], None] = print, size: int | None = None) -> str:
+    """Check the published size (``size``, bytes) and every checksum published for the source and return the
+    file's SHA-256 (printed as well). Raises ChecksumMismatch naming each difference; the file is left where it
+    is (the caller decides its fate)."""
+    if size is not None and path.stat().st_size != size:
+        raise ChecksumMismatch(f"{path.name} failed verification: {path.stat().st_size:,} bytes, expected "
+                               f"{size:,} (published with its checksums: {source.checksums_by or 'the zoo'})")
+    found = digests(path, ["sha256", *source.checksums])
+    digest = found["sha256"]
     problems = []
     for algorithm, expected in source.checksums.items():
-        got = digest if algorithm == "sha256" else file_digest(path, algorithm)
+        got = found[algorithm]
         if got != expected.lower():
             problems.append(f"{algorithm} {got}, expected {expected} (published by {source.checksums_by})")
     if problems:
@@ -265,7 +308,7 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
         else:
             log(f"{what}: using {path}")
         try:
-            verify(source, path, log)
+            verify(source, path, log, entry.size)
             check_container(source, path)
             convert_checked(entry, path, h5, log)
         except (ChecksumMismatch, CaffemodelError, WeightsMismatchError, ValueError) as e:
@@ -281,6 +324,12 @@ def fetch(entry: Weights, where: Path | None = None, *, progress: bool | None = 
                kit_command("weights.transplant", "--net NET --out DST.h5", str(h5)))
         log(f"{entry.name}: weights at {h5} (from source {n}, {source.url}); use them with {how}")
         return h5
+    if entry.name in RECORDS and not survives(entry.name) and not extra_sources:
+        # Only the reference's (dead) server ever had the file: say which road is open, in one message.
+        road = (f"{NO_SURVIVOR} (the reference's server, its only host, failed: {'; '.join(failures)}): "
+                f"retrain ({retrain_command(entry.name)}). A copy of your own goes at "
+                f"{source_path(entry.sources[0], where)}, or pass it with --source URL")
+        raise ZooError(f"could not get {entry.name}: {road}")
     raise ZooError(f"could not get {entry.name} from any of its {len(sources)} source(s):\n"
                    + "\n".join(f"  - {f}" for f in failures) + "\n" + _manual_steps(entry, where, sources))
 
@@ -298,25 +347,57 @@ def status(entry: Weights, where: Path) -> str:
     return "-"
 
 
+def checksum_text(source: Source) -> str:
+    """Every checksum of a source with its value, and who publishes them."""
+    if not source.checksums:
+        return "no published checksum (the fetch prints the SHA-256 it computes)"
+    return ", ".join(f"{a} {h}" for a, h in source.checksums.items()) + f" ({source.checksums_by})"
+
+
 def listing(where: Path | None = None, manifest: Mapping[str, Weights] = MANIFEST) -> str:
+    """Per entry (each net's release, then the ILSVRC classifiers): what is present, then the sources known to
+    survive with their checksums, or the retraining command where none survives, then the sources that are gone;
+    then the nets never released."""
     where = where or folder()
-    rows = [("name", "net", "source", "verifiable", "present")]
-    for e in manifest.values():
-        first = e.sources[0]
-        rows.append((e.name, e.name if e.name in RECORDS else "(ILSVRC)", first.filename, verifiable(first),
-                     status(e, where)))
-        rows += [("", "", f"or {s.filename}", verifiable(s), "") for s in e.sources[1:]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"weights folder: {where} (set {ENV_VAR} to move it)"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    for e in manifest.values():
+        kind = "release of the kit net" if e.name in RECORDS else "ILSVRC classifier"
+        size = f", {e.size:,} bytes" if e.size else ""
+        lines.append(f"{e.name} ({kind}{size}; present: {status(e, where)})")
+        if not e.surviving:
+            road = f": retrain ({retrain_command(e.name)})" if e.name in RECORDS else ""
+            lines.append(f"  {NO_SURVIVOR}{road}")
+        for s in e.surviving:
+            lines.append(f"  {s.filename} from {s.url}\n      {checksum_text(s)}")
+        for s in e.sources:
+            if not s.survives:
+                lines.append(f"  not known to survive: {s.filename} from {s.url} ({s.gone}; tried all the same)")
     lines += [f"{name}: {why}" for name, why in UNRELEASED.items()]
     return "\n".join(lines)
+
+
+def sources_markdown(manifest: Mapping[str, Weights] = MANIFEST) -> str:
+    """The sources of every entry as a Markdown table, as docs/weights.md shows it (a test holds the page to
+    it): ``.venv/bin/python -m weights.zoo list --markdown`` prints it."""
+    rows = ["| entry | file | where | checksums (who publishes them) |", "|---|---|---|---|"]
+    for e in manifest.values():
+        if not e.surviving:
+            rows.append(f"| {e.name} | {e.sources[0].filename} | {NO_SURVIVOR}: retrain with "
+                        f"`{retrain_command(e.name)}` | - |")
+            continue
+        for s in e.sources:
+            where = urlsplit(s.url).netloc + (f" ({s.gone})" if s.gone else "")
+            sums = ", ".join(f"{a} `{h}`" for a, h in s.checksums.items()) + f" ({s.checksums_by})" \
+                if s.checksums else "-"
+            rows.append(f"| {e.name} | {s.filename} | {where} | {sums} |")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFEST) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the entries, their sources and what is present")
+    p_list = sub.add_parser("list", help="the entries, their sources and what is present")
+    p_list.add_argument("--markdown", action="store_true", help="the sources as docs/weights.md's table")
     p_fetch = sub.add_parser("fetch", help="download, verify and convert")
     p_fetch.add_argument("name", help=f"one of: {', '.join(manifest)}")
     p_fetch.add_argument("--force", action="store_true", help="convert again even if the .h5 exists")
@@ -330,7 +411,7 @@ def main(argv: list[str] | None = None, manifest: Mapping[str, Weights] = MANIFE
     p_path.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "list":
-        print(listing(manifest=manifest))
+        print(sources_markdown(manifest) if args.markdown else listing(manifest=manifest))
         return 0
     try:
         entry = entry_for(args.name, manifest)

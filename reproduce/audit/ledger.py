@@ -112,8 +112,50 @@ def problems(claims: Iterable[Claim] | None = None, tests: set[str] | None = Non
     return out
 
 
+def table_records(results: Path | None = None) -> list[dict]:
+    """The table records on this machine (results/tableN.json from make reproduce-tableN or make
+    retrain-tableN; results/smoke/tableN.json from a smoke run), each with its rows' verdicts."""
+    import json
+
+    results = REPO / "results" if results is None else results
+    found = []
+    for path in [*sorted(results.glob("table[0-9].json")), *sorted(results.glob("smoke/table[0-9].json"))]:
+        try:
+            record = json.loads(path.read_text())
+            rows = [(r["method"], r.get("net"), r.get("verdict", "")) for r in record["rows"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            found.append({"path": path, "unreadable": True})
+            continue
+        found.append({"path": path, "table": record.get("table"), "smoke": bool(record.get("smoke")),
+                      "device": record.get("device", "?"), "finished": record.get("finished"), "rows": rows})
+    return found
+
+
+def records_lines(records: list[dict]) -> list[str]:
+    """What the table records on this machine say, one line per evaluated row: the checks behind the
+    not-checkable table claims, where the weights and data were here."""
+    import time
+
+    if not records:
+        return ["table records on this machine: none yet (make reproduce-tableN with the weights and data, or make "
+                "retrain-tableN for the rows whose weights are gone, writes results/tableN.json)"]
+    lines = [f"table records on this machine: {len(records)}"]
+    for rec in records:
+        where = rec["path"].relative_to(REPO) if rec["path"].is_relative_to(REPO) else rec["path"]
+        if rec.get("unreadable"):
+            lines.append(f"  {where}: unreadable (rerun the table to write it again)")
+            continue
+        when = time.strftime("%Y-%m-%d", time.gmtime(rec["finished"])) if rec.get("finished") is not None else "?"
+        lines.append(f"  {where} (Table {rec['table']}, {when}, {rec['device']}"
+                     + (", SMOKE RUN: numbers MEANINGLESS" if rec["smoke"] else "") + ")")
+        lines += [f"    {method} [{net}]: {verdict}" for method, net, verdict in rec["rows"]
+                  if net and not verdict.startswith(("not released", "not evaluated", "baseline"))]
+    return lines
+
+
 def summary(claims: Iterable[Claim] | None = None) -> str:
-    """Counts by status and kind, then every deviation and every claim not checkable here, one line each."""
+    """Counts by status and kind, then every deviation and every claim the tests do not check with what checks
+    it, one line each."""
     claims = list(CLAIMS if claims is None else claims)
     by_status = Counter(c.status for c in claims)
     lines = [f"claims ledger: {len(claims)} claims of the two papers and the reference release "
@@ -121,7 +163,7 @@ def summary(claims: Iterable[Claim] | None = None) -> str:
              "  by status: " + ", ".join(f"{s} {by_status[s]}" for s in STATUSES),
              "  by kind:   " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(c.kind for c in claims).items()))]
     for status, title in (("deviation", "deviations (the kit's choice, and why)"),
-                          ("not-checkable", "not checkable here (and what would check it)")):
+                          ("not-checkable", "not checked by the tests (and what checks it)")):
         chosen = [c for c in claims if c.status == status]
         lines.append(f"{title}: {len(chosen)}")
         lines += [f"  {c.id}: {c.claim} -- {c.note}" for c in chosen]
@@ -149,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         except DestinationExists as e:
             raise SystemExit(f"reproduce.audit.ledger: --json: {e}") from None
     print(summary())
+    print("\n".join(records_lines(table_records())))
     found = problems()
     if args.json:
         import json
