@@ -50,6 +50,7 @@ import numpy as np
 from .classes import CLASSES
 from .errors import DiskFull, DownloadError
 from .files import TEMP_SUFFIX, NotEnoughSpace, atomic_path, remove_stale_temporaries, require_space, write_text
+from .hdf5 import UnsafeHDF5Error, refuse_outside_storage
 from .hha import NYUD_CROP
 from .layout import KIT_ROOT, git_revision
 
@@ -129,6 +130,10 @@ def check_labeled(path: Path) -> int:
             raise BuildError(f"{path} is {kind}: NYU's nyu_depth_v2_labeled.mat is MATLAB v7.3 (HDF5). Give NYU's "
                              "file (make data-list shows its sources and MD5)")
         with h5py.File(path, "r") as f:
+            try:  # a file from the internet reads only its own bytes (data.hdf5)
+                refuse_outside_storage(f, path, "labeled .mat")
+            except UnsafeHDF5Error as e:
+                raise BuildError(str(e)) from None
             missing = [name for name in FIELDS if name not in f]
             if missing:
                 raise BuildError(f"{path} has no field {', '.join(repr(m) for m in missing)} (its fields: "

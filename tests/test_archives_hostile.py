@@ -248,3 +248,20 @@ def test_a_tar_whose_members_overlap_is_refused_naming_the_member(tmp_path, seco
     with pytest.raises(UnsafeArchive, match=re.escape(f"its member 'SiftFlowDataset/Images/a.jpg' is {what}")):
         download.unpack(archive, root / "siftflow", MARKERS, progress=False)
     assert list(root.iterdir()) == []
+
+
+def test_nyus_labeled_mat_with_an_external_link_is_refused_before_the_build_reads_it(tmp_path):
+    """NYU's nyu_depth_v2_labeled.mat comes from the internet too: an HDF5 object that reads another file is
+    refused (data.hdf5, from data.nyud.check_labeled), naming it."""
+    import h5py
+
+    from data import nyud
+
+    originals = miniature.build_nyu_originals(tmp_path / "originals", n=2, test=(2,), val=())
+    mat = originals["nyud-labeled"]
+    assert nyud.check_labeled(mat) == 2
+    with h5py.File(mat, "a") as f:
+        f["elsewhere"] = h5py.ExternalLink("/etc/passwd.h5", "/x")
+    with pytest.raises(nyud.BuildError, match=re.escape(f"{mat} was refused: /elsewhere is an external link to "
+                                                        "'/x' in the file '/etc/passwd.h5'")):
+        nyud.check_labeled(mat)
