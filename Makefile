@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # shell would (shlex; quote a path that holds spaces), and runs nothing. A target that takes a new value adds its
 # name here.
 USER_VALUES := DATASET SOURCE NET WEIGHTS INIT RESUME REGIME VARIANT PRECISION ARGS SMOKE NPROC IMAGE GUPTA ROWS \
-               RESULTS GPUS PLAN FORCE
+               RESULTS GPUS PLAN FORCE PORT KWARGS INPUT HTML
 unexport $(USER_VALUES)
 $(foreach v,$(USER_VALUES),$(eval export FCN_MAKE_$(v) = $$(value $(v))))
 given = $(value $(1))
@@ -65,15 +65,10 @@ audit: $(STAMP)
 	$(PY) -m reproduce.audit.report
 
 # A third-party PyTorch FCN against a kit net (docs/audit.md): PORT=FILE.py:FACTORY (or module.path:FACTORY) NET=name,
-# optionally KWARGS='{"n_class": 21}', INPUT=rgb01, HTML=1. Loading the port runs its code. PORT, NET, KWARGS and
-# INPUT reach the command through the environment ("$$PORT"), taken as typed ($(value ...)): neither make nor the
-# shell reads them as code.
-audit-port: override export PORT := $(value PORT)
-audit-port: override export NET := $(value NET)
-audit-port: override export KWARGS := $(value KWARGS)
-audit-port: override export INPUT := $(value INPUT)
+# optionally KWARGS='{"n_class": 21}', INPUT=rgb01, HTML=1. Loading the port runs its code. Like every value you
+# pass, PORT, KWARGS and INPUT reach the command as typed, through the environment.
 audit-port: $(STAMP)
-	$(if $(PORT),,$(error make audit-port needs PORT=FILE.py:FACTORY or PORT=module.path:FACTORY, for example: make audit-port PORT=myfcn.py:FCN8s NET=voc-fcn8s))$(call need-net,voc-fcn8s)$(PY) -m reproduce.audit.port "$$PORT" --net "$$NET" $${KWARGS:+--kwargs "$$KWARGS"} $${INPUT:+--input "$$INPUT"} $(if $(value HTML),--html)
+	$(if $(call given,PORT),,$(error make audit-port needs PORT=FILE.py:FACTORY or PORT=module.path:FACTORY, for example: make audit-port PORT=myfcn.py:FCN8s NET=voc-fcn8s))$(call need-net,voc-fcn8s)$(PY) -m reproduce.audit.port "$$FCN_MAKE_PORT" --net="$$FCN_MAKE_NET" $(if $(call given,KWARGS),--kwargs="$$FCN_MAKE_KWARGS") $(if $(call given,INPUT),--input="$$FCN_MAKE_INPUT") $(if $(call given,HTML),--html)
 
 # The audit page in headless chromium (Debian: apt-get install -y chromium); keeps results/audit/screenshot.png.
 test-browser: $(STAMP)

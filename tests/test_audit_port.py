@@ -357,7 +357,7 @@ def test_make_audit_port_hands_the_values_over_as_typed_and_explains_a_missing_p
                           capture_output=True, text=True, timeout=60, cwd=P.REPO)
     assert done.returncode == 0, done.stderr
     argv = json.loads(done.stdout.strip().splitlines()[-1])
-    assert argv == ["-m", "reproduce.audit.port", port, "--net", "voc-fcn8s", "--kwargs", '{"n_class": 21}']
+    assert argv == ["-m", "reproduce.audit.port", port, "--net=voc-fcn8s", '--kwargs={"n_class": 21}']
     missing = subprocess.run(["make", "--no-print-directory", "audit-port", "NET=voc-fcn8s", f"STAMP={stamp}"],
                              capture_output=True, text=True, timeout=60, cwd=P.REPO)
     assert missing.returncode == 2 and "make audit-port needs PORT=FILE.py:FACTORY" in missing.stderr
