@@ -20,6 +20,9 @@ from nets.seeded import seeded_weights
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Full-size nets: the slow tier. The fast tier holds torchfcn's classes to the kit's nets through the port audit
+# (tests/test_audit_port.py, narrowed) and the torchfcn export (tests/test_weights_export.py).
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["voc-fcn32s", "voc-fcn8s"])
 def test_torchfcn_on_the_kits_weights_gives_the_kits_scores(name):
     if importlib.util.find_spec("torchfcn") is None:

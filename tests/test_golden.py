@@ -118,22 +118,29 @@ def mismatches(net: nets.CaffeNet, g: h5py.File, device: str = "cpu", inference:
     return problems
 
 
+@pytest.fixture(scope="module", params=nets.NAMES)
+def seeded(request) -> nets.CaffeNet:
+    """The net of the fixture's seed, drawn once for both comparisons of it: module scope makes pytest run a
+    net's tests together, and a full-size VGG16 net takes seconds to draw."""
+    return seeded_net(request.param)
+
+
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", nets.NAMES)
-def test_forward_blobs_and_losses_match_the_caffe_fixture(name, device):
+def test_forward_blobs_and_losses_match_the_caffe_fixture(seeded, device):
+    name = seeded.name
     with golden(name) as g:
         assert g.attrs["seed"] == 0 and g.attrs["net"] == name
-        assert set(stored(g["blobs"])) == set(nets.build(name).spec.inputs) | {t for x in nets.spec(name).layers
-                                                                               for t in x.top}
-        problems = mismatches(seeded_net(name), g, device)
+        assert set(stored(g["blobs"])) == set(nets.spec(name).inputs) | {t for x in nets.spec(name).layers
+                                                                         for t in x.top}
+        problems = mismatches(seeded, g, device)
     assert not problems, f"{name} on {device} differs from Caffe: {problems}"
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", nets.NAMES)
-def test_inference_path_matches_the_caffe_fixture_and_the_plain_argmax(name, device):
+def test_inference_path_matches_the_caffe_fixture_and_the_plain_argmax(seeded, device):
+    name = seeded.name
     with golden(name) as g:
-        problems = mismatches(seeded_net(name), g, device, inference=True)
+        problems = mismatches(seeded, g, device, inference=True)
     assert not problems, f"{name} on {device}: the inference path differs: {problems}"
 
 

@@ -65,7 +65,10 @@ def test_torchfcn_classes_cover_exactly_the_nets_with_the_same_parameters(torchf
     assert fits == TORCHFCN_CLASSES
 
 
-@pytest.mark.parametrize("name", ["voc-fcn32s", "voc-fcn16s", "voc-fcn8s", "voc-fcn8s-atonce"])
+# The fast tier exports the two nets whose files differ most (FCN-8s: every skip; at-once: its Scale layers, which
+# torchfcn's class computes in code); FCN-32s and FCN-16s, full-size too, run in the slow tier.
+@pytest.mark.parametrize("name", [pytest.param("voc-fcn32s", marks=pytest.mark.slow),
+                                  pytest.param("voc-fcn16s", marks=pytest.mark.slow), "voc-fcn8s", "voc-fcn8s-atonce"])
 def test_torchfcn_export_loads_strictly_into_torchfcns_class_and_gives_the_kits_outputs(tmp_path, torchfcn, name):
     net = seeded_net(name, seed=1)
     dst = write_torchfcn(net, tmp_path / f"{name}.pth")  # what export writes once it has loaded the net
