@@ -89,11 +89,12 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.nyud_build
 	$(PY) -m benchmarks.hha $(if $(call given,GUPTA),--gupta="$$FCN_MAKE_GUPTA")
 	$(PY) -m benchmarks.port_audit
+	$(PY) -m benchmarks.retrain_steps
 
 # The measured tables of docs/performance.md, rendered from the records kept in benchmarks/records/ (copy a
 # record of results/ over the kept one of the same name to show a new run); a test holds the page to them.
 bench-docs: $(STAMP)
-	$(PY) -m benchmarks.report --update docs/performance.md
+	$(PY) -m benchmarks.report --update docs/performance.md docs/data.md docs/retrain.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -204,9 +204,30 @@ def port_audit(record: dict) -> str:
         f"{record['peak_rss_mib']:.0f} MiB |"])
 
 
+def retrain_steps(record: dict) -> str:
+    from reproduce.retrain import duration
+
+    lines = [_where(record), "",
+             f"One training step (forward, backward, update) of each stage's net on {record['device']}, seeded "
+             f"weights, at a typical picture of its dataset: one warm-up step, then the median of {record['steps']}; "
+             "a forward alone is what evaluation costs per image.", "",
+             "| net | picture | s per training image | s per forward |", "|---|---|---:|---:|"]
+    lines += [f"| {net} | {t['size'][1]}x{t['size'][0]} | {t['train_s_per_image']:.2f} | {t['forward_s']:.2f} |"
+              for net, t in record["nets"].items()]
+    lines += ["", "At that pace, the reference's iterations (evaluation not included):", "",
+              "| table | stages (iterations x images per update) | one device, chains in turn | a device per chain |",
+              "|---|---|---:|---:|"]
+    for number, t in record["tables"].items():
+        stages = ", ".join(f"{s['net']} ({s['iterations']:,} x {s['iter_size']})" for s in t["stages"])
+        lines.append(f"| {number} | {stages} | {duration(t['one_device_seconds'])} | "
+                     f"{duration(t['device_per_chain_seconds'])} ({len(t['chains'])} chain(s)) |")
+    return "\n".join(lines)
+
+
 RENDER: dict[str, Callable[[dict], str]] = {"inference": inference, "inference-steps": inference_steps,
                                             "loader": loader, "conversion": conversion, "tiled": tiled, "hha": hha,
-                                            "nyud-build": nyud_build, "port-audit": port_audit}
+                                            "nyud-build": nyud_build, "port-audit": port_audit,
+                                            "retrain-steps": retrain_steps}
 
 
 def render(path: Path) -> str:
