@@ -98,12 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     core = max(allowed)
     os.sched_setaffinity(0, {core})  # one core, for the kit and for the Octave it starts
     try:
-        run(args, core, path, argv)
+        measure(args, core, path, argv)
     finally:
         os.sched_setaffinity(0, allowed)
 
 
-def run(args: argparse.Namespace, core: int, path: Path, argv: list[str] | None) -> None:
+def measure(args: argparse.Namespace, core: int, path: Path, argv: list[str] | None) -> None:
     record = {"benchmark": "hha", "machine": records.machine(), "image": "425 x 560", "core": core,
               "repeats": args.repeats, "rows": []}
     cases = images(args.gupta)
@@ -148,6 +148,6 @@ def run(args: argparse.Namespace, core: int, path: Path, argv: list[str] | None)
 
 
 if __name__ == "__main__":
-    from data.cli import run
+    from data import cli
 
-    raise SystemExit(run(main))
+    raise SystemExit(cli.run(main))

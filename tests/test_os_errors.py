@@ -177,3 +177,23 @@ def test_every_commands_main_runs_through_the_one_interrupt_tail():
         if block is not None and not re.search(r"\brun\(|distributed\.entry\(", block):
             bare.append(str(path.relative_to(REPO)))
     assert bare == [], f"commands whose main Ctrl-C would end in a traceback: {bare}"
+
+
+def test_no_commands_main_block_rebinds_a_name_of_its_own_module():
+    """The import that brings data.cli.run into a ``__main__`` block runs at module level: a module with a
+    function of the same name would call data.cli.run in its place (benchmarks/hha.py did, and died with a
+    TypeError before measuring anything)."""
+    import ast
+
+    clashes = []
+    for path in sorted(REPO.glob("*/**/*.py")):
+        if path.parts[len(REPO.parts)] not in ("data", "nets", "weights", "reproduce", "benchmarks"):
+            continue
+        tree = ast.parse(path.read_text())
+        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
+        for node in tree.body:
+            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+                imported = {a.asname or a.name for n in ast.walk(node) if isinstance(n, ast.ImportFrom)
+                            for a in n.names}
+                clashes += [f"{path.relative_to(REPO)}: {name}" for name in sorted(imported & defined)]
+    assert clashes == [], f"__main__ blocks that rebind a function of their module: {clashes}"
