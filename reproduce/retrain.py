@@ -76,6 +76,9 @@ TIMING_STEPS = 2  # timed training steps per stage for the plan, after one warm-
 TYPICAL_SIZE = {"sbd": (375, 500), "pascalcontext": (375, 500), "nyud": (480, 640), "siftflow": (256, 256)}
 SMOKE_SIZE = (24, 28)  # reproduce.smoke.SIZE, without importing it here
 STAGE_RECORD = "stage.json"
+# the step times of every stage measured by benchmarks.retrain_steps on a quiet 2-core CPU and kept in the
+# repository, so that a table can give an order of magnitude before this machine has timed anything
+KEPT_STEPS = REPO / "benchmarks" / "records" / "bench-retrain-steps.json"
 SNAPSHOT = re.compile(r"(?P<net>.+)_iter_(?P<iter>\d+)\.solverstate\.h5")
 
 
@@ -724,8 +727,9 @@ def estimate_line(number: int, net: str, root: Path = DEFAULT_RESULTS) -> str:
     except (OSError, ValueError):
         record = None
     if not record or record.get("smoke") or not record.get("stages"):
-        return (f"not measured on this machine yet: `{target} PLAN=1` times a few training steps of each stage "
-                "here and prints the total")
+        kept = kept_estimate(number, net)
+        return ((f"{kept}; " if kept else "") + f"not measured on this machine yet: `{target} PLAN=1` times a few "
+                "training steps of each stage here and prints the total")
     needed = [s.net for s in stages_for([net], record.get("regime", "reference"))]
     stages = record["stages"]
     if not all(n in stages for n in needed):
@@ -733,6 +737,24 @@ def estimate_line(number: int, net: str, root: Path = DEFAULT_RESULTS) -> str:
     seconds = sum(stages[n]["seconds"] for n in needed)
     return (f"about {duration(seconds)} on {record['device']} ({len(needed)} stage(s) in order, the step times "
             f"measured on {record['measured']} by `make retrain-table{number} PLAN=1`; evaluation not included)")
+
+
+def kept_estimate(number: int, net: str, path: Path = KEPT_STEPS) -> str | None:
+    """The time of retraining one row at the step times of the kit's kept benchmark record (a 2-core CPU's),
+    or None where the record is absent or does not time every stage of the row."""
+    try:
+        record = json.loads(Path(path).read_text())
+        seconds = {s["net"]: float(s["seconds"]) for s in record["tables"][str(number)]["stages"]}
+        machine = record["machine"]
+        where = f"{machine['cores']}-core {machine['cpu']} CPU ({machine['cpu_capability']})"
+        measured = machine["date"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    needed = [s.net for s in stages_for([net])]
+    if not all(n in seconds for n in needed):
+        return None
+    return (f"about {duration(sum(seconds[n] for n in needed))} on a {where} at the step times the kit keeps "
+            f"(benchmarks/records/{Path(path).name}, {measured}; evaluation not included)")
 
 
 def road(number: int, net: str) -> list[str]:

@@ -438,6 +438,26 @@ def test_plan_prints_the_chains_and_the_estimate_keeps_it_and_the_tables_quote_i
                                                                                    tmp_path / "results")
 
 
+def test_before_any_plan_here_a_row_quotes_the_kept_records_step_times_summed_over_its_stages(tmp_path):
+    record = {"machine": {"cores": 2, "cpu": "Some CPU", "cpu_capability": "AVX2", "date": "2026-01-02"},
+              "tables": {"5": {"stages": [{"net": "siftflow-fcn32s", "seconds": 86400.0},
+                                          {"net": "siftflow-fcn16s", "seconds": 2 * 86400.0}]}}}
+    kept = tmp_path / "bench-retrain-steps.json"
+    kept.write_text(json.dumps(record))
+    # FCN-16s is the 32s stage then the 16s one: three days; FCN-32s alone is one; FCN-8s has a stage not timed
+    assert retrain.kept_estimate(5, "siftflow-fcn16s", kept).startswith(
+        f"about {retrain.duration(3 * 86400)} on a 2-core Some CPU CPU (AVX2)")
+    assert retrain.kept_estimate(5, "siftflow-fcn32s", kept).startswith(f"about {retrain.duration(86400)} on")
+    assert retrain.kept_estimate(5, "siftflow-fcn8s", kept) is None
+    assert retrain.kept_estimate(4, "nyud-fcn32s-hha", kept) is None
+    assert retrain.kept_estimate(5, "siftflow-fcn16s", tmp_path / "absent.json") is None
+    # the record the repository keeps times every retrainable row, and the tables quote it before a plan here
+    for number in retrain.retrain_tables():
+        for row in retrain.retrainable_rows(number):
+            line = retrain.estimate_line(number, row.net, tmp_path / "results")
+            assert line.startswith("about ") and "not measured on this machine yet" in line, (row.net, line)
+
+
 def test_a_missing_dataset_or_init_names_the_command_that_gets_it(narrowed, tmp_path, capsys, monkeypatch):
     empty = ["5", "--results", str(tmp_path / "results"), "--device", "cpu", "--timing-steps", "1"]
     assert retrain.main([*empty, "--data-root", str(tmp_path / "nothing")]) == 2
