@@ -10,6 +10,7 @@ the default sizes.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -286,6 +287,15 @@ def test_a_port_that_cannot_be_audited_exits_2_with_one_message(command, tmp_pat
     assert status == 2 and out == ""
     assert err.startswith("error: cannot audit") and message.format(tmp=tmp_path) in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_torchfcn_named_as_a_package_without_its_fcn_dependency_names_the_kits_importer(command):
+    if importlib.util.find_spec("torchfcn") is None or importlib.util.find_spec("fcn") is not None:
+        pytest.skip("needs torchfcn installed without its fcn package, as make setup installs it")
+    status, out, err = command("torchfcn.models:FCN8s", "--net", "voc-fcn8s")
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "No module named 'fcn'" in err
+    assert "PORT=benchmarks/torchfcn_import.py:torchfcn_model KWARGS='{\"name\": \"voc-fcn8s\"}'" in err
 
 
 def test_a_record_the_user_named_is_kept_unless_force(command, tmp_path):

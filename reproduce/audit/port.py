@@ -123,6 +123,13 @@ def load_factory(target: str) -> tuple[Callable, Path | None]:
     except PortError:
         raise
     except ModuleNotFoundError as e:
+        if where.split(".")[0] == "torchfcn" and e.name == "fcn":
+            # the kit installs torchfcn without its Chainer-based fcn package (requirements-nodeps.txt)
+            raise PortError(f"cannot import the port {where}: {e}: the kit's environment holds torchfcn without its "
+                            "Chainer-based fcn package, which its model modules import for a download helper only; "
+                            "audit torchfcn's classes through the kit's importer: make audit-port "
+                            "PORT=benchmarks/torchfcn_import.py:torchfcn_model KWARGS='{\"name\": \"voc-fcn8s\"}' "
+                            "NET=voc-fcn8s") from None
         raise PortError(f"cannot import the port {where}: {e}{_user_frame(e, folder)}; install what it needs "
                         "into the kit's environment, or run from the folder that holds the package") from None
     except BaseException as e:  # noqa: BLE001 -- the port's own code failed while importing: one message
