@@ -61,7 +61,7 @@ TAR_CASES = {
     "character device": ("SiftFlowDataset/zero", tarfile.CHRTYPE, "", "a character device"),
     "block device": ("SiftFlowDataset/sda", tarfile.BLKTYPE, "", "a block device"),
     "FIFO": ("SiftFlowDataset/pipe", tarfile.FIFOTYPE, "", "a FIFO (named pipe)"),
-    "absolute path": ("/tmp/fcn-kit-hostile-absolute", tarfile.REGTYPE, "", "an absolute path"),
+    "absolute path": ("{tmp}/absolute-target", tarfile.REGTYPE, "", "an absolute path"),  # {tmp}: the test's folder
     "dot-dot": ("SiftFlowDataset/../../outside.txt", tarfile.REGTYPE, "", "a path with '..'"),
 }
 
@@ -69,6 +69,7 @@ TAR_CASES = {
 @pytest.mark.parametrize("case", list(TAR_CASES))
 def test_a_tar_member_that_no_published_archive_holds_is_refused_as_unsafe_naming_it(tmp_path, case):
     name, kind, link, what = TAR_CASES[case]
+    name = name.format(tmp=tmp_path)
     archive = hostile_tar(tmp_path, name, kind, link)
     root = tmp_path / "root"
     root.mkdir()
@@ -78,7 +79,7 @@ def test_a_tar_member_that_no_published_archive_holds_is_refused_as_unsafe_namin
     assert message.startswith(f"{archive} was refused as unsafe: its member {name!r} is {what}")
     assert "CVE-2025-4517" in message and "damaged" not in message and "fetch it again" not in message
     assert list(root.iterdir()) == []  # nothing written, not even the good members, no scratch folder left
-    assert not Path("/tmp/fcn-kit-hostile-absolute").exists() and not (tmp_path / "outside").exists()
+    assert not (tmp_path / "absolute-target").exists() and not (tmp_path / "outside").exists()
 
 
 def _zip(path: Path, members: list[tuple[str, int, bytes]]) -> Path:
@@ -93,7 +94,7 @@ def _zip(path: Path, members: list[tuple[str, int, bytes]]) -> Path:
 ZIP_CASES = {
     "symlink": ("SiftFlowDataset/Images/out", stat.S_IFLNK | 0o777, b"../../../outside", "a symbolic link"),
     "FIFO": ("SiftFlowDataset/pipe", stat.S_IFIFO | 0o644, b"", "a FIFO (named pipe)"),
-    "absolute path": ("/tmp/fcn-kit-hostile-absolute", stat.S_IFREG | 0o644, b"x", "an absolute path"),
+    "absolute path": ("{tmp}/absolute-target", stat.S_IFREG | 0o644, b"x", "an absolute path"),
     "dot-dot": ("SiftFlowDataset/../../outside.txt", stat.S_IFREG | 0o644, b"x", "a path with '..'"),
 }
 
@@ -101,6 +102,7 @@ ZIP_CASES = {
 @pytest.mark.parametrize("case", list(ZIP_CASES))
 def test_a_zip_member_that_no_published_archive_holds_is_refused_as_unsafe_naming_it(tmp_path, case):
     name, mode, content, what = ZIP_CASES[case]
+    name = name.format(tmp=tmp_path)
     archive = _zip(tmp_path / "hostile.zip", [("SiftFlowDataset/Images/a.jpg", stat.S_IFREG | 0o644, b"picture"),
                                               (name, mode, content)])
     root = tmp_path / "root"
@@ -109,6 +111,7 @@ def test_a_zip_member_that_no_published_archive_holds_is_refused_as_unsafe_namin
                                                          f"{what}")):
         download.unpack(archive, root / "siftflow", MARKERS, progress=False)
     assert list(root.iterdir()) == [] and not (tmp_path / "outside").exists()
+    assert not (tmp_path / "absolute-target").exists()
 
 
 def cve_2025_4517_chain(path: Path, dest: Path, steps: int = 16) -> Path:
