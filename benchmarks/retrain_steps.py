@@ -33,7 +33,7 @@ def time_tables(tables: list[int], device: torch.device, steps: int) -> dict:
                 print(f"timing {stage.net} at {size[1]}x{size[0]} ...", file=sys.stderr, flush=True)
                 timed[stage.net] = retrain.time_stage(stage, device, size, steps)
                 gc.collect()
-        seconds = {s.net: timed[s.net]["train_s_per_image"] * s.solver.iter_size * s.iterations for s in stages}
+        seconds = {s.net: retrain.stage_seconds(s, timed[s.net], s.iterations) for s in stages}
         groups = retrain.chains(stages)
         out[str(number)] = {
             "rows": rows,

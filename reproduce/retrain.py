@@ -652,6 +652,19 @@ def simulate(groups: Sequence[Sequence[Stage]], workers: int, seconds: Mapping[s
     return max(finished.values(), default=0.0)
 
 
+def stage_seconds(stage: Stage, timing: Mapping[str, float], iterations: int, world: int = 1) -> float:
+    """Training seconds of ``iterations`` of a stage at a measured step time (``time_stage``'s record), its
+    images per update shared by ``world`` ranks."""
+    return timing["train_s_per_image"] * stage.solver.iter_size / world * iterations
+
+
+def row_seconds(net: str, seconds: Mapping[str, float], regime: str = "reference") -> float | None:
+    """The training seconds of one table row: the sum over the stages its chain runs, from per-stage seconds;
+    None where a stage of it was not timed."""
+    needed = [s.net for s in stages_for([net], regime)]
+    return sum(seconds[n] for n in needed) if all(n in seconds for n in needed) else None
+
+
 def duration(seconds: float) -> str:
     """Seconds in the unit a person plans with."""
     if seconds < 120:
@@ -680,12 +693,11 @@ def plan(run: Run, timings: Mapping[str, dict], device_words: str, workers: int,
         for stage in chain:
             iterations = run.iterations(stage)
             t = timings[stage.net]
-            per_iteration = t["train_s_per_image"] * stage.solver.iter_size / world
             state = stage_state(run.layout, stage, iterations)
             done = iterations if state == "finished" else int(state.rsplit(" ", 1)[1]) if state.startswith("resume") \
                 else 0
-            total[stage.net] = per_iteration * iterations
-            left[stage.net] = per_iteration * (iterations - done)
+            total[stage.net] = stage_seconds(stage, t, iterations, world)
+            left[stage.net] = stage_seconds(stage, t, iterations - done, world)
             lines.append(f"  {stage.net}: from {init_words(stage)}; {iterations:,} iterations x "
                          f"{stage.solver.iter_size} image(s) per update"
                          + (f" over {world} ranks" if world > 1 else "")
@@ -730,12 +742,12 @@ def estimate_line(number: int, net: str, root: Path = DEFAULT_RESULTS) -> str:
         kept = kept_estimate(number, net)
         return ((f"{kept}; " if kept else "") + f"not measured on this machine yet: `{target} PLAN=1` times a few "
                 "training steps of each stage here and prints the total")
-    needed = [s.net for s in stages_for([net], record.get("regime", "reference"))]
-    stages = record["stages"]
-    if not all(n in stages for n in needed):
+    regime = record.get("regime", "reference")
+    seconds = row_seconds(net, {n: st["seconds"] for n, st in record["stages"].items()}, regime)
+    if seconds is None:
         return f"the last plan did not time all of its stages: `{target} PLAN=1` does"
-    seconds = sum(stages[n]["seconds"] for n in needed)
-    return (f"about {duration(seconds)} on {record['device']} ({len(needed)} stage(s) in order, the step times "
+    count = len(stages_for([net], regime))
+    return (f"about {duration(seconds)} on {record['device']} ({count} stage(s) in order, the step times "
             f"measured on {record['measured']} by `make retrain-table{number} PLAN=1`; evaluation not included)")
 
 
@@ -750,10 +762,10 @@ def kept_estimate(number: int, net: str, path: Path = KEPT_STEPS) -> str | None:
         measured = machine["date"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    needed = [s.net for s in stages_for([net])]
-    if not all(n in seconds for n in needed):
+    total = row_seconds(net, seconds)
+    if total is None:
         return None
-    return (f"about {duration(sum(seconds[n] for n in needed))} on a {where} at the step times the kit keeps "
+    return (f"about {duration(total)} on a {where} at the step times the kit keeps "
             f"(benchmarks/records/{Path(path).name}, {measured}; evaluation not included)")
 
 
